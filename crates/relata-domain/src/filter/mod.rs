@@ -1,0 +1,125 @@
+//! The one filter language (DESIGN principle 4), used by list views, API queries, segments,
+//! reports, sharing rules and automation conditions.
+//!
+//! A filter arrives untyped — as JSON ([`json`]) or as the compact query-string form
+//! ([`compact`]) — and is checked against an object's metadata into a [`TypedFilter`], whose
+//! operands are typed [`Value`]s. A typed filter is compiled to SQL by the store for both
+//! backends, and evaluated in memory on one record by [`TypedFilter::matches`]; a property test
+//! keeps the two in agreement.
+//!
+//! Semantics (the same in SQL and in memory): a comparison with a null field value is false,
+//! except `ne`, which is true (null is not equal to anything); `not` is plain negation;
+//! `contains` and `starts_with` ignore ASCII case; text orders by bytes.
+
+pub mod compact;
+pub mod eval;
+pub mod json;
+mod relative;
+mod typing;
+
+use serde_json::Value as Json;
+
+pub use typing::type_filter;
+
+use crate::meta::FieldDef;
+use crate::value::Value;
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+    In,
+    Contains,
+    StartsWith,
+    IsNull,
+}
+
+impl Op {
+    pub const ALL: [Op; 10] = [
+        Op::Eq,
+        Op::Ne,
+        Op::Lt,
+        Op::Lte,
+        Op::Gt,
+        Op::Gte,
+        Op::In,
+        Op::Contains,
+        Op::StartsWith,
+        Op::IsNull,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Op::Eq => "eq",
+            Op::Ne => "ne",
+            Op::Lt => "lt",
+            Op::Lte => "lte",
+            Op::Gt => "gt",
+            Op::Gte => "gte",
+            Op::In => "in",
+            Op::Contains => "contains",
+            Op::StartsWith => "starts_with",
+            Op::IsNull => "is_null",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.as_str() == s)
+    }
+}
+
+/// An untyped filter as a client wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+    Cond { field: String, op: Op, value: Json },
+}
+
+/// The operand of a typed condition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    One(Value),
+    Many(Vec<Value>),
+    /// `is_null`: true for "is null", false for "is not null".
+    Null(bool),
+    /// `contains` / `starts_with`: ASCII-lower-cased needle.
+    Text(String),
+}
+
+/// A filter checked against an object's fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypedFilter {
+    And(Vec<TypedFilter>),
+    Or(Vec<TypedFilter>),
+    Not(Box<TypedFilter>),
+    Cond { field: FieldDef, op: Op, operand: Operand },
+}
+
+impl TypedFilter {
+    /// The filter that matches everything.
+    pub fn all() -> Self {
+        TypedFilter::And(Vec::new())
+    }
+
+    /// Combines two filters with `and`, flattening.
+    pub fn and(self, other: TypedFilter) -> Self {
+        match (self, other) {
+            (TypedFilter::And(mut a), TypedFilter::And(b)) => {
+                a.extend(b);
+                TypedFilter::And(a)
+            }
+            (TypedFilter::And(mut a), b) => {
+                a.push(b);
+                TypedFilter::And(a)
+            }
+            (a, b) => TypedFilter::And(vec![a, b]),
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Relata's domain: the types and rules of the CRM with no I/O, no async runtime and no SQL.
+//!
+//! Everything here is pure so it can be property-tested and reused by every layer:
+//! ids and the injected clock, API names, object and field metadata, typed field values and
+//! their validation, the filter language (AST, parsers, in-memory evaluation) and the
+//! normalisation rules of search. The dependency boundary is checked in CI:
+//! this crate must never depend on rusqlite, postgres, axum or tokio.
+
+pub mod api_name;
+pub mod clock;
+pub mod error;
+pub mod filter;
+pub mod ids;
+pub mod meta;
+pub mod record;
+pub mod search_terms;
+pub mod standard;
+pub mod value;
+
+pub use api_name::ApiName;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{FieldError, FieldErrorCode};
+pub use ids::{RecordId, UserId};
+pub use meta::{FieldDef, FieldType, ObjectDef, PicklistValue, Schema};
+pub use record::Record;
+pub use value::Value;

@@ -1,1 +1,286 @@
-//! placeholder
+//! Database access for both backends: SQLite (embedded, the default) through rusqlite, and
+//! PostgreSQL through the `postgres` client. Owns pools, the SQLite writer thread, system-table
+//! migrations, DDL generated from metadata, SQL compiled from filters, value encoding, and the
+//! SQL of the search index and change feed. It knows nothing of HTTP or of permissions beyond
+//! the predicate it is handed.
+//!
+//! Access is through closures over a synchronous [`Conn`], run on blocking threads:
+//! [`Store::read`] on a pooled reader, [`Store::write`] in a transaction (on SQLite, on the one
+//! writer thread with group commit).
+
+pub mod codec;
+pub mod conn;
+pub mod ddl;
+pub mod dialect;
+pub mod error;
+pub mod filter_sql;
+pub mod meta_sql;
+pub mod migrations;
+mod postgres;
+pub mod schema;
+pub mod sql_value;
+mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, mpsc};
+
+pub use conn::{Conn, Row};
+pub use dialect::{ColType, Dialect, Sql};
+pub use error::StoreError;
+pub use sql_value::SqlValue;
+pub use sqlite::SqliteOptions;
+
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://PATH`, a bare path, or `postgres://…` (optionally with `?schema=NAME`).
+    pub url: String,
+    /// Reader connections (SQLite) or pooled connections (PostgreSQL).
+    pub pool_size: u32,
+    pub sqlite_synchronous: String,
+    pub sqlite_cache_mb: u32,
+}
+
+impl StoreOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), pool_size: 8, sqlite_synchronous: "NORMAL".into(), sqlite_cache_mb: 64 }
+    }
+}
+
+enum Backend {
+    Sqlite {
+        writer: Mutex<Option<mpsc::Sender<sqlite::WriteJob>>>,
+        readers: r2d2::Pool<sqlite::ReaderManager>,
+        path: PathBuf,
+    },
+    Postgres {
+        pool: r2d2::Pool<postgres::PgManager>,
+        schema: Option<String>,
+    },
+}
+
+/// The database, shared by every request.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Backend>,
+}
+
+/// Where a SQLite URL points, or `None` for PostgreSQL URLs.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return None;
+    }
+    Some(PathBuf::from(url.strip_prefix("sqlite://").unwrap_or(url)))
+}
+
+impl Store {
+    /// Opens the database and applies pending system migrations.
+    pub fn open(opts: &StoreOptions) -> Result<Store, StoreError> {
+        let store = match sqlite_path(&opts.url) {
+            Some(path) => {
+                let sopts = SqliteOptions {
+                    path: path.clone(),
+                    readers: opts.pool_size.max(1),
+                    synchronous: opts.sqlite_synchronous.clone(),
+                    cache_mb: opts.sqlite_cache_mb,
+                };
+                let writer_conn = sqlite::open_writer(&sopts)?;
+                let (tx, rx) = mpsc::channel();
+                sqlite::spawn_writer(writer_conn, rx)?;
+                let readers = r2d2::Pool::builder()
+                    .max_size(sopts.readers)
+                    .min_idle(Some(1))
+                    .build(sqlite::ReaderManager { opts: sopts })?;
+                Store { backend: Arc::new(Backend::Sqlite { writer: Mutex::new(Some(tx)), readers, path }) }
+            }
+            None => {
+                let (config, schema) = postgres::parse_url(&opts.url)?;
+                let pool = r2d2::Pool::builder()
+                    .max_size(opts.pool_size.max(2))
+                    .min_idle(Some(1))
+                    .connection_timeout(std::time::Duration::from_secs(15))
+                    .build(postgres::PgManager { config })?;
+                Store { backend: Arc::new(Backend::Postgres { pool, schema }) }
+            }
+        };
+        migrations::migrate_blocking(&store)?;
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match &*self.backend {
+            Backend::Sqlite { .. } => Dialect::Sqlite,
+            Backend::Postgres { .. } => Dialect::Postgres,
+        }
+    }
+
+    /// The SQLite file, when on SQLite.
+    pub fn sqlite_file(&self) -> Option<&PathBuf> {
+        match &*self.backend {
+            Backend::Sqlite { path, .. } => Some(path),
+            Backend::Postgres { .. } => None,
+        }
+    }
+
+    /// The PostgreSQL schema selected by the URL, if any.
+    pub fn pg_schema(&self) -> Option<&str> {
+        match &*self.backend {
+            Backend::Postgres { schema, .. } => schema.as_deref(),
+            Backend::Sqlite { .. } => None,
+        }
+    }
+
+    /// Runs `f` on a reader connection, on a blocking thread.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read_blocking(f))
+            .await
+            .map_err(|e| E::from(StoreError::Internal(format!("read task failed: {e}"))))?
+    }
+
+    /// Runs `f` on a reader connection on this thread (for the CLI and blocking contexts).
+    pub fn read_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&mut dyn Conn) -> Result<T, E>,
+    {
+        match &*self.backend {
+            Backend::Sqlite { readers, .. } => {
+                let mut conn = readers.get().map_err(StoreError::from)?;
+                // One read transaction, so a multi-statement read sees one snapshot.
+                conn.batch("BEGIN")?;
+                let out = f(&mut *conn);
+                let _ = conn.batch("COMMIT");
+                out
+            }
+            Backend::Postgres { pool, .. } => {
+                let mut conn = pool.get().map_err(StoreError::from)?;
+                conn.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+                let out = f(&mut *conn);
+                if conn.batch("COMMIT").is_err() {
+                    let _ = conn.batch("ROLLBACK");
+                }
+                out
+            }
+        }
+    }
+
+    /// Runs `f` in a write transaction. Everything `f` does commits together or not at all;
+    /// an `Err` from `f` rolls its work back.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    {
+        match &*self.backend {
+            Backend::Sqlite { writer, .. } => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                self.submit_sqlite(writer, f, tx)?;
+                rx.await.map_err(|_| E::from(StoreError::Internal("the write was abandoned".into())))?
+            }
+            Backend::Postgres { .. } => {
+                let store = self.clone();
+                tokio::task::spawn_blocking(move || store.write_blocking(f))
+                    .await
+                    .map_err(|e| E::from(StoreError::Internal(format!("write task failed: {e}"))))?
+            }
+        }
+    }
+
+    /// Like [`Store::write`], blocking this thread (for the CLI and blocking contexts).
+    pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    {
+        match &*self.backend {
+            Backend::Sqlite { writer, .. } => {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                self.submit_sqlite(writer, f, tx)?;
+                rx.blocking_recv().map_err(|_| E::from(StoreError::Internal("the write was abandoned".into())))?
+            }
+            Backend::Postgres { pool, .. } => {
+                let mut conn = pool.get().map_err(StoreError::from)?;
+                conn.batch("BEGIN")?;
+                match f(&mut *conn) {
+                    Ok(t) => {
+                        conn.batch("COMMIT")?;
+                        Ok(t)
+                    }
+                    Err(e) => {
+                        let _ = conn.batch("ROLLBACK");
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    fn submit_sqlite<T, E, F>(
+        &self,
+        writer: &Mutex<Option<mpsc::Sender<sqlite::WriteJob>>>,
+        f: F,
+        tx: tokio::sync::oneshot::Sender<Result<T, E>>,
+    ) -> Result<(), E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    {
+        let job: sqlite::WriteJob = Box::new(move |conn: &mut conn::SqliteConn| -> sqlite::Completion {
+            match f(conn) {
+                Ok(t) => {
+                    if let Err(e) = conn.batch("RELEASE job") {
+                        return Box::new(move |_| {
+                            let _ = tx.send(Err(E::from(e)));
+                        });
+                    }
+                    Box::new(move |committed: Result<(), StoreError>| {
+                        let _ = tx.send(committed.map(|()| t).map_err(E::from));
+                    })
+                }
+                Err(e) => {
+                    let _ = conn.batch("ROLLBACK TO job; RELEASE job");
+                    Box::new(move |_| {
+                        let _ = tx.send(Err(e));
+                    })
+                }
+            }
+        });
+        let guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(sender) => sender
+                .send(job)
+                .map_err(|_| E::from(StoreError::Unavailable("the database is shutting down".into()))),
+            None => Err(E::from(StoreError::Unavailable("the database is shutting down".into()))),
+        }
+    }
+
+    /// Stops accepting writes; the writer thread finishes what is queued and exits.
+    pub fn close(&self) {
+        if let Backend::Sqlite { writer, .. } = &*self.backend {
+            writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        }
+    }
+
+    /// Pool statistics for /metrics: (connections, idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        match &*self.backend {
+            Backend::Sqlite { readers, .. } => {
+                let s = readers.state();
+                (s.connections, s.idle_connections)
+            }
+            Backend::Postgres { pool, .. } => {
+                let s = pool.state();
+                (s.connections, s.idle_connections)
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! One synchronous connection interface for both backends.
+//!
+//! Services are written once, as plain synchronous code against [`Conn`], and run on blocking
+//! threads: SQLite's calls are synchronous anyway, and for PostgreSQL the `postgres` crate (the
+//! blocking face of tokio-postgres) keeps the same shape. This is what keeps "one write path"
+//! one piece of code instead of two.
+
+use std::collections::HashMap;
+
+use crate::dialect::Dialect;
+use crate::error::StoreError;
+use crate::sql_value::{SqlValue, from_pg, from_sqlite};
+
+pub type Row = Vec<SqlValue>;
+
+pub trait Conn {
+    fn dialect(&self) -> Dialect;
+    /// Runs one statement; returns the number of rows changed.
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError>;
+    /// Runs one query; returns all rows.
+    fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError>;
+    /// Runs several statements without parameters.
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError>;
+
+    fn query_one(&mut self, sql: &str, params: &[SqlValue]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    /// Serialises appends to the change feed until this transaction ends, so that event
+    /// sequence numbers are handed out in commit order. SQLite has one writer: nothing to do.
+    fn lock_change_feed(&mut self) -> Result<(), StoreError> {
+        if self.dialect() == Dialect::Postgres {
+            self.query("SELECT pg_advisory_xact_lock(7231001)", &[])?;
+        }
+        Ok(())
+    }
+}
+
+pub struct SqliteConn {
+    pub(crate) inner: rusqlite::Connection,
+}
+
+impl SqliteConn {
+    pub fn raw(&mut self) -> &mut rusqlite::Connection {
+        &mut self.inner
+    }
+}
+
+impl Conn for SqliteConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
+        let mut stmt = self.inner.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(params.iter()))? as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
+        let mut stmt = self.inner.prepare_cached(sql)?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut values = Vec::with_capacity(n);
+            for i in 0..n {
+                values.push(from_sqlite(row.get_ref(i)?));
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.inner.execute_batch(sql)?)
+    }
+}
+
+/// A PostgreSQL connection with its own prepared-statement cache (the driver's `query(&str)`
+/// would prepare every statement again on every call: one extra round trip each).
+pub struct PgConn {
+    pub(crate) client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+/// Statements kept per connection; generated SQL varies with filters, so the cache is bounded.
+const PG_STATEMENT_CACHE: usize = 512;
+
+impl PgConn {
+    pub fn new(client: postgres::Client) -> Self {
+        Self { client, statements: HashMap::new() }
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(sql)?;
+        if self.statements.len() >= PG_STATEMENT_CACHE {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    /// Forgets prepared statements (after DDL changes the tables they read).
+    pub fn clear_statements(&mut self) {
+        self.statements.clear();
+    }
+}
+
+fn pg_params(params: &[SqlValue]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect()
+}
+
+impl Conn for PgConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
+        let stmt = self.statement(sql)?;
+        Ok(self.client.execute(&stmt, &pg_params(params))?)
+    }
+
+    fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
+        let stmt = self.statement(sql)?;
+        let rows = self.client.query(&stmt, &pg_params(params))?;
+        rows.iter()
+            .map(|row| (0..row.len()).map(|i| from_pg(row, i).map_err(StoreError::from)).collect())
+            .collect()
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        if sql.contains("CREATE") || sql.contains("ALTER") || sql.contains("DROP") {
+            self.statements.clear();
+        }
+        Ok(self.client.batch_execute(sql)?)
+    }
+}

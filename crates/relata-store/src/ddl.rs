@@ -1,0 +1,129 @@
+//! DDL generated from metadata: one table per object, one column per field (two for a
+//! currency: amount and code), indexes for lookups, unique and filterable fields.
+
+use relata_domain::meta::{FieldDef, FieldType, ObjectDef};
+
+use crate::conn::Conn;
+use crate::dialect::ColType;
+use crate::error::StoreError;
+use crate::schema::{ColumnDef, IndexDef, TableDef};
+
+/// The table of an object. Object API names cannot collide with system tables (`sys_…`).
+pub fn table_name(object: &ObjectDef) -> &str {
+    object.name()
+}
+
+/// The companion column holding a currency field's ISO code.
+pub fn currency_column(field: &str) -> String {
+    format!("{field}_currency")
+}
+
+/// The storage type of a field's main column.
+pub fn col_type(field: &FieldDef) -> ColType {
+    match field.field_type {
+        FieldType::Text
+        | FieldType::LongText
+        | FieldType::Email
+        | FieldType::Phone
+        | FieldType::Url
+        | FieldType::Picklist => ColType::Text,
+        FieldType::Integer => ColType::BigInt,
+        FieldType::Decimal | FieldType::Currency | FieldType::Percent => ColType::Decimal(field.scale()),
+        FieldType::Date => ColType::Date,
+        FieldType::Datetime => ColType::Timestamp,
+        FieldType::Boolean => ColType::Bool,
+        FieldType::MultiPicklist => ColType::Json,
+        FieldType::Lookup | FieldType::UserLookup | FieldType::Id => ColType::Uuid,
+    }
+}
+
+/// The columns of one field.
+pub fn field_columns(field: &FieldDef) -> Vec<ColumnDef> {
+    let name = field.name();
+    let nullable = !matches!(name, "id" | "created_at" | "updated_at" | "version");
+    let mut col = ColumnDef::new(name, col_type(field));
+    col.nullable = nullable;
+    match field.field_type {
+        FieldType::Lookup => {
+            if let Some(target) = &field.target {
+                col.references = Some(target.as_str().to_owned());
+            }
+        }
+        FieldType::UserLookup => col.references = Some("sys_users".to_owned()),
+        _ => {}
+    }
+    let mut cols = vec![col];
+    if field.field_type == FieldType::Currency {
+        cols.push(ColumnDef::new(&currency_column(name), ColType::Text).null());
+    }
+    cols
+}
+
+/// The index a field needs, if any.
+pub fn field_index(object: &ObjectDef, field: &FieldDef) -> Option<IndexDef> {
+    if field.name() == "id" || !field.indexed() {
+        return None;
+    }
+    Some(IndexDef::new(table_name(object), &[field.name()], field.unique))
+}
+
+/// The full table of an object.
+pub fn object_table(object: &ObjectDef) -> TableDef {
+    let mut columns: Vec<ColumnDef> = object.fields.iter().flat_map(field_columns).collect();
+    columns.push(ColumnDef::new("deleted_at", ColType::Timestamp).null());
+    let mut table = TableDef::new(table_name(object), columns, &["id"]);
+    table.indexes = object.fields.iter().filter_map(|f| field_index(object, f)).collect();
+    table
+}
+
+pub fn create_object_table(conn: &mut dyn Conn, object: &ObjectDef) -> Result<(), StoreError> {
+    object_table(object).create(conn)
+}
+
+/// Adds a new field's columns and index to an existing table.
+pub fn add_field(conn: &mut dyn Conn, object: &ObjectDef, field: &FieldDef) -> Result<(), StoreError> {
+    let d = conn.dialect();
+    for col in field_columns(field) {
+        conn.batch(&format!("ALTER TABLE {} ADD COLUMN {}", table_name(object), col.render_added(d)))?;
+    }
+    if let Some(ix) = field_index(object, field) {
+        conn.batch(&ix.render())?;
+    }
+    Ok(())
+}
+
+/// Creates or drops a field's index after its options changed.
+pub fn sync_field_index(conn: &mut dyn Conn, object: &ObjectDef, before: &FieldDef, after: &FieldDef) -> Result<(), StoreError> {
+    let old = field_index(object, before);
+    let new = field_index(object, after);
+    if old != new {
+        if let Some(ix) = old {
+            conn.batch(&format!("DROP INDEX IF EXISTS {}", ix.name))?;
+        }
+        if let Some(ix) = new {
+            conn.batch(&ix.render())?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops an archived field's columns and index (purge).
+pub fn drop_field(conn: &mut dyn Conn, object: &ObjectDef, field: &FieldDef) -> Result<(), StoreError> {
+    if let Some(ix) = field_index(object, field) {
+        conn.batch(&format!("DROP INDEX IF EXISTS {}", ix.name))?;
+    }
+    for col in field_columns(field) {
+        conn.batch(&format!("ALTER TABLE {} DROP COLUMN {}", table_name(object), col.name))?;
+    }
+    Ok(())
+}
+
+impl ColumnDef {
+    /// Rendering for ALTER TABLE ADD COLUMN: new columns are always nullable (existing rows
+    /// have no value), which SQLite requires anyway.
+    pub fn render_added(&self, d: crate::dialect::Dialect) -> String {
+        let mut c = self.clone();
+        c.nullable = true;
+        c.render(d)
+    }
+}

@@ -1,0 +1,79 @@
+//! Store errors. Constraint violations are recognised and carry the column they concern, so
+//! the services above can name the field; everything else is an internal fault whose text
+//! goes to the log, never to a client.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique index rejected a value; `column` is the column it guards when known.
+    #[error("unique constraint violated on {table}.{column}")]
+    Unique { table: String, column: String },
+    /// A foreign key rejected a value.
+    #[error("foreign key constraint violated")]
+    ForeignKey,
+    /// The optimistic-concurrency check or a conditional write found no row to change.
+    #[error("row changed concurrently")]
+    Conflict,
+    /// The database could not be reached or a pool had no connection in time.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or a broken database.
+    #[error("database error: {0}")]
+    Internal(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(code, msg) = &e {
+            let msg = msg.clone().unwrap_or_default();
+            match code.extended_code {
+                // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY
+                2067 | 1555 => {
+                    // "UNIQUE constraint failed: contact.email"
+                    let target = msg.rsplit(": ").next().unwrap_or_default();
+                    let first = target.split(", ").next().unwrap_or_default();
+                    let (table, column) = first.split_once('.').unwrap_or(("", first));
+                    return StoreError::Unique { table: table.to_owned(), column: column.to_owned() };
+                }
+                // SQLITE_CONSTRAINT_FOREIGNKEY
+                787 => return StoreError::ForeignKey,
+                _ => {}
+            }
+            if code.code == rusqlite::ErrorCode::DatabaseBusy || code.code == rusqlite::ErrorCode::DatabaseLocked {
+                return StoreError::Unavailable(e.to_string());
+            }
+        }
+        StoreError::Internal(e.to_string())
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        use postgres::error::SqlState;
+        if let Some(db) = e.as_db_error() {
+            if *db.code() == SqlState::UNIQUE_VIOLATION {
+                // Unique indexes are named ux_<table>__<column>; see ddl.rs.
+                let name = db.constraint().unwrap_or_default();
+                let (table, column) = name
+                    .strip_prefix("ux_")
+                    .and_then(|rest| rest.split_once("__"))
+                    .map(|(t, c)| (t.to_owned(), c.to_owned()))
+                    .unwrap_or_else(|| (db.table().unwrap_or_default().to_owned(), name.to_owned()));
+                return StoreError::Unique { table, column };
+            }
+            if *db.code() == SqlState::FOREIGN_KEY_VIOLATION {
+                return StoreError::ForeignKey;
+            }
+            return StoreError::Internal(format!("{}: {}", db.code().code(), db.message()));
+        }
+        if e.is_closed() {
+            return StoreError::Unavailable(e.to_string());
+        }
+        StoreError::Internal(e.to_string())
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}

@@ -1,1 +1,95 @@
-//! placeholder
+//! Relata's services over the store. The record service here is the one write path (DESIGN
+//! principle 3): API, import, bulk upsert, demo data and (later) automation all call it.
+//! One module per business area; handlers above stay thin.
+
+pub mod auth;
+pub mod changes;
+pub mod context;
+pub mod error;
+pub mod meta_admin;
+pub mod records;
+pub mod search;
+pub mod visibility;
+
+use std::sync::{Arc, RwLock};
+
+use relata_domain::meta::{ObjectDef, Schema};
+use relata_domain::value::ParseContext;
+use relata_domain::{Clock, SystemClock};
+use relata_store::{Store, StoreOptions};
+
+pub use context::{Actor, Source};
+pub use error::{CoreError, ErrorClass};
+
+/// Installation-wide settings the services need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub default_currency: String,
+    /// Most records one bulk call may carry.
+    pub bulk_limit: usize,
+    /// Largest page a list may ask for.
+    pub max_page_size: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { default_currency: "CNY".into(), bulk_limit: 10_000, max_page_size: 1000 }
+    }
+}
+
+/// The services, shared by every request.
+pub struct Core {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+    schema: RwLock<Arc<Schema>>,
+}
+
+impl Core {
+    /// Opens the database (migrating it) and loads the metadata.
+    pub fn open(opts: &StoreOptions, clock: Arc<dyn Clock>, settings: Settings) -> Result<Arc<Core>, CoreError> {
+        let store = Store::open(opts)?;
+        Self::with_store(store, clock, settings)
+    }
+
+    pub fn with_store(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> Result<Arc<Core>, CoreError> {
+        let schema = store.read_blocking(|conn| relata_store::meta_sql::load_schema(conn))?;
+        Ok(Arc::new(Core { store, clock, settings, schema: RwLock::new(Arc::new(schema)) }))
+    }
+
+    /// Opens with the system clock and default settings.
+    pub fn open_default(url: &str) -> Result<Arc<Core>, CoreError> {
+        Self::open(&StoreOptions::new(url), Arc::new(SystemClock), Settings::default())
+    }
+
+    /// The current metadata snapshot.
+    pub fn schema(&self) -> Arc<Schema> {
+        self.schema.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// An object by API name, or not_found.
+    pub fn object(&self, name: &str) -> Result<Arc<ObjectDef>, CoreError> {
+        self.schema().object(name).cloned().ok_or_else(|| CoreError::not_found(format!("object '{name}'")))
+    }
+
+    /// Reloads metadata from the database (after a change here or by another process).
+    pub async fn reload_schema(&self) -> Result<(), CoreError> {
+        let schema = self.store.read(|conn| relata_store::meta_sql::load_schema(conn).map_err(CoreError::from)).await?;
+        *self.schema.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(schema);
+        Ok(())
+    }
+
+    /// Reloads the metadata if another process changed it (PostgreSQL scale-out).
+    pub async fn refresh_schema_if_stale(&self) -> Result<(), CoreError> {
+        let current = self.schema().version;
+        let stored = self.store.read(|conn| relata_store::meta_sql::version(conn).map_err(CoreError::from)).await?;
+        if stored != current {
+            self.reload_schema().await?;
+        }
+        Ok(())
+    }
+
+    pub fn parse_context(&self) -> ParseContext {
+        ParseContext { default_currency: self.settings.default_currency.clone() }
+    }
+}

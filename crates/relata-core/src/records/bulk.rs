@@ -1,0 +1,219 @@
+//! Bulk upsert by a key field (the id or any unique field, such as an external id): thousands
+//! of records per call, one result per record, in one transaction. `all_or_nothing` writes
+//! nothing when any record fails; `per_record` writes the good ones, each in a savepoint.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use relata_domain::meta::ObjectDef;
+use relata_domain::{FieldError, FieldErrorCode, Record, Value};
+use relata_store::codec::encode;
+use relata_store::{Conn, Sql};
+
+use super::{read, write};
+use crate::Core;
+use crate::context::Actor;
+use crate::error::CoreError;
+use crate::visibility::Visibility;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkMode {
+    AllOrNothing,
+    PerRecord,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkStatus {
+    Created,
+    Updated,
+    Unchanged,
+    Failed,
+    /// Valid, but not written because another record failed in all-or-nothing mode.
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BulkItem {
+    pub index: usize,
+    pub status: BulkStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BulkResult {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    pub results: Vec<BulkItem>,
+}
+
+const KEY_CHUNK: usize = 500;
+
+impl Core {
+    /// Upserts `records` into `object` by `key`.
+    pub async fn bulk_upsert(&self, actor: &Actor, object: &str, key: &str, mode: BulkMode, records: Vec<Json>) -> Result<BulkResult, CoreError> {
+        let object = self.object(object)?;
+        if records.len() > self.settings.bulk_limit {
+            return Err(FieldError::new("records", FieldErrorCode::TooLarge, format!("a bulk call takes at most {} records", self.settings.bulk_limit)).into());
+        }
+        let key_field = object
+            .field(key)
+            .ok_or_else(|| FieldError::new("key", FieldErrorCode::UnknownField, format!("'{}' has no field '{key}'", object.name())))?;
+        if key != "id" && !key_field.unique {
+            return Err(FieldError::new("key", FieldErrorCode::InvalidOption, format!("'{key}' is not unique; upsert needs the id or a unique field")).into());
+        }
+        let key_field = key_field.clone();
+        let ctx = self.parse_context();
+        let now = self.clock.now();
+        let actor = actor.clone();
+        self.store
+            .write(move |conn| {
+                let vis = Visibility::of(&actor);
+                // Key values, parsed; a record without a key is created.
+                let mut keys: Vec<Option<Value>> = Vec::with_capacity(records.len());
+                let mut results: Vec<BulkItem> = Vec::with_capacity(records.len());
+                for (index, input) in records.iter().enumerate() {
+                    let raw = input.get(key_field.name()).cloned().unwrap_or(Json::Null);
+                    match Value::parse(&key_field, &raw, &ctx) {
+                        Ok(v) => keys.push((!v.is_null()).then_some(v)),
+                        Err(e) => {
+                            keys.push(None);
+                            results.push(failed(index, vec![e]));
+                            continue;
+                        }
+                    }
+                    results.push(BulkItem { index, status: BulkStatus::Skipped, id: None, errors: Vec::new() });
+                }
+                let mut existing = find_existing(conn, &object, &key_field, &keys, &vis)?;
+
+                // Pass 1: parse and check everything.
+                let mut planned: Vec<Option<(bool, BTreeMap<String, Value>)>> = Vec::with_capacity(records.len());
+                for (index, input) in records.iter().enumerate() {
+                    if results[index].status == BulkStatus::Failed {
+                        planned.push(None);
+                        continue;
+                    }
+                    let exists = keys[index].as_ref().is_some_and(|k| existing.contains_key(&key_text(k)));
+                    let allow_id = key_field.name() == "id";
+                    match write::parse_input(&object, input, &ctx, !exists, allow_id) {
+                        Ok(values) => {
+                            let lookup_errors = write::check_lookups(conn, &object, &values)?;
+                            if lookup_errors.is_empty() {
+                                planned.push(Some((exists, values)));
+                            } else {
+                                results[index] = failed(index, lookup_errors);
+                                planned.push(None);
+                            }
+                        }
+                        Err(errors) => {
+                            results[index] = failed(index, errors);
+                            planned.push(None);
+                        }
+                    }
+                }
+                let any_failed = results.iter().any(|r| r.status == BulkStatus::Failed);
+                if any_failed && mode == BulkMode::AllOrNothing {
+                    return Ok(summarise(results));
+                }
+
+                // Pass 2: write.
+                for (index, plan) in planned.into_iter().enumerate() {
+                    let Some((exists, mut values)) = plan else { continue };
+                    let key = keys[index].as_ref().map(key_text);
+                    if mode == BulkMode::PerRecord {
+                        conn.batch("SAVEPOINT bulk_record")?;
+                    }
+                    let outcome = match key.as_ref().and_then(|k| existing.get(k).cloned()) {
+                        Some(current) if exists || key.is_some() => {
+                            values.remove("id");
+                            let before = current.version();
+                            write::update(conn, &object, &actor, now, current, values).map(|r| {
+                                let status = if r.version() == before { BulkStatus::Unchanged } else { BulkStatus::Updated };
+                                (r, status)
+                            })
+                        }
+                        _ => write::insert(conn, &object, &actor, now, values).map(|r| (r, BulkStatus::Created)),
+                    };
+                    match outcome {
+                        Ok((record, status)) => {
+                            if mode == BulkMode::PerRecord {
+                                conn.batch("RELEASE bulk_record")?;
+                            }
+                            results[index].status = status;
+                            results[index].id = record.id().map(|u| u.to_string());
+                            if let Some(k) = key {
+                                // a later record with the same key updates this one
+                                existing.insert(k, record);
+                            }
+                        }
+                        Err(e) => {
+                            let errors = match e {
+                                CoreError::Validation(errors) => errors,
+                                other => return Err(other),
+                            };
+                            if mode == BulkMode::AllOrNothing {
+                                let errors = errors.into_iter().map(|e| FieldError { field: format!("records[{index}].{}", e.field), ..e }).collect();
+                                return Err(CoreError::Validation(errors));
+                            }
+                            conn.batch("ROLLBACK TO bulk_record; RELEASE bulk_record")?;
+                            results[index] = failed(index, errors);
+                        }
+                    }
+                }
+                Ok(summarise(results))
+            })
+            .await
+    }
+}
+
+fn failed(index: usize, errors: Vec<FieldError>) -> BulkItem {
+    BulkItem { index, status: BulkStatus::Failed, id: None, errors }
+}
+
+fn summarise(results: Vec<BulkItem>) -> BulkResult {
+    let count = |s| results.iter().filter(|r| r.status == s).count();
+    BulkResult {
+        created: count(BulkStatus::Created),
+        updated: count(BulkStatus::Updated),
+        unchanged: count(BulkStatus::Unchanged),
+        failed: count(BulkStatus::Failed),
+        results,
+    }
+}
+
+fn key_text(v: &Value) -> String {
+    v.to_json().to_string()
+}
+
+/// Live, visible records whose key is among `keys`, by key text.
+fn find_existing(conn: &mut dyn Conn, object: &ObjectDef, key_field: &relata_domain::meta::FieldDef, keys: &[Option<Value>], vis: &Visibility) -> Result<HashMap<String, Record>, CoreError> {
+    let mut out = HashMap::new();
+    let wanted: Vec<&Value> = keys.iter().flatten().collect();
+    for chunk in wanted.chunks(KEY_CHUNK) {
+        let mut sql = Sql::new(conn.dialect());
+        sql.push(&format!("SELECT {} FROM {} WHERE deleted_at IS NULL", read::select_list(object, ""), object.name()));
+        vis.push(&mut sql, "");
+        sql.push(&format!(" AND {} IN (", key_field.name()));
+        for (i, v) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.param(encode(key_field, v, conn.dialect()));
+        }
+        sql.push(")");
+        for row in conn.query(&sql.text, &sql.params)? {
+            let record = read::decode_row(object, &row)?;
+            let k = key_text(record.get(key_field.name()));
+            out.insert(k, record);
+        }
+    }
+    Ok(out)
+}

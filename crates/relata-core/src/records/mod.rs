@@ -1,0 +1,234 @@
+//! The record service: create, read, update, delete (recycle bin), restore, purge, list,
+//! history and bulk upsert, for every object. Each write runs the steps of [`write`] in one
+//! transaction; each read carries the caller's visibility predicate.
+
+pub mod bulk;
+pub mod read;
+pub mod write;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use relata_domain::filter::{Filter, TypedFilter, type_filter};
+use relata_domain::meta::{FieldType, ObjectDef};
+use relata_domain::{FieldError, FieldErrorCode, Record};
+use relata_store::{Sql, SqlValue};
+
+use crate::context::Actor;
+use crate::error::CoreError;
+use crate::visibility::Visibility;
+use crate::Core;
+pub use read::{Bin, Cursor, ListPage, Sort};
+
+/// A list request as the API received it, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    pub filter: Option<Filter>,
+    /// `field` or `-field` (descending).
+    pub sort: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+    pub count: bool,
+    pub bin: Option<Bin>,
+}
+
+/// One field-history entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub field: String,
+    pub old_value: Json,
+    pub new_value: Json,
+    pub actor: Option<String>,
+    pub at: String,
+}
+
+fn with_errors<T>(errors: Vec<FieldError>, ok: T) -> Result<T, CoreError> {
+    if errors.is_empty() { Ok(ok) } else { Err(CoreError::Validation(errors)) }
+}
+
+impl Core {
+    /// Creates a record from a client's JSON object.
+    pub async fn create_record(&self, actor: &Actor, object: &str, input: Json) -> Result<Record, CoreError> {
+        let object = self.object(object)?;
+        let ctx = self.parse_context();
+        let values = write::parse_input(&object, &input, &ctx, true, false).map_err(CoreError::Validation)?;
+        let now = self.clock.now();
+        let actor = actor.clone();
+        self.store
+            .write(move |conn| {
+                let errors = write::check_lookups(conn, &object, &values)?;
+                with_errors(errors, ())?;
+                write::insert(conn, &object, &actor, now, values)
+            })
+            .await
+    }
+
+    /// One live, visible record.
+    pub async fn get_record(&self, actor: &Actor, object: &str, id: uuid::Uuid) -> Result<Record, CoreError> {
+        let object = self.object(object)?;
+        let vis = Visibility::of(actor);
+        let name = object.name().to_owned();
+        self.store
+            .read(move |conn| read::get(conn, &object, id, &vis, Bin::Live))
+            .await?
+            .ok_or_else(|| CoreError::not_found(format!("{name} {id}")))
+    }
+
+    /// Applies a partial update. `expected_version` comes from `If-Match`.
+    pub async fn update_record(&self, actor: &Actor, object: &str, id: uuid::Uuid, input: Json, expected_version: Option<i64>) -> Result<Record, CoreError> {
+        let object = self.object(object)?;
+        let changes = write::parse_input(&object, &input, &self.parse_context(), false, false).map_err(CoreError::Validation)?;
+        let now = self.clock.now();
+        let actor = actor.clone();
+        self.store
+            .write(move |conn| {
+                let vis = Visibility::of(&actor);
+                let current = read::get_for_update(conn, &object, id, &vis, Bin::Live)?
+                    .ok_or_else(|| CoreError::not_found(format!("{} {id}", object.name())))?;
+                check_version(&current, expected_version)?;
+                with_errors(write::check_lookups(conn, &object, &changes)?, ())?;
+                write::update(conn, &object, &actor, now, current, changes)
+            })
+            .await
+    }
+
+    /// Moves a record to the recycle bin.
+    pub async fn delete_record(&self, actor: &Actor, object: &str, id: uuid::Uuid, expected_version: Option<i64>) -> Result<Record, CoreError> {
+        self.set_deleted(actor, object, id, expected_version, true).await
+    }
+
+    /// Brings a record back from the recycle bin.
+    pub async fn restore_record(&self, actor: &Actor, object: &str, id: uuid::Uuid) -> Result<Record, CoreError> {
+        self.set_deleted(actor, object, id, None, false).await
+    }
+
+    async fn set_deleted(&self, actor: &Actor, object: &str, id: uuid::Uuid, expected_version: Option<i64>, delete: bool) -> Result<Record, CoreError> {
+        let object = self.object(object)?;
+        let now = self.clock.now();
+        let actor = actor.clone();
+        self.store
+            .write(move |conn| {
+                let vis = Visibility::of(&actor);
+                let current = read::get_for_update(conn, &object, id, &vis, Bin::Any)?
+                    .ok_or_else(|| CoreError::not_found(format!("{} {id}", object.name())))?;
+                let is_deleted = is_in_bin(conn, &object, id)?;
+                if delete && is_deleted {
+                    return Err(CoreError::not_found(format!("{} {id}", object.name())));
+                }
+                if !delete && !is_deleted {
+                    return Err(CoreError::Conflict { code: "not_deleted", message: "the record is not in the recycle bin".into() });
+                }
+                check_version(&current, expected_version)?;
+                write::set_deleted(conn, &object, &actor, now, &current, delete)
+            })
+            .await
+    }
+
+    /// Removes a record in the recycle bin for good.
+    pub async fn purge_record(&self, actor: &Actor, object: &str, id: uuid::Uuid) -> Result<(), CoreError> {
+        let object = self.object(object)?;
+        let now = self.clock.now();
+        let actor = actor.clone();
+        self.store
+            .write(move |conn| {
+                let vis = Visibility::of(&actor);
+                read::get(conn, &object, id, &vis, Bin::Deleted)?
+                    .ok_or_else(|| CoreError::not_found(format!("{} {id} in the recycle bin", object.name())))?;
+                write::purge(conn, &object, &actor, now, id)
+            })
+            .await
+    }
+
+    /// A page of records.
+    pub async fn list_records(&self, actor: &Actor, object: &str, req: ListRequest) -> Result<(Arc<ObjectDef>, ListPage), CoreError> {
+        let object = self.object(object)?;
+        let spec = self.list_spec(&object, req)?;
+        let vis = Visibility::of(actor);
+        let obj = object.clone();
+        let page = self.store.read(move |conn| read::list(conn, &obj, &vis, &spec)).await?;
+        Ok((object, page))
+    }
+
+    /// Validates a list request against the object's metadata.
+    pub fn list_spec(&self, object: &ObjectDef, req: ListRequest) -> Result<read::ListSpec, CoreError> {
+        let now = self.clock.now();
+        let filter = match &req.filter {
+            Some(f) => type_filter(f, object, now, &|_| true)?,
+            None => TypedFilter::all(),
+        };
+        let sort = match req.sort.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => {
+                let (name, descending) = match s.strip_prefix('-') {
+                    Some(n) => (n, true),
+                    None => (s.strip_prefix('+').unwrap_or(s), false),
+                };
+                let field = object.field(name).ok_or_else(|| {
+                    FieldError::new("sort", FieldErrorCode::UnknownField, format!("'{}' has no field '{name}'", object.name()))
+                })?;
+                if matches!(field.field_type, FieldType::LongText | FieldType::MultiPicklist) {
+                    return Err(FieldError::new("sort", FieldErrorCode::InvalidOption, format!("cannot sort by the {} field '{name}'", field.field_type.as_str())).into());
+                }
+                Some(Sort { field: field.clone(), descending })
+            }
+        };
+        let limit = req.limit.unwrap_or(50);
+        if limit == 0 || limit > self.settings.max_page_size {
+            return Err(FieldError::new("limit", FieldErrorCode::TooLarge, format!("must be between 1 and {}", self.settings.max_page_size)).into());
+        }
+        let cursor = req.cursor.as_deref().map(|c| Cursor::decode(c, sort.as_ref().map(|s| &s.field))).transpose()?;
+        Ok(read::ListSpec { filter, sort, limit, cursor, count: req.count, bin: req.bin.unwrap_or(Bin::Live) })
+    }
+
+    /// Field history of a visible record, newest first.
+    pub async fn record_history(&self, actor: &Actor, object: &str, id: uuid::Uuid) -> Result<Vec<HistoryEntry>, CoreError> {
+        let object = self.object(object)?;
+        let vis = Visibility::of(actor);
+        self.store
+            .read(move |conn| {
+                read::get(conn, &object, id, &vis, Bin::Any)?
+                    .ok_or_else(|| CoreError::not_found(format!("{} {id}", object.name())))?;
+                let mut sql = Sql::new(conn.dialect());
+                sql.push("SELECT field, old_value, new_value, actor, at FROM sys_field_history WHERE record_id = ");
+                sql.param(SqlValue::Uuid(id));
+                sql.push(" ORDER BY at DESC, id DESC LIMIT 1000");
+                let rows = conn.query(&sql.text, &sql.params)?;
+                Ok(rows
+                    .into_iter()
+                    .filter(|r| object.field(r[0].as_str().unwrap_or_default()).is_some())
+                    .map(|r| HistoryEntry {
+                        field: r[0].as_str().unwrap_or_default().to_owned(),
+                        old_value: json_of(&r[1]),
+                        new_value: json_of(&r[2]),
+                        actor: r[3].as_uuid().map(|u| u.to_string()),
+                        at: r[4].as_timestamp().map(|t| relata_domain::value::format_datetime(&t)).unwrap_or_default(),
+                    })
+                    .collect())
+            })
+            .await
+    }
+}
+
+fn json_of(v: &SqlValue) -> Json {
+    match v {
+        SqlValue::Json(j) => j.clone(),
+        SqlValue::Text(s) => serde_json::from_str(s).unwrap_or(Json::Null),
+        _ => Json::Null,
+    }
+}
+
+fn check_version(current: &Record, expected: Option<i64>) -> Result<(), CoreError> {
+    match expected {
+        Some(v) if v != current.version() => Err(CoreError::StaleVersion { expected: v, actual: current.version() }),
+        _ => Ok(()),
+    }
+}
+
+fn is_in_bin(conn: &mut dyn relata_store::Conn, object: &ObjectDef, id: uuid::Uuid) -> Result<bool, CoreError> {
+    let mut sql = Sql::new(conn.dialect());
+    sql.push(&format!("SELECT 1 FROM {} WHERE deleted_at IS NOT NULL AND id = ", object.name()));
+    sql.param(SqlValue::Uuid(id));
+    Ok(conn.query_one(&sql.text, &sql.params)?.is_some())
+}

@@ -1,0 +1,219 @@
+//! Reading records: the column list of an object, decoding rows, get by id, and keyset-paged
+//! lists. Every query appends the caller's visibility predicate.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value as Json, json};
+
+use relata_domain::filter::TypedFilter;
+use relata_domain::meta::{FieldDef, FieldType, ObjectDef};
+use relata_domain::{Record, Value};
+use relata_store::codec::{column_count, decode, encode};
+use relata_store::ddl::{currency_column, table_name};
+use relata_store::filter_sql::push_filter;
+use relata_store::{Conn, Row, Sql, SqlValue};
+
+use crate::error::CoreError;
+use crate::visibility::Visibility;
+
+/// `col1, col2_currency, …` for every live field, prefixed by `alias`.
+pub fn select_list(object: &ObjectDef, alias: &str) -> String {
+    let mut cols = Vec::new();
+    for f in object.live_fields() {
+        cols.push(format!("{alias}{}", f.name()));
+        if f.field_type == FieldType::Currency {
+            cols.push(format!("{alias}{}", currency_column(f.name())));
+        }
+    }
+    cols.join(", ")
+}
+
+/// Decodes a row selected with [`select_list`] (extra trailing columns are ignored).
+pub fn decode_row(object: &ObjectDef, row: &Row) -> Result<Record, CoreError> {
+    let mut record = Record::default();
+    let mut i = 0;
+    for f in object.live_fields() {
+        let n = column_count(f);
+        let cols = row.get(i..i + n).ok_or_else(|| CoreError::Internal("short row".into()))?;
+        record.set(f.name(), decode(f, cols)?);
+        i += n;
+    }
+    Ok(record)
+}
+
+/// Which records a read considers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bin {
+    Live,
+    Deleted,
+    Any,
+}
+
+fn push_bin(sql: &mut Sql, bin: Bin, alias: &str) {
+    match bin {
+        Bin::Live => sql.push(&format!(" AND {alias}deleted_at IS NULL")),
+        Bin::Deleted => sql.push(&format!(" AND {alias}deleted_at IS NOT NULL")),
+        Bin::Any => sql,
+    };
+}
+
+/// One record by id, if it exists, is in `bin` and is visible.
+pub fn get(conn: &mut dyn Conn, object: &ObjectDef, id: uuid::Uuid, vis: &Visibility, bin: Bin) -> Result<Option<Record>, CoreError> {
+    let mut sql = Sql::new(conn.dialect());
+    sql.push(&format!("SELECT {} FROM {} WHERE id = ", select_list(object, ""), table_name(object)));
+    sql.param(SqlValue::Uuid(id));
+    push_bin(&mut sql, bin, "");
+    vis.push(&mut sql, "");
+    if conn.dialect() == relata_store::Dialect::Postgres && bin != Bin::Any {
+        // inside write transactions this serialises concurrent updates of one row
+    }
+    let row = conn.query_one(&sql.text, &sql.params)?;
+    row.map(|r| decode_row(object, &r)).transpose()
+}
+
+/// Like [`get`], locking the row for update on PostgreSQL (SQLite's single writer needs none).
+pub fn get_for_update(conn: &mut dyn Conn, object: &ObjectDef, id: uuid::Uuid, vis: &Visibility, bin: Bin) -> Result<Option<Record>, CoreError> {
+    let mut sql = Sql::new(conn.dialect());
+    sql.push(&format!("SELECT {} FROM {} WHERE id = ", select_list(object, ""), table_name(object)));
+    sql.param(SqlValue::Uuid(id));
+    push_bin(&mut sql, bin, "");
+    vis.push(&mut sql, "");
+    if conn.dialect() == relata_store::Dialect::Postgres {
+        sql.push(" FOR UPDATE");
+    }
+    let row = conn.query_one(&sql.text, &sql.params)?;
+    row.map(|r| decode_row(object, &r)).transpose()
+}
+
+/// A sort key: a field and a direction. Nulls always sort last.
+#[derive(Debug, Clone)]
+pub struct Sort {
+    pub field: FieldDef,
+    pub descending: bool,
+}
+
+/// A list request after validation.
+#[derive(Debug, Clone)]
+pub struct ListSpec {
+    pub filter: TypedFilter,
+    pub sort: Option<Sort>,
+    pub limit: usize,
+    pub cursor: Option<Cursor>,
+    pub count: bool,
+    pub bin: Bin,
+}
+
+/// Where the previous page ended: the sort value and id of its last row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    pub sort_value: Value,
+    pub id: uuid::Uuid,
+}
+
+#[derive(Debug)]
+pub struct ListPage {
+    pub records: Vec<Record>,
+    pub next_cursor: Option<String>,
+    pub total: Option<i64>,
+}
+
+impl Cursor {
+    /// Opaque text form: base64url of a small JSON array.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(json!([self.sort_value.to_json(), self.id.to_string()]).to_string())
+    }
+
+    pub fn decode(text: &str, sort_field: Option<&FieldDef>) -> Result<Cursor, CoreError> {
+        let bad = || CoreError::bad_request("invalid_cursor", "the cursor is not valid for this list; start again without it");
+        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
+        let json: Json = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        let arr = json.as_array().filter(|a| a.len() == 2).ok_or_else(bad)?;
+        let id = arr[1].as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()).ok_or_else(bad)?;
+        let sort_value = match sort_field {
+            Some(f) if !arr[0].is_null() => {
+                let relaxed = FieldDef { max_length: None, min: None, max: None, pattern: None, values: Vec::new(), field_type: if f.field_type == FieldType::Picklist { FieldType::Text } else { f.field_type }, ..f.clone() };
+                Value::parse(&relaxed, &arr[0], &Default::default()).map_err(|_| bad())?
+            }
+            _ => Value::Null,
+        };
+        Ok(Cursor { sort_value, id })
+    }
+}
+
+/// Lists records of `object` matching `spec`, newest first unless sorted otherwise.
+pub fn list(conn: &mut dyn Conn, object: &ObjectDef, vis: &Visibility, spec: &ListSpec) -> Result<ListPage, CoreError> {
+    let d = conn.dialect();
+    let table = table_name(object);
+    // The WHERE clause comes first in both the page query and the count query, so its
+    // numbered placeholders mean the same in both.
+    let mut filter = Sql::new(d);
+    filter.push("1=1");
+    push_bin(&mut filter, spec.bin, "t.");
+    vis.push(&mut filter, "t.");
+    filter.push(" AND ");
+    push_filter(&mut filter, &spec.filter, "t.");
+
+    let mut sql = filter.clone();
+    sql.text = format!("SELECT {} FROM {table} t WHERE {}", select_list(object, "t."), filter.text);
+    if let Some(c) = &spec.cursor {
+        push_keyset(&mut sql, spec.sort.as_ref(), c);
+    }
+    match &spec.sort {
+        Some(s) => {
+            let dir = if s.descending { "DESC" } else { "ASC" };
+            sql.push(&format!(" ORDER BY t.{} {dir} NULLS LAST, t.id {dir}", s.field.name()));
+        }
+        None => {
+            sql.push(" ORDER BY t.id DESC");
+        }
+    }
+    sql.push(&format!(" LIMIT {}", spec.limit + 1));
+    let rows = conn.query(&sql.text, &sql.params)?;
+    let mut records = rows.iter().map(|r| decode_row(object, r)).collect::<Result<Vec<_>, _>>()?;
+    let more = records.len() > spec.limit;
+    records.truncate(spec.limit);
+    let next_cursor = if more {
+        records.last().map(|r| {
+            Cursor {
+                sort_value: spec.sort.as_ref().map(|s| r.get(s.field.name()).clone()).unwrap_or(Value::Null),
+                id: r.id().unwrap_or_default(),
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    let total = if spec.count {
+        let count = format!("SELECT COUNT(*) FROM {table} t WHERE {}", filter.text);
+        let row = conn.query_one(&count, &filter.params)?;
+        row.and_then(|r| r.first().and_then(SqlValue::as_i64))
+    } else {
+        None
+    };
+    Ok(ListPage { records, next_cursor, total })
+}
+
+/// Rows strictly after the cursor in (sort value, id) order, nulls last.
+fn push_keyset(sql: &mut Sql, sort: Option<&Sort>, c: &Cursor) {
+    let d = sql.dialect;
+    match sort {
+        None => {
+            sql.push(" AND t.id < ");
+            sql.param(SqlValue::Uuid(c.id));
+        }
+        Some(s) => {
+            let col = format!("t.{}", s.field.name());
+            let (cmp, id_cmp) = if s.descending { ("<", "<") } else { (">", ">") };
+            if c.sort_value.is_null() {
+                let p = sql.bind(SqlValue::Uuid(c.id));
+                sql.push(&format!(" AND ({col} IS NULL AND t.id {id_cmp} {p})"));
+            } else {
+                let v = encode(&s.field, &c.sort_value, d);
+                let p1 = sql.bind(v.clone());
+                let p2 = sql.bind(v);
+                let p3 = sql.bind(SqlValue::Uuid(c.id));
+                sql.push(&format!(" AND ({col} {cmp} {p1} OR ({col} = {p2} AND t.id {id_cmp} {p3}) OR {col} IS NULL)"));
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Global search: the term index (`sys_search`) kept in the write transaction, and queries
+//! over it that join each object's table with the caller's visibility predicate.
+//! How text becomes terms is a domain rule: `relata_domain::search_terms`.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use relata_domain::meta::ObjectDef;
+use relata_domain::search_terms::{QueryPart, normalize, prefix_upper_bound, query_parts, terms_of};
+use relata_domain::{Record, Value};
+use relata_store::dialect::placeholders;
+use relata_store::{Conn, Sql, SqlValue};
+
+use crate::error::CoreError;
+use crate::records::read::{decode_row, select_list};
+use crate::visibility::Visibility;
+
+/// Writes the search terms of `record`'s searchable fields; with `changed`, only those fields
+/// are rewritten.
+pub fn index_record(conn: &mut dyn Conn, object: &ObjectDef, record: &Record, changed: Option<&[&str]>) -> Result<(), CoreError> {
+    let Some(id) = record.id() else { return Ok(()) };
+    let d = conn.dialect();
+    let insert = format!(
+        "INSERT INTO sys_search (term, object, record_id, field, kind) VALUES ({}) ON CONFLICT DO NOTHING",
+        placeholders(d, 1, 5)
+    );
+    for field in object.searchable_fields() {
+        if let Some(changed) = changed {
+            if !changed.contains(&field.name()) {
+                continue;
+            }
+            let sql = format!("DELETE FROM sys_search WHERE record_id = {} AND field = {}", relata_store::dialect::placeholder(d, 1), relata_store::dialect::placeholder(d, 2));
+            conn.execute(&sql, &[SqlValue::Uuid(id), SqlValue::Text(field.name().to_owned())])?;
+        }
+        let Value::Text(text) = record.get(field.name()) else { continue };
+        for term in terms_of(text) {
+            conn.execute(&insert, &[
+                SqlValue::Text(term.text),
+                SqlValue::Text(object.name().to_owned()),
+                SqlValue::Uuid(id),
+                SqlValue::Text(field.name().to_owned()),
+                SqlValue::Int(term.kind as i64),
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes every term of a record (deleted to the recycle bin, or purged).
+pub fn remove_record(conn: &mut dyn Conn, _object: &ObjectDef, id: uuid::Uuid) -> Result<(), CoreError> {
+    let sql = format!("DELETE FROM sys_search WHERE record_id = {}", relata_store::dialect::placeholder(conn.dialect(), 1));
+    conn.execute(&sql, &[SqlValue::Uuid(id)])?;
+    Ok(())
+}
+
+/// How well a record matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchRank {
+    Exact,
+    Prefix,
+    Substring,
+}
+
+#[derive(Debug)]
+pub struct Hit {
+    pub record: Record,
+    pub rank: MatchRank,
+}
+
+#[derive(Debug)]
+pub struct ObjectHits {
+    pub object: Arc<ObjectDef>,
+    pub hits: Vec<Hit>,
+}
+
+/// Searches `objects` for `q`, at most `limit` hits per object, best first.
+pub fn search(conn: &mut dyn Conn, objects: &[Arc<ObjectDef>], q: &str, vis: &Visibility, limit: usize) -> Result<Vec<ObjectHits>, CoreError> {
+    let parts = query_parts(q);
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for object in objects {
+        if object.searchable_fields().next().is_none() {
+            continue;
+        }
+        let hits = search_object(conn, object, &parts, vis, limit)?;
+        if !hits.is_empty() {
+            out.push(ObjectHits { object: object.clone(), hits });
+        }
+    }
+    Ok(out)
+}
+
+fn search_object(conn: &mut dyn Conn, object: &Arc<ObjectDef>, parts: &[QueryPart], vis: &Visibility, limit: usize) -> Result<Vec<Hit>, CoreError> {
+    let mut sql = Sql::new(conn.dialect());
+    sql.push("SELECT ");
+    sql.push(&select_list(object, "t."));
+    sql.push(", s.r FROM (SELECT record_id, SUM(r) AS r FROM (");
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            sql.push(" UNION ALL ");
+        }
+        let exact = sql.bind(SqlValue::Text(part.prefix.clone()));
+        sql.push(&format!(
+            "SELECT record_id, {i} AS part, MIN(CASE WHEN term = {exact} AND kind = 0 THEN 0 WHEN kind <= 1 THEN 1 ELSE 2 END) AS r \
+             FROM sys_search WHERE term >= "
+        ));
+        sql.param(SqlValue::Text(part.prefix.clone()));
+        sql.push(" AND term < ");
+        sql.param(SqlValue::Text(prefix_upper_bound(&part.prefix)));
+        sql.push(" AND object = ");
+        sql.param(SqlValue::Text(object.name().to_owned()));
+        sql.push(" GROUP BY record_id");
+    }
+    sql.push(&format!(") p GROUP BY record_id HAVING COUNT(*) = {}) s JOIN {} t ON t.id = s.record_id WHERE t.deleted_at IS NULL", parts.len(), object.name()));
+    vis.push(&mut sql, "t.");
+    sql.push(&format!(" ORDER BY s.r, t.id DESC LIMIT {}", limit.saturating_mul(2).max(limit + 1)));
+    let rows = conn.query(&sql.text, &sql.params)?;
+    let mut hits = Vec::new();
+    for row in rows {
+        let record = decode_row(object, &row)?;
+        let total_rank = row.last().and_then(SqlValue::as_i64).unwrap_or(2);
+        // Queries longer than a stored term matched on their first characters: verify.
+        let verified = parts.iter().filter_map(|p| p.verify.as_ref()).all(|full| {
+            object.searchable_fields().any(|f| matches!(record.get(f.name()), Value::Text(t) if normalize(t).contains(full.as_str())))
+        });
+        if !verified {
+            continue;
+        }
+        let parts_n = parts.len() as i64;
+        let rank = if total_rank == 0 {
+            MatchRank::Exact
+        } else if total_rank <= parts_n {
+            MatchRank::Prefix
+        } else {
+            MatchRank::Substring
+        };
+        hits.push(Hit { record, rank });
+        if hits.len() == limit {
+            break;
+        }
+    }
+    Ok(hits)
+}

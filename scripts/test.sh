@@ -90,7 +90,11 @@ trap 'exit 143' TERM
 
 check_fmt() {
   step fmt "cargo fmt --all -- --check"
-  cargo fmt --all -- --check
+  if [[ -n "$IS_CI" ]]; then
+    cargo fmt --all -- --check --color never # rustfmt ignores CARGO_TERM_COLOR
+  else
+    cargo fmt --all -- --check
+  fi
   record fmt ok
 }
 

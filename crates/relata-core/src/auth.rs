@@ -35,7 +35,8 @@ impl Core {
     /// Returns the bootstrap administrator's id, creating the user on first run.
     pub fn ensure_admin_blocking(&self) -> Result<UserId, CoreError> {
         let now = self.clock.now();
-        self.store.write_blocking(move |conn| ensure_admin(conn, now))
+        self.store
+            .write_blocking(move |conn| ensure_admin(conn, now))
     }
 
     /// Creates a new administrator token and returns it (the only time it is visible).
@@ -84,7 +85,10 @@ impl Core {
     }
 }
 
-fn ensure_admin(conn: &mut dyn Conn, now: chrono::DateTime<chrono::Utc>) -> Result<UserId, CoreError> {
+fn ensure_admin(
+    conn: &mut dyn Conn,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<UserId, CoreError> {
     let mut sql = Sql::new(conn.dialect());
     sql.push("SELECT id FROM sys_users WHERE is_admin = ");
     sql.param(SqlValue::Bool(true));
@@ -96,7 +100,10 @@ fn ensure_admin(conn: &mut dyn Conn, now: chrono::DateTime<chrono::Utc>) -> Resu
     }
     let id = UserId::new_at(now);
     conn.execute(
-        &format!("INSERT INTO sys_users (id, name, email, is_admin, active, created_at) VALUES ({})", placeholders(conn.dialect(), 1, 6)),
+        &format!(
+            "INSERT INTO sys_users (id, name, email, is_admin, active, created_at) VALUES ({})",
+            placeholders(conn.dialect(), 1, 6)
+        ),
         &[
             SqlValue::Uuid(id.0),
             SqlValue::Text("Administrator".into()),

@@ -25,7 +25,13 @@ pub struct ChangeEvent {
 
 impl Core {
     /// Events after `after`, oldest first, at most `limit`.
-    pub async fn changes(&self, actor: &Actor, after: i64, limit: usize, object: Option<String>) -> Result<Vec<ChangeEvent>, CoreError> {
+    pub async fn changes(
+        &self,
+        actor: &Actor,
+        after: i64,
+        limit: usize,
+        object: Option<String>,
+    ) -> Result<Vec<ChangeEvent>, CoreError> {
         let schema = self.schema();
         if let Some(o) = &object {
             self.object(o)?;

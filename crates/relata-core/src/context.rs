@@ -35,6 +35,10 @@ pub struct Actor {
 impl Actor {
     /// The system itself (migrations, demo data), with full access.
     pub fn system(user_id: UserId) -> Self {
-        Self { user_id, is_admin: true, source: Source::System }
+        Self {
+            user_id,
+            is_admin: true,
+            source: Source::System,
+        }
     }
 }

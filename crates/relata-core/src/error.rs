@@ -85,7 +85,10 @@ impl CoreError {
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        CoreError::BadRequest { code, message: message.into() }
+        CoreError::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -102,7 +105,10 @@ impl From<StoreError> for CoreError {
                 relata_domain::FieldErrorCode::LookupNotFound,
                 "a referenced record does not exist",
             )]),
-            StoreError::Conflict => CoreError::Conflict { code: "concurrent_update", message: "the record was changed by someone else; reload and retry".into() },
+            StoreError::Conflict => CoreError::Conflict {
+                code: "concurrent_update",
+                message: "the record was changed by someone else; reload and retry".into(),
+            },
             StoreError::Unavailable(m) => CoreError::Unavailable(m),
             StoreError::Internal(m) => CoreError::Internal(m),
         }

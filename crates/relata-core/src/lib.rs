@@ -33,7 +33,11 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { default_currency: "CNY".into(), bulk_limit: 10_000, max_page_size: 1000 }
+        Self {
+            default_currency: "CNY".into(),
+            bulk_limit: 10_000,
+            max_page_size: 1000,
+        }
     }
 }
 
@@ -47,34 +51,60 @@ pub struct Core {
 
 impl Core {
     /// Opens the database (migrating it) and loads the metadata.
-    pub fn open(opts: &StoreOptions, clock: Arc<dyn Clock>, settings: Settings) -> Result<Arc<Core>, CoreError> {
+    pub fn open(
+        opts: &StoreOptions,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Result<Arc<Core>, CoreError> {
         let store = Store::open(opts)?;
         Self::with_store(store, clock, settings)
     }
 
-    pub fn with_store(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> Result<Arc<Core>, CoreError> {
+    pub fn with_store(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Result<Arc<Core>, CoreError> {
         let schema = store.read_blocking(|conn| relata_store::meta_sql::load_schema(conn))?;
-        Ok(Arc::new(Core { store, clock, settings, schema: RwLock::new(Arc::new(schema)) }))
+        Ok(Arc::new(Core {
+            store,
+            clock,
+            settings,
+            schema: RwLock::new(Arc::new(schema)),
+        }))
     }
 
     /// Opens with the system clock and default settings.
     pub fn open_default(url: &str) -> Result<Arc<Core>, CoreError> {
-        Self::open(&StoreOptions::new(url), Arc::new(SystemClock), Settings::default())
+        Self::open(
+            &StoreOptions::new(url),
+            Arc::new(SystemClock),
+            Settings::default(),
+        )
     }
 
     /// The current metadata snapshot.
     pub fn schema(&self) -> Arc<Schema> {
-        self.schema.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.schema
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// An object by API name, or not_found.
     pub fn object(&self, name: &str) -> Result<Arc<ObjectDef>, CoreError> {
-        self.schema().object(name).cloned().ok_or_else(|| CoreError::not_found(format!("object '{name}'")))
+        self.schema()
+            .object(name)
+            .cloned()
+            .ok_or_else(|| CoreError::not_found(format!("object '{name}'")))
     }
 
     /// Reloads metadata from the database (after a change here or by another process).
     pub async fn reload_schema(&self) -> Result<(), CoreError> {
-        let schema = self.store.read(|conn| relata_store::meta_sql::load_schema(conn).map_err(CoreError::from)).await?;
+        let schema = self
+            .store
+            .read(|conn| relata_store::meta_sql::load_schema(conn).map_err(CoreError::from))
+            .await?;
         *self.schema.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(schema);
         Ok(())
     }
@@ -82,7 +112,10 @@ impl Core {
     /// Reloads the metadata if another process changed it (PostgreSQL scale-out).
     pub async fn refresh_schema_if_stale(&self) -> Result<(), CoreError> {
         let current = self.schema().version;
-        let stored = self.store.read(|conn| relata_store::meta_sql::version(conn).map_err(CoreError::from)).await?;
+        let stored = self
+            .store
+            .read(|conn| relata_store::meta_sql::version(conn).map_err(CoreError::from))
+            .await?;
         if stored != current {
             self.reload_schema().await?;
         }
@@ -90,6 +123,8 @@ impl Core {
     }
 
     pub fn parse_context(&self) -> ParseContext {
-        ParseContext { default_currency: self.settings.default_currency.clone() }
+        ParseContext {
+            default_currency: self.settings.default_currency.clone(),
+        }
     }
 }

@@ -60,7 +60,11 @@ pub struct FieldInput {
 #[serde(untagged)]
 pub enum PicklistInput {
     Plain(String),
-    Full { value: String, label: Option<String>, active: Option<bool> },
+    Full {
+        value: String,
+        label: Option<String>,
+        active: Option<bool>,
+    },
 }
 
 fn some_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Json>, D::Error> {
@@ -68,34 +72,75 @@ fn some_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Json>, D::
 }
 
 fn require_admin(actor: &Actor) -> Result<(), CoreError> {
-    if actor.is_admin { Ok(()) } else { Err(CoreError::Forbidden { message: "only administrators may change metadata".into() }) }
+    if actor.is_admin {
+        Ok(())
+    } else {
+        Err(CoreError::Forbidden {
+            message: "only administrators may change metadata".into(),
+        })
+    }
 }
 
 fn check_label(field: &str, label: &str) -> Result<String, FieldError> {
     let label = label.trim();
     if label.is_empty() || label.chars().count() > 80 {
-        return Err(FieldError::new(field, Code::InvalidOption, "must be 1-80 characters"));
+        return Err(FieldError::new(
+            field,
+            Code::InvalidOption,
+            "must be 1-80 characters",
+        ));
     }
     Ok(label.to_owned())
 }
 
 impl Core {
-    pub async fn create_object(&self, actor: &Actor, input: NewObject) -> Result<ObjectDef, CoreError> {
+    pub async fn create_object(
+        &self,
+        actor: &Actor,
+        input: NewObject,
+    ) -> Result<ObjectDef, CoreError> {
         require_admin(actor)?;
         let mut errors = Vec::new();
-        let api_name = ApiName::parse("api_name", &input.api_name).map_err(|e| errors.push(e)).ok();
-        let label = check_label("label", &input.label).map_err(|e| errors.push(e)).ok();
-        let plural = check_label("plural_label", &input.plural_label).map_err(|e| errors.push(e)).ok();
-        let name_label = check_label("name_label", input.name_label.as_deref().unwrap_or("Name")).map_err(|e| errors.push(e)).ok();
-        let (Some(api_name), Some(label), Some(plural_label), Some(name_label)) = (api_name, label, plural, name_label) else {
+        let api_name = ApiName::parse("api_name", &input.api_name)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let label = check_label("label", &input.label)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let plural = check_label("plural_label", &input.plural_label)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let name_label = check_label("name_label", input.name_label.as_deref().unwrap_or("Name"))
+            .map_err(|e| errors.push(e))
+            .ok();
+        let (Some(api_name), Some(label), Some(plural_label), Some(name_label)) =
+            (api_name, label, plural, name_label)
+        else {
             return Err(CoreError::Validation(errors));
         };
         if self.schema().object(api_name.as_str()).is_some() {
-            return Err(FieldError::new("api_name", Code::AlreadyExists, format!("an object named '{api_name}' already exists")).into());
+            return Err(FieldError::new(
+                "api_name",
+                Code::AlreadyExists,
+                format!("an object named '{api_name}' already exists"),
+            )
+            .into());
         }
         let mut fields = system_fields();
-        fields.push(as_custom(FieldDef { required: true, searchable: true, filterable: true, ..FieldDef::new("name", &name_label, FieldType::Text) }));
-        let object = ObjectDef { api_name: api_name.clone(), label, plural_label, name_field: ApiName::trusted("name"), standard: false, fields };
+        fields.push(as_custom(FieldDef {
+            required: true,
+            searchable: true,
+            filterable: true,
+            ..FieldDef::new("name", &name_label, FieldType::Text)
+        }));
+        let object = ObjectDef {
+            api_name: api_name.clone(),
+            label,
+            plural_label,
+            name_field: ApiName::trusted("name"),
+            standard: false,
+            fields,
+        };
         let created = object.clone();
         self.store
             .write(move |conn| -> Result<(), CoreError> {
@@ -106,14 +151,24 @@ impl Core {
             })
             .await
             .map_err(|e| match e {
-                CoreError::Validation(_) => FieldError::new("api_name", Code::AlreadyExists, format!("an object named '{api_name}' already exists")).into(),
+                CoreError::Validation(_) => FieldError::new(
+                    "api_name",
+                    Code::AlreadyExists,
+                    format!("an object named '{api_name}' already exists"),
+                )
+                .into(),
                 other => other,
             })?;
         self.reload_schema().await?;
         Ok(created)
     }
 
-    pub async fn add_field(&self, actor: &Actor, object: &str, input: FieldInput) -> Result<FieldDef, CoreError> {
+    pub async fn add_field(
+        &self,
+        actor: &Actor,
+        object: &str,
+        input: FieldInput,
+    ) -> Result<FieldDef, CoreError> {
         require_admin(actor)?;
         let object = self.object(object)?;
         let field = self.build_field(&object, &input)?;
@@ -133,26 +188,60 @@ impl Core {
         Ok(field)
     }
 
-    pub async fn update_field(&self, actor: &Actor, object: &str, name: &str, input: FieldInput) -> Result<FieldDef, CoreError> {
+    pub async fn update_field(
+        &self,
+        actor: &Actor,
+        object: &str,
+        name: &str,
+        input: FieldInput,
+    ) -> Result<FieldDef, CoreError> {
         require_admin(actor)?;
         let object = self.object(object)?;
-        let before = object.field(name).cloned().ok_or_else(|| CoreError::not_found(format!("field '{name}' of '{}'", object.name())))?;
+        let before = object.field(name).cloned().ok_or_else(|| {
+            CoreError::not_found(format!("field '{name}' of '{}'", object.name()))
+        })?;
         if before.system {
-            return Err(FieldError::new(name, Code::ReadOnly, "system fields cannot be changed").into());
+            return Err(
+                FieldError::new(name, Code::ReadOnly, "system fields cannot be changed").into(),
+            );
         }
         if input.api_name.as_deref().is_some_and(|n| n != name) {
-            return Err(FieldError::new("api_name", Code::ReadOnly, "a field's API name cannot change; relabel it instead").into());
+            return Err(FieldError::new(
+                "api_name",
+                Code::ReadOnly,
+                "a field's API name cannot change; relabel it instead",
+            )
+            .into());
         }
-        if input.field_type.as_deref().is_some_and(|t| t != before.field_type.as_str()) {
-            return Err(FieldError::new("type", Code::ReadOnly, "a field's type cannot change").into());
+        if input
+            .field_type
+            .as_deref()
+            .is_some_and(|t| t != before.field_type.as_str())
+        {
+            return Err(
+                FieldError::new("type", Code::ReadOnly, "a field's type cannot change").into(),
+            );
         }
-        if input.target.as_deref().is_some_and(|t| before.target.as_ref().is_none_or(|b| b.as_str() != t)) {
-            return Err(FieldError::new("target", Code::ReadOnly, "a lookup's target cannot change").into());
+        if input
+            .target
+            .as_deref()
+            .is_some_and(|t| before.target.as_ref().is_none_or(|b| b.as_str() != t))
+        {
+            return Err(FieldError::new(
+                "target",
+                Code::ReadOnly,
+                "a lookup's target cannot change",
+            )
+            .into());
         }
         let mut after = before.clone();
         apply_options(&mut after, &input, &self.schema(), Some(&before))?;
         let mut updated = (*object).clone();
-        if let Some(slot) = updated.fields.iter_mut().find(|f| f.name() == name && !f.archived) {
+        if let Some(slot) = updated
+            .fields
+            .iter_mut()
+            .find(|f| f.name() == name && !f.archived)
+        {
             *slot = after.clone();
         }
         let (b, a) = (before.clone(), after.clone());
@@ -173,17 +262,34 @@ impl Core {
     }
 
     /// Archives a custom field; with `purge`, drops an archived field's column for good.
-    pub async fn delete_field(&self, actor: &Actor, object: &str, name: &str, purge: bool) -> Result<(), CoreError> {
+    pub async fn delete_field(
+        &self,
+        actor: &Actor,
+        object: &str,
+        name: &str,
+        purge: bool,
+    ) -> Result<(), CoreError> {
         require_admin(actor)?;
         let object = self.object(object)?;
         let Some(field) = object.fields.iter().find(|f| f.name() == name).cloned() else {
-            return Err(CoreError::not_found(format!("field '{name}' of '{}'", object.name())));
+            return Err(CoreError::not_found(format!(
+                "field '{name}' of '{}'",
+                object.name()
+            )));
         };
         if field.system || field.standard || object.name_field.as_str() == name {
-            return Err(FieldError::new(name, Code::ReadOnly, "standard, system and name fields cannot be deleted").into());
+            return Err(FieldError::new(
+                name,
+                Code::ReadOnly,
+                "standard, system and name fields cannot be deleted",
+            )
+            .into());
         }
         if field.archived && !purge {
-            return Err(CoreError::not_found(format!("field '{name}' of '{}'", object.name())));
+            return Err(CoreError::not_found(format!(
+                "field '{name}' of '{}'",
+                object.name()
+            )));
         }
         let mut updated = (*object).clone();
         if purge {
@@ -220,10 +326,18 @@ impl Core {
                 Ok(n) => {
                     let taken = object.fields.iter().any(|f| {
                         f.name() == n.as_str()
-                            || (f.field_type == FieldType::Currency && ddl::currency_column(f.name()) == n.as_str())
+                            || (f.field_type == FieldType::Currency
+                                && ddl::currency_column(f.name()) == n.as_str())
                     });
                     if taken {
-                        errors.push(FieldError::new("api_name", Code::AlreadyExists, format!("'{}' already has a field or column named '{n}'", object.name())));
+                        errors.push(FieldError::new(
+                            "api_name",
+                            Code::AlreadyExists,
+                            format!(
+                                "'{}' already has a field or column named '{n}'",
+                                object.name()
+                            ),
+                        ));
                     }
                     Some(n)
                 }
@@ -241,8 +355,15 @@ impl Core {
             Some(t) => match FieldType::ALL_USER_TYPES.iter().find(|ft| ft.as_str() == t) {
                 Some(ft) => Some(*ft),
                 None => {
-                    let names: Vec<&str> = FieldType::ALL_USER_TYPES.iter().map(FieldType::as_str).collect();
-                    errors.push(FieldError::new("type", Code::InvalidOption, format!("'{t}' is not a field type; use one of {}", names.join(", "))));
+                    let names: Vec<&str> = FieldType::ALL_USER_TYPES
+                        .iter()
+                        .map(FieldType::as_str)
+                        .collect();
+                    errors.push(FieldError::new(
+                        "type",
+                        Code::InvalidOption,
+                        format!("'{t}' is not a field type; use one of {}", names.join(", ")),
+                    ));
                     None
                 }
             },
@@ -257,15 +378,28 @@ impl Core {
         let (Some(api_name), Some(field_type), Some(label)) = (api_name, field_type, label) else {
             return Err(CoreError::Validation(errors));
         };
-        if let (FieldType::Currency, Some(_)) = (field_type, object.field(&ddl::currency_column(api_name.as_str()))) {
-            errors.push(FieldError::new("api_name", Code::AlreadyExists, "its currency column would clash with an existing field"));
+        if let (FieldType::Currency, Some(_)) = (
+            field_type,
+            object.field(&ddl::currency_column(api_name.as_str())),
+        ) {
+            errors.push(FieldError::new(
+                "api_name",
+                Code::AlreadyExists,
+                "its currency column would clash with an existing field",
+            ));
         }
         let mut field = as_custom(FieldDef::new(api_name.as_str(), &label, field_type));
         field.api_name = api_name;
-        if let Err(CoreError::Validation(mut more)) = apply_options(&mut field, input, &self.schema(), None) {
+        if let Err(CoreError::Validation(mut more)) =
+            apply_options(&mut field, input, &self.schema(), None)
+        {
             errors.append(&mut more);
         }
-        if errors.is_empty() { Ok(field) } else { Err(CoreError::Validation(errors)) }
+        if errors.is_empty() {
+            Ok(field)
+        } else {
+            Err(CoreError::Validation(errors))
+        }
     }
 }
 
@@ -273,14 +407,24 @@ impl Core {
 fn unique_backfill_error(e: CoreError, field: &str) -> CoreError {
     match e {
         CoreError::Validation(errs) if errs.iter().any(|e| e.code == Code::Duplicate) => {
-            FieldError::new("unique", Code::Duplicate, format!("existing records repeat values of '{field}', so it cannot be unique")).into()
+            FieldError::new(
+                "unique",
+                Code::Duplicate,
+                format!("existing records repeat values of '{field}', so it cannot be unique"),
+            )
+            .into()
         }
         other => other,
     }
 }
 
 /// Applies options from `input` to `field`, validating each against the field's type.
-fn apply_options(field: &mut FieldDef, input: &FieldInput, schema: &relata_domain::Schema, before: Option<&FieldDef>) -> Result<(), CoreError> {
+fn apply_options(
+    field: &mut FieldDef,
+    input: &FieldInput,
+    schema: &relata_domain::Schema,
+    before: Option<&FieldDef>,
+) -> Result<(), CoreError> {
     let mut errors = Vec::new();
     let t = field.field_type;
     let set_flag = |v: Option<bool>, slot: &mut bool| {
@@ -299,48 +443,104 @@ fn apply_options(field: &mut FieldDef, input: &FieldInput, schema: &relata_domai
             Err(e) => errors.push(e),
         }
     }
-    if field.unique && matches!(t, FieldType::LongText | FieldType::MultiPicklist | FieldType::Boolean) {
-        errors.push(FieldError::new("unique", Code::InvalidOption, format!("a {} field cannot be unique", t.as_str())));
+    if field.unique
+        && matches!(
+            t,
+            FieldType::LongText | FieldType::MultiPicklist | FieldType::Boolean
+        )
+    {
+        errors.push(FieldError::new(
+            "unique",
+            Code::InvalidOption,
+            format!("a {} field cannot be unique", t.as_str()),
+        ));
     }
     if field.searchable && !(t.is_textual() && t != FieldType::Picklist) {
-        errors.push(FieldError::new("searchable", Code::InvalidOption, "only text, long text, email, phone and url fields can be searchable"));
+        errors.push(FieldError::new(
+            "searchable",
+            Code::InvalidOption,
+            "only text, long text, email, phone and url fields can be searchable",
+        ));
     }
     if let Some(max) = input.max_length {
         if !t.is_textual() || t == FieldType::Picklist {
-            errors.push(FieldError::new("max_length", Code::InvalidOption, format!("a {} field has no maximum length", t.as_str())));
+            errors.push(FieldError::new(
+                "max_length",
+                Code::InvalidOption,
+                format!("a {} field has no maximum length", t.as_str()),
+            ));
         } else if max == 0 || max > 131_072 {
-            errors.push(FieldError::new("max_length", Code::InvalidOption, "must be between 1 and 131072"));
+            errors.push(FieldError::new(
+                "max_length",
+                Code::InvalidOption,
+                "must be between 1 and 131072",
+            ));
         } else {
             field.max_length = Some(max);
         }
     }
     let numeric = matches!(t, FieldType::Integer) || t.is_decimal();
-    for (name, v, slot) in [("min", input.min, &mut field.min), ("max", input.max, &mut field.max)] {
+    for (name, v, slot) in [
+        ("min", input.min, &mut field.min),
+        ("max", input.max, &mut field.max),
+    ] {
         if let Some(v) = v {
-            if numeric { *slot = Some(v) } else { errors.push(FieldError::new(name, Code::InvalidOption, format!("a {} field has no {name}", t.as_str()))) }
+            if numeric {
+                *slot = Some(v)
+            } else {
+                errors.push(FieldError::new(
+                    name,
+                    Code::InvalidOption,
+                    format!("a {} field has no {name}", t.as_str()),
+                ))
+            }
         }
     }
     if let (Some(min), Some(max)) = (field.min, field.max) {
         if min > max {
-            errors.push(FieldError::new("min", Code::InvalidOption, "must not be greater than max"));
+            errors.push(FieldError::new(
+                "min",
+                Code::InvalidOption,
+                "must not be greater than max",
+            ));
         }
     }
     if let Some(scale) = input.scale {
         if before.is_some() && Some(scale) != before.and_then(|b| b.scale) {
-            errors.push(FieldError::new("scale", Code::ReadOnly, "the number of decimal places cannot change"));
+            errors.push(FieldError::new(
+                "scale",
+                Code::ReadOnly,
+                "the number of decimal places cannot change",
+            ));
         } else if !t.is_decimal() {
-            errors.push(FieldError::new("scale", Code::InvalidOption, format!("a {} field has no decimal places", t.as_str())));
+            errors.push(FieldError::new(
+                "scale",
+                Code::InvalidOption,
+                format!("a {} field has no decimal places", t.as_str()),
+            ));
         } else if scale > 8 {
-            errors.push(FieldError::new("scale", Code::InvalidOption, "must be between 0 and 8"));
+            errors.push(FieldError::new(
+                "scale",
+                Code::InvalidOption,
+                "must be between 0 and 8",
+            ));
         } else {
             field.scale = Some(scale);
         }
     }
     if let Some(p) = &input.pattern {
         if !t.is_textual() || t == FieldType::Picklist {
-            errors.push(FieldError::new("pattern", Code::InvalidOption, format!("a {} field cannot have a pattern", t.as_str())));
+            errors.push(FieldError::new(
+                "pattern",
+                Code::InvalidOption,
+                format!("a {} field cannot have a pattern", t.as_str()),
+            ));
         } else if p.len() > 500 || regex::Regex::new(p).is_err() {
-            errors.push(FieldError::new("pattern", Code::InvalidOption, "is not a valid regular expression"));
+            errors.push(FieldError::new(
+                "pattern",
+                Code::InvalidOption,
+                "is not a valid regular expression",
+            ));
         } else {
             field.pattern = Some(p.clone()).filter(|p| !p.is_empty());
         }
@@ -351,28 +551,52 @@ fn apply_options(field: &mut FieldDef, input: &FieldInput, schema: &relata_domai
                 Ok(v) => field.values = v,
                 Err(e) => errors.push(e),
             },
-            None if before.is_none() => errors.push(FieldError::new("values", Code::Required, "a picklist needs at least one value")),
+            None if before.is_none() => errors.push(FieldError::new(
+                "values",
+                Code::Required,
+                "a picklist needs at least one value",
+            )),
             None => {}
         }
     } else if input.values.is_some() {
-        errors.push(FieldError::new("values", Code::InvalidOption, "only picklists have values"));
+        errors.push(FieldError::new(
+            "values",
+            Code::InvalidOption,
+            "only picklists have values",
+        ));
     }
     if t == FieldType::Lookup && before.is_none() {
         match input.target.as_deref() {
-            None => errors.push(FieldError::new("target", Code::Required, "a lookup needs a target object")),
+            None => errors.push(FieldError::new(
+                "target",
+                Code::Required,
+                "a lookup needs a target object",
+            )),
             Some(target) => match schema.object(target) {
                 Some(o) => field.target = Some(o.api_name.clone()),
-                None => errors.push(FieldError::new("target", Code::InvalidOption, format!("there is no object '{target}'"))),
+                None => errors.push(FieldError::new(
+                    "target",
+                    Code::InvalidOption,
+                    format!("there is no object '{target}'"),
+                )),
             },
         }
     } else if input.target.is_some() && t != FieldType::Lookup {
-        errors.push(FieldError::new("target", Code::InvalidOption, "only lookups have a target"));
+        errors.push(FieldError::new(
+            "target",
+            Code::InvalidOption,
+            "only lookups have a target",
+        ));
     }
     if let Some(default) = &input.default {
         if default.is_null() {
             field.default = None;
         } else if matches!(t, FieldType::Lookup | FieldType::UserLookup) {
-            errors.push(FieldError::new("default", Code::InvalidOption, "a lookup cannot have a default"));
+            errors.push(FieldError::new(
+                "default",
+                Code::InvalidOption,
+                "a lookup cannot have a default",
+            ));
         } else {
             match Value::parse(field, default, &Default::default()) {
                 Ok(_) => field.default = Some(default.clone()),
@@ -380,32 +604,68 @@ fn apply_options(field: &mut FieldDef, input: &FieldInput, schema: &relata_domai
             }
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(CoreError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CoreError::Validation(errors))
+    }
 }
 
-fn picklist_values(values: &[PicklistInput], before: Option<&FieldDef>) -> Result<Vec<PicklistValue>, FieldError> {
+fn picklist_values(
+    values: &[PicklistInput],
+    before: Option<&FieldDef>,
+) -> Result<Vec<PicklistValue>, FieldError> {
     let mut out: Vec<PicklistValue> = Vec::new();
     for v in values {
         let (value, label, active) = match v {
             PicklistInput::Plain(s) => (s.clone(), s.clone(), true),
-            PicklistInput::Full { value, label, active } => (value.clone(), label.clone().unwrap_or_else(|| value.clone()), active.unwrap_or(true)),
+            PicklistInput::Full {
+                value,
+                label,
+                active,
+            } => (
+                value.clone(),
+                label.clone().unwrap_or_else(|| value.clone()),
+                active.unwrap_or(true),
+            ),
         };
         if value.trim().is_empty() || value.chars().count() > 255 || value != value.trim() {
-            return Err(FieldError::new("values", Code::InvalidOption, format!("'{value}' is not a valid picklist value (1-255 characters, no surrounding spaces)")));
+            return Err(FieldError::new(
+                "values",
+                Code::InvalidOption,
+                format!(
+                    "'{value}' is not a valid picklist value (1-255 characters, no surrounding spaces)"
+                ),
+            ));
         }
         if out.iter().any(|o| o.value == value) {
-            return Err(FieldError::new("values", Code::InvalidOption, format!("'{value}' is listed twice")));
+            return Err(FieldError::new(
+                "values",
+                Code::InvalidOption,
+                format!("'{value}' is listed twice"),
+            ));
         }
-        out.push(PicklistValue { value, label, active });
+        out.push(PicklistValue {
+            value,
+            label,
+            active,
+        });
     }
     if out.is_empty() {
-        return Err(FieldError::new("values", Code::InvalidOption, "a picklist needs at least one value"));
+        return Err(FieldError::new(
+            "values",
+            Code::InvalidOption,
+            "a picklist needs at least one value",
+        ));
     }
     // Values dropped from the list stay valid on existing records: keep them, inactive.
     if let Some(before) = before {
         for old in &before.values {
             if !out.iter().any(|o| o.value == old.value) {
-                out.push(PicklistValue { active: false, ..old.clone() });
+                out.push(PicklistValue {
+                    active: false,
+                    ..old.clone()
+                });
             }
         }
     }
@@ -413,17 +673,45 @@ fn picklist_values(values: &[PicklistInput], before: Option<&FieldDef>) -> Resul
 }
 
 /// Rewrites (or removes) the search terms of one field for every record of the object.
-fn reindex_field(conn: &mut dyn relata_store::Conn, object: &ObjectDef, field: &FieldDef) -> Result<(), CoreError> {
+fn reindex_field(
+    conn: &mut dyn relata_store::Conn,
+    object: &ObjectDef,
+    field: &FieldDef,
+) -> Result<(), CoreError> {
     let d = conn.dialect();
     conn.execute(
-        &format!("DELETE FROM sys_search WHERE object = {} AND field = {}", relata_store::dialect::placeholder(d, 1), relata_store::dialect::placeholder(d, 2)),
-        &[relata_store::SqlValue::Text(object.name().to_owned()), relata_store::SqlValue::Text(field.name().to_owned())],
+        &format!(
+            "DELETE FROM sys_search WHERE object = {} AND field = {}",
+            relata_store::dialect::placeholder(d, 1),
+            relata_store::dialect::placeholder(d, 2)
+        ),
+        &[
+            relata_store::SqlValue::Text(object.name().to_owned()),
+            relata_store::SqlValue::Text(field.name().to_owned()),
+        ],
     )?;
     if !field.searchable {
         return Ok(());
     }
-    let only = ObjectDef { fields: object.fields.iter().map(|f| FieldDef { searchable: f.name() == field.name() && !f.archived, ..f.clone() }).collect(), ..object.clone() };
-    let rows = conn.query(&format!("SELECT {} FROM {} WHERE deleted_at IS NULL", read::select_list(object, ""), object.name()), &[])?;
+    let only = ObjectDef {
+        fields: object
+            .fields
+            .iter()
+            .map(|f| FieldDef {
+                searchable: f.name() == field.name() && !f.archived,
+                ..f.clone()
+            })
+            .collect(),
+        ..object.clone()
+    };
+    let rows = conn.query(
+        &format!(
+            "SELECT {} FROM {} WHERE deleted_at IS NULL",
+            read::select_list(object, ""),
+            object.name()
+        ),
+        &[],
+    )?;
     for row in rows {
         let record = read::decode_row(object, &row)?;
         crate::search::index_record(conn, &only, &record, None)?;

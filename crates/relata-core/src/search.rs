@@ -7,7 +7,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use relata_domain::meta::ObjectDef;
-use relata_domain::search_terms::{QueryPart, normalize, prefix_upper_bound, query_parts, terms_of};
+use relata_domain::search_terms::{
+    QueryPart, normalize, prefix_upper_bound, query_parts, terms_of,
+};
 use relata_domain::{Record, Value};
 use relata_store::dialect::placeholders;
 use relata_store::{Conn, Sql, SqlValue};
@@ -18,7 +20,12 @@ use crate::visibility::Visibility;
 
 /// Writes the search terms of `record`'s searchable fields; with `changed`, only those fields
 /// are rewritten.
-pub fn index_record(conn: &mut dyn Conn, object: &ObjectDef, record: &Record, changed: Option<&[&str]>) -> Result<(), CoreError> {
+pub fn index_record(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    record: &Record,
+    changed: Option<&[&str]>,
+) -> Result<(), CoreError> {
     let Some(id) = record.id() else { return Ok(()) };
     let d = conn.dialect();
     let insert = format!(
@@ -30,26 +37,45 @@ pub fn index_record(conn: &mut dyn Conn, object: &ObjectDef, record: &Record, ch
             if !changed.contains(&field.name()) {
                 continue;
             }
-            let sql = format!("DELETE FROM sys_search WHERE record_id = {} AND field = {}", relata_store::dialect::placeholder(d, 1), relata_store::dialect::placeholder(d, 2));
-            conn.execute(&sql, &[SqlValue::Uuid(id), SqlValue::Text(field.name().to_owned())])?;
+            let sql = format!(
+                "DELETE FROM sys_search WHERE record_id = {} AND field = {}",
+                relata_store::dialect::placeholder(d, 1),
+                relata_store::dialect::placeholder(d, 2)
+            );
+            conn.execute(
+                &sql,
+                &[SqlValue::Uuid(id), SqlValue::Text(field.name().to_owned())],
+            )?;
         }
-        let Value::Text(text) = record.get(field.name()) else { continue };
+        let Value::Text(text) = record.get(field.name()) else {
+            continue;
+        };
         for term in terms_of(text) {
-            conn.execute(&insert, &[
-                SqlValue::Text(term.text),
-                SqlValue::Text(object.name().to_owned()),
-                SqlValue::Uuid(id),
-                SqlValue::Text(field.name().to_owned()),
-                SqlValue::Int(term.kind as i64),
-            ])?;
+            conn.execute(
+                &insert,
+                &[
+                    SqlValue::Text(term.text),
+                    SqlValue::Text(object.name().to_owned()),
+                    SqlValue::Uuid(id),
+                    SqlValue::Text(field.name().to_owned()),
+                    SqlValue::Int(term.kind as i64),
+                ],
+            )?;
         }
     }
     Ok(())
 }
 
 /// Removes every term of a record (deleted to the recycle bin, or purged).
-pub fn remove_record(conn: &mut dyn Conn, _object: &ObjectDef, id: uuid::Uuid) -> Result<(), CoreError> {
-    let sql = format!("DELETE FROM sys_search WHERE record_id = {}", relata_store::dialect::placeholder(conn.dialect(), 1));
+pub fn remove_record(
+    conn: &mut dyn Conn,
+    _object: &ObjectDef,
+    id: uuid::Uuid,
+) -> Result<(), CoreError> {
+    let sql = format!(
+        "DELETE FROM sys_search WHERE record_id = {}",
+        relata_store::dialect::placeholder(conn.dialect(), 1)
+    );
     conn.execute(&sql, &[SqlValue::Uuid(id)])?;
     Ok(())
 }
@@ -76,7 +102,13 @@ pub struct ObjectHits {
 }
 
 /// Searches `objects` for `q`, at most `limit` hits per object, best first.
-pub fn search(conn: &mut dyn Conn, objects: &[Arc<ObjectDef>], q: &str, vis: &Visibility, limit: usize) -> Result<Vec<ObjectHits>, CoreError> {
+pub fn search(
+    conn: &mut dyn Conn,
+    objects: &[Arc<ObjectDef>],
+    q: &str,
+    vis: &Visibility,
+    limit: usize,
+) -> Result<Vec<ObjectHits>, CoreError> {
     let parts = query_parts(q);
     if parts.is_empty() {
         return Ok(Vec::new());
@@ -88,13 +120,22 @@ pub fn search(conn: &mut dyn Conn, objects: &[Arc<ObjectDef>], q: &str, vis: &Vi
         }
         let hits = search_object(conn, object, &parts, vis, limit)?;
         if !hits.is_empty() {
-            out.push(ObjectHits { object: object.clone(), hits });
+            out.push(ObjectHits {
+                object: object.clone(),
+                hits,
+            });
         }
     }
     Ok(out)
 }
 
-fn search_object(conn: &mut dyn Conn, object: &Arc<ObjectDef>, parts: &[QueryPart], vis: &Visibility, limit: usize) -> Result<Vec<Hit>, CoreError> {
+fn search_object(
+    conn: &mut dyn Conn,
+    object: &Arc<ObjectDef>,
+    parts: &[QueryPart],
+    vis: &Visibility,
+    limit: usize,
+) -> Result<Vec<Hit>, CoreError> {
     let mut sql = Sql::new(conn.dialect());
     sql.push("SELECT ");
     sql.push(&select_list(object, "t."));
@@ -117,7 +158,10 @@ fn search_object(conn: &mut dyn Conn, object: &Arc<ObjectDef>, parts: &[QueryPar
     }
     sql.push(&format!(") p GROUP BY record_id HAVING COUNT(*) = {}) s JOIN {} t ON t.id = s.record_id WHERE t.deleted_at IS NULL", parts.len(), object.name()));
     vis.push(&mut sql, "t.");
-    sql.push(&format!(" ORDER BY s.r, t.id DESC LIMIT {}", limit.saturating_mul(2).max(limit + 1)));
+    sql.push(&format!(
+        " ORDER BY s.r, t.id DESC LIMIT {}",
+        limit.saturating_mul(2).max(limit + 1)
+    ));
     let rows = conn.query(&sql.text, &sql.params)?;
     let mut hits = Vec::new();
     for row in rows {

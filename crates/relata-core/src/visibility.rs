@@ -18,7 +18,11 @@ pub enum Visibility {
 
 impl Visibility {
     pub fn of(actor: &Actor) -> Self {
-        if actor.is_admin { Visibility::All } else { Visibility::OwnedBy(actor.user_id) }
+        if actor.is_admin {
+            Visibility::All
+        } else {
+            Visibility::OwnedBy(actor.user_id)
+        }
     }
 
     /// Appends ` AND <predicate>` for rows of the table aliased `alias` (e.g. `t.`).

@@ -29,26 +29,184 @@ pub const SYSTEM_COLUMNS: &[&str] = &[
 /// SQL keywords (SQLite's and PostgreSQL's reserved words that could appear as identifiers),
 /// plus names that would confuse readers of the API.
 const RESERVED: &[&str] = &[
-    "abort", "action", "add", "all", "alter", "analyze", "and", "any", "array", "as", "asc",
-    "asymmetric", "attach", "authorization", "autoincrement", "begin", "between", "binary", "both",
-    "by", "cascade", "case", "cast", "check", "collate", "column", "commit", "concurrently",
-    "conflict", "constraint", "create", "cross", "current", "current_catalog", "current_date",
-    "current_role", "current_schema", "current_time", "current_timestamp", "current_user",
-    "database", "default", "deferrable", "deferred", "delete", "desc", "detach", "distinct", "do",
-    "drop", "each", "else", "end", "escape", "except", "exclusive", "exists", "explain", "false",
-    "fetch", "filter", "for", "foreign", "freeze", "from", "full", "glob", "grant", "group",
-    "having", "if", "ignore", "ilike", "immediate", "in", "index", "indexed", "initially", "inner",
-    "insert", "instead", "intersect", "into", "is", "isnull", "join", "key", "lateral", "leading",
-    "left", "like", "limit", "localtime", "localtimestamp", "match", "natural", "no", "not",
-    "notnull", "null", "of", "offset", "on", "only", "or", "order", "outer", "over", "overlaps",
-    "placing", "plan", "pragma", "primary", "query", "raise", "recursive", "references", "regexp",
-    "reindex", "release", "rename", "replace", "restrict", "returning", "right", "rollback", "row",
-    "rowid", "oid", "savepoint", "select", "session_user", "set", "similar", "some", "symmetric",
-    "table", "temp", "temporary", "then", "to", "trailing", "transaction", "trigger", "true",
-    "union", "unique", "update", "user", "using", "vacuum", "values", "variadic", "verbose",
-    "view", "virtual", "when", "where", "window", "with", "without", "ctid", "xmin", "xmax",
-    "cmin", "cmax", "tableoid", "records", "meta", "search", "changes", "bulk", "history",
-    "restore", "count", "cursor", "fields", "sort",
+    "abort",
+    "action",
+    "add",
+    "all",
+    "alter",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "attach",
+    "authorization",
+    "autoincrement",
+    "begin",
+    "between",
+    "binary",
+    "both",
+    "by",
+    "cascade",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "column",
+    "commit",
+    "concurrently",
+    "conflict",
+    "constraint",
+    "create",
+    "cross",
+    "current",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "database",
+    "default",
+    "deferrable",
+    "deferred",
+    "delete",
+    "desc",
+    "detach",
+    "distinct",
+    "do",
+    "drop",
+    "each",
+    "else",
+    "end",
+    "escape",
+    "except",
+    "exclusive",
+    "exists",
+    "explain",
+    "false",
+    "fetch",
+    "filter",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "glob",
+    "grant",
+    "group",
+    "having",
+    "if",
+    "ignore",
+    "ilike",
+    "immediate",
+    "in",
+    "index",
+    "indexed",
+    "initially",
+    "inner",
+    "insert",
+    "instead",
+    "intersect",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "key",
+    "lateral",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "match",
+    "natural",
+    "no",
+    "not",
+    "notnull",
+    "null",
+    "of",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "over",
+    "overlaps",
+    "placing",
+    "plan",
+    "pragma",
+    "primary",
+    "query",
+    "raise",
+    "recursive",
+    "references",
+    "regexp",
+    "reindex",
+    "release",
+    "rename",
+    "replace",
+    "restrict",
+    "returning",
+    "right",
+    "rollback",
+    "row",
+    "rowid",
+    "oid",
+    "savepoint",
+    "select",
+    "session_user",
+    "set",
+    "similar",
+    "some",
+    "symmetric",
+    "table",
+    "temp",
+    "temporary",
+    "then",
+    "to",
+    "trailing",
+    "transaction",
+    "trigger",
+    "true",
+    "union",
+    "unique",
+    "update",
+    "user",
+    "using",
+    "vacuum",
+    "values",
+    "variadic",
+    "verbose",
+    "view",
+    "virtual",
+    "when",
+    "where",
+    "window",
+    "with",
+    "without",
+    "ctid",
+    "xmin",
+    "xmax",
+    "cmin",
+    "cmax",
+    "tableoid",
+    "records",
+    "meta",
+    "search",
+    "changes",
+    "bulk",
+    "history",
+    "restore",
+    "count",
+    "cursor",
+    "fields",
+    "sort",
 ];
 
 /// Prefixes kept for system tables and the databases' own catalogues.
@@ -59,7 +217,9 @@ impl ApiName {
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let ok_shape = (2..=40).contains(&raw.len())
             && raw.starts_with(|c: char| c.is_ascii_lowercase())
-            && raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
             && !raw.ends_with('_')
             && !raw.contains("__");
         if !ok_shape {
@@ -89,7 +249,10 @@ impl ApiName {
     /// Not for user input: it skips the reserved-word check on purpose, since `id` and
     /// `owner_id` are themselves system names.
     pub fn trusted(raw: &str) -> Self {
-        debug_assert!(raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        debug_assert!(
+            raw.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        );
         Self(raw.to_owned())
     }
 
@@ -103,7 +266,9 @@ impl TryFrom<String> for ApiName {
     fn try_from(value: String) -> Result<Self, Self::Error> {
         // Deserialising stored metadata: names were validated when they were created, and
         // system names (`id`) must round-trip, so only the shape is checked here.
-        if value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        if value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
             && !value.is_empty()
         {
             Ok(Self(value))
@@ -143,12 +308,32 @@ mod tests {
 
     #[test]
     fn rejects_sql_like_and_reserved_names() {
-        for bad in ["select", "id", "owner_id", "sys_users", "pg_class", "drop", "x", "A", "a-b",
-            "a b", "name;drop table", "ab__c", "ab_", "1abc", "名称"]
-        {
+        for bad in [
+            "select",
+            "id",
+            "owner_id",
+            "sys_users",
+            "pg_class",
+            "drop",
+            "x",
+            "A",
+            "a-b",
+            "a b",
+            "name;drop table",
+            "ab__c",
+            "ab_",
+            "1abc",
+            "名称",
+        ] {
             let err = ApiName::parse("api_name", bad).unwrap_err();
             assert_eq!(err.field, "api_name");
-            assert!(matches!(err.code, FieldErrorCode::InvalidName | FieldErrorCode::ReservedName), "{bad}");
+            assert!(
+                matches!(
+                    err.code,
+                    FieldErrorCode::InvalidName | FieldErrorCode::ReservedName
+                ),
+                "{bad}"
+            );
         }
     }
 }

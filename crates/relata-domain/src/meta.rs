@@ -209,12 +209,15 @@ impl FieldDef {
     }
 
     pub fn scale(&self) -> u32 {
-        self.scale.unwrap_or_else(|| self.field_type.default_scale())
+        self.scale
+            .unwrap_or_else(|| self.field_type.default_scale())
     }
 
     /// Whether the column gets an index.
     pub fn indexed(&self) -> bool {
-        self.unique || self.filterable || matches!(self.field_type, FieldType::Lookup | FieldType::UserLookup)
+        self.unique
+            || self.filterable
+            || matches!(self.field_type, FieldType::Lookup | FieldType::UserLookup)
     }
 
     pub fn picklist_value(&self, value: &str) -> Option<&PicklistValue> {
@@ -252,7 +255,8 @@ impl ObjectDef {
 
     /// Fields a client may write.
     pub fn writable_fields(&self) -> impl Iterator<Item = &FieldDef> {
-        self.live_fields().filter(|f| !f.system || f.name() == "owner_id")
+        self.live_fields()
+            .filter(|f| !f.system || f.name() == "owner_id")
     }
 
     pub fn searchable_fields(&self) -> impl Iterator<Item = &FieldDef> {
@@ -272,7 +276,10 @@ pub struct Schema {
 impl Schema {
     pub fn new(objects: impl IntoIterator<Item = ObjectDef>, version: i64) -> Self {
         Self {
-            objects: objects.into_iter().map(|o| (o.name().to_owned(), Arc::new(o))).collect(),
+            objects: objects
+                .into_iter()
+                .map(|o| (o.name().to_owned(), Arc::new(o)))
+                .collect(),
             version,
         }
     }

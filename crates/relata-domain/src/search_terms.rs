@@ -88,7 +88,11 @@ pub fn terms_of(text: &str) -> Vec<Term> {
                 i += 1;
             }
             for s in start..i.saturating_sub(1) {
-                let kind = if s == 0 { TermKind::Start } else { TermKind::Inner };
+                let kind = if s == 0 {
+                    TermKind::Start
+                } else {
+                    TermKind::Inner
+                };
                 push(truncate(&chars[s..i].iter().collect::<String>()), kind);
             }
         } else {
@@ -100,17 +104,28 @@ pub fn terms_of(text: &str) -> Vec<Term> {
     let digits: String = norm.chars().filter(char::is_ascii_digit).collect();
     if digits.len() >= MIN_DIGITS {
         for s in 0..=digits.len() - MIN_DIGITS {
-            let kind = if s == 0 { TermKind::Start } else { TermKind::Inner };
+            let kind = if s == 0 {
+                TermKind::Start
+            } else {
+                TermKind::Inner
+            };
             push(truncate(&digits[s..]), kind);
         }
     }
 
     // Latin words (letters and digits), and email-ish tokens whole.
-    for (n, token) in norm.split(|c: char| c.is_whitespace() || ",;()<>\"'".contains(c)).enumerate() {
+    for (n, token) in norm
+        .split(|c: char| c.is_whitespace() || ",;()<>\"'".contains(c))
+        .enumerate()
+    {
         if token.is_empty() {
             continue;
         }
-        let kind = if n == 0 { TermKind::Start } else { TermKind::Inner };
+        let kind = if n == 0 {
+            TermKind::Start
+        } else {
+            TermKind::Inner
+        };
         if token.contains('@') {
             push(truncate(token), kind);
         }
@@ -119,7 +134,11 @@ pub fn terms_of(text: &str) -> Vec<Term> {
             .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
             .enumerate()
         {
-            let kind = if n == 0 && m == 0 { TermKind::Start } else { TermKind::Inner };
+            let kind = if n == 0 && m == 0 {
+                TermKind::Start
+            } else {
+                TermKind::Inner
+            };
             push(truncate(word), kind);
         }
     }
@@ -143,10 +162,20 @@ pub fn query_parts(q: &str) -> Vec<QueryPart> {
     for token in norm.split_whitespace() {
         let only_digits: String = token.chars().filter(char::is_ascii_digit).collect();
         let is_phoneish = !only_digits.is_empty()
-            && token.chars().all(|c| c.is_ascii_digit() || "+-().".contains(c));
-        let text = if is_phoneish { only_digits } else { token.to_owned() };
+            && token
+                .chars()
+                .all(|c| c.is_ascii_digit() || "+-().".contains(c));
+        let text = if is_phoneish {
+            only_digits
+        } else {
+            token.to_owned()
+        };
         let len = text.chars().count();
-        let long_enough = if is_phoneish { len >= MIN_DIGITS } else { len >= 2 || text.chars().any(is_cjk) && len >= 2 };
+        let long_enough = if is_phoneish {
+            len >= MIN_DIGITS
+        } else {
+            len >= 2 || text.chars().any(is_cjk) && len >= 2
+        };
         if !long_enough {
             continue;
         }
@@ -221,6 +250,9 @@ mod tests {
     #[test]
     fn kinds_rank_whole_before_start_before_inner() {
         let terms = terms_of("张伟");
-        assert_eq!(terms.iter().find(|t| t.text == "张伟").unwrap().kind, TermKind::Whole);
+        assert_eq!(
+            terms.iter().find(|t| t.text == "张伟").unwrap().kind,
+            TermKind::Whole
+        );
     }
 }

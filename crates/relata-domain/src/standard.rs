@@ -32,7 +32,13 @@ fn typed(name: &str, label: &str, t: FieldType) -> FieldDef {
 
 /// A name-like field: required, searched, indexed and tracked.
 fn name_field(name: &str, label: &str) -> FieldDef {
-    FieldDef { required: true, searchable: true, filterable: true, tracked: true, ..text(name, label) }
+    FieldDef {
+        required: true,
+        searchable: true,
+        filterable: true,
+        tracked: true,
+        ..text(name, label)
+    }
 }
 
 fn searchable(mut f: FieldDef) -> FieldDef {
@@ -52,21 +58,34 @@ fn filterable(mut f: FieldDef) -> FieldDef {
 }
 
 fn lookup(name: &str, label: &str, target: &str) -> FieldDef {
-    FieldDef { target: Some(ApiName::trusted(target)), ..FieldDef::new(name, label, FieldType::Lookup) }
+    FieldDef {
+        target: Some(ApiName::trusted(target)),
+        ..FieldDef::new(name, label, FieldType::Lookup)
+    }
 }
 
 fn picklist(name: &str, label: &str, values: &[(&str, &str)]) -> FieldDef {
     FieldDef {
         values: values
             .iter()
-            .map(|(v, l)| PicklistValue { value: (*v).to_owned(), label: (*l).to_owned(), active: true })
+            .map(|(v, l)| PicklistValue {
+                value: (*v).to_owned(),
+                label: (*l).to_owned(),
+                active: true,
+            })
             .collect(),
         filterable: true,
         ..FieldDef::new(name, label, FieldType::Picklist)
     }
 }
 
-fn object(name: &str, label: &str, plural: &str, name_field: &str, fields: Vec<FieldDef>) -> ObjectDef {
+fn object(
+    name: &str,
+    label: &str,
+    plural: &str,
+    name_field: &str,
+    fields: Vec<FieldDef>,
+) -> ObjectDef {
     let mut all = system_fields();
     all.extend(fields);
     ObjectDef {
@@ -104,120 +123,188 @@ const SOURCES: &[(&str, &str)] = &[
 ];
 
 fn account() -> ObjectDef {
-    object("account", "Account", "Accounts", "name", vec![
-        name_field("name", "Account name"),
-        picklist("industry", "Industry", INDUSTRIES),
-        tracked(picklist("level", "Customer level", &[("a", "A (key)"), ("b", "B"), ("c", "C")])),
-        picklist("source", "Source", SOURCES),
-        searchable(typed("phone", "Phone", FieldType::Phone)),
-        typed("website", "Website", FieldType::Url),
-        searchable(typed("email", "Email", FieldType::Email)),
-        typed("annual_revenue", "Annual revenue", FieldType::Currency),
-        typed("employees", "Employees", FieldType::Integer),
-        filterable(text("region", "Region")),
-        filterable(text("city", "City")),
-        text("address", "Address"),
-        lookup("parent_id", "Parent account", "account"),
-        typed("description", "Description", FieldType::LongText),
-    ])
+    object(
+        "account",
+        "Account",
+        "Accounts",
+        "name",
+        vec![
+            name_field("name", "Account name"),
+            picklist("industry", "Industry", INDUSTRIES),
+            tracked(picklist(
+                "level",
+                "Customer level",
+                &[("a", "A (key)"), ("b", "B"), ("c", "C")],
+            )),
+            picklist("source", "Source", SOURCES),
+            searchable(typed("phone", "Phone", FieldType::Phone)),
+            typed("website", "Website", FieldType::Url),
+            searchable(typed("email", "Email", FieldType::Email)),
+            typed("annual_revenue", "Annual revenue", FieldType::Currency),
+            typed("employees", "Employees", FieldType::Integer),
+            filterable(text("region", "Region")),
+            filterable(text("city", "City")),
+            text("address", "Address"),
+            lookup("parent_id", "Parent account", "account"),
+            typed("description", "Description", FieldType::LongText),
+        ],
+    )
 }
 
 fn contact() -> ObjectDef {
-    object("contact", "Contact", "Contacts", "name", vec![
-        name_field("name", "Name"),
-        filterable(text("first_name", "First name")),
-        filterable(text("last_name", "Last name")),
-        lookup("account_id", "Account", "account"),
-        text("title", "Title"),
-        text("department", "Department"),
-        searchable(typed("email", "Email", FieldType::Email)),
-        searchable(typed("phone", "Phone", FieldType::Phone)),
-        searchable(typed("mobile", "Mobile", FieldType::Phone)),
-        typed("birthday", "Birthday", FieldType::Date),
-        picklist("source", "Source", SOURCES),
-        filterable(text("city", "City")),
-        typed("description", "Description", FieldType::LongText),
-    ])
+    object(
+        "contact",
+        "Contact",
+        "Contacts",
+        "name",
+        vec![
+            name_field("name", "Name"),
+            filterable(text("first_name", "First name")),
+            filterable(text("last_name", "Last name")),
+            lookup("account_id", "Account", "account"),
+            text("title", "Title"),
+            text("department", "Department"),
+            searchable(typed("email", "Email", FieldType::Email)),
+            searchable(typed("phone", "Phone", FieldType::Phone)),
+            searchable(typed("mobile", "Mobile", FieldType::Phone)),
+            typed("birthday", "Birthday", FieldType::Date),
+            picklist("source", "Source", SOURCES),
+            filterable(text("city", "City")),
+            typed("description", "Description", FieldType::LongText),
+        ],
+    )
 }
 
 fn lead() -> ObjectDef {
-    object("lead", "Lead", "Leads", "name", vec![
-        name_field("name", "Name"),
-        searchable(text("company", "Company")),
-        text("title", "Title"),
-        searchable(typed("email", "Email", FieldType::Email)),
-        searchable(typed("phone", "Phone", FieldType::Phone)),
-        searchable(typed("mobile", "Mobile", FieldType::Phone)),
-        tracked(picklist("status", "Status", &[
-            ("new", "New"),
-            ("contacted", "Contacted"),
-            ("qualified", "Qualified"),
-            ("unqualified", "Unqualified"),
-        ])),
-        picklist("source", "Source", SOURCES),
-        picklist("rating", "Rating", &[("hot", "Hot"), ("warm", "Warm"), ("cold", "Cold")]),
-        picklist("industry", "Industry", INDUSTRIES),
-        filterable(text("city", "City")),
-        typed("description", "Description", FieldType::LongText),
-    ])
+    object(
+        "lead",
+        "Lead",
+        "Leads",
+        "name",
+        vec![
+            name_field("name", "Name"),
+            searchable(text("company", "Company")),
+            text("title", "Title"),
+            searchable(typed("email", "Email", FieldType::Email)),
+            searchable(typed("phone", "Phone", FieldType::Phone)),
+            searchable(typed("mobile", "Mobile", FieldType::Phone)),
+            tracked(picklist(
+                "status",
+                "Status",
+                &[
+                    ("new", "New"),
+                    ("contacted", "Contacted"),
+                    ("qualified", "Qualified"),
+                    ("unqualified", "Unqualified"),
+                ],
+            )),
+            picklist("source", "Source", SOURCES),
+            picklist(
+                "rating",
+                "Rating",
+                &[("hot", "Hot"), ("warm", "Warm"), ("cold", "Cold")],
+            ),
+            picklist("industry", "Industry", INDUSTRIES),
+            filterable(text("city", "City")),
+            typed("description", "Description", FieldType::LongText),
+        ],
+    )
 }
 
 fn opportunity() -> ObjectDef {
-    object("opportunity", "Opportunity", "Opportunities", "name", vec![
-        name_field("name", "Opportunity name"),
-        lookup("account_id", "Account", "account"),
-        lookup("contact_id", "Primary contact", "contact"),
-        tracked(filterable(typed("amount", "Amount", FieldType::Currency))),
-        tracked(picklist("stage", "Stage", &[
-            ("prospecting", "Prospecting"),
-            ("qualification", "Qualification"),
-            ("needs_analysis", "Needs analysis"),
-            ("proposal", "Proposal"),
-            ("negotiation", "Negotiation"),
-            ("closed_won", "Closed won"),
-            ("closed_lost", "Closed lost"),
-        ])),
-        typed("probability", "Probability", FieldType::Percent),
-        tracked(filterable(typed("close_date", "Close date", FieldType::Date))),
-        picklist("type", "Type", &[
-            ("new_business", "New business"),
-            ("existing_business", "Existing business"),
-            ("renewal", "Renewal"),
-        ]),
-        picklist("source", "Source", SOURCES),
-        text("next_step", "Next step"),
-        typed("description", "Description", FieldType::LongText),
-    ])
+    object(
+        "opportunity",
+        "Opportunity",
+        "Opportunities",
+        "name",
+        vec![
+            name_field("name", "Opportunity name"),
+            lookup("account_id", "Account", "account"),
+            lookup("contact_id", "Primary contact", "contact"),
+            tracked(filterable(typed("amount", "Amount", FieldType::Currency))),
+            tracked(picklist(
+                "stage",
+                "Stage",
+                &[
+                    ("prospecting", "Prospecting"),
+                    ("qualification", "Qualification"),
+                    ("needs_analysis", "Needs analysis"),
+                    ("proposal", "Proposal"),
+                    ("negotiation", "Negotiation"),
+                    ("closed_won", "Closed won"),
+                    ("closed_lost", "Closed lost"),
+                ],
+            )),
+            typed("probability", "Probability", FieldType::Percent),
+            tracked(filterable(typed(
+                "close_date",
+                "Close date",
+                FieldType::Date,
+            ))),
+            picklist(
+                "type",
+                "Type",
+                &[
+                    ("new_business", "New business"),
+                    ("existing_business", "Existing business"),
+                    ("renewal", "Renewal"),
+                ],
+            ),
+            picklist("source", "Source", SOURCES),
+            text("next_step", "Next step"),
+            typed("description", "Description", FieldType::LongText),
+        ],
+    )
 }
 
 fn task() -> ObjectDef {
-    object("task", "Task", "Tasks", "subject", vec![
-        name_field("subject", "Subject"),
-        tracked(picklist("status", "Status", &[
-            ("not_started", "Not started"),
-            ("in_progress", "In progress"),
-            ("completed", "Completed"),
-            ("deferred", "Deferred"),
-        ])),
-        picklist("priority", "Priority", &[("high", "High"), ("normal", "Normal"), ("low", "Low")]),
-        filterable(typed("due_date", "Due date", FieldType::Date)),
-        lookup("account_id", "Account", "account"),
-        lookup("contact_id", "Contact", "contact"),
-        lookup("lead_id", "Lead", "lead"),
-        lookup("opportunity_id", "Opportunity", "opportunity"),
-        typed("description", "Description", FieldType::LongText),
-    ])
+    object(
+        "task",
+        "Task",
+        "Tasks",
+        "subject",
+        vec![
+            name_field("subject", "Subject"),
+            tracked(picklist(
+                "status",
+                "Status",
+                &[
+                    ("not_started", "Not started"),
+                    ("in_progress", "In progress"),
+                    ("completed", "Completed"),
+                    ("deferred", "Deferred"),
+                ],
+            )),
+            picklist(
+                "priority",
+                "Priority",
+                &[("high", "High"), ("normal", "Normal"), ("low", "Low")],
+            ),
+            filterable(typed("due_date", "Due date", FieldType::Date)),
+            lookup("account_id", "Account", "account"),
+            lookup("contact_id", "Contact", "contact"),
+            lookup("lead_id", "Lead", "lead"),
+            lookup("opportunity_id", "Opportunity", "opportunity"),
+            typed("description", "Description", FieldType::LongText),
+        ],
+    )
 }
 
 fn note() -> ObjectDef {
-    object("note", "Note", "Notes", "title", vec![
-        name_field("title", "Title"),
-        searchable(typed("body", "Body", FieldType::LongText)),
-        lookup("account_id", "Account", "account"),
-        lookup("contact_id", "Contact", "contact"),
-        lookup("lead_id", "Lead", "lead"),
-        lookup("opportunity_id", "Opportunity", "opportunity"),
-    ])
+    object(
+        "note",
+        "Note",
+        "Notes",
+        "title",
+        vec![
+            name_field("title", "Title"),
+            searchable(typed("body", "Body", FieldType::LongText)),
+            lookup("account_id", "Account", "account"),
+            lookup("contact_id", "Contact", "contact"),
+            lookup("lead_id", "Lead", "lead"),
+            lookup("opportunity_id", "Opportunity", "opportunity"),
+        ],
+    )
 }
 
 fn product() -> ObjectDef {
@@ -225,24 +312,42 @@ fn product() -> ObjectDef {
     sku.unique = true;
     let mut active = typed("active", "Active", FieldType::Boolean);
     active.default = Some(serde_json::Value::Bool(true));
-    object("product", "Product", "Products", "name", vec![
-        name_field("name", "Product name"),
-        sku,
-        picklist("family", "Product family", &[
-            ("software", "Software"),
-            ("hardware", "Hardware"),
-            ("service", "Service"),
-        ]),
-        text("unit", "Unit"),
-        typed("list_price", "List price", FieldType::Currency),
-        active,
-        typed("description", "Description", FieldType::LongText),
-    ])
+    object(
+        "product",
+        "Product",
+        "Products",
+        "name",
+        vec![
+            name_field("name", "Product name"),
+            sku,
+            picklist(
+                "family",
+                "Product family",
+                &[
+                    ("software", "Software"),
+                    ("hardware", "Hardware"),
+                    ("service", "Service"),
+                ],
+            ),
+            text("unit", "Unit"),
+            typed("list_price", "List price", FieldType::Currency),
+            active,
+            typed("description", "Description", FieldType::LongText),
+        ],
+    )
 }
 
 /// All standard objects, in dependency order (lookup targets before the objects using them).
 pub fn standard_objects() -> Vec<ObjectDef> {
-    vec![account(), contact(), lead(), opportunity(), task(), note(), product()]
+    vec![
+        account(),
+        contact(),
+        lead(),
+        opportunity(),
+        task(),
+        note(),
+        product(),
+    ]
 }
 
 /// Marks a field as created by an admin rather than declared by Relata.

@@ -24,7 +24,10 @@ pub enum Value {
     Int(i64),
     /// decimal and percent values.
     Decimal(Decimal),
-    Money { amount: Decimal, currency: String },
+    Money {
+        amount: Decimal,
+        currency: String,
+    },
     Bool(bool),
     Date(NaiveDate),
     Datetime(DateTime<Utc>),
@@ -43,7 +46,9 @@ pub struct ParseContext {
 
 impl Default for ParseContext {
     fn default() -> Self {
-        Self { default_currency: "CNY".to_owned() }
+        Self {
+            default_currency: "CNY".to_owned(),
+        }
     }
 }
 
@@ -69,17 +74,26 @@ impl Value {
                 text_or_null(s.trim())
             }
             FieldType::Email => {
-                let s = input.as_str().ok_or_else(|| wrong("an email address string"))?.trim();
+                let s = input
+                    .as_str()
+                    .ok_or_else(|| wrong("an email address string"))?
+                    .trim();
                 if s.is_empty() {
                     Value::Null
                 } else if is_email(s) {
                     Value::Text(s.to_lowercase())
                 } else {
-                    return Err(err(Code::InvalidEmail, format!("'{s}' is not a valid email address")));
+                    return Err(err(
+                        Code::InvalidEmail,
+                        format!("'{s}' is not a valid email address"),
+                    ));
                 }
             }
             FieldType::Phone => {
-                let s = input.as_str().ok_or_else(|| wrong("a phone number string"))?.trim();
+                let s = input
+                    .as_str()
+                    .ok_or_else(|| wrong("a phone number string"))?
+                    .trim();
                 if s.is_empty() {
                     Value::Null
                 } else if is_phone(s) {
@@ -87,7 +101,9 @@ impl Value {
                 } else {
                     return Err(err(
                         Code::InvalidPhone,
-                        format!("'{s}' is not a valid phone number: use 5-20 digits with optional +, spaces, dashes or brackets"),
+                        format!(
+                            "'{s}' is not a valid phone number: use 5-20 digits with optional +, spaces, dashes or brackets"
+                        ),
                     ));
                 }
             }
@@ -97,7 +113,10 @@ impl Value {
                     Value::Null
                 } else {
                     Value::Text(parse_url(s).ok_or_else(|| {
-                        err(Code::InvalidUrl, format!("'{s}' is not a valid http or https URL"))
+                        err(
+                            Code::InvalidUrl,
+                            format!("'{s}' is not a valid http or https URL"),
+                        )
                     })?)
                 }
             }
@@ -116,8 +135,11 @@ impl Value {
                             Some(Json::String(c)) => c.trim().to_uppercase(),
                             Some(_) => return Err(wrong("a currency code string in 'currency'")),
                         };
-                        if let Some(extra) = map.keys().find(|k| *k != "amount" && *k != "currency") {
-                            return Err(wrong(&format!("only 'amount' and 'currency', not '{extra}'")));
+                        if let Some(extra) = map.keys().find(|k| *k != "amount" && *k != "currency")
+                        {
+                            return Err(wrong(&format!(
+                                "only 'amount' and 'currency', not '{extra}'"
+                            )));
                         }
                         (map.get("amount").cloned().unwrap_or(Json::Null), currency)
                     }
@@ -129,30 +151,45 @@ impl Value {
                 if !is_currency_code(&currency) {
                     return Err(err(
                         Code::InvalidCurrency,
-                        format!("'{currency}' is not an ISO 4217 currency code (three letters, e.g. CNY)"),
+                        format!(
+                            "'{currency}' is not an ISO 4217 currency code (three letters, e.g. CNY)"
+                        ),
                     ));
                 }
                 let amount = parse_decimal(field, &amount_json).map_err(|(c, m)| err(c, m))?;
                 Value::Money { amount, currency }
             }
             FieldType::Date => {
-                let s = input.as_str().ok_or_else(|| wrong("a date string YYYY-MM-DD"))?;
+                let s = input
+                    .as_str()
+                    .ok_or_else(|| wrong("a date string YYYY-MM-DD"))?;
                 Value::Date(parse_date(s).ok_or_else(|| {
-                    err(Code::InvalidDate, format!("'{s}' is not a valid date (YYYY-MM-DD)"))
-                })?)
-            }
-            FieldType::Datetime => {
-                let s = input.as_str().ok_or_else(|| wrong("an RFC 3339 date-time string"))?;
-                Value::Datetime(parse_datetime(s).ok_or_else(|| {
                     err(
-                        Code::InvalidDatetime,
-                        format!("'{s}' is not a valid date-time (RFC 3339, e.g. 2026-01-31T09:30:00Z)"),
+                        Code::InvalidDate,
+                        format!("'{s}' is not a valid date (YYYY-MM-DD)"),
                     )
                 })?)
             }
-            FieldType::Boolean => Value::Bool(input.as_bool().ok_or_else(|| wrong("true or false"))?),
+            FieldType::Datetime => {
+                let s = input
+                    .as_str()
+                    .ok_or_else(|| wrong("an RFC 3339 date-time string"))?;
+                Value::Datetime(parse_datetime(s).ok_or_else(|| {
+                    err(
+                        Code::InvalidDatetime,
+                        format!(
+                            "'{s}' is not a valid date-time (RFC 3339, e.g. 2026-01-31T09:30:00Z)"
+                        ),
+                    )
+                })?)
+            }
+            FieldType::Boolean => {
+                Value::Bool(input.as_bool().ok_or_else(|| wrong("true or false"))?)
+            }
             FieldType::Picklist => {
-                let s = input.as_str().ok_or_else(|| wrong("a picklist value string"))?;
+                let s = input
+                    .as_str()
+                    .ok_or_else(|| wrong("a picklist value string"))?;
                 if s.is_empty() {
                     Value::Null
                 } else {
@@ -161,10 +198,14 @@ impl Value {
                 }
             }
             FieldType::MultiPicklist => {
-                let items = input.as_array().ok_or_else(|| wrong("an array of picklist values"))?;
+                let items = input
+                    .as_array()
+                    .ok_or_else(|| wrong("an array of picklist values"))?;
                 let mut chosen = Vec::with_capacity(items.len());
                 for item in items {
-                    let s = item.as_str().ok_or_else(|| wrong("an array of picklist value strings"))?;
+                    let s = item
+                        .as_str()
+                        .ok_or_else(|| wrong("an array of picklist value strings"))?;
                     check_picklist(field, s)?;
                     chosen.push(s.to_owned());
                 }
@@ -174,13 +215,18 @@ impl Value {
                     .filter(|v| chosen.contains(&v.value))
                     .map(|v| v.value.clone())
                     .collect();
-                if ordered.is_empty() { Value::Null } else { Value::Multi(ordered) }
+                if ordered.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Multi(ordered)
+                }
             }
             FieldType::Lookup | FieldType::UserLookup | FieldType::Id => {
                 let s = input.as_str().ok_or_else(|| wrong("a record id string"))?;
-                Value::Ref(Uuid::parse_str(s).map_err(|_| {
-                    err(Code::WrongType, format!("'{s}' is not a record id"))
-                })?)
+                Value::Ref(
+                    Uuid::parse_str(s)
+                        .map_err(|_| err(Code::WrongType, format!("'{s}' is not a record id")))?,
+                )
             }
         };
         value.check_options(field)?;
@@ -195,18 +241,24 @@ impl Value {
                 if let Some(max) = field.max_length {
                     let len = s.chars().count();
                     if len > max as usize {
-                        return Err(FieldError::new(name, Code::TooLong, format!(
-                            "is {len} characters long; the most allowed is {max}"
-                        )));
+                        return Err(FieldError::new(
+                            name,
+                            Code::TooLong,
+                            format!("is {len} characters long; the most allowed is {max}"),
+                        ));
                     }
                 }
                 if let Some(pattern) = &field.pattern {
                     let anchored = format!("^(?:{pattern})$");
-                    let matches = regex::Regex::new(&anchored).map(|re| re.is_match(s)).unwrap_or(false);
+                    let matches = regex::Regex::new(&anchored)
+                        .map(|re| re.is_match(s))
+                        .unwrap_or(false);
                     if !matches {
-                        return Err(FieldError::new(name, Code::PatternMismatch, format!(
-                            "does not match the required pattern {pattern}"
-                        )));
+                        return Err(FieldError::new(
+                            name,
+                            Code::PatternMismatch,
+                            format!("does not match the required pattern {pattern}"),
+                        ));
                     }
                 }
             }
@@ -255,21 +307,33 @@ impl Value {
 }
 
 fn text_or_null(s: &str) -> Value {
-    if s.is_empty() { Value::Null } else { Value::Text(s.to_owned()) }
+    if s.is_empty() {
+        Value::Null
+    } else {
+        Value::Text(s.to_owned())
+    }
 }
 
 fn check_picklist(field: &FieldDef, s: &str) -> Result<(), FieldError> {
     match field.picklist_value(s) {
         Some(v) if v.active => Ok(()),
-        Some(_) => Err(FieldError::new(field.name(), Code::InactivePicklistValue, format!(
-            "'{s}' is no longer an active value"
-        ))),
+        Some(_) => Err(FieldError::new(
+            field.name(),
+            Code::InactivePicklistValue,
+            format!("'{s}' is no longer an active value"),
+        )),
         None => {
-            let allowed: Vec<&str> =
-                field.values.iter().filter(|v| v.active).map(|v| v.value.as_str()).collect();
-            Err(FieldError::new(field.name(), Code::UnknownPicklistValue, format!(
-                "'{s}' is not one of: {}", allowed.join(", ")
-            )))
+            let allowed: Vec<&str> = field
+                .values
+                .iter()
+                .filter(|v| v.active)
+                .map(|v| v.value.as_str())
+                .collect();
+            Err(FieldError::new(
+                field.name(),
+                Code::UnknownPicklistValue,
+                format!("'{s}' is not one of: {}", allowed.join(", ")),
+            ))
         }
     }
 }
@@ -277,12 +341,20 @@ fn check_picklist(field: &FieldDef, s: &str) -> Result<(), FieldError> {
 fn check_range(field: &FieldDef, d: Decimal) -> Result<(), FieldError> {
     if let Some(min) = field.min {
         if d < min {
-            return Err(FieldError::new(field.name(), Code::TooSmall, format!("must be at least {min}")));
+            return Err(FieldError::new(
+                field.name(),
+                Code::TooSmall,
+                format!("must be at least {min}"),
+            ));
         }
     }
     if let Some(max) = field.max {
         if d > max {
-            return Err(FieldError::new(field.name(), Code::TooLarge, format!("must be at most {max}")));
+            return Err(FieldError::new(
+                field.name(),
+                Code::TooLarge,
+                format!("must be at most {max}"),
+            ));
         }
     }
     Ok(())
@@ -292,7 +364,12 @@ fn parse_decimal(field: &FieldDef, input: &Json) -> Result<Decimal, (Code, Strin
     let text = match input {
         Json::Number(n) => n.to_string(),
         Json::String(s) => s.trim().to_owned(),
-        _ => return Err((Code::WrongType, "expected a number or a decimal string".to_owned())),
+        _ => {
+            return Err((
+                Code::WrongType,
+                "expected a number or a decimal string".to_owned(),
+            ));
+        }
     };
     let d: Decimal = text
         .parse()
@@ -301,10 +378,16 @@ fn parse_decimal(field: &FieldDef, input: &Json) -> Result<Decimal, (Code, Strin
     let d = d.normalize();
     let scale = field.scale();
     if d.scale() > scale {
-        return Err((Code::TooPrecise, format!("has more than {scale} decimal places")));
+        return Err((
+            Code::TooPrecise,
+            format!("has more than {scale} decimal places"),
+        ));
     }
     if d.abs() > Decimal::from(DECIMAL_LIMIT) {
-        return Err((Code::TooLarge, format!("must be between -{DECIMAL_LIMIT} and {DECIMAL_LIMIT}")));
+        return Err((
+            Code::TooLarge,
+            format!("must be between -{DECIMAL_LIMIT} and {DECIMAL_LIMIT}"),
+        ));
     }
     let mut d = d;
     d.rescale(scale);
@@ -314,11 +397,15 @@ fn parse_decimal(field: &FieldDef, input: &Json) -> Result<Decimal, (Code, Strin
 /// A pragmatic email check: one `@`, a non-empty local part, a dotted domain of letters,
 /// digits and hyphens, no spaces. (RFC 5322 allows more, which no CRM user wants.)
 pub fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     if local.is_empty() || local.len() > 64 || domain.contains('@') || s.len() > 254 {
         return false;
     }
-    let local_ok = local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
+    let local_ok = local
+        .chars()
+        .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..");
@@ -331,18 +418,25 @@ pub fn is_email(s: &str) -> bool {
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         })
-        && labels.last().is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
     local_ok && domain_ok
 }
 
 /// A phone number: 5–20 digits, optionally with a leading +, spaces, dashes, dots and
 /// brackets, and an extension after "ext" or "x" (e.g. "+86 138-0013-8000", "(010) 6552 1234").
 pub fn is_phone(s: &str) -> bool {
-    let main = s.split(['x', 'X']).next().unwrap_or(s).trim_end_matches(|c: char| c == ' ' || c == 'e' || c == 't');
+    let main = s
+        .split(['x', 'X'])
+        .next()
+        .unwrap_or(s)
+        .trim_end_matches(|c: char| c == ' ' || c == 'e' || c == 't');
     let digits = main.chars().filter(|c| c.is_ascii_digit()).count();
-    let shape_ok = main.chars().enumerate().all(|(i, c)| {
-        c.is_ascii_digit() || " -.()".contains(c) || (c == '+' && i == 0)
-    });
+    let shape_ok = main
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || " -.()".contains(c) || (c == '+' && i == 0));
     shape_ok && (5..=20).contains(&digits)
 }
 
@@ -360,8 +454,12 @@ fn parse_url(s: &str) -> Option<String> {
     let host = host_port.rsplit_once('@').map_or(host_port, |(_, h)| h);
     let host = host.split(':').next()?;
     let ok = !host.is_empty()
-        && !with_scheme.chars().any(|c| c.is_whitespace() || c.is_control())
-        && host.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        && !with_scheme
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
         && (host.contains('.') || host == "localhost");
     ok.then_some(with_scheme)
 }
@@ -408,15 +506,35 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(parse(FieldType::Email, json!("Zhang.Wei@Example.COM")).unwrap(), Value::Text("zhang.wei@example.com".into()));
-        for bad in ["a@b", "@b.com", "a b@c.com", "a@@b.com", "a@b..com", "a@-b.com", "no-at.com"] {
-            assert_eq!(parse(FieldType::Email, json!(bad)).unwrap_err().code, Code::InvalidEmail, "{bad}");
+        assert_eq!(
+            parse(FieldType::Email, json!("Zhang.Wei@Example.COM")).unwrap(),
+            Value::Text("zhang.wei@example.com".into())
+        );
+        for bad in [
+            "a@b",
+            "@b.com",
+            "a b@c.com",
+            "a@@b.com",
+            "a@b..com",
+            "a@-b.com",
+            "no-at.com",
+        ] {
+            assert_eq!(
+                parse(FieldType::Email, json!(bad)).unwrap_err().code,
+                Code::InvalidEmail,
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn phones() {
-        for ok in ["+86 138-0013-8000", "(010) 6552 1234", "13800138000", "+1 (415) 555-0100 x12"] {
+        for ok in [
+            "+86 138-0013-8000",
+            "(010) 6552 1234",
+            "13800138000",
+            "+1 (415) 555-0100 x12",
+        ] {
             assert!(is_phone(ok), "{ok}");
         }
         for bad in ["12", "call me", "++86 1380", "1380013800013800138000"] {
@@ -426,10 +544,23 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(parse(FieldType::Url, json!("www.acme.com")).unwrap(), Value::Text("https://www.acme.com".into()));
+        assert_eq!(
+            parse(FieldType::Url, json!("www.acme.com")).unwrap(),
+            Value::Text("https://www.acme.com".into())
+        );
         assert!(parse(FieldType::Url, json!("https://acme.com/a?b=c")).is_ok());
-        for bad in ["javascript:alert(1)", "ftp://x.com", "http://", "not a url", "http://a b.com"] {
-            assert_eq!(parse(FieldType::Url, json!(bad)).unwrap_err().code, Code::InvalidUrl, "{bad}");
+        for bad in [
+            "javascript:alert(1)",
+            "ftp://x.com",
+            "http://",
+            "not a url",
+            "http://a b.com",
+        ] {
+            assert_eq!(
+                parse(FieldType::Url, json!(bad)).unwrap_err().code,
+                Code::InvalidUrl,
+                "{bad}"
+            );
         }
     }
 
@@ -437,37 +568,82 @@ mod tests {
     fn decimals_are_exact_and_scaled() {
         let v = parse(FieldType::Decimal, json!("12.5")).unwrap();
         assert_eq!(v.to_json(), json!("12.50"));
-        assert_eq!(parse(FieldType::Decimal, json!(0.1)).unwrap().to_json(), json!("0.10"));
-        assert_eq!(parse(FieldType::Decimal, json!("1.234")).unwrap_err().code, Code::TooPrecise);
-        assert_eq!(parse(FieldType::Decimal, json!("1e20")).unwrap_err().code, Code::TooLarge);
+        assert_eq!(
+            parse(FieldType::Decimal, json!(0.1)).unwrap().to_json(),
+            json!("0.10")
+        );
+        assert_eq!(
+            parse(FieldType::Decimal, json!("1.234")).unwrap_err().code,
+            Code::TooPrecise
+        );
+        assert_eq!(
+            parse(FieldType::Decimal, json!("1e20")).unwrap_err().code,
+            Code::TooLarge
+        );
     }
 
     #[test]
     fn currency_takes_amount_and_code() {
-        let v = parse(FieldType::Currency, json!({"amount": "100", "currency": "usd"})).unwrap();
+        let v = parse(
+            FieldType::Currency,
+            json!({"amount": "100", "currency": "usd"}),
+        )
+        .unwrap();
         assert_eq!(v.to_json(), json!({"amount": "100.00", "currency": "USD"}));
-        assert_eq!(parse(FieldType::Currency, json!(5)).unwrap().to_json(), json!({"amount": "5.00", "currency": "CNY"}));
-        assert_eq!(parse(FieldType::Currency, json!({"amount": 1, "currency": "元"})).unwrap_err().code, Code::InvalidCurrency);
+        assert_eq!(
+            parse(FieldType::Currency, json!(5)).unwrap().to_json(),
+            json!({"amount": "5.00", "currency": "CNY"})
+        );
+        assert_eq!(
+            parse(FieldType::Currency, json!({"amount": 1, "currency": "元"}))
+                .unwrap_err()
+                .code,
+            Code::InvalidCurrency
+        );
     }
 
     #[test]
     fn dates_and_datetimes() {
         assert!(parse(FieldType::Date, json!("2026-02-30")).is_err());
-        assert_eq!(parse(FieldType::Datetime, json!("2026-01-02T08:00:00+08:00")).unwrap().to_json(), json!("2026-01-02T00:00:00.000000Z"));
-        assert_eq!(parse(FieldType::Datetime, json!("yesterday")).unwrap_err().code, Code::InvalidDatetime);
+        assert_eq!(
+            parse(FieldType::Datetime, json!("2026-01-02T08:00:00+08:00"))
+                .unwrap()
+                .to_json(),
+            json!("2026-01-02T00:00:00.000000Z")
+        );
+        assert_eq!(
+            parse(FieldType::Datetime, json!("yesterday"))
+                .unwrap_err()
+                .code,
+            Code::InvalidDatetime
+        );
     }
 
     #[test]
     fn picklists() {
         let mut field = f(FieldType::Picklist);
         field.values = vec![
-            PicklistValue { value: "a".into(), label: "A".into(), active: true },
-            PicklistValue { value: "old".into(), label: "Old".into(), active: false },
+            PicklistValue {
+                value: "a".into(),
+                label: "A".into(),
+                active: true,
+            },
+            PicklistValue {
+                value: "old".into(),
+                label: "Old".into(),
+                active: false,
+            },
         ];
         let ctx = ParseContext::default();
         assert!(Value::parse(&field, &json!("a"), &ctx).is_ok());
-        assert_eq!(Value::parse(&field, &json!("z"), &ctx).unwrap_err().code, Code::UnknownPicklistValue);
-        assert_eq!(Value::parse(&field, &json!("old"), &ctx).unwrap_err().code, Code::InactivePicklistValue);
+        assert_eq!(
+            Value::parse(&field, &json!("z"), &ctx).unwrap_err().code,
+            Code::UnknownPicklistValue
+        );
+        assert_eq!(
+            Value::parse(&field, &json!("old"), &ctx).unwrap_err().code,
+            Code::InactivePicklistValue
+        );
     }
 
     #[test]
@@ -476,13 +652,21 @@ mod tests {
         field.max_length = Some(3);
         let ctx = ParseContext::default();
         assert!(Value::parse(&field, &json!("张伟明"), &ctx).is_ok());
-        assert_eq!(Value::parse(&field, &json!("张伟明明"), &ctx).unwrap_err().code, Code::TooLong);
+        assert_eq!(
+            Value::parse(&field, &json!("张伟明明"), &ctx)
+                .unwrap_err()
+                .code,
+            Code::TooLong
+        );
     }
 
     #[test]
     fn wrong_types_name_the_expectation() {
         let e = parse(FieldType::Integer, json!("12")).unwrap_err();
         assert_eq!((e.field.as_str(), e.code), ("x", Code::WrongType));
-        assert_eq!(parse(FieldType::Boolean, json!(1)).unwrap_err().code, Code::WrongType);
+        assert_eq!(
+            parse(FieldType::Boolean, json!(1)).unwrap_err().code,
+            Code::WrongType
+        );
     }
 }

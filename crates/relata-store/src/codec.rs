@@ -25,7 +25,11 @@ pub fn encode_decimal(d: Decimal, scale: u32, dialect: Dialect) -> SqlValue {
         Dialect::Postgres => SqlValue::Decimal(d),
         Dialect::Sqlite => {
             let scaled = (d * scale_factor(scale)).trunc();
-            SqlValue::Int(i64::try_from(scaled).unwrap_or(if d.is_sign_negative() { i64::MIN } else { i64::MAX }))
+            SqlValue::Int(i64::try_from(scaled).unwrap_or(if d.is_sign_negative() {
+                i64::MIN
+            } else {
+                i64::MAX
+            }))
         }
     }
 }
@@ -47,7 +51,9 @@ pub fn encode(field: &FieldDef, value: &Value, dialect: Dialect) -> SqlValue {
         Value::Null => SqlValue::Null,
         Value::Text(s) => SqlValue::Text(s.clone()),
         Value::Int(i) => SqlValue::Int(*i),
-        Value::Decimal(d) | Value::Money { amount: d, .. } => encode_decimal(*d, field.scale(), dialect),
+        Value::Decimal(d) | Value::Money { amount: d, .. } => {
+            encode_decimal(*d, field.scale(), dialect)
+        }
         Value::Bool(b) => SqlValue::Bool(*b),
         Value::Date(d) => SqlValue::Date(*d),
         Value::Datetime(t) => SqlValue::Timestamp(*t),
@@ -72,25 +78,44 @@ pub fn encode_columns(field: &FieldDef, value: &Value, dialect: Dialect) -> Vec<
 
 /// Number of columns `field` occupies.
 pub fn column_count(field: &FieldDef) -> usize {
-    if field.field_type == FieldType::Currency { 2 } else { 1 }
+    if field.field_type == FieldType::Currency {
+        2
+    } else {
+        1
+    }
 }
 
 /// Decodes the columns of `field` (as many as [`column_count`]).
 pub fn decode(field: &FieldDef, cols: &[SqlValue]) -> Result<Value, StoreError> {
-    let bad = || StoreError::Internal(format!("unexpected stored value for field {}: {:?}", field.name(), cols.first()));
+    let bad = || {
+        StoreError::Internal(format!(
+            "unexpected stored value for field {}: {:?}",
+            field.name(),
+            cols.first()
+        ))
+    };
     let v = cols.first().ok_or_else(bad)?;
     if v.is_null() {
         return Ok(Value::Null);
     }
     Ok(match field.field_type {
-        FieldType::Text | FieldType::LongText | FieldType::Email | FieldType::Phone | FieldType::Url | FieldType::Picklist => {
-            Value::Text(v.as_str().ok_or_else(bad)?.to_owned())
-        }
+        FieldType::Text
+        | FieldType::LongText
+        | FieldType::Email
+        | FieldType::Phone
+        | FieldType::Url
+        | FieldType::Picklist => Value::Text(v.as_str().ok_or_else(bad)?.to_owned()),
         FieldType::Integer => Value::Int(v.as_i64().ok_or_else(bad)?),
-        FieldType::Decimal | FieldType::Percent => Value::Decimal(decode_decimal(v, field.scale()).ok_or_else(bad)?),
+        FieldType::Decimal | FieldType::Percent => {
+            Value::Decimal(decode_decimal(v, field.scale()).ok_or_else(bad)?)
+        }
         FieldType::Currency => {
             let amount = decode_decimal(v, field.scale()).ok_or_else(bad)?;
-            let currency = cols.get(1).and_then(SqlValue::as_str).unwrap_or("CNY").to_owned();
+            let currency = cols
+                .get(1)
+                .and_then(SqlValue::as_str)
+                .unwrap_or("CNY")
+                .to_owned();
             Value::Money { amount, currency }
         }
         FieldType::Date => match v {
@@ -109,7 +134,9 @@ pub fn decode(field: &FieldDef, cols: &[SqlValue]) -> Result<Value, StoreError> 
             let items: Vec<String> = serde_json::from_value(json).map_err(|_| bad())?;
             Value::Multi(items)
         }
-        FieldType::Lookup | FieldType::UserLookup | FieldType::Id => Value::Ref(v.as_uuid().ok_or_else(bad)?),
+        FieldType::Lookup | FieldType::UserLookup | FieldType::Id => {
+            Value::Ref(v.as_uuid().ok_or_else(bad)?)
+        }
     })
 }
 
@@ -121,7 +148,10 @@ mod tests {
     fn sqlite_decimals_round_trip_exactly() {
         let mut f = FieldDef::new("amount", "Amount", FieldType::Currency);
         f.scale = Some(2);
-        let v = Value::Money { amount: "1234.50".parse().unwrap(), currency: "USD".into() };
+        let v = Value::Money {
+            amount: "1234.50".parse().unwrap(),
+            currency: "USD".into(),
+        };
         let cols = encode_columns(&f, &v, Dialect::Sqlite);
         assert_eq!(cols[0], SqlValue::Int(123450));
         assert_eq!(decode(&f, &cols).unwrap(), v);

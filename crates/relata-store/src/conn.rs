@@ -88,7 +88,10 @@ const PG_STATEMENT_CACHE: usize = 512;
 
 impl PgConn {
     pub fn new(client: postgres::Client) -> Self {
-        Self { client, statements: HashMap::new() }
+        Self {
+            client,
+            statements: HashMap::new(),
+        }
     }
 
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
@@ -110,7 +113,10 @@ impl PgConn {
 }
 
 fn pg_params(params: &[SqlValue]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
-    params.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect()
+    params
+        .iter()
+        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+        .collect()
 }
 
 impl Conn for PgConn {
@@ -127,7 +133,11 @@ impl Conn for PgConn {
         let stmt = self.statement(sql)?;
         let rows = self.client.query(&stmt, &pg_params(params))?;
         rows.iter()
-            .map(|row| (0..row.len()).map(|i| from_pg(row, i).map_err(StoreError::from)).collect())
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| from_pg(row, i).map_err(StoreError::from))
+                    .collect()
+            })
             .collect()
     }
 

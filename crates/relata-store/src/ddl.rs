@@ -28,7 +28,9 @@ pub fn col_type(field: &FieldDef) -> ColType {
         | FieldType::Url
         | FieldType::Picklist => ColType::Text,
         FieldType::Integer => ColType::BigInt,
-        FieldType::Decimal | FieldType::Currency | FieldType::Percent => ColType::Decimal(field.scale()),
+        FieldType::Decimal | FieldType::Currency | FieldType::Percent => {
+            ColType::Decimal(field.scale())
+        }
         FieldType::Date => ColType::Date,
         FieldType::Datetime => ColType::Timestamp,
         FieldType::Boolean => ColType::Bool,
@@ -64,7 +66,11 @@ pub fn field_index(object: &ObjectDef, field: &FieldDef) -> Option<IndexDef> {
     if field.name() == "id" || !field.indexed() {
         return None;
     }
-    Some(IndexDef::new(table_name(object), &[field.name()], field.unique))
+    Some(IndexDef::new(
+        table_name(object),
+        &[field.name()],
+        field.unique,
+    ))
 }
 
 /// The full table of an object.
@@ -72,7 +78,11 @@ pub fn object_table(object: &ObjectDef) -> TableDef {
     let mut columns: Vec<ColumnDef> = object.fields.iter().flat_map(field_columns).collect();
     columns.push(ColumnDef::new("deleted_at", ColType::Timestamp).null());
     let mut table = TableDef::new(table_name(object), columns, &["id"]);
-    table.indexes = object.fields.iter().filter_map(|f| field_index(object, f)).collect();
+    table.indexes = object
+        .fields
+        .iter()
+        .filter_map(|f| field_index(object, f))
+        .collect();
     table
 }
 
@@ -81,10 +91,18 @@ pub fn create_object_table(conn: &mut dyn Conn, object: &ObjectDef) -> Result<()
 }
 
 /// Adds a new field's columns and index to an existing table.
-pub fn add_field(conn: &mut dyn Conn, object: &ObjectDef, field: &FieldDef) -> Result<(), StoreError> {
+pub fn add_field(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    field: &FieldDef,
+) -> Result<(), StoreError> {
     let d = conn.dialect();
     for col in field_columns(field) {
-        conn.batch(&format!("ALTER TABLE {} ADD COLUMN {}", table_name(object), col.render_added(d)))?;
+        conn.batch(&format!(
+            "ALTER TABLE {} ADD COLUMN {}",
+            table_name(object),
+            col.render_added(d)
+        ))?;
     }
     if let Some(ix) = field_index(object, field) {
         conn.batch(&ix.render())?;
@@ -93,7 +111,12 @@ pub fn add_field(conn: &mut dyn Conn, object: &ObjectDef, field: &FieldDef) -> R
 }
 
 /// Creates or drops a field's index after its options changed.
-pub fn sync_field_index(conn: &mut dyn Conn, object: &ObjectDef, before: &FieldDef, after: &FieldDef) -> Result<(), StoreError> {
+pub fn sync_field_index(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    before: &FieldDef,
+    after: &FieldDef,
+) -> Result<(), StoreError> {
     let old = field_index(object, before);
     let new = field_index(object, after);
     if old != new {
@@ -108,12 +131,20 @@ pub fn sync_field_index(conn: &mut dyn Conn, object: &ObjectDef, before: &FieldD
 }
 
 /// Drops an archived field's columns and index (purge).
-pub fn drop_field(conn: &mut dyn Conn, object: &ObjectDef, field: &FieldDef) -> Result<(), StoreError> {
+pub fn drop_field(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    field: &FieldDef,
+) -> Result<(), StoreError> {
     if let Some(ix) = field_index(object, field) {
         conn.batch(&format!("DROP INDEX IF EXISTS {}", ix.name))?;
     }
     for col in field_columns(field) {
-        conn.batch(&format!("ALTER TABLE {} DROP COLUMN {}", table_name(object), col.name))?;
+        conn.batch(&format!(
+            "ALTER TABLE {} DROP COLUMN {}",
+            table_name(object),
+            col.name
+        ))?;
     }
     Ok(())
 }

@@ -32,13 +32,18 @@ impl From<rusqlite::Error> for StoreError {
                     let target = msg.rsplit(": ").next().unwrap_or_default();
                     let first = target.split(", ").next().unwrap_or_default();
                     let (table, column) = first.split_once('.').unwrap_or(("", first));
-                    return StoreError::Unique { table: table.to_owned(), column: column.to_owned() };
+                    return StoreError::Unique {
+                        table: table.to_owned(),
+                        column: column.to_owned(),
+                    };
                 }
                 // SQLITE_CONSTRAINT_FOREIGNKEY
                 787 => return StoreError::ForeignKey,
                 _ => {}
             }
-            if code.code == rusqlite::ErrorCode::DatabaseBusy || code.code == rusqlite::ErrorCode::DatabaseLocked {
+            if code.code == rusqlite::ErrorCode::DatabaseBusy
+                || code.code == rusqlite::ErrorCode::DatabaseLocked
+            {
                 return StoreError::Unavailable(e.to_string());
             }
         }
@@ -57,7 +62,9 @@ impl From<postgres::Error> for StoreError {
                     .strip_prefix("ux_")
                     .and_then(|rest| rest.split_once("__"))
                     .map(|(t, c)| (t.to_owned(), c.to_owned()))
-                    .unwrap_or_else(|| (db.table().unwrap_or_default().to_owned(), name.to_owned()));
+                    .unwrap_or_else(|| {
+                        (db.table().unwrap_or_default().to_owned(), name.to_owned())
+                    });
                 return StoreError::Unique { table, column };
             }
             if *db.code() == SqlState::FOREIGN_KEY_VIOLATION {

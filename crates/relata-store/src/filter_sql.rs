@@ -12,10 +12,18 @@ use crate::dialect::Sql;
 pub fn push_filter(sql: &mut Sql, filter: &TypedFilter, alias: &str) {
     match filter {
         TypedFilter::And(items) | TypedFilter::Or(items) if items.is_empty() => {
-            sql.push(if matches!(filter, TypedFilter::And(_)) { "(1=1)" } else { "(1=0)" });
+            sql.push(if matches!(filter, TypedFilter::And(_)) {
+                "(1=1)"
+            } else {
+                "(1=0)"
+            });
         }
         TypedFilter::And(items) | TypedFilter::Or(items) => {
-            let joiner = if matches!(filter, TypedFilter::And(_)) { " AND " } else { " OR " };
+            let joiner = if matches!(filter, TypedFilter::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             sql.push("(");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -59,7 +67,10 @@ pub fn push_filter(sql: &mut Sql, filter: &TypedFilter, alias: &str) {
                     sql.push("(1=0)");
                 }
                 (Op::In, Operand::Many(values)) => {
-                    let ps: Vec<String> = values.iter().map(|v| sql.bind(encode(field, v, d))).collect();
+                    let ps: Vec<String> = values
+                        .iter()
+                        .map(|v| sql.bind(encode(field, v, d)))
+                        .collect();
                     sql.push(&format!("({col} IN ({}))", ps.join(", ")));
                 }
                 (Op::Contains, Operand::One(v)) => {

@@ -43,7 +43,12 @@ pub struct StoreOptions {
 
 impl StoreOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), pool_size: 8, sqlite_synchronous: "NORMAL".into(), sqlite_cache_mb: 64 }
+        Self {
+            url: url.into(),
+            pool_size: 8,
+            sqlite_synchronous: "NORMAL".into(),
+            sqlite_cache_mb: 64,
+        }
     }
 }
 
@@ -91,7 +96,13 @@ impl Store {
                     .max_size(sopts.readers)
                     .min_idle(Some(1))
                     .build(sqlite::ReaderManager { opts: sopts })?;
-                Store { backend: Arc::new(Backend::Sqlite { writer: Mutex::new(Some(tx)), readers, path }) }
+                Store {
+                    backend: Arc::new(Backend::Sqlite {
+                        writer: Mutex::new(Some(tx)),
+                        readers,
+                        path,
+                    }),
+                }
             }
             None => {
                 let (config, schema) = postgres::parse_url(&opts.url)?;
@@ -100,7 +111,9 @@ impl Store {
                     .min_idle(Some(1))
                     .connection_timeout(std::time::Duration::from_secs(15))
                     .build(postgres::PgManager { config })?;
-                Store { backend: Arc::new(Backend::Postgres { pool, schema }) }
+                Store {
+                    backend: Arc::new(Backend::Postgres { pool, schema }),
+                }
             }
         };
         migrations::migrate_blocking(&store)?;
@@ -182,7 +195,8 @@ impl Store {
             Backend::Sqlite { writer, .. } => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 self.submit_sqlite(writer, f, tx)?;
-                rx.await.map_err(|_| E::from(StoreError::Internal("the write was abandoned".into())))?
+                rx.await
+                    .map_err(|_| E::from(StoreError::Internal("the write was abandoned".into())))?
             }
             Backend::Postgres { .. } => {
                 let store = self.clone();
@@ -204,7 +218,8 @@ impl Store {
             Backend::Sqlite { writer, .. } => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 self.submit_sqlite(writer, f, tx)?;
-                rx.blocking_recv().map_err(|_| E::from(StoreError::Internal("the write was abandoned".into())))?
+                rx.blocking_recv()
+                    .map_err(|_| E::from(StoreError::Internal("the write was abandoned".into())))?
             }
             Backend::Postgres { pool, .. } => {
                 let mut conn = pool.get().map_err(StoreError::from)?;
@@ -234,32 +249,37 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
     {
-        let job: sqlite::WriteJob = Box::new(move |conn: &mut conn::SqliteConn| -> sqlite::Completion {
-            match f(conn) {
-                Ok(t) => {
-                    if let Err(e) = conn.batch("RELEASE job") {
-                        return Box::new(move |_| {
-                            let _ = tx.send(Err(E::from(e)));
-                        });
+        let job: sqlite::WriteJob =
+            Box::new(move |conn: &mut conn::SqliteConn| -> sqlite::Completion {
+                match f(conn) {
+                    Ok(t) => {
+                        if let Err(e) = conn.batch("RELEASE job") {
+                            return Box::new(move |_| {
+                                let _ = tx.send(Err(E::from(e)));
+                            });
+                        }
+                        Box::new(move |committed: Result<(), StoreError>| {
+                            let _ = tx.send(committed.map(|()| t).map_err(E::from));
+                        })
                     }
-                    Box::new(move |committed: Result<(), StoreError>| {
-                        let _ = tx.send(committed.map(|()| t).map_err(E::from));
-                    })
+                    Err(e) => {
+                        let _ = conn.batch("ROLLBACK TO job; RELEASE job");
+                        Box::new(move |_| {
+                            let _ = tx.send(Err(e));
+                        })
+                    }
                 }
-                Err(e) => {
-                    let _ = conn.batch("ROLLBACK TO job; RELEASE job");
-                    Box::new(move |_| {
-                        let _ = tx.send(Err(e));
-                    })
-                }
-            }
-        });
+            });
         let guard = writer.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
-            Some(sender) => sender
-                .send(job)
-                .map_err(|_| E::from(StoreError::Unavailable("the database is shutting down".into()))),
-            None => Err(E::from(StoreError::Unavailable("the database is shutting down".into()))),
+            Some(sender) => sender.send(job).map_err(|_| {
+                E::from(StoreError::Unavailable(
+                    "the database is shutting down".into(),
+                ))
+            }),
+            None => Err(E::from(StoreError::Unavailable(
+                "the database is shutting down".into(),
+            ))),
         }
     }
 

@@ -11,7 +11,9 @@ use crate::error::StoreError;
 use crate::sql_value::SqlValue;
 
 fn encode(object: &ObjectDef) -> Result<SqlValue, StoreError> {
-    serde_json::to_value(object).map(SqlValue::Json).map_err(|e| StoreError::Internal(e.to_string()))
+    serde_json::to_value(object)
+        .map(SqlValue::Json)
+        .map_err(|e| StoreError::Internal(e.to_string()))
 }
 
 #[allow(clippy::disallowed_methods)] // row bookkeeping; domain time comes from the Clock
@@ -21,7 +23,10 @@ fn now() -> SqlValue {
 
 pub fn insert_object(conn: &mut dyn Conn, object: &ObjectDef) -> Result<(), StoreError> {
     let position = conn
-        .query_one("SELECT COALESCE(MAX(position), 0) + 1 FROM sys_meta_objects", &[])?
+        .query_one(
+            "SELECT COALESCE(MAX(position), 0) + 1 FROM sys_meta_objects",
+            &[],
+        )?
         .and_then(|r| r.first().and_then(SqlValue::as_i64))
         .unwrap_or(1);
     conn.execute(
@@ -36,15 +41,29 @@ pub fn insert_object(conn: &mut dyn Conn, object: &ObjectDef) -> Result<(), Stor
 
 pub fn update_object(conn: &mut dyn Conn, object: &ObjectDef) -> Result<(), StoreError> {
     let sql = match conn.dialect() {
-        crate::Dialect::Sqlite => "UPDATE sys_meta_objects SET definition = ?1, updated_at = ?2 WHERE api_name = ?3",
-        crate::Dialect::Postgres => "UPDATE sys_meta_objects SET definition = $1, updated_at = $2 WHERE api_name = $3",
+        crate::Dialect::Sqlite => {
+            "UPDATE sys_meta_objects SET definition = ?1, updated_at = ?2 WHERE api_name = ?3"
+        }
+        crate::Dialect::Postgres => {
+            "UPDATE sys_meta_objects SET definition = $1, updated_at = $2 WHERE api_name = $3"
+        }
     };
-    conn.execute(sql, &[encode(object)?, now(), SqlValue::Text(object.name().to_owned())])?;
+    conn.execute(
+        sql,
+        &[
+            encode(object)?,
+            now(),
+            SqlValue::Text(object.name().to_owned()),
+        ],
+    )?;
     Ok(())
 }
 
 pub fn bump_version(conn: &mut dyn Conn) -> Result<(), StoreError> {
-    conn.execute("UPDATE sys_meta_state SET version = version + 1 WHERE id = 1", &[])?;
+    conn.execute(
+        "UPDATE sys_meta_state SET version = version + 1 WHERE id = 1",
+        &[],
+    )?;
     Ok(())
 }
 
@@ -57,15 +76,25 @@ pub fn version(conn: &mut dyn Conn) -> Result<i64, StoreError> {
 
 pub fn load_schema(conn: &mut dyn Conn) -> Result<Schema, StoreError> {
     let version = version(conn)?;
-    let rows = conn.query("SELECT definition FROM sys_meta_objects ORDER BY position", &[])?;
+    let rows = conn.query(
+        "SELECT definition FROM sys_meta_objects ORDER BY position",
+        &[],
+    )?;
     let mut objects = Vec::with_capacity(rows.len());
     for row in rows {
         let json = match row.into_iter().next() {
             Some(SqlValue::Json(j)) => j,
-            Some(SqlValue::Text(s)) => serde_json::from_str(&s).map_err(|e| StoreError::Internal(e.to_string()))?,
-            _ => return Err(StoreError::Internal("metadata row without definition".into())),
+            Some(SqlValue::Text(s)) => {
+                serde_json::from_str(&s).map_err(|e| StoreError::Internal(e.to_string()))?
+            }
+            _ => {
+                return Err(StoreError::Internal(
+                    "metadata row without definition".into(),
+                ));
+            }
         };
-        let object: ObjectDef = serde_json::from_value(json).map_err(|e| StoreError::Internal(format!("bad metadata: {e}")))?;
+        let object: ObjectDef = serde_json::from_value(json)
+            .map_err(|e| StoreError::Internal(format!("bad metadata: {e}")))?;
         objects.push(object);
     }
     Ok(Schema::new(objects, version))

@@ -32,16 +32,32 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
 pub fn system_tables() -> Vec<TableDef> {
     let mut search = TableDef::new(
         "sys_search",
-        vec![col("term", Text), col("object", Text), col("record_id", Uuid), col("field", Text), col("kind", BigInt)],
+        vec![
+            col("term", Text),
+            col("object", Text),
+            col("record_id", Uuid),
+            col("field", Text),
+            col("kind", BigInt),
+        ],
         &["term", "object", "record_id", "field"],
     )
     .index(&["record_id"], false);
     search.without_rowid = true;
     vec![
-        TableDef::new("sys_meta_state", vec![col("id", BigInt), col("version", BigInt)], &["id"]),
+        TableDef::new(
+            "sys_meta_state",
+            vec![col("id", BigInt), col("version", BigInt)],
+            &["id"],
+        ),
         TableDef::new(
             "sys_meta_objects",
-            vec![col("api_name", Text), col("position", BigInt), col("definition", Json), col("created_at", Timestamp), col("updated_at", Timestamp)],
+            vec![
+                col("api_name", Text),
+                col("position", BigInt),
+                col("definition", Json),
+                col("created_at", Timestamp),
+                col("updated_at", Timestamp),
+            ],
             &["api_name"],
         ),
         TableDef::new(
@@ -123,7 +139,10 @@ fn create_system_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
     for t in system_tables() {
         t.create(conn)?;
     }
-    conn.execute("INSERT INTO sys_meta_state (id, version) VALUES (1, 1)", &[])?;
+    conn.execute(
+        "INSERT INTO sys_meta_state (id, version) VALUES (1, 1)",
+        &[],
+    )?;
     Ok(())
 }
 
@@ -138,7 +157,10 @@ fn install_standard_objects(conn: &mut dyn Conn) -> Result<(), StoreError> {
 
 fn applied(conn: &mut dyn Conn) -> Result<Vec<i64>, StoreError> {
     let rows = conn.query("SELECT version FROM sys_migrations ORDER BY version", &[])?;
-    Ok(rows.into_iter().filter_map(|r| r.first().and_then(SqlValue::as_i64)).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.first().and_then(SqlValue::as_i64))
+        .collect())
 }
 
 /// Applies pending migrations. On PostgreSQL an advisory lock keeps two starting servers from
@@ -168,11 +190,19 @@ pub fn migrate_blocking(store: &Store) -> Result<Vec<i64>, StoreError> {
                 return Ok(false);
             }
             apply(conn)?;
-            #[allow(clippy::disallowed_methods)] // bookkeeping of the schema itself, not domain time
+            #[allow(clippy::disallowed_methods)]
+            // bookkeeping of the schema itself, not domain time
             let now = Utc::now();
             conn.execute(
-                &format!("INSERT INTO sys_migrations (version, name, applied_at) VALUES ({})", crate::dialect::placeholders(conn.dialect(), 1, 3)),
-                &[SqlValue::Int(version), SqlValue::Text(name.to_owned()), SqlValue::Timestamp(now)],
+                &format!(
+                    "INSERT INTO sys_migrations (version, name, applied_at) VALUES ({})",
+                    crate::dialect::placeholders(conn.dialect(), 1, 3)
+                ),
+                &[
+                    SqlValue::Int(version),
+                    SqlValue::Text(name.to_owned()),
+                    SqlValue::Timestamp(now),
+                ],
             )?;
             Ok(true)
         })?;

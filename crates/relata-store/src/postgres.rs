@@ -14,12 +14,18 @@ impl r2d2::ManageConnection for PgManager {
     type Error = StoreError;
 
     fn connect(&self) -> Result<PgConn, StoreError> {
-        let client = self.config.connect(postgres::NoTls).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let client = self
+            .config
+            .connect(postgres::NoTls)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(PgConn::new(client))
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), StoreError> {
-        conn.client.simple_query("").map(|_| ()).map_err(StoreError::from)
+        conn.client
+            .simple_query("")
+            .map(|_| ())
+            .map_err(StoreError::from)
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
@@ -40,17 +46,23 @@ pub(crate) fn parse_url(url: &str) -> Result<(postgres::Config, Option<String>),
                     _ => rest.push(pair),
                 }
             }
-            let base = if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
+            let base = if rest.is_empty() {
+                base.to_owned()
+            } else {
+                format!("{base}?{}", rest.join("&"))
+            };
             (base, schema)
         }
         None => (url.to_owned(), None),
     };
-    let mut config: postgres::Config = base
-        .parse()
-        .map_err(|e: postgres::Error| StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}")))?;
+    let mut config: postgres::Config = base.parse().map_err(|e: postgres::Error| {
+        StoreError::Unavailable(format!("invalid PostgreSQL URL: {e}"))
+    })?;
     if let Some(s) = &schema {
         if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(StoreError::Unavailable("schema names may only hold letters, digits and _".into()));
+            return Err(StoreError::Unavailable(
+                "schema names may only hold letters, digits and _".into(),
+            ));
         }
         config.options(&format!("-c search_path={s}"));
     }

@@ -18,7 +18,12 @@ pub struct ColumnDef {
 
 impl ColumnDef {
     pub fn new(name: &str, ty: ColType) -> Self {
-        Self { name: name.to_owned(), ty, nullable: false, references: None }
+        Self {
+            name: name.to_owned(),
+            ty,
+            nullable: false,
+            references: None,
+        }
     }
     pub fn null(mut self) -> Self {
         self.nullable = true;
@@ -59,7 +64,13 @@ impl IndexDef {
         let prefix = if unique { "ux" } else { "ix" };
         // `__` separates table and columns so a unique violation can be traced to its column.
         let name = format!("{prefix}_{table}__{}", columns.join("__"));
-        Self { name, table: table.to_owned(), columns: columns.iter().map(|c| (*c).to_owned()).collect(), unique, condition: None }
+        Self {
+            name,
+            table: table.to_owned(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            unique,
+            condition: None,
+        }
     }
 
     pub fn render(&self) -> String {
@@ -69,7 +80,10 @@ impl IndexDef {
             self.name,
             self.table,
             self.columns.join(", "),
-            self.condition.as_ref().map(|c| format!(" WHERE {c}")).unwrap_or_default()
+            self.condition
+                .as_ref()
+                .map(|c| format!(" WHERE {c}"))
+                .unwrap_or_default()
         )
     }
 }
@@ -108,8 +122,16 @@ impl TableDef {
         if !self.primary_key.is_empty() {
             parts.push(format!("PRIMARY KEY ({})", self.primary_key.join(", ")));
         }
-        let tail = if self.without_rowid && d == Dialect::Sqlite { " WITHOUT ROWID" } else { "" };
-        let mut out = vec![format!("CREATE TABLE {} (\n  {}\n){tail}", self.name, parts.join(",\n  "))];
+        let tail = if self.without_rowid && d == Dialect::Sqlite {
+            " WITHOUT ROWID"
+        } else {
+            ""
+        };
+        let mut out = vec![format!(
+            "CREATE TABLE {} (\n  {}\n){tail}",
+            self.name,
+            parts.join(",\n  ")
+        )];
         out.extend(self.indexes.iter().map(IndexDef::render));
         out
     }
@@ -136,28 +158,53 @@ pub struct LiveTable {
 pub fn introspect(conn: &mut dyn Conn) -> Result<Vec<LiveTable>, StoreError> {
     let dialect = conn.dialect();
     let table_sql = match dialect {
-        Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-        Dialect::Postgres => "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1",
+        Dialect::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        }
+        Dialect::Postgres => {
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
+        }
     };
-    let names: Vec<String> = conn.query(table_sql, &[])?.into_iter().filter_map(|r| r.into_iter().next()?.into_string()).collect();
+    let names: Vec<String> = conn
+        .query(table_sql, &[])?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next()?.into_string())
+        .collect();
     let mut tables = Vec::new();
     for name in names {
         let (columns, indexes) = match dialect {
             Dialect::Sqlite => {
-                let cols = conn.query(&format!("SELECT name, \"notnull\", pk FROM pragma_table_info('{name}') ORDER BY cid"), &[])?;
+                let cols = conn.query(
+                    &format!(
+                        "SELECT name, \"notnull\", pk FROM pragma_table_info('{name}') ORDER BY cid"
+                    ),
+                    &[],
+                )?;
                 let columns = cols
                     .into_iter()
                     .map(|r| {
                         let pk = r[2].as_i64().unwrap_or(0) > 0;
-                        (r[0].as_str().unwrap_or_default().to_owned(), r[1].as_i64() == Some(0) && !pk)
+                        (
+                            r[0].as_str().unwrap_or_default().to_owned(),
+                            r[1].as_i64() == Some(0) && !pk,
+                        )
                     })
                     .collect();
                 let ix = conn.query(&format!("SELECT name, \"unique\" FROM pragma_index_list('{name}') WHERE origin = 'c' ORDER BY name"), &[])?;
                 let mut indexes = Vec::new();
                 for r in ix {
                     let ix_name = r[0].as_str().unwrap_or_default().to_owned();
-                    let cols = conn.query(&format!("SELECT name FROM pragma_index_info('{ix_name}') ORDER BY seqno"), &[])?;
-                    indexes.push((ix_name, r[1].as_i64() == Some(1), cols.into_iter().filter_map(|c| c.into_iter().next()?.into_string()).collect()));
+                    let cols = conn.query(
+                        &format!("SELECT name FROM pragma_index_info('{ix_name}') ORDER BY seqno"),
+                        &[],
+                    )?;
+                    indexes.push((
+                        ix_name,
+                        r[1].as_i64() == Some(1),
+                        cols.into_iter()
+                            .filter_map(|c| c.into_iter().next()?.into_string())
+                            .collect(),
+                    ));
                 }
                 (columns, indexes)
             }
@@ -167,7 +214,15 @@ pub fn introspect(conn: &mut dyn Conn) -> Result<Vec<LiveTable>, StoreError> {
                      WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
                     &[SqlValue::Text(name.clone())],
                 )?;
-                let columns = cols.into_iter().map(|r| (r[0].as_str().unwrap_or_default().to_owned(), r[1].as_str() == Some("YES"))).collect();
+                let columns = cols
+                    .into_iter()
+                    .map(|r| {
+                        (
+                            r[0].as_str().unwrap_or_default().to_owned(),
+                            r[1].as_str() == Some("YES"),
+                        )
+                    })
+                    .collect();
                 let ix = conn.query(
                     "SELECT i.relname::text, ix.indisunique, \
                         array_to_string(ARRAY(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY k(attnum, n) \
@@ -180,14 +235,27 @@ pub fn introspect(conn: &mut dyn Conn) -> Result<Vec<LiveTable>, StoreError> {
                 let indexes = ix
                     .into_iter()
                     .map(|r| {
-                        let cols = r[2].as_str().unwrap_or_default().split(',').map(str::to_owned).collect();
-                        (r[0].as_str().unwrap_or_default().to_owned(), r[1].as_bool() == Some(true), cols)
+                        let cols = r[2]
+                            .as_str()
+                            .unwrap_or_default()
+                            .split(',')
+                            .map(str::to_owned)
+                            .collect();
+                        (
+                            r[0].as_str().unwrap_or_default().to_owned(),
+                            r[1].as_bool() == Some(true),
+                            cols,
+                        )
                     })
                     .collect();
                 (columns, indexes)
             }
         };
-        tables.push(LiveTable { name, columns, indexes });
+        tables.push(LiveTable {
+            name,
+            columns,
+            indexes,
+        });
     }
     Ok(tables)
 }

@@ -70,7 +70,9 @@ impl SqlValue {
     pub fn as_timestamp(&self) -> Option<DateTime<Utc>> {
         match self {
             SqlValue::Timestamp(t) => Some(*t),
-            SqlValue::Text(s) => DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)),
+            SqlValue::Text(s) => DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
             _ => None,
         }
     }
@@ -161,18 +163,44 @@ impl ToSql for SqlValue {
 pub(crate) fn from_pg(row: &postgres::Row, i: usize) -> Result<SqlValue, postgres::Error> {
     let ty = row.columns()[i].type_().clone();
     Ok(match ty {
-        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map_or(SqlValue::Null, SqlValue::Int),
-        Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map_or(SqlValue::Null, |v| SqlValue::Int(v.into())),
-        Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map_or(SqlValue::Null, |v| SqlValue::Int(v.into())),
-        Type::FLOAT8 => row.try_get::<_, Option<f64>>(i)?.map_or(SqlValue::Null, SqlValue::Real),
-        Type::FLOAT4 => row.try_get::<_, Option<f32>>(i)?.map_or(SqlValue::Null, |v| SqlValue::Real(v.into())),
-        Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map_or(SqlValue::Null, SqlValue::Bool),
-        Type::UUID => row.try_get::<_, Option<Uuid>>(i)?.map_or(SqlValue::Null, SqlValue::Uuid),
-        Type::NUMERIC => row.try_get::<_, Option<Decimal>>(i)?.map_or(SqlValue::Null, SqlValue::Decimal),
-        Type::DATE => row.try_get::<_, Option<NaiveDate>>(i)?.map_or(SqlValue::Null, SqlValue::Date),
-        Type::TIMESTAMPTZ => row.try_get::<_, Option<DateTime<Utc>>>(i)?.map_or(SqlValue::Null, SqlValue::Timestamp),
-        Type::JSONB | Type::JSON => row.try_get::<_, Option<serde_json::Value>>(i)?.map_or(SqlValue::Null, SqlValue::Json),
-        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map_or(SqlValue::Null, SqlValue::Blob),
-        _ => row.try_get::<_, Option<String>>(i)?.map_or(SqlValue::Null, SqlValue::Text),
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)?
+            .map_or(SqlValue::Null, SqlValue::Int),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map_or(SqlValue::Null, |v| SqlValue::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map_or(SqlValue::Null, |v| SqlValue::Int(v.into())),
+        Type::FLOAT8 => row
+            .try_get::<_, Option<f64>>(i)?
+            .map_or(SqlValue::Null, SqlValue::Real),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(i)?
+            .map_or(SqlValue::Null, |v| SqlValue::Real(v.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)?
+            .map_or(SqlValue::Null, SqlValue::Bool),
+        Type::UUID => row
+            .try_get::<_, Option<Uuid>>(i)?
+            .map_or(SqlValue::Null, SqlValue::Uuid),
+        Type::NUMERIC => row
+            .try_get::<_, Option<Decimal>>(i)?
+            .map_or(SqlValue::Null, SqlValue::Decimal),
+        Type::DATE => row
+            .try_get::<_, Option<NaiveDate>>(i)?
+            .map_or(SqlValue::Null, SqlValue::Date),
+        Type::TIMESTAMPTZ => row
+            .try_get::<_, Option<DateTime<Utc>>>(i)?
+            .map_or(SqlValue::Null, SqlValue::Timestamp),
+        Type::JSONB | Type::JSON => row
+            .try_get::<_, Option<serde_json::Value>>(i)?
+            .map_or(SqlValue::Null, SqlValue::Json),
+        Type::BYTEA => row
+            .try_get::<_, Option<Vec<u8>>>(i)?
+            .map_or(SqlValue::Null, SqlValue::Blob),
+        _ => row
+            .try_get::<_, Option<String>>(i)?
+            .map_or(SqlValue::Null, SqlValue::Text),
     })
 }

@@ -33,7 +33,11 @@ pub struct SqliteOptions {
     pub cache_mb: u32,
 }
 
-fn open(path: &Path, flags: OpenFlags, opts: &SqliteOptions) -> Result<rusqlite::Connection, StoreError> {
+fn open(
+    path: &Path,
+    flags: OpenFlags,
+    opts: &SqliteOptions,
+) -> Result<rusqlite::Connection, StoreError> {
     let conn = rusqlite::Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.execute_batch(&format!(
@@ -52,16 +56,27 @@ fn open(path: &Path, flags: OpenFlags, opts: &SqliteOptions) -> Result<rusqlite:
 pub(crate) fn open_writer(opts: &SqliteOptions) -> Result<SqliteConn, StoreError> {
     if let Some(dir) = opts.path.parent() {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
     }
-    let conn = open(&opts.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX, opts)?;
+    let conn = open(
+        &opts.path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        opts,
+    )?;
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 4000;")?;
     Ok(SqliteConn { inner: conn })
 }
 
 /// Runs the writer loop on its own thread until every sender is dropped.
-pub(crate) fn spawn_writer(mut conn: SqliteConn, jobs: mpsc::Receiver<WriteJob>) -> Result<std::thread::JoinHandle<()>, StoreError> {
+pub(crate) fn spawn_writer(
+    mut conn: SqliteConn,
+    jobs: mpsc::Receiver<WriteJob>,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
     std::thread::Builder::new()
         .name("relata-sqlite-writer".into())
         .spawn(move || {
@@ -125,14 +140,20 @@ impl r2d2::ManageConnection for ReaderManager {
     type Error = StoreError;
 
     fn connect(&self) -> Result<SqliteConn, StoreError> {
-        let conn = open(&self.opts.path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX, &self.opts)?;
+        let conn = open(
+            &self.opts.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            &self.opts,
+        )?;
         // Readers never write: a bug that tries fails loudly instead of racing the writer.
         conn.execute_batch("PRAGMA query_only = ON")?;
         Ok(SqliteConn { inner: conn })
     }
 
     fn is_valid(&self, conn: &mut SqliteConn) -> Result<(), StoreError> {
-        conn.inner.execute_batch("SELECT 1").map_err(StoreError::from)
+        conn.inner
+            .execute_batch("SELECT 1")
+            .map_err(StoreError::from)
     }
 
     fn has_broken(&self, _conn: &mut SqliteConn) -> bool {

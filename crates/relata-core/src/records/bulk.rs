@@ -59,16 +59,40 @@ const KEY_CHUNK: usize = 500;
 
 impl Core {
     /// Upserts `records` into `object` by `key`.
-    pub async fn bulk_upsert(&self, actor: &Actor, object: &str, key: &str, mode: BulkMode, records: Vec<Json>) -> Result<BulkResult, CoreError> {
+    pub async fn bulk_upsert(
+        &self,
+        actor: &Actor,
+        object: &str,
+        key: &str,
+        mode: BulkMode,
+        records: Vec<Json>,
+    ) -> Result<BulkResult, CoreError> {
         let object = self.object(object)?;
         if records.len() > self.settings.bulk_limit {
-            return Err(FieldError::new("records", FieldErrorCode::TooLarge, format!("a bulk call takes at most {} records", self.settings.bulk_limit)).into());
+            return Err(FieldError::new(
+                "records",
+                FieldErrorCode::TooLarge,
+                format!(
+                    "a bulk call takes at most {} records",
+                    self.settings.bulk_limit
+                ),
+            )
+            .into());
         }
-        let key_field = object
-            .field(key)
-            .ok_or_else(|| FieldError::new("key", FieldErrorCode::UnknownField, format!("'{}' has no field '{key}'", object.name())))?;
+        let key_field = object.field(key).ok_or_else(|| {
+            FieldError::new(
+                "key",
+                FieldErrorCode::UnknownField,
+                format!("'{}' has no field '{key}'", object.name()),
+            )
+        })?;
         if key != "id" && !key_field.unique {
-            return Err(FieldError::new("key", FieldErrorCode::InvalidOption, format!("'{key}' is not unique; upsert needs the id or a unique field")).into());
+            return Err(FieldError::new(
+                "key",
+                FieldErrorCode::InvalidOption,
+                format!("'{key}' is not unique; upsert needs the id or a unique field"),
+            )
+            .into());
         }
         let key_field = key_field.clone();
         let ctx = self.parse_context();
@@ -90,18 +114,26 @@ impl Core {
                             continue;
                         }
                     }
-                    results.push(BulkItem { index, status: BulkStatus::Skipped, id: None, errors: Vec::new() });
+                    results.push(BulkItem {
+                        index,
+                        status: BulkStatus::Skipped,
+                        id: None,
+                        errors: Vec::new(),
+                    });
                 }
                 let mut existing = find_existing(conn, &object, &key_field, &keys, &vis)?;
 
                 // Pass 1: parse and check everything.
-                let mut planned: Vec<Option<(bool, BTreeMap<String, Value>)>> = Vec::with_capacity(records.len());
+                let mut planned: Vec<Option<(bool, BTreeMap<String, Value>)>> =
+                    Vec::with_capacity(records.len());
                 for (index, input) in records.iter().enumerate() {
                     if results[index].status == BulkStatus::Failed {
                         planned.push(None);
                         continue;
                     }
-                    let exists = keys[index].as_ref().is_some_and(|k| existing.contains_key(&key_text(k)));
+                    let exists = keys[index]
+                        .as_ref()
+                        .is_some_and(|k| existing.contains_key(&key_text(k)));
                     let allow_id = key_field.name() == "id";
                     match write::parse_input(&object, input, &ctx, !exists, allow_id) {
                         Ok(values) => {
@@ -126,7 +158,9 @@ impl Core {
 
                 // Pass 2: write.
                 for (index, plan) in planned.into_iter().enumerate() {
-                    let Some((exists, mut values)) = plan else { continue };
+                    let Some((exists, mut values)) = plan else {
+                        continue;
+                    };
                     let key = keys[index].as_ref().map(key_text);
                     if mode == BulkMode::PerRecord {
                         conn.batch("SAVEPOINT bulk_record")?;
@@ -136,11 +170,16 @@ impl Core {
                             values.remove("id");
                             let before = current.version();
                             write::update(conn, &object, &actor, now, current, values).map(|r| {
-                                let status = if r.version() == before { BulkStatus::Unchanged } else { BulkStatus::Updated };
+                                let status = if r.version() == before {
+                                    BulkStatus::Unchanged
+                                } else {
+                                    BulkStatus::Updated
+                                };
                                 (r, status)
                             })
                         }
-                        _ => write::insert(conn, &object, &actor, now, values).map(|r| (r, BulkStatus::Created)),
+                        _ => write::insert(conn, &object, &actor, now, values)
+                            .map(|r| (r, BulkStatus::Created)),
                     };
                     match outcome {
                         Ok((record, status)) => {
@@ -160,7 +199,13 @@ impl Core {
                                 other => return Err(other),
                             };
                             if mode == BulkMode::AllOrNothing {
-                                let errors = errors.into_iter().map(|e| FieldError { field: format!("records[{index}].{}", e.field), ..e }).collect();
+                                let errors = errors
+                                    .into_iter()
+                                    .map(|e| FieldError {
+                                        field: format!("records[{index}].{}", e.field),
+                                        ..e
+                                    })
+                                    .collect();
                                 return Err(CoreError::Validation(errors));
                             }
                             conn.batch("ROLLBACK TO bulk_record; RELEASE bulk_record")?;
@@ -175,7 +220,12 @@ impl Core {
 }
 
 fn failed(index: usize, errors: Vec<FieldError>) -> BulkItem {
-    BulkItem { index, status: BulkStatus::Failed, id: None, errors }
+    BulkItem {
+        index,
+        status: BulkStatus::Failed,
+        id: None,
+        errors,
+    }
 }
 
 fn summarise(results: Vec<BulkItem>) -> BulkResult {
@@ -194,12 +244,22 @@ fn key_text(v: &Value) -> String {
 }
 
 /// Live, visible records whose key is among `keys`, by key text.
-fn find_existing(conn: &mut dyn Conn, object: &ObjectDef, key_field: &relata_domain::meta::FieldDef, keys: &[Option<Value>], vis: &Visibility) -> Result<HashMap<String, Record>, CoreError> {
+fn find_existing(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    key_field: &relata_domain::meta::FieldDef,
+    keys: &[Option<Value>],
+    vis: &Visibility,
+) -> Result<HashMap<String, Record>, CoreError> {
     let mut out = HashMap::new();
     let wanted: Vec<&Value> = keys.iter().flatten().collect();
     for chunk in wanted.chunks(KEY_CHUNK) {
         let mut sql = Sql::new(conn.dialect());
-        sql.push(&format!("SELECT {} FROM {} WHERE deleted_at IS NULL", read::select_list(object, ""), object.name()));
+        sql.push(&format!(
+            "SELECT {} FROM {} WHERE deleted_at IS NULL",
+            read::select_list(object, ""),
+            object.name()
+        ));
         vis.push(&mut sql, "");
         sql.push(&format!(" AND {} IN (", key_field.name()));
         for (i, v) in chunk.iter().enumerate() {

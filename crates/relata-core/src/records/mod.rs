@@ -16,10 +16,10 @@ use relata_domain::meta::{FieldType, ObjectDef};
 use relata_domain::{FieldError, FieldErrorCode, Record};
 use relata_store::{Sql, SqlValue};
 
+use crate::Core;
 use crate::context::Actor;
 use crate::error::CoreError;
 use crate::visibility::Visibility;
-use crate::Core;
 pub use read::{Bin, Cursor, ListPage, Sort};
 
 /// A list request as the API received it, before validation.
@@ -45,15 +45,25 @@ pub struct HistoryEntry {
 }
 
 fn with_errors<T>(errors: Vec<FieldError>, ok: T) -> Result<T, CoreError> {
-    if errors.is_empty() { Ok(ok) } else { Err(CoreError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(ok)
+    } else {
+        Err(CoreError::Validation(errors))
+    }
 }
 
 impl Core {
     /// Creates a record from a client's JSON object.
-    pub async fn create_record(&self, actor: &Actor, object: &str, input: Json) -> Result<Record, CoreError> {
+    pub async fn create_record(
+        &self,
+        actor: &Actor,
+        object: &str,
+        input: Json,
+    ) -> Result<Record, CoreError> {
         let object = self.object(object)?;
         let ctx = self.parse_context();
-        let values = write::parse_input(&object, &input, &ctx, true, false).map_err(CoreError::Validation)?;
+        let values = write::parse_input(&object, &input, &ctx, true, false)
+            .map_err(CoreError::Validation)?;
         let now = self.clock.now();
         let actor = actor.clone();
         self.store
@@ -66,7 +76,12 @@ impl Core {
     }
 
     /// One live, visible record.
-    pub async fn get_record(&self, actor: &Actor, object: &str, id: uuid::Uuid) -> Result<Record, CoreError> {
+    pub async fn get_record(
+        &self,
+        actor: &Actor,
+        object: &str,
+        id: uuid::Uuid,
+    ) -> Result<Record, CoreError> {
         let object = self.object(object)?;
         let vis = Visibility::of(actor);
         let name = object.name().to_owned();
@@ -77,9 +92,17 @@ impl Core {
     }
 
     /// Applies a partial update. `expected_version` comes from `If-Match`.
-    pub async fn update_record(&self, actor: &Actor, object: &str, id: uuid::Uuid, input: Json, expected_version: Option<i64>) -> Result<Record, CoreError> {
+    pub async fn update_record(
+        &self,
+        actor: &Actor,
+        object: &str,
+        id: uuid::Uuid,
+        input: Json,
+        expected_version: Option<i64>,
+    ) -> Result<Record, CoreError> {
         let object = self.object(object)?;
-        let changes = write::parse_input(&object, &input, &self.parse_context(), false, false).map_err(CoreError::Validation)?;
+        let changes = write::parse_input(&object, &input, &self.parse_context(), false, false)
+            .map_err(CoreError::Validation)?;
         let now = self.clock.now();
         let actor = actor.clone();
         self.store
@@ -95,16 +118,35 @@ impl Core {
     }
 
     /// Moves a record to the recycle bin.
-    pub async fn delete_record(&self, actor: &Actor, object: &str, id: uuid::Uuid, expected_version: Option<i64>) -> Result<Record, CoreError> {
-        self.set_deleted(actor, object, id, expected_version, true).await
+    pub async fn delete_record(
+        &self,
+        actor: &Actor,
+        object: &str,
+        id: uuid::Uuid,
+        expected_version: Option<i64>,
+    ) -> Result<Record, CoreError> {
+        self.set_deleted(actor, object, id, expected_version, true)
+            .await
     }
 
     /// Brings a record back from the recycle bin.
-    pub async fn restore_record(&self, actor: &Actor, object: &str, id: uuid::Uuid) -> Result<Record, CoreError> {
+    pub async fn restore_record(
+        &self,
+        actor: &Actor,
+        object: &str,
+        id: uuid::Uuid,
+    ) -> Result<Record, CoreError> {
         self.set_deleted(actor, object, id, None, false).await
     }
 
-    async fn set_deleted(&self, actor: &Actor, object: &str, id: uuid::Uuid, expected_version: Option<i64>, delete: bool) -> Result<Record, CoreError> {
+    async fn set_deleted(
+        &self,
+        actor: &Actor,
+        object: &str,
+        id: uuid::Uuid,
+        expected_version: Option<i64>,
+        delete: bool,
+    ) -> Result<Record, CoreError> {
         let object = self.object(object)?;
         let now = self.clock.now();
         let actor = actor.clone();
@@ -118,7 +160,10 @@ impl Core {
                     return Err(CoreError::not_found(format!("{} {id}", object.name())));
                 }
                 if !delete && !is_deleted {
-                    return Err(CoreError::Conflict { code: "not_deleted", message: "the record is not in the recycle bin".into() });
+                    return Err(CoreError::Conflict {
+                        code: "not_deleted",
+                        message: "the record is not in the recycle bin".into(),
+                    });
                 }
                 check_version(&current, expected_version)?;
                 write::set_deleted(conn, &object, &actor, now, &current, delete)
@@ -127,32 +172,50 @@ impl Core {
     }
 
     /// Removes a record in the recycle bin for good.
-    pub async fn purge_record(&self, actor: &Actor, object: &str, id: uuid::Uuid) -> Result<(), CoreError> {
+    pub async fn purge_record(
+        &self,
+        actor: &Actor,
+        object: &str,
+        id: uuid::Uuid,
+    ) -> Result<(), CoreError> {
         let object = self.object(object)?;
         let now = self.clock.now();
         let actor = actor.clone();
         self.store
             .write(move |conn| {
                 let vis = Visibility::of(&actor);
-                read::get(conn, &object, id, &vis, Bin::Deleted)?
-                    .ok_or_else(|| CoreError::not_found(format!("{} {id} in the recycle bin", object.name())))?;
+                read::get(conn, &object, id, &vis, Bin::Deleted)?.ok_or_else(|| {
+                    CoreError::not_found(format!("{} {id} in the recycle bin", object.name()))
+                })?;
                 write::purge(conn, &object, &actor, now, id)
             })
             .await
     }
 
     /// A page of records.
-    pub async fn list_records(&self, actor: &Actor, object: &str, req: ListRequest) -> Result<(Arc<ObjectDef>, ListPage), CoreError> {
+    pub async fn list_records(
+        &self,
+        actor: &Actor,
+        object: &str,
+        req: ListRequest,
+    ) -> Result<(Arc<ObjectDef>, ListPage), CoreError> {
         let object = self.object(object)?;
         let spec = self.list_spec(&object, req)?;
         let vis = Visibility::of(actor);
         let obj = object.clone();
-        let page = self.store.read(move |conn| read::list(conn, &obj, &vis, &spec)).await?;
+        let page = self
+            .store
+            .read(move |conn| read::list(conn, &obj, &vis, &spec))
+            .await?;
         Ok((object, page))
     }
 
     /// Validates a list request against the object's metadata.
-    pub fn list_spec(&self, object: &ObjectDef, req: ListRequest) -> Result<read::ListSpec, CoreError> {
+    pub fn list_spec(
+        &self,
+        object: &ObjectDef,
+        req: ListRequest,
+    ) -> Result<read::ListSpec, CoreError> {
         let now = self.clock.now();
         let filter = match &req.filter {
             Some(f) => type_filter(f, object, now, &|_| true)?,
@@ -166,24 +229,63 @@ impl Core {
                     None => (s.strip_prefix('+').unwrap_or(s), false),
                 };
                 let field = object.field(name).ok_or_else(|| {
-                    FieldError::new("sort", FieldErrorCode::UnknownField, format!("'{}' has no field '{name}'", object.name()))
+                    FieldError::new(
+                        "sort",
+                        FieldErrorCode::UnknownField,
+                        format!("'{}' has no field '{name}'", object.name()),
+                    )
                 })?;
-                if matches!(field.field_type, FieldType::LongText | FieldType::MultiPicklist) {
-                    return Err(FieldError::new("sort", FieldErrorCode::InvalidOption, format!("cannot sort by the {} field '{name}'", field.field_type.as_str())).into());
+                if matches!(
+                    field.field_type,
+                    FieldType::LongText | FieldType::MultiPicklist
+                ) {
+                    return Err(FieldError::new(
+                        "sort",
+                        FieldErrorCode::InvalidOption,
+                        format!(
+                            "cannot sort by the {} field '{name}'",
+                            field.field_type.as_str()
+                        ),
+                    )
+                    .into());
                 }
-                Some(Sort { field: field.clone(), descending })
+                Some(Sort {
+                    field: field.clone(),
+                    descending,
+                })
             }
         };
         let limit = req.limit.unwrap_or(50);
         if limit == 0 || limit > self.settings.max_page_size {
-            return Err(FieldError::new("limit", FieldErrorCode::TooLarge, format!("must be between 1 and {}", self.settings.max_page_size)).into());
+            return Err(FieldError::new(
+                "limit",
+                FieldErrorCode::TooLarge,
+                format!("must be between 1 and {}", self.settings.max_page_size),
+            )
+            .into());
         }
-        let cursor = req.cursor.as_deref().map(|c| Cursor::decode(c, sort.as_ref().map(|s| &s.field))).transpose()?;
-        Ok(read::ListSpec { filter, sort, limit, cursor, count: req.count, bin: req.bin.unwrap_or(Bin::Live) })
+        let cursor = req
+            .cursor
+            .as_deref()
+            .map(|c| Cursor::decode(c, sort.as_ref().map(|s| &s.field)))
+            .transpose()?;
+        Ok(read::ListSpec {
+            filter,
+            sort,
+            limit,
+            cursor,
+            count: req.count,
+            bin: req.bin.unwrap_or(Bin::Live),
+        })
     }
 
     /// Field history of a visible record, newest first.
-    pub async fn record_history(&self, actor: &Actor, object: &str, id: uuid::Uuid) -> Result<Vec<HistoryEntry>, CoreError> {
+    pub async fn record_history(
+        &self,
+        actor: &Actor,
+        object: &str,
+        id: uuid::Uuid,
+    ) -> Result<Vec<HistoryEntry>, CoreError> {
         let object = self.object(object)?;
         let vis = Visibility::of(actor);
         self.store
@@ -221,14 +323,24 @@ fn json_of(v: &SqlValue) -> Json {
 
 fn check_version(current: &Record, expected: Option<i64>) -> Result<(), CoreError> {
     match expected {
-        Some(v) if v != current.version() => Err(CoreError::StaleVersion { expected: v, actual: current.version() }),
+        Some(v) if v != current.version() => Err(CoreError::StaleVersion {
+            expected: v,
+            actual: current.version(),
+        }),
         _ => Ok(()),
     }
 }
 
-fn is_in_bin(conn: &mut dyn relata_store::Conn, object: &ObjectDef, id: uuid::Uuid) -> Result<bool, CoreError> {
+fn is_in_bin(
+    conn: &mut dyn relata_store::Conn,
+    object: &ObjectDef,
+    id: uuid::Uuid,
+) -> Result<bool, CoreError> {
     let mut sql = Sql::new(conn.dialect());
-    sql.push(&format!("SELECT 1 FROM {} WHERE deleted_at IS NOT NULL AND id = ", object.name()));
+    sql.push(&format!(
+        "SELECT 1 FROM {} WHERE deleted_at IS NOT NULL AND id = ",
+        object.name()
+    ));
     sql.param(SqlValue::Uuid(id));
     Ok(conn.query_one(&sql.text, &sql.params)?.is_some())
 }

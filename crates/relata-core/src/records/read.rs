@@ -34,7 +34,9 @@ pub fn decode_row(object: &ObjectDef, row: &Row) -> Result<Record, CoreError> {
     let mut i = 0;
     for f in object.live_fields() {
         let n = column_count(f);
-        let cols = row.get(i..i + n).ok_or_else(|| CoreError::Internal("short row".into()))?;
+        let cols = row
+            .get(i..i + n)
+            .ok_or_else(|| CoreError::Internal("short row".into()))?;
         record.set(f.name(), decode(f, cols)?);
         i += n;
     }
@@ -58,9 +60,19 @@ fn push_bin(sql: &mut Sql, bin: Bin, alias: &str) {
 }
 
 /// One record by id, if it exists, is in `bin` and is visible.
-pub fn get(conn: &mut dyn Conn, object: &ObjectDef, id: uuid::Uuid, vis: &Visibility, bin: Bin) -> Result<Option<Record>, CoreError> {
+pub fn get(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    id: uuid::Uuid,
+    vis: &Visibility,
+    bin: Bin,
+) -> Result<Option<Record>, CoreError> {
     let mut sql = Sql::new(conn.dialect());
-    sql.push(&format!("SELECT {} FROM {} WHERE id = ", select_list(object, ""), table_name(object)));
+    sql.push(&format!(
+        "SELECT {} FROM {} WHERE id = ",
+        select_list(object, ""),
+        table_name(object)
+    ));
     sql.param(SqlValue::Uuid(id));
     push_bin(&mut sql, bin, "");
     vis.push(&mut sql, "");
@@ -72,9 +84,19 @@ pub fn get(conn: &mut dyn Conn, object: &ObjectDef, id: uuid::Uuid, vis: &Visibi
 }
 
 /// Like [`get`], locking the row for update on PostgreSQL (SQLite's single writer needs none).
-pub fn get_for_update(conn: &mut dyn Conn, object: &ObjectDef, id: uuid::Uuid, vis: &Visibility, bin: Bin) -> Result<Option<Record>, CoreError> {
+pub fn get_for_update(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    id: uuid::Uuid,
+    vis: &Visibility,
+    bin: Bin,
+) -> Result<Option<Record>, CoreError> {
     let mut sql = Sql::new(conn.dialect());
-    sql.push(&format!("SELECT {} FROM {} WHERE id = ", select_list(object, ""), table_name(object)));
+    sql.push(&format!(
+        "SELECT {} FROM {} WHERE id = ",
+        select_list(object, ""),
+        table_name(object)
+    ));
     sql.param(SqlValue::Uuid(id));
     push_bin(&mut sql, bin, "");
     vis.push(&mut sql, "");
@@ -124,14 +146,34 @@ impl Cursor {
     }
 
     pub fn decode(text: &str, sort_field: Option<&FieldDef>) -> Result<Cursor, CoreError> {
-        let bad = || CoreError::bad_request("invalid_cursor", "the cursor is not valid for this list; start again without it");
+        let bad = || {
+            CoreError::bad_request(
+                "invalid_cursor",
+                "the cursor is not valid for this list; start again without it",
+            )
+        };
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
         let json: Json = serde_json::from_slice(&bytes).map_err(|_| bad())?;
         let arr = json.as_array().filter(|a| a.len() == 2).ok_or_else(bad)?;
-        let id = arr[1].as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()).ok_or_else(bad)?;
+        let id = arr[1]
+            .as_str()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .ok_or_else(bad)?;
         let sort_value = match sort_field {
             Some(f) if !arr[0].is_null() => {
-                let relaxed = FieldDef { max_length: None, min: None, max: None, pattern: None, values: Vec::new(), field_type: if f.field_type == FieldType::Picklist { FieldType::Text } else { f.field_type }, ..f.clone() };
+                let relaxed = FieldDef {
+                    max_length: None,
+                    min: None,
+                    max: None,
+                    pattern: None,
+                    values: Vec::new(),
+                    field_type: if f.field_type == FieldType::Picklist {
+                        FieldType::Text
+                    } else {
+                        f.field_type
+                    },
+                    ..f.clone()
+                };
                 Value::parse(&relaxed, &arr[0], &Default::default()).map_err(|_| bad())?
             }
             _ => Value::Null,
@@ -141,7 +183,12 @@ impl Cursor {
 }
 
 /// Lists records of `object` matching `spec`, newest first unless sorted otherwise.
-pub fn list(conn: &mut dyn Conn, object: &ObjectDef, vis: &Visibility, spec: &ListSpec) -> Result<ListPage, CoreError> {
+pub fn list(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    vis: &Visibility,
+    spec: &ListSpec,
+) -> Result<ListPage, CoreError> {
     let d = conn.dialect();
     let table = table_name(object);
     // The WHERE clause comes first in both the page query and the count query, so its
@@ -154,14 +201,21 @@ pub fn list(conn: &mut dyn Conn, object: &ObjectDef, vis: &Visibility, spec: &Li
     push_filter(&mut filter, &spec.filter, "t.");
 
     let mut sql = filter.clone();
-    sql.text = format!("SELECT {} FROM {table} t WHERE {}", select_list(object, "t."), filter.text);
+    sql.text = format!(
+        "SELECT {} FROM {table} t WHERE {}",
+        select_list(object, "t."),
+        filter.text
+    );
     if let Some(c) = &spec.cursor {
         push_keyset(&mut sql, spec.sort.as_ref(), c);
     }
     match &spec.sort {
         Some(s) => {
             let dir = if s.descending { "DESC" } else { "ASC" };
-            sql.push(&format!(" ORDER BY t.{} {dir} NULLS LAST, t.id {dir}", s.field.name()));
+            sql.push(&format!(
+                " ORDER BY t.{} {dir} NULLS LAST, t.id {dir}",
+                s.field.name()
+            ));
         }
         None => {
             sql.push(" ORDER BY t.id DESC");
@@ -169,13 +223,20 @@ pub fn list(conn: &mut dyn Conn, object: &ObjectDef, vis: &Visibility, spec: &Li
     }
     sql.push(&format!(" LIMIT {}", spec.limit + 1));
     let rows = conn.query(&sql.text, &sql.params)?;
-    let mut records = rows.iter().map(|r| decode_row(object, r)).collect::<Result<Vec<_>, _>>()?;
+    let mut records = rows
+        .iter()
+        .map(|r| decode_row(object, r))
+        .collect::<Result<Vec<_>, _>>()?;
     let more = records.len() > spec.limit;
     records.truncate(spec.limit);
     let next_cursor = if more {
         records.last().map(|r| {
             Cursor {
-                sort_value: spec.sort.as_ref().map(|s| r.get(s.field.name()).clone()).unwrap_or(Value::Null),
+                sort_value: spec
+                    .sort
+                    .as_ref()
+                    .map(|s| r.get(s.field.name()).clone())
+                    .unwrap_or(Value::Null),
                 id: r.id().unwrap_or_default(),
             }
             .encode()
@@ -190,7 +251,11 @@ pub fn list(conn: &mut dyn Conn, object: &ObjectDef, vis: &Visibility, spec: &Li
     } else {
         None
     };
-    Ok(ListPage { records, next_cursor, total })
+    Ok(ListPage {
+        records,
+        next_cursor,
+        total,
+    })
 }
 
 /// Rows strictly after the cursor in (sort value, id) order, nulls last.

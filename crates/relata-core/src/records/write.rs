@@ -41,7 +41,11 @@ pub fn parse_input(
     allow_id: bool,
 ) -> Result<BTreeMap<String, Value>, Vec<FieldError>> {
     let Json::Object(map) = input else {
-        return Err(vec![FieldError::new("body", Code::WrongType, "a record must be a JSON object")]);
+        return Err(vec![FieldError::new(
+            "body",
+            Code::WrongType,
+            "a record must be a JSON object",
+        )]);
     };
     let mut errors = Vec::new();
     let mut values = BTreeMap::new();
@@ -50,7 +54,11 @@ pub fn parse_input(
             continue; // echoed back by clients that PATCH what they GET; If-Match is authoritative
         }
         let Some(field) = object.field(key) else {
-            errors.push(FieldError::new(key, Code::UnknownField, format!("'{}' has no field '{key}'", object.name())));
+            errors.push(FieldError::new(
+                key,
+                Code::UnknownField,
+                format!("'{}' has no field '{key}'", object.name()),
+            ));
             continue;
         };
         let writable = !field.system || key == "owner_id" || (key == "id" && allow_id && creating);
@@ -58,7 +66,11 @@ pub fn parse_input(
             if key == "id" && !creating {
                 continue; // harmless echo of the record's own id on update
             }
-            errors.push(FieldError::new(key, Code::ReadOnly, "is set by the system and cannot be written"));
+            errors.push(FieldError::new(
+                key,
+                Code::ReadOnly,
+                "is set by the system and cannot be written",
+            ));
             continue;
         }
         match Value::parse(field, raw, ctx) {
@@ -92,15 +104,25 @@ pub fn parse_input(
             errors.push(FieldError::new(field.name(), Code::Required, "is required"));
         }
     }
-    if errors.is_empty() { Ok(values) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Checks that every lookup points at a live record (or an existing user).
-pub fn check_lookups(conn: &mut dyn Conn, object: &ObjectDef, values: &BTreeMap<String, Value>) -> Result<Vec<FieldError>, CoreError> {
+pub fn check_lookups(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    values: &BTreeMap<String, Value>,
+) -> Result<Vec<FieldError>, CoreError> {
     let mut errors = Vec::new();
     for (name, value) in values {
         let Value::Ref(id) = value else { continue };
-        let Some(field) = object.field(name) else { continue };
+        let Some(field) = object.field(name) else {
+            continue;
+        };
         let (table, live) = match field.field_type {
             FieldType::Lookup => match &field.target {
                 Some(t) => (t.as_str().to_owned(), " AND deleted_at IS NULL"),
@@ -109,10 +131,21 @@ pub fn check_lookups(conn: &mut dyn Conn, object: &ObjectDef, values: &BTreeMap<
             FieldType::UserLookup => ("sys_users".to_owned(), ""),
             _ => continue,
         };
-        let sql = format!("SELECT 1 FROM {table} WHERE id = {}{live}", placeholder(conn.dialect(), 1));
+        let sql = format!(
+            "SELECT 1 FROM {table} WHERE id = {}{live}",
+            placeholder(conn.dialect(), 1)
+        );
         if conn.query_one(&sql, &[SqlValue::Uuid(*id)])?.is_none() {
-            let what = if field.field_type == FieldType::UserLookup { "user".to_owned() } else { table };
-            errors.push(FieldError::new(name, Code::LookupNotFound, format!("no {what} with id {id}")));
+            let what = if field.field_type == FieldType::UserLookup {
+                "user".to_owned()
+            } else {
+                table
+            };
+            errors.push(FieldError::new(
+                name,
+                Code::LookupNotFound,
+                format!("no {what} with id {id}"),
+            ));
         }
     }
     Ok(errors)
@@ -168,7 +201,13 @@ pub fn insert(
     let tracked: Vec<(String, Json, Json)> = object
         .live_fields()
         .filter(|f| f.tracked && !record.get(f.name()).is_null())
-        .map(|f| (f.name().to_owned(), Json::Null, record.get(f.name()).to_json()))
+        .map(|f| {
+            (
+                f.name().to_owned(),
+                Json::Null,
+                record.get(f.name()).to_json(),
+            )
+        })
         .collect();
     write_history(conn, object, id, actor, now, &tracked)?;
     search::index_record(conn, object, &record, None)?;
@@ -178,7 +217,15 @@ pub fn insert(
         .filter(|f| !record.get(f.name()).is_null())
         .map(|f| (f.name().to_owned(), record.get(f.name()).to_json()))
         .collect();
-    append_event(conn, object, id, kind::CREATED, actor, now, Json::Object(changes))?;
+    append_event(
+        conn,
+        object,
+        id,
+        kind::CREATED,
+        actor,
+        now,
+        Json::Object(changes),
+    )?;
     Ok(record)
 }
 
@@ -200,12 +247,16 @@ pub fn update(
     if changed.is_empty() {
         return Ok(current);
     }
-    let id = current.id().ok_or_else(|| CoreError::Internal("record without id".into()))?;
+    let id = current
+        .id()
+        .ok_or_else(|| CoreError::Internal("record without id".into()))?;
     let version = current.version();
     let mut sql = format!("UPDATE {} SET ", table_name(object));
     let mut params: Vec<SqlValue> = Vec::new();
     for (name, value) in &changed {
-        let Some(field) = object.field(name) else { continue };
+        let Some(field) = object.field(name) else {
+            continue;
+        };
         let cols = encode_columns(field, value, d);
         let mut names = vec![name.clone()];
         if field.field_type == FieldType::Currency {
@@ -219,7 +270,10 @@ pub fn update(
     params.push(SqlValue::Timestamp(now));
     sql.push_str(&format!("updated_at = {}, ", placeholder(d, params.len())));
     params.push(SqlValue::Uuid(actor.user_id.0));
-    sql.push_str(&format!("updated_by = {}, version = version + 1", placeholder(d, params.len())));
+    sql.push_str(&format!(
+        "updated_by = {}, version = version + 1",
+        placeholder(d, params.len())
+    ));
     params.push(SqlValue::Uuid(id));
     sql.push_str(&format!(" WHERE id = {}", placeholder(d, params.len())));
     params.push(SqlValue::Int(version));
@@ -246,9 +300,22 @@ pub fn update(
     search::index_record(conn, object, &record, Some(&changed_names))?;
     let diff: Map<String, Json> = changed
         .iter()
-        .map(|(name, value)| (name.clone(), serde_json::json!({"old": current.get(name).to_json(), "new": value.to_json()})))
+        .map(|(name, value)| {
+            (
+                name.clone(),
+                serde_json::json!({"old": current.get(name).to_json(), "new": value.to_json()}),
+            )
+        })
         .collect();
-    append_event(conn, object, id, kind::UPDATED, actor, now, Json::Object(diff))?;
+    append_event(
+        conn,
+        object,
+        id,
+        kind::UPDATED,
+        actor,
+        now,
+        Json::Object(diff),
+    )?;
     Ok(record)
 }
 
@@ -262,7 +329,9 @@ pub fn set_deleted(
     deleted: bool,
 ) -> Result<Record, CoreError> {
     let d = conn.dialect();
-    let id = current.id().ok_or_else(|| CoreError::Internal("record without id".into()))?;
+    let id = current
+        .id()
+        .ok_or_else(|| CoreError::Internal("record without id".into()))?;
     let sql = format!(
         "UPDATE {} SET deleted_at = {}, updated_at = {}, updated_by = {}, version = version + 1 WHERE id = {} AND version = {}",
         table_name(object),
@@ -272,8 +341,21 @@ pub fn set_deleted(
         placeholder(d, 4),
         placeholder(d, 5)
     );
-    let deleted_at = if deleted { SqlValue::Timestamp(now) } else { SqlValue::Null };
-    let n = conn.execute(&sql, &[deleted_at, SqlValue::Timestamp(now), SqlValue::Uuid(actor.user_id.0), SqlValue::Uuid(id), SqlValue::Int(current.version())])?;
+    let deleted_at = if deleted {
+        SqlValue::Timestamp(now)
+    } else {
+        SqlValue::Null
+    };
+    let n = conn.execute(
+        &sql,
+        &[
+            deleted_at,
+            SqlValue::Timestamp(now),
+            SqlValue::Uuid(actor.user_id.0),
+            SqlValue::Uuid(id),
+            SqlValue::Int(current.version()),
+        ],
+    )?;
     if n == 0 {
         return Err(relata_store::StoreError::Conflict.into());
     }
@@ -283,22 +365,58 @@ pub fn set_deleted(
     record.set("updated_by", Value::Ref(actor.user_id.0));
     if deleted {
         search::remove_record(conn, object, id)?;
-        append_event(conn, object, id, kind::DELETED, actor, now, Json::Object(Map::new()))?;
+        append_event(
+            conn,
+            object,
+            id,
+            kind::DELETED,
+            actor,
+            now,
+            Json::Object(Map::new()),
+        )?;
     } else {
         search::index_record(conn, object, &record, None)?;
-        append_event(conn, object, id, kind::RESTORED, actor, now, Json::Object(Map::new()))?;
+        append_event(
+            conn,
+            object,
+            id,
+            kind::RESTORED,
+            actor,
+            now,
+            Json::Object(Map::new()),
+        )?;
     }
     Ok(record)
 }
 
 /// Removes a record from the recycle bin for good, with its history and search terms.
-pub fn purge(conn: &mut dyn Conn, object: &ObjectDef, actor: &Actor, now: DateTime<Utc>, id: uuid::Uuid) -> Result<(), CoreError> {
+pub fn purge(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    id: uuid::Uuid,
+) -> Result<(), CoreError> {
     let d = conn.dialect();
     let p1 = placeholder(d, 1);
-    conn.execute(&format!("DELETE FROM sys_field_history WHERE record_id = {p1}"), &[SqlValue::Uuid(id)])?;
+    conn.execute(
+        &format!("DELETE FROM sys_field_history WHERE record_id = {p1}"),
+        &[SqlValue::Uuid(id)],
+    )?;
     search::remove_record(conn, object, id)?;
-    conn.execute(&format!("DELETE FROM {} WHERE id = {p1}", table_name(object)), &[SqlValue::Uuid(id)])?;
-    append_event(conn, object, id, kind::PURGED, actor, now, Json::Object(Map::new()))
+    conn.execute(
+        &format!("DELETE FROM {} WHERE id = {p1}", table_name(object)),
+        &[SqlValue::Uuid(id)],
+    )?;
+    append_event(
+        conn,
+        object,
+        id,
+        kind::PURGED,
+        actor,
+        now,
+        Json::Object(Map::new()),
+    )
 }
 
 fn write_history(
@@ -318,16 +436,19 @@ fn write_history(
         relata_store::dialect::placeholders(d, 1, 8)
     );
     for (field, old, new) in entries {
-        conn.execute(&sql, &[
-            SqlValue::Uuid(RecordId::new_at(now).0),
-            SqlValue::Text(object.name().to_owned()),
-            SqlValue::Uuid(record_id),
-            SqlValue::Text(field.clone()),
-            SqlValue::Json(old.clone()),
-            SqlValue::Json(new.clone()),
-            SqlValue::Uuid(actor.user_id.0),
-            SqlValue::Timestamp(now),
-        ])?;
+        conn.execute(
+            &sql,
+            &[
+                SqlValue::Uuid(RecordId::new_at(now).0),
+                SqlValue::Text(object.name().to_owned()),
+                SqlValue::Uuid(record_id),
+                SqlValue::Text(field.clone()),
+                SqlValue::Json(old.clone()),
+                SqlValue::Json(new.clone()),
+                SqlValue::Uuid(actor.user_id.0),
+                SqlValue::Timestamp(now),
+            ],
+        )?;
     }
     Ok(())
 }
@@ -348,18 +469,28 @@ pub fn append_event(
         "INSERT INTO sys_events (object, record_id, kind, actor, at, changes) VALUES ({})",
         relata_store::dialect::placeholders(d, 1, 6)
     );
-    conn.execute(&sql, &[
-        SqlValue::Text(object.name().to_owned()),
-        SqlValue::Uuid(record_id),
-        SqlValue::Text(kind.to_owned()),
-        SqlValue::Uuid(actor.user_id.0),
-        SqlValue::Timestamp(now),
-        SqlValue::Json(changes),
-    ])?;
+    conn.execute(
+        &sql,
+        &[
+            SqlValue::Text(object.name().to_owned()),
+            SqlValue::Uuid(record_id),
+            SqlValue::Text(kind.to_owned()),
+            SqlValue::Uuid(actor.user_id.0),
+            SqlValue::Timestamp(now),
+            SqlValue::Json(changes),
+        ],
+    )?;
     Ok(())
 }
 
 /// The encoded key value for lookups by a unique field.
-pub fn encode_key(object: &ObjectDef, field: &str, value: &Value, conn: &dyn Conn) -> Option<SqlValue> {
-    object.field(field).map(|f| encode(f, value, conn.dialect()))
+pub fn encode_key(
+    object: &ObjectDef,
+    field: &str,
+    value: &Value,
+    conn: &dyn Conn,
+) -> Option<SqlValue> {
+    object
+        .field(field)
+        .map(|f| encode(f, value, conn.dialect()))
 }

@@ -123,7 +123,11 @@ impl Parser {
             self.pos += 1;
             items.push(self.and()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Filter::Or(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Filter::Or(items)
+        })
     }
 
     fn and(&mut self) -> Result<Filter, FieldError> {
@@ -132,7 +136,11 @@ impl Parser {
             self.pos += 1;
             items.push(self.unary()?);
         }
-        Ok(if items.len() == 1 { items.remove(0) } else { Filter::And(items) })
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Filter::And(items)
+        })
     }
 
     fn unary(&mut self) -> Result<Filter, FieldError> {
@@ -165,7 +173,13 @@ impl Parser {
         };
         let op_text = match self.next() {
             Some(Token::Word(w)) => w,
-            _ => return Err(FieldError::new(&field, FieldErrorCode::InvalidOperator, "expected an operator after the field name")),
+            _ => {
+                return Err(FieldError::new(
+                    &field,
+                    FieldErrorCode::InvalidOperator,
+                    "expected an operator after the field name",
+                ));
+            }
         };
         let op = match op_text.as_str() {
             "=" | "==" => Op::Eq,
@@ -175,7 +189,11 @@ impl Parser {
             ">" => Op::Gt,
             ">=" => Op::Gte,
             other => Op::parse(&other.to_ascii_lowercase()).ok_or_else(|| {
-                FieldError::new(&field, FieldErrorCode::InvalidOperator, format!("unknown operator '{other}'"))
+                FieldError::new(
+                    &field,
+                    FieldErrorCode::InvalidOperator,
+                    format!("unknown operator '{other}'"),
+                )
             })?,
         };
         let value = if op == Op::IsNull {
@@ -194,19 +212,37 @@ impl Parser {
                 match self.next() {
                     Some(Token::Close) if items.is_empty() => break,
                     Some(t @ (Token::Word(_) | Token::Quoted(_))) => items.push(scalar(t)),
-                    _ => return Err(FieldError::new(&field, FieldErrorCode::InvalidFilter, "a list must look like (a, b, c)")),
+                    _ => {
+                        return Err(FieldError::new(
+                            &field,
+                            FieldErrorCode::InvalidFilter,
+                            "a list must look like (a, b, c)",
+                        ));
+                    }
                 }
                 match self.next() {
                     Some(Token::Comma) => continue,
                     Some(Token::Close) => break,
-                    _ => return Err(FieldError::new(&field, FieldErrorCode::InvalidFilter, "a list must look like (a, b, c)")),
+                    _ => {
+                        return Err(FieldError::new(
+                            &field,
+                            FieldErrorCode::InvalidFilter,
+                            "a list must look like (a, b, c)",
+                        ));
+                    }
                 }
             }
             Json::Array(items)
         } else {
             match self.next() {
                 Some(t @ (Token::Word(_) | Token::Quoted(_))) => scalar(t),
-                _ => return Err(FieldError::new(&field, FieldErrorCode::InvalidFilter, "expected a value")),
+                _ => {
+                    return Err(FieldError::new(
+                        &field,
+                        FieldErrorCode::InvalidFilter,
+                        "expected a value",
+                    ));
+                }
             }
         };
         Ok(Filter::Cond { field, op, value })
@@ -235,10 +271,17 @@ pub fn parse(input: &str) -> Result<Filter, FieldError> {
     if tokens.is_empty() {
         return Ok(Filter::And(Vec::new()));
     }
-    let mut p = Parser { tokens, pos: 0, depth: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let f = p.or()?;
     if p.pos != p.tokens.len() {
-        return Err(err(format!("unexpected text after the end of the filter at token {}", p.pos + 1)));
+        return Err(err(format!(
+            "unexpected text after the end of the filter at token {}",
+            p.pos + 1
+        )));
     }
     Ok(f)
 }
@@ -249,28 +292,44 @@ mod tests {
     use serde_json::json;
 
     fn cond(field: &str, op: Op, value: Json) -> Filter {
-        Filter::Cond { field: field.into(), op, value }
+        Filter::Cond {
+            field: field.into(),
+            op,
+            value,
+        }
     }
 
     #[test]
     fn precedence_and_lists() {
-        let f = parse("stage in (proposal, 'nego tiation') and amount >= 100000 or not name contains 'it''s'").unwrap();
-        assert_eq!(f, Filter::Or(vec![
-            Filter::And(vec![
-                cond("stage", Op::In, json!(["proposal", "nego tiation"])),
-                cond("amount", Op::Gte, json!(100000)),
-            ]),
-            Filter::Not(Box::new(cond("name", Op::Contains, json!("it's")))),
-        ]));
+        let f = parse(
+            "stage in (proposal, 'nego tiation') and amount >= 100000 or not name contains 'it''s'",
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            Filter::Or(vec![
+                Filter::And(vec![
+                    cond("stage", Op::In, json!(["proposal", "nego tiation"])),
+                    cond("amount", Op::Gte, json!(100000)),
+                ]),
+                Filter::Not(Box::new(cond("name", Op::Contains, json!("it's")))),
+            ])
+        );
     }
 
     #[test]
     fn chinese_values_and_is_null() {
         let f = parse("(city eq 上海 or city eq 北京) and owner_id is_null false").unwrap();
-        assert_eq!(f, Filter::And(vec![
-            Filter::Or(vec![cond("city", Op::Eq, json!("上海")), cond("city", Op::Eq, json!("北京"))]),
-            cond("owner_id", Op::IsNull, json!(false)),
-        ]));
+        assert_eq!(
+            f,
+            Filter::And(vec![
+                Filter::Or(vec![
+                    cond("city", Op::Eq, json!("上海")),
+                    cond("city", Op::Eq, json!("北京"))
+                ]),
+                cond("owner_id", Op::IsNull, json!(false)),
+            ])
+        );
     }
 
     #[test]
@@ -279,7 +338,10 @@ mod tests {
         assert!(parse("name eq").is_err());
         assert!(parse("(name eq a").is_err());
         assert!(parse("name eq 'a").is_err());
-        assert_eq!(parse("name like a").unwrap_err().code, FieldErrorCode::InvalidOperator);
+        assert_eq!(
+            parse("name like a").unwrap_err().code,
+            FieldErrorCode::InvalidOperator
+        );
         assert!(parse("name eq a b").is_err());
     }
 }

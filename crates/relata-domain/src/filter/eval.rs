@@ -28,16 +28,24 @@ fn condition(value: &Value, op: Op, operand: &Operand) -> bool {
         (_, _) if value.is_null() => false,
         (Op::Eq, Operand::One(x)) => value.compare(x) == Some(Ordering::Equal),
         (Op::Lt, Operand::One(x)) => value.compare(x) == Some(Ordering::Less),
-        (Op::Lte, Operand::One(x)) => matches!(value.compare(x), Some(Ordering::Less | Ordering::Equal)),
+        (Op::Lte, Operand::One(x)) => {
+            matches!(value.compare(x), Some(Ordering::Less | Ordering::Equal))
+        }
         (Op::Gt, Operand::One(x)) => value.compare(x) == Some(Ordering::Greater),
-        (Op::Gte, Operand::One(x)) => matches!(value.compare(x), Some(Ordering::Greater | Ordering::Equal)),
+        (Op::Gte, Operand::One(x)) => {
+            matches!(value.compare(x), Some(Ordering::Greater | Ordering::Equal))
+        }
         (Op::In, Operand::Many(xs)) => xs.iter().any(|x| value.compare(x) == Some(Ordering::Equal)),
         (Op::Contains, Operand::One(Value::Text(x))) => match value {
             Value::Multi(items) => items.contains(x),
             _ => false,
         },
-        (Op::Contains, Operand::Text(needle)) => text_of(value).is_some_and(|t| t.to_ascii_lowercase().contains(needle.as_str())),
-        (Op::StartsWith, Operand::Text(needle)) => text_of(value).is_some_and(|t| t.to_ascii_lowercase().starts_with(needle.as_str())),
+        (Op::Contains, Operand::Text(needle)) => {
+            text_of(value).is_some_and(|t| t.to_ascii_lowercase().contains(needle.as_str()))
+        }
+        (Op::StartsWith, Operand::Text(needle)) => {
+            text_of(value).is_some_and(|t| t.to_ascii_lowercase().starts_with(needle.as_str()))
+        }
         _ => false,
     }
 }

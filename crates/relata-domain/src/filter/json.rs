@@ -19,7 +19,10 @@ pub fn parse(input: &Json) -> Result<Filter, FieldError> {
 
 fn parse_at(input: &Json, depth: usize) -> Result<Filter, FieldError> {
     if depth > MAX_DEPTH {
-        return Err(invalid("filter", format!("is nested deeper than {MAX_DEPTH} levels")));
+        return Err(invalid(
+            "filter",
+            format!("is nested deeper than {MAX_DEPTH} levels"),
+        ));
     }
     let Json::Object(map) = input else {
         return Err(invalid("filter", "each filter must be a JSON object"));
@@ -27,17 +30,33 @@ fn parse_at(input: &Json, depth: usize) -> Result<Filter, FieldError> {
     if let Some(list) = map.get("and").or_else(|| map.get("or")) {
         let key = if map.contains_key("and") { "and" } else { "or" };
         if map.len() != 1 {
-            return Err(invalid("filter", format!("'{key}' must be the only key of its object")));
+            return Err(invalid(
+                "filter",
+                format!("'{key}' must be the only key of its object"),
+            ));
         }
         let Json::Array(items) = list else {
-            return Err(invalid("filter", format!("'{key}' takes an array of filters")));
+            return Err(invalid(
+                "filter",
+                format!("'{key}' takes an array of filters"),
+            ));
         };
-        let parsed = items.iter().map(|i| parse_at(i, depth + 1)).collect::<Result<Vec<_>, _>>()?;
-        return Ok(if key == "and" { Filter::And(parsed) } else { Filter::Or(parsed) });
+        let parsed = items
+            .iter()
+            .map(|i| parse_at(i, depth + 1))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(if key == "and" {
+            Filter::And(parsed)
+        } else {
+            Filter::Or(parsed)
+        });
     }
     if let Some(inner) = map.get("not") {
         if map.len() != 1 {
-            return Err(invalid("filter", "'not' must be the only key of its object"));
+            return Err(invalid(
+                "filter",
+                "'not' must be the only key of its object",
+            ));
         }
         return Ok(Filter::Not(Box::new(parse_at(inner, depth + 1)?)));
     }
@@ -54,18 +73,32 @@ fn parse_at(input: &Json, depth: usize) -> Result<Filter, FieldError> {
             "unknown operator '{op_text}'; use one of eq, ne, lt, lte, gt, gte, in, contains, starts_with, is_null"
         ))
     })?;
-    if let Some(extra) = map.keys().find(|k| !["field", "op", "value"].contains(&k.as_str())) {
-        return Err(invalid(field, format!("unexpected key '{extra}' in a condition")));
+    if let Some(extra) = map
+        .keys()
+        .find(|k| !["field", "op", "value"].contains(&k.as_str()))
+    {
+        return Err(invalid(
+            field,
+            format!("unexpected key '{extra}' in a condition"),
+        ));
     }
     let value = map.get("value").cloned().unwrap_or(Json::Null);
-    Ok(Filter::Cond { field: field.to_owned(), op, value })
+    Ok(Filter::Cond {
+        field: field.to_owned(),
+        op,
+        value,
+    })
 }
 
 /// The JSON form of a filter (for saved views and round trips).
 pub fn to_json(filter: &Filter) -> Json {
     match filter {
-        Filter::And(items) => serde_json::json!({"and": items.iter().map(to_json).collect::<Vec<_>>()}),
-        Filter::Or(items) => serde_json::json!({"or": items.iter().map(to_json).collect::<Vec<_>>()}),
+        Filter::And(items) => {
+            serde_json::json!({"and": items.iter().map(to_json).collect::<Vec<_>>()})
+        }
+        Filter::Or(items) => {
+            serde_json::json!({"or": items.iter().map(to_json).collect::<Vec<_>>()})
+        }
         Filter::Not(inner) => serde_json::json!({"not": to_json(inner)}),
         Filter::Cond { field, op, value } => {
             serde_json::json!({"field": field, "op": op.as_str(), "value": value})

@@ -99,7 +99,11 @@ pub enum TypedFilter {
     And(Vec<TypedFilter>),
     Or(Vec<TypedFilter>),
     Not(Box<TypedFilter>),
-    Cond { field: FieldDef, op: Op, operand: Operand },
+    Cond {
+        field: FieldDef,
+        op: Op,
+        operand: Operand,
+    },
 }
 
 impl TypedFilter {

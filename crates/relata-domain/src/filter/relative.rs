@@ -49,11 +49,19 @@ mod tests {
 
     #[test]
     fn offsets() {
-        let now = DateTime::parse_from_rfc3339("2026-03-31T10:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-03-31T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(resolve_date("-30d", now).unwrap().to_string(), "2026-03-01");
         assert_eq!(resolve_date("-1m", now).unwrap().to_string(), "2026-02-28");
-        assert_eq!(resolve_date("today", now).unwrap().to_string(), "2026-03-31");
-        assert_eq!(resolve_datetime("+1w", now).unwrap().to_rfc3339(), "2026-04-07T10:00:00+00:00");
+        assert_eq!(
+            resolve_date("today", now).unwrap().to_string(),
+            "2026-03-31"
+        );
+        assert_eq!(
+            resolve_datetime("+1w", now).unwrap().to_rfc3339(),
+            "2026-04-07T10:00:00+00:00"
+        );
         assert!(resolve_date("30d", now).is_none());
         assert!(resolve_date("-xd", now).is_none());
     }

@@ -44,51 +44,91 @@ pub fn type_filter(
 ) -> Result<TypedFilter, FieldError> {
     Ok(match filter {
         Filter::And(items) => TypedFilter::And(
-            items.iter().map(|f| type_filter(f, object, now, visible)).collect::<Result<_, _>>()?,
+            items
+                .iter()
+                .map(|f| type_filter(f, object, now, visible))
+                .collect::<Result<_, _>>()?,
         ),
         Filter::Or(items) => TypedFilter::Or(
-            items.iter().map(|f| type_filter(f, object, now, visible)).collect::<Result<_, _>>()?,
+            items
+                .iter()
+                .map(|f| type_filter(f, object, now, visible))
+                .collect::<Result<_, _>>()?,
         ),
         Filter::Not(inner) => TypedFilter::Not(Box::new(type_filter(inner, object, now, visible)?)),
         Filter::Cond { field, op, value } => {
-            let def = object
-                .field(field)
-                .filter(|f| visible(f))
-                .ok_or_else(|| FieldError::new(field, Code::UnknownField, format!(
-                    "'{}' has no field '{field}'", object.name()
-                )))?;
+            let def = object.field(field).filter(|f| visible(f)).ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    Code::UnknownField,
+                    format!("'{}' has no field '{field}'", object.name()),
+                )
+            })?;
             if !allowed_ops(def.field_type).contains(op) {
                 let names: Vec<&str> = allowed_ops(def.field_type).iter().map(Op::as_str).collect();
-                return Err(FieldError::new(field, Code::InvalidOperator, format!(
-                    "operator '{}' does not apply to a {} field; use one of {}",
-                    op.as_str(), def.field_type.as_str(), names.join(", ")
-                )));
+                return Err(FieldError::new(
+                    field,
+                    Code::InvalidOperator,
+                    format!(
+                        "operator '{}' does not apply to a {} field; use one of {}",
+                        op.as_str(),
+                        def.field_type.as_str(),
+                        names.join(", ")
+                    ),
+                ));
             }
             let operand = type_operand(def, *op, value, now)?;
-            TypedFilter::Cond { field: def.clone(), op: *op, operand }
+            TypedFilter::Cond {
+                field: def.clone(),
+                op: *op,
+                operand,
+            }
         }
     })
 }
 
-fn type_operand(def: &FieldDef, op: Op, value: &Json, now: DateTime<Utc>) -> Result<Operand, FieldError> {
+fn type_operand(
+    def: &FieldDef,
+    op: Op,
+    value: &Json,
+    now: DateTime<Utc>,
+) -> Result<Operand, FieldError> {
     let name = def.name();
     match op {
         Op::IsNull => match value {
             Json::Bool(b) => Ok(Operand::Null(*b)),
             Json::Null => Ok(Operand::Null(true)),
-            _ => Err(FieldError::new(name, Code::WrongType, "is_null takes true or false")),
+            _ => Err(FieldError::new(
+                name,
+                Code::WrongType,
+                "is_null takes true or false",
+            )),
         },
-        Op::Contains | Op::StartsWith if def.field_type != FieldType::MultiPicklist => match value {
-            Json::String(s) => Ok(Operand::Text(s.to_ascii_lowercase())),
-            Json::Number(n) => Ok(Operand::Text(n.to_string())),
-            _ => Err(FieldError::new(name, Code::WrongType, format!("{} takes a string", op.as_str()))),
-        },
+        Op::Contains | Op::StartsWith if def.field_type != FieldType::MultiPicklist => {
+            match value {
+                Json::String(s) => Ok(Operand::Text(s.to_ascii_lowercase())),
+                Json::Number(n) => Ok(Operand::Text(n.to_string())),
+                _ => Err(FieldError::new(
+                    name,
+                    Code::WrongType,
+                    format!("{} takes a string", op.as_str()),
+                )),
+            }
+        }
         Op::In => {
             let Json::Array(items) = value else {
-                return Err(FieldError::new(name, Code::WrongType, "in takes an array of values"));
+                return Err(FieldError::new(
+                    name,
+                    Code::WrongType,
+                    "in takes an array of values",
+                ));
             };
             if items.len() > MAX_IN_VALUES {
-                return Err(FieldError::new(name, Code::TooLarge, format!("in takes at most {MAX_IN_VALUES} values")));
+                return Err(FieldError::new(
+                    name,
+                    Code::TooLarge,
+                    format!("in takes at most {MAX_IN_VALUES} values"),
+                ));
             }
             let values = items
                 .iter()
@@ -102,9 +142,14 @@ fn type_operand(def: &FieldDef, op: Op, value: &Json, now: DateTime<Utc>) -> Res
         _ => {
             let v = scalar(def, value, now)?;
             if v.is_null() {
-                return Err(FieldError::new(name, Code::WrongType, format!(
-                    "{} needs a value; to find empty fields use is_null", op.as_str()
-                )));
+                return Err(FieldError::new(
+                    name,
+                    Code::WrongType,
+                    format!(
+                        "{} needs a value; to find empty fields use is_null",
+                        op.as_str()
+                    ),
+                ));
             }
             Ok(Operand::One(v))
         }
@@ -130,10 +175,16 @@ fn scalar(def: &FieldDef, value: &Json, now: DateTime<Utc>) -> Result<Value, Fie
                 return if def.picklist_value(s).is_some() {
                     Ok(Value::Text(s.clone()))
                 } else {
-                    Err(FieldError::new(def.name(), Code::UnknownPicklistValue, format!("'{s}' is not a value of this field")))
+                    Err(FieldError::new(
+                        def.name(),
+                        Code::UnknownPicklistValue,
+                        format!("'{s}' is not a value of this field"),
+                    ))
                 };
             }
-            FieldType::Picklist if def.picklist_value(s).is_some() => return Ok(Value::Text(s.clone())),
+            FieldType::Picklist if def.picklist_value(s).is_some() => {
+                return Ok(Value::Text(s.clone()));
+            }
             _ => {}
         }
     }

@@ -1,12 +1,35 @@
 //! Relata's REST API (axum). Handlers are thin: parse the request, call one service in
 //! relata-core, shape the response. Errors become RFC 7807 problem+json in one place
-//! (`problem.rs`).
+//! (`problem.rs`). The OpenAPI document is generated from the handlers' annotations and the
+//! same route table that serves them (utoipa-axum), so the two cannot disagree.
+
+pub mod idempotency;
+pub mod json;
+pub mod metrics;
+pub mod middleware;
+pub mod params;
+pub mod problem;
+pub mod routes;
+pub mod state;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::Html;
 use axum::routing::get;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use relata_core::Core;
+use routes::{changes, meta, records, search, system};
+use state::{AppState, TokenCache};
 
 /// Options of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -23,8 +46,113 @@ impl Default for ApiOptions {
     }
 }
 
-/// The whole HTTP application: `/api/v1/…`, `/healthz`, `/metrics`, docs.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Relata API",
+        description = "The REST API of Relata, an open-source CRM. Every /api call needs `Authorization: Bearer <token>` (create one with `relata token create`). Errors are RFC 7807 problem+json with a stable `code` and every field error listed.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    tags(
+        (name = "records", description = "Records of every object: CRUD, recycle bin, history, lists, bulk upsert"),
+        (name = "metadata", description = "Objects and fields, standard and custom"),
+        (name = "search", description = "Global search"),
+        (name = "changes", description = "The change feed"),
+    ),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(records::create, records::list))
+        .routes(routes!(records::get, records::update, records::delete))
+        .routes(routes!(records::restore))
+        .routes(routes!(records::history))
+        .routes(routes!(records::bulk))
+        .routes(routes!(meta::list_objects, meta::create_object))
+        .routes(routes!(meta::get_object))
+        .routes(routes!(meta::add_field))
+        .routes(routes!(meta::update_field, meta::delete_field))
+        .routes(routes!(search::search))
+        .routes(routes!(changes::changes))
+}
+
+/// The OpenAPI document (3.1) of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+/// The whole HTTP application: `/api/v1/…`, `/healthz`, `/metrics`, `/docs`.
 pub fn router(core: Arc<Core>, opts: ApiOptions) -> Router {
-    let _ = (core, opts);
-    Router::new().route("/healthz", get(|| async { "ok" }))
+    let state = AppState {
+        core,
+        metrics: Arc::new(metrics::Metrics::new()),
+        tokens: Arc::new(TokenCache::default()),
+        schema_checked_ms: Arc::new(AtomicU64::new(0)),
+        max_body_bytes: opts.max_body_bytes,
+        started: tokio::time::Instant::now(),
+    };
+    let (api, doc) = api_routes().split_for_parts();
+    let doc_json = Arc::new(doc.to_json().unwrap_or_default());
+    let docs_html = Arc::new(system::docs_page(
+        &serde_json::from_str(&doc_json).unwrap_or_default(),
+    ));
+
+    let api = api
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc_json.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        (*doc).clone(),
+                    )
+                }
+            }),
+        )
+        .layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .layer(from_fn_with_state(state.clone(), middleware::authenticate));
+
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(system::healthz))
+        .route("/metrics", get(system::metrics))
+        .route(
+            "/docs",
+            get(move || {
+                let html = docs_html.clone();
+                async move { Html((*html).clone()) }
+            }),
+        )
+        .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), middleware::metrics))
+        .layer(from_fn(middleware::locale))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                tracing::info_span!("request", request_id = %middleware::request_id_of(req), method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(middleware::RequestIds::new()))
+        .layer(DefaultBodyLimit::max(opts.max_body_bytes))
+        .with_state(state)
 }

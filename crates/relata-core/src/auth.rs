@@ -93,10 +93,10 @@ fn ensure_admin(
     sql.push("SELECT id FROM sys_users WHERE is_admin = ");
     sql.param(SqlValue::Bool(true));
     sql.push(" ORDER BY created_at LIMIT 1");
-    if let Some(row) = conn.query_one(&sql.text, &sql.params)? {
-        if let Some(id) = row[0].as_uuid() {
-            return Ok(UserId(id));
-        }
+    if let Some(row) = conn.query_one(&sql.text, &sql.params)?
+        && let Some(id) = row[0].as_uuid()
+    {
+        return Ok(UserId(id));
     }
     let id = UserId::new_at(now);
     conn.execute(

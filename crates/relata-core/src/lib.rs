@@ -6,6 +6,7 @@ pub mod auth;
 pub mod changes;
 pub mod context;
 pub mod error;
+pub mod idempotency;
 pub mod meta_admin;
 pub mod records;
 pub mod search;

@@ -496,14 +496,14 @@ fn apply_options(
             }
         }
     }
-    if let (Some(min), Some(max)) = (field.min, field.max) {
-        if min > max {
-            errors.push(FieldError::new(
-                "min",
-                Code::InvalidOption,
-                "must not be greater than max",
-            ));
-        }
+    if let (Some(min), Some(max)) = (field.min, field.max)
+        && min > max
+    {
+        errors.push(FieldError::new(
+            "min",
+            Code::InvalidOption,
+            "must not be greater than max",
+        ));
     }
     if let Some(scale) = input.scale {
         if before.is_some() && Some(scale) != before.and_then(|b| b.scale) {

@@ -189,3 +189,28 @@ fn search_object(
     }
     Ok(hits)
 }
+
+impl crate::Core {
+    /// Searches the named objects (all when `None`) as `actor` sees them.
+    pub async fn search(
+        &self,
+        actor: &crate::Actor,
+        q: &str,
+        objects: Option<Vec<String>>,
+        limit: usize,
+    ) -> Result<Vec<ObjectHits>, CoreError> {
+        let schema = self.schema();
+        let chosen: Vec<Arc<ObjectDef>> = match objects {
+            None => schema.objects().cloned().collect(),
+            Some(names) => names
+                .iter()
+                .map(|n| self.object(n))
+                .collect::<Result<_, _>>()?,
+        };
+        let vis = Visibility::of(actor);
+        let q = q.to_owned();
+        self.store
+            .read(move |conn| search(conn, &chosen, &q, &vis, limit))
+            .await
+    }
+}

@@ -174,7 +174,7 @@ pub fn query_parts(q: &str) -> Vec<QueryPart> {
         let long_enough = if is_phoneish {
             len >= MIN_DIGITS
         } else {
-            len >= 2 || text.chars().any(is_cjk) && len >= 2
+            len >= 2
         };
         if !long_enough {
             continue;

@@ -339,8 +339,10 @@ fn check_picklist(field: &FieldDef, s: &str) -> Result<(), FieldError> {
 }
 
 fn check_range(field: &FieldDef, d: Decimal) -> Result<(), FieldError> {
-    if let Some(min) = field.min {
-        if d < min {
+    if let Some(min) = field.min
+        && d < min
+    {
+        {
             return Err(FieldError::new(
                 field.name(),
                 Code::TooSmall,
@@ -348,8 +350,10 @@ fn check_range(field: &FieldDef, d: Decimal) -> Result<(), FieldError> {
             ));
         }
     }
-    if let Some(max) = field.max {
-        if d > max {
+    if let Some(max) = field.max
+        && d > max
+    {
+        {
             return Err(FieldError::new(
                 field.name(),
                 Code::TooLarge,
@@ -431,7 +435,7 @@ pub fn is_phone(s: &str) -> bool {
         .split(['x', 'X'])
         .next()
         .unwrap_or(s)
-        .trim_end_matches(|c: char| c == ' ' || c == 'e' || c == 't');
+        .trim_end_matches([' ', 'e', 't']);
     let digits = main.chars().filter(|c| c.is_ascii_digit()).count();
     let shape_ok = main
         .chars()

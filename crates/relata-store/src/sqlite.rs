@@ -54,12 +54,12 @@ fn open(
 }
 
 pub(crate) fn open_writer(opts: &SqliteOptions) -> Result<SqliteConn, StoreError> {
-    if let Some(dir) = opts.path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
+    if let Some(dir) = opts.path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+        })?;
     }
     let conn = open(
         &opts.path,

@@ -94,6 +94,8 @@ pub enum Operand {
 }
 
 /// A filter checked against an object's fields.
+// Built once per request and walked a few times; the size of a condition does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum TypedFilter {
     And(Vec<TypedFilter>),

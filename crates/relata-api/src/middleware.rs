@@ -1,0 +1,163 @@
+//! Request plumbing: request ids, the caller's language, metrics, bearer authentication and
+//! metadata freshness.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::request_id::{MakeRequestId, RequestId};
+
+use relata_core::CoreError;
+use relata_core::auth::hash_token;
+
+use crate::problem::{ApiError, REQUEST_LOCALE};
+use crate::state::AppState;
+
+/// Request ids: a per-process random prefix and a counter; unique and cheap.
+#[derive(Clone)]
+pub struct RequestIds {
+    prefix: String,
+    next: std::sync::Arc<AtomicU64>,
+}
+
+impl RequestIds {
+    pub fn new() -> Self {
+        Self {
+            prefix: format!("{:08x}", rand_prefix()),
+            next: std::sync::Arc::new(AtomicU64::new(1)),
+        }
+    }
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn rand_prefix() -> u32 {
+    // uuid's v4 randomness, without reading the clock
+    let id = uuid::Uuid::new_v4();
+    u32::from_be_bytes([
+        id.as_bytes()[0],
+        id.as_bytes()[1],
+        id.as_bytes()[2],
+        id.as_bytes()[3],
+    ])
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// Makes the request id and the preferred language available to error rendering.
+pub async fn locale(req: Request, next: Next) -> Response {
+    let zh = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim_start().to_ascii_lowercase().starts_with("zh"))
+        .unwrap_or(false);
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    REQUEST_LOCALE.scope((zh, id), next.run(req)).await
+}
+
+/// Counts requests and observes latency per matched route.
+pub async fn metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let start = tokio::time::Instant::now();
+    let response = next.run(req).await;
+    let elapsed = start.elapsed().as_secs_f64();
+    state
+        .metrics
+        .requests
+        .get_or_create(&crate::metrics::RequestLabels {
+            method,
+            route: route.clone(),
+            status: response.status().as_u16(),
+        })
+        .inc();
+    state
+        .metrics
+        .latency
+        .get_or_create(&crate::metrics::RouteLabels { route })
+        .observe(elapsed);
+    response
+}
+
+/// Requires a valid bearer token on every `/api` request and puts the [`relata_core::Actor`]
+/// into the request's extensions.
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_owned());
+    let Some(token) = token else {
+        return ApiError::from(CoreError::Unauthenticated).into_response();
+    };
+    let hash = hash_token(&token);
+    let actor = match state.tokens.get(&hash) {
+        Some(actor) => actor,
+        None => match state.core.authenticate_token(&token).await {
+            Ok(actor) => {
+                state.tokens.put(hash, actor.clone());
+                actor
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+    };
+    if let Err(e) = refresh_schema(&state).await {
+        return ApiError::from(e).into_response();
+    }
+    req.extensions_mut().insert(actor);
+    next.run(req).await
+}
+
+/// Another process may have changed metadata (PostgreSQL scale-out): compare versions at most
+/// once a second.
+async fn refresh_schema(state: &AppState) -> Result<(), CoreError> {
+    let now_ms = state.started.elapsed().as_millis() as u64;
+    let last = state.schema_checked_ms.load(Ordering::Relaxed);
+    if now_ms.saturating_sub(last) < 1000 {
+        return Ok(());
+    }
+    if state
+        .schema_checked_ms
+        .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
+    {
+        state.core.refresh_schema_if_stale().await?;
+    }
+    Ok(())
+}
+
+/// The request id of a request (for logs).
+pub fn request_id_of<B>(req: &axum::http::Request<B>) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned()
+}

@@ -1,0 +1,196 @@
+//! The one place where errors become HTTP responses: RFC 7807 `application/problem+json`
+//! with a stable snake_case `code`, a human title in the caller's language, every field error
+//! listed, and the request id. Internal causes are logged here and never sent.
+//!
+//! What the client sees, by class:
+//! - validation (422): `errors` lists every field with its own code and message;
+//! - bad request (400): malformed JSON, a bad cursor, a bad `If-Match`;
+//! - unauthenticated (401, with `WWW-Authenticate: Bearer`), forbidden (403);
+//! - not found (404): also for records the caller may not see, so existence does not leak;
+//! - conflict (409), precondition failed (412: stale `If-Match`);
+//! - payload too large (413), unsupported media type (415);
+//! - unavailable (503) and internal (500): a generic message; the cause goes to the log.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+use relata_core::{CoreError, ErrorClass};
+use relata_domain::FieldError;
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    pub extra: Option<Box<(String, Json)>>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            extra: None,
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn field(error: FieldError) -> Self {
+        CoreError::Validation(vec![error]).into()
+    }
+
+    pub fn with_extra(mut self, key: &str, value: Json) -> Self {
+        self.extra = Some(Box::new((key.to_owned(), value)));
+        self
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        let code = e.code();
+        let (status, detail) = match e.class() {
+            ErrorClass::Validation => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the request has invalid fields; see errors".to_owned(),
+            ),
+            ErrorClass::NotFound => (StatusCode::NOT_FOUND, e.to_string()),
+            ErrorClass::Conflict => (StatusCode::CONFLICT, e.to_string()),
+            ErrorClass::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, e.to_string()),
+            ErrorClass::BadRequest => (StatusCode::BAD_REQUEST, e.to_string()),
+            ErrorClass::Forbidden => (StatusCode::FORBIDDEN, e.to_string()),
+            ErrorClass::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is required".to_owned(),
+            ),
+            ErrorClass::Unavailable => {
+                tracing::warn!(error = %e, cause = ?e, "service unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the service is temporarily unavailable; retry shortly".to_owned(),
+                )
+            }
+            ErrorClass::Internal => {
+                tracing::error!(error = ?e, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "an internal error occurred; it has been logged".to_owned(),
+                )
+            }
+        };
+        let errors = match e {
+            CoreError::Validation(errors) => errors,
+            _ => Vec::new(),
+        };
+        Self {
+            status,
+            code,
+            detail,
+            errors,
+            extra: None,
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        Self::field(e)
+    }
+}
+
+#[derive(Serialize)]
+struct FieldProblem<'a> {
+    field: &'a str,
+    code: &'static str,
+    message: &'a str,
+}
+
+/// Title of a problem in English and Simplified Chinese.
+fn title(status: StatusCode, zh: bool) -> &'static str {
+    match (status.as_u16(), zh) {
+        (400, false) => "Bad request",
+        (400, true) => "请求有误",
+        (401, false) => "Authentication required",
+        (401, true) => "需要身份验证",
+        (403, false) => "Forbidden",
+        (403, true) => "没有权限",
+        (404, false) => "Not found",
+        (404, true) => "未找到",
+        (405, false) => "Method not allowed",
+        (405, true) => "不支持该方法",
+        (409, false) => "Conflict",
+        (409, true) => "冲突",
+        (412, false) => "Precondition failed",
+        (412, true) => "记录已被修改",
+        (413, false) => "Payload too large",
+        (413, true) => "请求体过大",
+        (415, false) => "Unsupported media type",
+        (415, true) => "不支持的内容类型",
+        (422, false) => "Validation failed",
+        (422, true) => "数据校验失败",
+        (429, false) => "Too many requests",
+        (429, true) => "请求过于频繁",
+        (503, false) => "Service unavailable",
+        (503, true) => "服务暂不可用",
+        (_, false) => "Internal error",
+        (_, true) => "内部错误",
+    }
+}
+
+tokio::task_local! {
+    /// Whether the current request prefers Chinese (from Accept-Language), and its id.
+    pub static REQUEST_LOCALE: (bool, String);
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (zh, request_id) = REQUEST_LOCALE
+            .try_with(|l| l.clone())
+            .unwrap_or((false, String::new()));
+        let errors: Vec<FieldProblem<'_>> = self
+            .errors
+            .iter()
+            .map(|e| FieldProblem {
+                field: &e.field,
+                code: e.code.as_str(),
+                message: &e.message,
+            })
+            .collect();
+        let mut body = json!({
+            "type": format!("https://relata.dev/problems/{}", self.code),
+            "title": title(self.status, zh),
+            "status": self.status.as_u16(),
+            "code": self.code,
+            "detail": self.detail,
+        });
+        if !errors.is_empty() {
+            body["errors"] = json!(errors);
+        }
+        if !request_id.is_empty() {
+            body["request_id"] = json!(request_id);
+        }
+        if let Some(extra) = self.extra {
+            let (k, v) = *extra;
+            body[k] = v;
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        (self.status, headers, body.to_string()).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -75,7 +75,10 @@ impl From<postgres::Error> for StoreError {
         if e.is_closed() {
             return StoreError::Unavailable(e.to_string());
         }
-        StoreError::Internal(e.to_string())
+        match std::error::Error::source(&e) {
+            Some(cause) => StoreError::Internal(format!("{e}: {cause}")),
+            None => StoreError::Internal(e.to_string()),
+        }
     }
 }
 

@@ -199,8 +199,12 @@ pub(crate) fn from_pg(row: &postgres::Row, i: usize) -> Result<SqlValue, postgre
         Type::BYTEA => row
             .try_get::<_, Option<Vec<u8>>>(i)?
             .map_or(SqlValue::Null, SqlValue::Blob),
+        // void (e.g. pg_advisory_xact_lock) and types we never select come back as NULL
+        Type::VOID => SqlValue::Null,
         _ => row
-            .try_get::<_, Option<String>>(i)?
+            .try_get::<_, Option<String>>(i)
+            .ok()
+            .flatten()
             .map_or(SqlValue::Null, SqlValue::Text),
     })
 }

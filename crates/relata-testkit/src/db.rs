@@ -1,0 +1,83 @@
+//! A fresh database per test.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A throwaway database: a SQLite file in a temp dir, or a PostgreSQL schema.
+pub struct TestDb {
+    pub url: String,
+    dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl TestDb {
+    /// Must be called off the async runtime (the PostgreSQL client blocks).
+    pub fn fresh() -> TestDb {
+        match std::env::var("RELATA_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(admin_url) => {
+                let schema = format!(
+                    "t_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed),
+                    uuid::Uuid::new_v4()
+                        .simple()
+                        .to_string()
+                        .get(..8)
+                        .unwrap_or("x")
+                );
+                let mut client = postgres::Client::connect(&admin_url, postgres::NoTls)
+                    .expect("connect to RELATA_TEST_POSTGRES_URL");
+                client
+                    .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                    .expect("create test schema");
+                let sep = if admin_url.contains('?') { '&' } else { '?' };
+                TestDb {
+                    url: format!("{admin_url}{sep}schema={schema}"),
+                    dir: None,
+                    pg: Some((admin_url, schema)),
+                }
+            }
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("relata.db").display());
+                TestDb {
+                    url,
+                    dir: Some(dir),
+                    pg: None,
+                }
+            }
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        if self.pg.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    }
+
+    /// A temp directory next to the database (SQLite only), for files a test writes.
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(|d| d.path())
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, schema)) = self.pg.take() {
+            // The blocking client may not run on an async runtime thread: use a plain thread.
+            let _ = std::thread::spawn(move || {
+                if let Ok(mut client) = postgres::Client::connect(&admin_url, postgres::NoTls) {
+                    let _ =
+                        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+                }
+            })
+            .join();
+        }
+    }
+}

@@ -51,7 +51,7 @@ impl Default for ApiOptions {
     info(
         title = "Relata API",
         description = "The REST API of Relata, an open-source CRM. Every /api call needs `Authorization: Bearer <token>` (create one with `relata token create`). Errors are RFC 7807 problem+json with a stable `code` and every field error listed.",
-        license(name = "AGPL-3.0-or-later")
+        license(name = "Apache-2.0")
     ),
     tags(
         (name = "records", description = "Records of every object: CRUD, recycle bin, history, lists, bulk upsert"),

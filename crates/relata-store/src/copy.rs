@@ -347,9 +347,14 @@ fn copy_table(
 ) -> Result<u64, CopyError> {
     let key = key_columns(table);
     if key.is_empty() {
-        return Err(StoreError::Internal(format!("table {} has no key to page by", table.name)).into());
+        return Err(
+            StoreError::Internal(format!("table {} has no key to page by", table.name)).into(),
+        );
     }
-    let key_names: Vec<&str> = key.iter().map(|&i| table.columns[i].name.as_str()).collect();
+    let key_names: Vec<&str> = key
+        .iter()
+        .map(|&i| table.columns[i].name.as_str())
+        .collect();
     let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
     let select = names.join(", ");
     let types: Vec<ColType> = table.columns.iter().map(|c| c.ty).collect();
@@ -370,8 +375,9 @@ fn copy_table(
                 out.push(if later.contains(&i) {
                     SqlValue::Null
                 } else {
-                    convert(value, types[i], td)
-                        .map_err(|e| StoreError::Internal(format!("{}.{}: {e}", table.name, names[i])))?
+                    convert(value, types[i], td).map_err(|e| {
+                        StoreError::Internal(format!("{}.{}: {e}", table.name, names[i]))
+                    })?
                 });
             }
             converted.push(out);
@@ -384,12 +390,20 @@ fn copy_table(
             Ok(())
         })?;
         total += n as u64;
-        progress(CopyProgress { table: &table.name, rows: total, done: false });
+        progress(CopyProgress {
+            table: &table.name,
+            rows: total,
+            done: false,
+        });
         if n < PAGE_ROWS {
             break;
         }
     }
-    progress(CopyProgress { table: &table.name, rows: total, done: true });
+    progress(CopyProgress {
+        table: &table.name,
+        rows: total,
+        done: true,
+    });
     Ok(total)
 }
 
@@ -568,7 +582,12 @@ mod tests {
             SqlValue::Uuid(id)
         );
         assert_eq!(
-            convert(SqlValue::Int(123450), ColType::Decimal(2), Dialect::Postgres).unwrap(),
+            convert(
+                SqlValue::Int(123450),
+                ColType::Decimal(2),
+                Dialect::Postgres
+            )
+            .unwrap(),
             SqlValue::Decimal("1234.50".parse().unwrap())
         );
         assert_eq!(
@@ -585,13 +604,21 @@ mod tests {
             SqlValue::Bool(true)
         );
         assert_eq!(
-            convert(SqlValue::Text("2026-02-28".into()), ColType::Date, Dialect::Postgres)
-                .unwrap(),
+            convert(
+                SqlValue::Text("2026-02-28".into()),
+                ColType::Date,
+                Dialect::Postgres
+            )
+            .unwrap(),
             SqlValue::Date(chrono::NaiveDate::from_ymd_opt(2026, 2, 28).unwrap())
         );
         assert_eq!(
-            convert(SqlValue::Text("[\"a\",\"b\"]".into()), ColType::Json, Dialect::Postgres)
-                .unwrap(),
+            convert(
+                SqlValue::Text("[\"a\",\"b\"]".into()),
+                ColType::Json,
+                Dialect::Postgres
+            )
+            .unwrap(),
             SqlValue::Json(serde_json::json!(["a", "b"]))
         );
         let ts = convert(
@@ -602,7 +629,10 @@ mod tests {
         .unwrap();
         assert_eq!(ts.as_timestamp().unwrap().timestamp_subsec_micros(), 123456);
         assert!(convert(SqlValue::Text("x".into()), ColType::Uuid, Dialect::Sqlite).is_err());
-        assert_eq!(convert(SqlValue::Null, ColType::Uuid, Dialect::Sqlite).unwrap(), SqlValue::Null);
+        assert_eq!(
+            convert(SqlValue::Null, ColType::Uuid, Dialect::Sqlite).unwrap(),
+            SqlValue::Null
+        );
     }
 
     #[test]

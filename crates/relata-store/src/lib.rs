@@ -8,8 +8,10 @@
 //! [`Store::read`] on a pooled reader, [`Store::write`] in a transaction (on SQLite, on the one
 //! writer thread with group commit).
 
+pub mod backup;
 pub mod codec;
 pub mod conn;
+pub mod copy;
 pub mod ddl;
 pub mod dialect;
 pub mod error;

@@ -79,7 +79,7 @@ impl Conn for SqliteConn {
 /// A PostgreSQL connection with its own prepared-statement cache (the driver's `query(&str)`
 /// would prepare every statement again on every call: one extra round trip each).
 pub struct PgConn {
-    pub(crate) client: postgres::Client,
+    client: Option<postgres::Client>,
     statements: HashMap<String, postgres::Statement>,
 }
 
@@ -89,7 +89,7 @@ const PG_STATEMENT_CACHE: usize = 512;
 impl PgConn {
     pub fn new(client: postgres::Client) -> Self {
         Self {
-            client,
+            client: Some(client),
             statements: HashMap::new(),
         }
     }
@@ -98,12 +98,22 @@ impl PgConn {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.client.prepare(sql)?;
+        let s = self.client()?.prepare(sql)?;
         if self.statements.len() >= PG_STATEMENT_CACHE {
             self.statements.clear();
         }
         self.statements.insert(sql.to_owned(), s.clone());
         Ok(s)
+    }
+
+    pub(crate) fn client(&mut self) -> Result<&mut postgres::Client, StoreError> {
+        self.client
+            .as_mut()
+            .ok_or_else(|| StoreError::Unavailable("connection closed".into()))
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client.as_ref().is_none_or(postgres::Client::is_closed)
     }
 
     /// Forgets prepared statements (after DDL changes the tables they read).
@@ -126,12 +136,12 @@ impl Conn for PgConn {
 
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
         let stmt = self.statement(sql)?;
-        Ok(self.client.execute(&stmt, &pg_params(params))?)
+        Ok(self.client()?.execute(&stmt, &pg_params(params))?)
     }
 
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
         let stmt = self.statement(sql)?;
-        let rows = self.client.query(&stmt, &pg_params(params))?;
+        let rows = self.client()?.query(&stmt, &pg_params(params))?;
         rows.iter()
             .map(|row| {
                 (0..row.len())
@@ -145,6 +155,21 @@ impl Conn for PgConn {
         if sql.contains("CREATE") || sql.contains("ALTER") || sql.contains("DROP") {
             self.statements.clear();
         }
-        Ok(self.client.batch_execute(sql)?)
+        Ok(self.client()?.batch_execute(sql)?)
+    }
+}
+
+impl Drop for PgConn {
+    /// The blocking client runs a small runtime of its own to close the connection, which
+    /// panics on a thread that is driving async tasks (a pool dropped in an async context).
+    /// Close it on a plain thread instead.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let _ = std::thread::spawn(move || drop(client));
+            } else {
+                drop(client);
+            }
+        }
     }
 }

@@ -75,8 +75,13 @@ pub fn field_index(object: &ObjectDef, field: &FieldDef) -> Option<IndexDef> {
 
 /// The full table of an object.
 pub fn object_table(object: &ObjectDef) -> TableDef {
-    let mut columns: Vec<ColumnDef> = object.fields.iter().flat_map(field_columns).collect();
+    // System columns (with `deleted_at`) first, then fields in declaration order: fields added
+    // later are appended by ALTER TABLE, so a fresh table must have the same order.
+    let (system, fields): (Vec<&FieldDef>, Vec<&FieldDef>) =
+        object.fields.iter().partition(|f| f.system);
+    let mut columns: Vec<ColumnDef> = system.into_iter().flat_map(field_columns).collect();
     columns.push(ColumnDef::new("deleted_at", ColType::Timestamp).null());
+    columns.extend(fields.into_iter().flat_map(field_columns));
     let mut table = TableDef::new(table_name(object), columns, &["id"]);
     table.indexes = object
         .fields

@@ -155,6 +155,19 @@ fn install_standard_objects(conn: &mut dyn Conn) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The table that records applied migrations.
+pub fn migrations_table() -> TableDef {
+    TableDef::new(
+        "sys_migrations",
+        vec![
+            col("version", BigInt),
+            col("name", Text),
+            col("applied_at", Timestamp),
+        ],
+        &["version"],
+    )
+}
+
 fn applied(conn: &mut dyn Conn) -> Result<Vec<i64>, StoreError> {
     let rows = conn.query("SELECT version FROM sys_migrations ORDER BY version", &[])?;
     Ok(rows

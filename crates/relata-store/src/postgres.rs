@@ -22,14 +22,14 @@ impl r2d2::ManageConnection for PgManager {
     }
 
     fn is_valid(&self, conn: &mut PgConn) -> Result<(), StoreError> {
-        conn.client
+        conn.client()?
             .simple_query("")
             .map(|_| ())
             .map_err(StoreError::from)
     }
 
     fn has_broken(&self, conn: &mut PgConn) -> bool {
-        conn.client.is_closed()
+        conn.is_closed()
     }
 }
 

@@ -11,45 +11,53 @@ pub struct TestDb {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The PostgreSQL test database, when the environment names one.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("RELATA_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
 impl TestDb {
-    /// Must be called off the async runtime (the PostgreSQL client blocks).
+    /// PostgreSQL when `RELATA_TEST_POSTGRES_URL` is set, else SQLite. Must be called off the
+    /// async runtime (the PostgreSQL client blocks).
     pub fn fresh() -> TestDb {
-        match std::env::var("RELATA_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
-            Some(admin_url) => {
-                let schema = format!(
-                    "t_{}_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed),
-                    uuid::Uuid::new_v4()
-                        .simple()
-                        .to_string()
-                        .get(..8)
-                        .unwrap_or("x")
-                );
-                let mut client = postgres::Client::connect(&admin_url, postgres::NoTls)
-                    .expect("connect to RELATA_TEST_POSTGRES_URL");
-                client
-                    .batch_execute(&format!("CREATE SCHEMA {schema}"))
-                    .expect("create test schema");
-                let sep = if admin_url.contains('?') { '&' } else { '?' };
-                TestDb {
-                    url: format!("{admin_url}{sep}schema={schema}"),
-                    dir: None,
-                    pg: Some((admin_url, schema)),
-                }
-            }
-            None => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("relata.db").display());
-                TestDb {
-                    url,
-                    dir: Some(dir),
-                    pg: None,
-                }
-            }
+        match postgres_url() {
+            Some(admin_url) => Self::fresh_postgres(&admin_url),
+            None => Self::fresh_sqlite(),
+        }
+    }
+
+    /// A fresh SQLite file, whatever the environment says.
+    pub fn fresh_sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("relata.db").display());
+        TestDb {
+            url,
+            dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    /// A fresh schema in the PostgreSQL database at `admin_url`.
+    pub fn fresh_postgres(admin_url: &str) -> TestDb {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        let schema = format!(
+            "t_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            random.get(..8).unwrap_or("x")
+        );
+        let mut client = postgres::Client::connect(admin_url, postgres::NoTls)
+            .expect("connect to RELATA_TEST_POSTGRES_URL");
+        client
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .expect("create test schema");
+        let sep = if admin_url.contains('?') { '&' } else { '?' };
+        TestDb {
+            url: format!("{admin_url}{sep}schema={schema}"),
+            dir: None,
+            pg: Some((admin_url.to_owned(), schema)),
         }
     }
 

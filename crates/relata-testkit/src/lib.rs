@@ -15,7 +15,7 @@ use relata_domain::{Clock, ManualClock, SystemClock};
 use relata_store::StoreOptions;
 
 pub use client::{Client, Resp};
-pub use db::TestDb;
+pub use db::{TestDb, postgres_url};
 
 /// A running server with an admin token.
 pub struct TestApp {

@@ -1,0 +1,162 @@
+//! Helpers shared by the conformance test files: counting records, reading the change feed
+//! position, and checking that error bodies do not leak internals.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use relata_testkit::{Resp, TestApp};
+use serde_json::{Value as Json, json};
+
+/// Number of live records of `object`, by `count=true`.
+pub async fn count(app: &TestApp, object: &str) -> i64 {
+    let r = app
+        .get(&format!("/api/v1/records/{object}?count=true&limit=1"))
+        .await;
+    r.assert_status(200);
+    r.body["total"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no total in {}", r.text))
+}
+
+/// The sequence number of the newest change-feed event (0 when there is none). Every write
+/// appends an event, so an unchanged value proves nothing was written.
+pub async fn last_seq(app: &TestApp) -> i64 {
+    let mut after = 0;
+    loop {
+        let r = app
+            .get(&format!("/api/v1/changes?after={after}&limit=1000"))
+            .await;
+        r.assert_status(200);
+        let next = r.body["next_after"].as_i64().expect("next_after");
+        if r.body["data"].as_array().is_none_or(|d| d.is_empty()) {
+            return after;
+        }
+        after = next;
+    }
+}
+
+/// What a failed request must not have changed: record counts and the change feed.
+pub struct DbState {
+    counts: Vec<(String, i64)>,
+    seq: i64,
+}
+
+impl DbState {
+    pub async fn capture(app: &TestApp, objects: &[&str]) -> DbState {
+        let mut counts = Vec::new();
+        for o in objects {
+            counts.push(((*o).to_owned(), count(app, o).await));
+        }
+        DbState {
+            counts,
+            seq: last_seq(app).await,
+        }
+    }
+
+    #[track_caller]
+    pub fn assert_same(&self, after: &DbState, what: &str) {
+        assert_eq!(self.counts, after.counts, "record counts changed by {what}");
+        assert_eq!(self.seq, after.seq, "the change feed moved after {what}");
+    }
+
+    pub async fn assert_unchanged(&self, app: &TestApp, what: &str) {
+        let objects: Vec<&str> = self.counts.iter().map(|(o, _)| o.as_str()).collect();
+        let after = DbState::capture(app, &objects).await;
+        self.assert_same(&after, what);
+    }
+}
+
+/// Words that would betray SQL, the database or a panic in a client-facing body.
+const INTERNAL_WORDS: &[&str] = &[
+    "sql",
+    "postgres",
+    "constraint",
+    "syntax error",
+    "panicked",
+    "violates",
+    "database error",
+    "no such table",
+    "no such column",
+    "db error",
+    "stack backtrace",
+    "relata_store",
+    "relata_core",
+];
+
+/// Asserts that an error body says nothing about SQL or internals.
+#[track_caller]
+pub fn assert_no_leak(r: &Resp) {
+    assert_no_leak_echoing(r, "");
+}
+
+/// Like [`assert_no_leak`], for a body that may quote `echoed` (the client's own input).
+#[track_caller]
+pub fn assert_no_leak_echoing(r: &Resp, echoed: &str) {
+    let mut lower = r.text.to_lowercase();
+    if !echoed.is_empty() {
+        // the body is JSON: the input appears JSON-escaped
+        let quoted = serde_json::to_string(echoed).unwrap_or_default();
+        let inner = quoted.trim_matches('"').to_lowercase();
+        lower = lower.replace(&inner, "");
+    }
+    for word in INTERNAL_WORDS {
+        assert!(
+            !lower.contains(word),
+            "error body leaks internal text ({word:?}): {}",
+            r.text
+        );
+    }
+}
+
+/// A problem with this status and code, that names `field` with `field_code`, leaks nothing.
+#[track_caller]
+pub fn assert_field_problem(r: &Resp, status: u16, field: &str, field_code: &str) {
+    r.assert_problem(status, "validation_failed");
+    assert_eq!(
+        r.error_code(field).as_deref(),
+        Some(field_code),
+        "expected {field}: {field_code}; body: {}",
+        r.text
+    );
+    assert_no_leak(r);
+}
+
+/// Percent-encodes a query parameter value.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Adds a custom field and returns its metadata, panicking on failure.
+pub async fn add_field(app: &TestApp, object: &str, def: Json) -> Json {
+    let r = app
+        .post(&format!("/api/v1/meta/objects/{object}/fields"), &def)
+        .await;
+    assert_eq!(r.status, 201, "add field {def} to {object}: {}", r.text);
+    r.body
+}
+
+/// Creates a custom object and returns its metadata, panicking on failure.
+pub async fn create_object(app: &TestApp, api_name: &str, label: &str, plural: &str) -> Json {
+    let r = app
+        .post(
+            "/api/v1/meta/objects",
+            &json!({"api_name": api_name, "label": label, "plural_label": plural}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "create object {api_name}: {}", r.text);
+    r.body
+}
+
+/// The id of a created record.
+pub fn id_of(record: &Json) -> String {
+    record["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {record}"))
+        .to_owned()
+}

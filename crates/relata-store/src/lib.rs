@@ -66,6 +66,21 @@ enum Backend {
     },
 }
 
+/// Runs `f` inside an open transaction; if it panics, rolls the transaction back before the
+/// panic goes on, so the pooled connection is not handed to the next caller mid-transaction.
+fn guarded<T, E, F>(conn: &mut dyn Conn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut dyn Conn) -> Result<T, E>,
+{
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *conn))) {
+        Ok(out) => out,
+        Err(panic) => {
+            let _ = conn.batch("ROLLBACK");
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
 /// The database, shared by every request.
 #[derive(Clone)]
 pub struct Store {
@@ -169,14 +184,14 @@ impl Store {
                 let mut conn = readers.get().map_err(StoreError::from)?;
                 // One read transaction, so a multi-statement read sees one snapshot.
                 conn.batch("BEGIN")?;
-                let out = f(&mut *conn);
+                let out = guarded(&mut *conn, f);
                 let _ = conn.batch("COMMIT");
                 out
             }
             Backend::Postgres { pool, .. } => {
                 let mut conn = pool.get().map_err(StoreError::from)?;
                 conn.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
-                let out = f(&mut *conn);
+                let out = guarded(&mut *conn, f);
                 if conn.batch("COMMIT").is_err() {
                     let _ = conn.batch("ROLLBACK");
                 }
@@ -226,7 +241,7 @@ impl Store {
             Backend::Postgres { pool, .. } => {
                 let mut conn = pool.get().map_err(StoreError::from)?;
                 conn.batch("BEGIN")?;
-                match f(&mut *conn) {
+                match guarded(&mut *conn, f) {
                     Ok(t) => {
                         conn.batch("COMMIT")?;
                         Ok(t)

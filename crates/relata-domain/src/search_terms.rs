@@ -76,7 +76,14 @@ pub fn terms_of(text: &str) -> Vec<Term> {
             out.push(Term { text, kind });
         }
     };
-    push(truncate(&norm), TermKind::Whole);
+    // A phone number is searched by its digits only: its punctuated text is not a term, and
+    // the full digit run counts as the whole value (so typing all digits is an exact match).
+    let phoneish = norm
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if !phoneish {
+        push(truncate(&norm), TermKind::Whole);
+    }
 
     // CJK runs: every suffix of 2+ characters.
     let chars: Vec<char> = norm.chars().collect();
@@ -104,10 +111,10 @@ pub fn terms_of(text: &str) -> Vec<Term> {
     let digits: String = norm.chars().filter(char::is_ascii_digit).collect();
     if digits.len() >= MIN_DIGITS {
         for s in 0..=digits.len() - MIN_DIGITS {
-            let kind = if s == 0 {
-                TermKind::Start
-            } else {
-                TermKind::Inner
+            let kind = match (s, phoneish) {
+                (0, true) => TermKind::Whole,
+                (0, false) => TermKind::Start,
+                _ => TermKind::Inner,
             };
             push(truncate(&digits[s..]), kind);
         }
@@ -126,10 +133,15 @@ pub fn terms_of(text: &str) -> Vec<Term> {
         } else {
             TermKind::Inner
         };
+        // An email's top-level domain ("com", "cn") would match half the database: skip it.
+        let words_of = match token.rsplit_once('.') {
+            Some((head, _tld)) if token.contains('@') => head,
+            _ => token,
+        };
         if token.contains('@') {
             push(truncate(token), kind);
         }
-        for (m, word) in token
+        for (m, word) in words_of
             .split(|c: char| !(c.is_alphanumeric()) || is_cjk(c))
             .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
             .enumerate()
@@ -230,6 +242,27 @@ mod tests {
         assert!(t.iter().any(|term| term.starts_with("exam")));
         let t = texts("Acme Global Trading");
         assert!(t.contains(&"global".to_owned()));
+    }
+
+    #[test]
+    fn phones_are_terms_by_digits_only_and_emails_skip_the_tld() {
+        let terms = terms_of("+86 138-0013-8000");
+        assert!(
+            terms
+                .iter()
+                .all(|t| t.text.chars().all(|c| c.is_ascii_digit()))
+        );
+        assert_eq!(
+            terms
+                .iter()
+                .find(|t| t.text == "8613800138000")
+                .unwrap()
+                .kind,
+            TermKind::Whole
+        );
+        let t = texts("zhang.wei@example.com");
+        assert!(!t.contains(&"com".to_owned()));
+        assert!(t.contains(&"example".to_owned()));
     }
 
     #[test]

@@ -198,18 +198,8 @@ pub fn insert(
     );
     conn.execute(&sql, &params)?;
 
-    let tracked: Vec<(String, Json, Json)> = object
-        .live_fields()
-        .filter(|f| f.tracked && !record.get(f.name()).is_null())
-        .map(|f| {
-            (
-                f.name().to_owned(),
-                Json::Null,
-                record.get(f.name()).to_json(),
-            )
-        })
-        .collect();
-    write_history(conn, object, id, actor, now, &tracked)?;
+    // Field history records changes; a new record's initial values are in its `created`
+    // event, so writing them again per tracked field would only add rows to every insert.
     search::index_record(conn, object, &record, None)?;
     let changes: Map<String, Json> = object
         .live_fields()

@@ -47,7 +47,10 @@ pub struct FieldInput {
     #[serde(default, deserialize_with = "some_json")]
     pub default: Option<Json>,
     pub max_length: Option<u32>,
+    /// A number or a decimal string, like decimal field values.
+    #[serde(default, deserialize_with = "decimal_bound")]
     pub min: Option<rust_decimal::Decimal>,
+    #[serde(default, deserialize_with = "decimal_bound")]
     pub max: Option<rust_decimal::Decimal>,
     pub scale: Option<u32>,
     pub pattern: Option<String>,
@@ -69,6 +72,22 @@ pub enum PicklistInput {
 
 fn some_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Json>, D::Error> {
     Json::deserialize(d).map(Some)
+}
+
+/// Decimals are strings on the wire (serde-str), but a bound is as often written `5` as `"5"`.
+fn decimal_bound<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<rust_decimal::Decimal>, D::Error> {
+    let text = match Option::<Json>::deserialize(d)? {
+        None | Some(Json::Null) => return Ok(None),
+        Some(Json::Number(n)) => n.to_string(),
+        Some(Json::String(s)) => s.trim().to_owned(),
+        Some(_) => return Err(serde::de::Error::custom("expected a number")),
+    };
+    text.parse::<rust_decimal::Decimal>()
+        .or_else(|_| rust_decimal::Decimal::from_scientific(&text))
+        .map(|d| Some(d.normalize()))
+        .map_err(|_| serde::de::Error::custom(format!("'{text}' is not a decimal number")))
 }
 
 fn require_admin(actor: &Actor) -> Result<(), CoreError> {
@@ -712,9 +731,11 @@ fn reindex_field(
         ),
         &[],
     )?;
+    let mut side = crate::records::companions::Companions::new();
     for row in rows {
         let record = read::decode_row(object, &row)?;
-        crate::search::index_record(conn, &only, &record, None)?;
+        crate::search::index_record(conn, &mut side, &only, &record, None)?;
     }
+    side.flush(conn)?;
     Ok(())
 }

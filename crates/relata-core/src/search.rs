@@ -11,10 +11,10 @@ use relata_domain::search_terms::{
     QueryPart, normalize, prefix_upper_bound, query_parts, terms_of,
 };
 use relata_domain::{Record, Value};
-use relata_store::dialect::placeholders;
 use relata_store::{Conn, Sql, SqlValue};
 
 use crate::error::CoreError;
+use crate::records::companions::Companions;
 use crate::records::read::{decode_row, select_list};
 use crate::visibility::Visibility;
 
@@ -22,16 +22,13 @@ use crate::visibility::Visibility;
 /// are rewritten.
 pub fn index_record(
     conn: &mut dyn Conn,
+    side: &mut Companions,
     object: &ObjectDef,
     record: &Record,
     changed: Option<&[&str]>,
 ) -> Result<(), CoreError> {
     let Some(id) = record.id() else { return Ok(()) };
     let d = conn.dialect();
-    let insert = format!(
-        "INSERT INTO sys_search (term, object, record_id, field, kind) VALUES ({}) ON CONFLICT DO NOTHING",
-        placeholders(d, 1, 5)
-    );
     for field in object.searchable_fields() {
         if let Some(changed) = changed {
             if !changed.contains(&field.name()) {
@@ -46,21 +43,19 @@ pub fn index_record(
                 &sql,
                 &[SqlValue::Uuid(id), SqlValue::Text(field.name().to_owned())],
             )?;
+            side.forget_terms(id, Some(field.name()));
         }
         let Value::Text(text) = record.get(field.name()) else {
             continue;
         };
         for term in terms_of(text) {
-            conn.execute(
-                &insert,
-                &[
-                    SqlValue::Text(term.text),
-                    SqlValue::Text(object.name().to_owned()),
-                    SqlValue::Uuid(id),
-                    SqlValue::Text(field.name().to_owned()),
-                    SqlValue::Int(term.kind as i64),
-                ],
-            )?;
+            side.add_term(vec![
+                SqlValue::Text(term.text),
+                SqlValue::Text(object.name().to_owned()),
+                SqlValue::Uuid(id),
+                SqlValue::Text(field.name().to_owned()),
+                SqlValue::Int(term.kind as i64),
+            ]);
         }
     }
     Ok(())
@@ -69,6 +64,7 @@ pub fn index_record(
 /// Removes every term of a record (deleted to the recycle bin, or purged).
 pub fn remove_record(
     conn: &mut dyn Conn,
+    side: &mut Companions,
     _object: &ObjectDef,
     id: uuid::Uuid,
 ) -> Result<(), CoreError> {
@@ -77,6 +73,7 @@ pub fn remove_record(
         relata_store::dialect::placeholder(conn.dialect(), 1)
     );
     conn.execute(&sql, &[SqlValue::Uuid(id)])?;
+    side.forget_terms(id, None);
     Ok(())
 }
 

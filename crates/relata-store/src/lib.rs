@@ -9,6 +9,7 @@
 //! writer thread with group commit).
 
 pub mod backup;
+pub mod batch;
 pub mod codec;
 pub mod conn;
 pub mod copy;

@@ -12,6 +12,7 @@ use relata_domain::{FieldError, FieldErrorCode, Record, Value};
 use relata_store::codec::encode;
 use relata_store::{Conn, Sql};
 
+use super::companions::Companions;
 use super::{read, write};
 use crate::Core;
 use crate::context::Actor;
@@ -156,12 +157,14 @@ impl Core {
                     return Ok(summarise(results));
                 }
 
-                // Pass 2: write.
+                // Pass 2: write. Search terms and events are queued and flushed together.
+                let mut side = Companions::new();
                 for (index, plan) in planned.into_iter().enumerate() {
                     let Some((exists, mut values)) = plan else {
                         continue;
                     };
                     let key = keys[index].as_ref().map(key_text);
+                    let mark = side.mark();
                     if mode == BulkMode::PerRecord {
                         conn.batch("SAVEPOINT bulk_record")?;
                     }
@@ -169,16 +172,17 @@ impl Core {
                         Some(current) if exists || key.is_some() => {
                             values.remove("id");
                             let before = current.version();
-                            write::update(conn, &object, &actor, now, current, values).map(|r| {
-                                let status = if r.version() == before {
-                                    BulkStatus::Unchanged
-                                } else {
-                                    BulkStatus::Updated
-                                };
-                                (r, status)
-                            })
+                            write::update(conn, &mut side, &object, &actor, now, current, values)
+                                .map(|r| {
+                                    let status = if r.version() == before {
+                                        BulkStatus::Unchanged
+                                    } else {
+                                        BulkStatus::Updated
+                                    };
+                                    (r, status)
+                                })
                         }
-                        _ => write::insert(conn, &object, &actor, now, values)
+                        _ => write::insert(conn, &mut side, &object, &actor, now, values)
                             .map(|r| (r, BulkStatus::Created)),
                     };
                     match outcome {
@@ -209,10 +213,12 @@ impl Core {
                                 return Err(CoreError::Validation(errors));
                             }
                             conn.batch("ROLLBACK TO bulk_record; RELEASE bulk_record")?;
+                            side.rollback_to(mark);
                             results[index] = failed(index, errors);
                         }
                     }
                 }
+                side.flush(conn)?;
                 Ok(summarise(results))
             })
             .await

@@ -3,6 +3,7 @@
 //! transaction; each read carries the caller's visibility predicate.
 
 pub mod bulk;
+pub mod companions;
 pub mod read;
 pub mod write;
 
@@ -70,7 +71,9 @@ impl Core {
             .write(move |conn| {
                 let errors = write::check_lookups(conn, &object, &values)?;
                 with_errors(errors, ())?;
-                write::insert(conn, &object, &actor, now, values)
+                with_companions(conn, |conn, side| {
+                    write::insert(conn, side, &object, &actor, now, values)
+                })
             })
             .await
     }
@@ -112,7 +115,9 @@ impl Core {
                     .ok_or_else(|| CoreError::not_found(format!("{} {id}", object.name())))?;
                 check_version(&current, expected_version)?;
                 with_errors(write::check_lookups(conn, &object, &changes)?, ())?;
-                write::update(conn, &object, &actor, now, current, changes)
+                with_companions(conn, |conn, side| {
+                    write::update(conn, side, &object, &actor, now, current, changes)
+                })
             })
             .await
     }
@@ -166,7 +171,9 @@ impl Core {
                     });
                 }
                 check_version(&current, expected_version)?;
-                write::set_deleted(conn, &object, &actor, now, &current, delete)
+                with_companions(conn, |conn, side| {
+                    write::set_deleted(conn, side, &object, &actor, now, &current, delete)
+                })
             })
             .await
     }
@@ -187,7 +194,9 @@ impl Core {
                 read::get(conn, &object, id, &vis, Bin::Deleted)?.ok_or_else(|| {
                     CoreError::not_found(format!("{} {id} in the recycle bin", object.name()))
                 })?;
-                write::purge(conn, &object, &actor, now, id)
+                with_companions(conn, |conn, side| {
+                    write::purge(conn, side, &object, &actor, now, id)
+                })
             })
             .await
     }
@@ -311,6 +320,17 @@ impl Core {
             })
             .await
     }
+}
+
+/// Runs one write step and flushes the search terms and events it queued.
+fn with_companions<T>(
+    conn: &mut dyn relata_store::Conn,
+    f: impl FnOnce(&mut dyn relata_store::Conn, &mut companions::Companions) -> Result<T, CoreError>,
+) -> Result<T, CoreError> {
+    let mut side = companions::Companions::new();
+    let out = f(conn, &mut side)?;
+    side.flush(conn)?;
+    Ok(out)
 }
 
 fn json_of(v: &SqlValue) -> Json {

@@ -19,6 +19,7 @@ use relata_store::{Conn, SqlValue};
 
 use crate::context::Actor;
 use crate::error::CoreError;
+use crate::records::companions::Companions;
 use crate::search;
 
 /// The event kinds of the change feed.
@@ -154,6 +155,7 @@ pub fn check_lookups(
 /// Inserts a new record with `values` (already parsed and checked) and returns it as stored.
 pub fn insert(
     conn: &mut dyn Conn,
+    side: &mut Companions,
     object: &ObjectDef,
     actor: &Actor,
     now: DateTime<Utc>,
@@ -200,7 +202,7 @@ pub fn insert(
 
     // Field history records changes; a new record's initial values are in its `created`
     // event, so writing them again per tracked field would only add rows to every insert.
-    search::index_record(conn, object, &record, None)?;
+    search::index_record(conn, side, object, &record, None)?;
     let changes: Map<String, Json> = object
         .live_fields()
         .filter(|f| !f.system)
@@ -208,7 +210,7 @@ pub fn insert(
         .map(|f| (f.name().to_owned(), record.get(f.name()).to_json()))
         .collect();
     append_event(
-        conn,
+        side,
         object,
         id,
         kind::CREATED,
@@ -223,6 +225,7 @@ pub fn insert(
 /// record as stored, or `current` unchanged when nothing differs.
 pub fn update(
     conn: &mut dyn Conn,
+    side: &mut Companions,
     object: &ObjectDef,
     actor: &Actor,
     now: DateTime<Utc>,
@@ -287,7 +290,7 @@ pub fn update(
         .collect();
     write_history(conn, object, id, actor, now, &tracked)?;
     let changed_names: Vec<&str> = changed.iter().map(|(n, _)| n.as_str()).collect();
-    search::index_record(conn, object, &record, Some(&changed_names))?;
+    search::index_record(conn, side, object, &record, Some(&changed_names))?;
     let diff: Map<String, Json> = changed
         .iter()
         .map(|(name, value)| {
@@ -298,7 +301,7 @@ pub fn update(
         })
         .collect();
     append_event(
-        conn,
+        side,
         object,
         id,
         kind::UPDATED,
@@ -312,6 +315,7 @@ pub fn update(
 /// Sets or clears `deleted_at` (recycle bin), bumping the version.
 pub fn set_deleted(
     conn: &mut dyn Conn,
+    side: &mut Companions,
     object: &ObjectDef,
     actor: &Actor,
     now: DateTime<Utc>,
@@ -354,9 +358,9 @@ pub fn set_deleted(
     record.set("updated_at", Value::Datetime(now));
     record.set("updated_by", Value::Ref(actor.user_id.0));
     if deleted {
-        search::remove_record(conn, object, id)?;
+        search::remove_record(conn, side, object, id)?;
         append_event(
-            conn,
+            side,
             object,
             id,
             kind::DELETED,
@@ -365,9 +369,9 @@ pub fn set_deleted(
             Json::Object(Map::new()),
         )?;
     } else {
-        search::index_record(conn, object, &record, None)?;
+        search::index_record(conn, side, object, &record, None)?;
         append_event(
-            conn,
+            side,
             object,
             id,
             kind::RESTORED,
@@ -382,6 +386,7 @@ pub fn set_deleted(
 /// Removes a record from the recycle bin for good, with its history and search terms.
 pub fn purge(
     conn: &mut dyn Conn,
+    side: &mut Companions,
     object: &ObjectDef,
     actor: &Actor,
     now: DateTime<Utc>,
@@ -393,13 +398,13 @@ pub fn purge(
         &format!("DELETE FROM sys_field_history WHERE record_id = {p1}"),
         &[SqlValue::Uuid(id)],
     )?;
-    search::remove_record(conn, object, id)?;
+    search::remove_record(conn, side, object, id)?;
     conn.execute(
         &format!("DELETE FROM {} WHERE id = {p1}", table_name(object)),
         &[SqlValue::Uuid(id)],
     )?;
     append_event(
-        conn,
+        side,
         object,
         id,
         kind::PURGED,
@@ -443,9 +448,9 @@ fn write_history(
     Ok(())
 }
 
-/// Appends to the change feed. Called last in a write so the feed lock is held briefly.
+/// Queues a change-feed event; [`Companions::flush`] writes it before the commit.
 pub fn append_event(
-    conn: &mut dyn Conn,
+    side: &mut Companions,
     object: &ObjectDef,
     record_id: uuid::Uuid,
     kind: &str,
@@ -453,23 +458,14 @@ pub fn append_event(
     now: DateTime<Utc>,
     changes: Json,
 ) -> Result<(), CoreError> {
-    conn.lock_change_feed()?;
-    let d = conn.dialect();
-    let sql = format!(
-        "INSERT INTO sys_events (object, record_id, kind, actor, at, changes) VALUES ({})",
-        relata_store::dialect::placeholders(d, 1, 6)
-    );
-    conn.execute(
-        &sql,
-        &[
-            SqlValue::Text(object.name().to_owned()),
-            SqlValue::Uuid(record_id),
-            SqlValue::Text(kind.to_owned()),
-            SqlValue::Uuid(actor.user_id.0),
-            SqlValue::Timestamp(now),
-            SqlValue::Json(changes),
-        ],
-    )?;
+    side.add_event(vec![
+        SqlValue::Text(object.name().to_owned()),
+        SqlValue::Uuid(record_id),
+        SqlValue::Text(kind.to_owned()),
+        SqlValue::Uuid(actor.user_id.0),
+        SqlValue::Timestamp(now),
+        SqlValue::Json(changes),
+    ]);
     Ok(())
 }
 

@@ -56,12 +56,13 @@ impl From<postgres::Error> for StoreError {
         use postgres::error::SqlState;
         if let Some(db) = e.as_db_error() {
             if *db.code() == SqlState::UNIQUE_VIOLATION {
-                // Unique indexes are named ux_<table>__<column>; see ddl.rs.
+                // Unique indexes are named ux_<table>__<column>, or ux_<hash>__<column> when
+                // that would be too long; see `IndexDef::new`.
                 let name = db.constraint().unwrap_or_default();
                 let (table, column) = name
                     .strip_prefix("ux_")
                     .and_then(|rest| rest.split_once("__"))
-                    .map(|(t, c)| (t.to_owned(), c.to_owned()))
+                    .map(|(t, c)| (db.table().unwrap_or(t).to_owned(), c.to_owned()))
                     .unwrap_or_else(|| {
                         (db.table().unwrap_or_default().to_owned(), name.to_owned())
                     });

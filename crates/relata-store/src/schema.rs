@@ -49,6 +49,16 @@ impl ColumnDef {
     }
 }
 
+/// The longest identifier PostgreSQL keeps whole (NAMEDATALEN - 1).
+const MAX_IDENTIFIER: usize = 63;
+
+/// FNV-1a: a hash that never changes between builds, for stable index names.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexDef {
     pub name: String,
@@ -63,7 +73,22 @@ impl IndexDef {
     pub fn new(table: &str, columns: &[&str], unique: bool) -> Self {
         let prefix = if unique { "ux" } else { "ix" };
         // `__` separates table and columns so a unique violation can be traced to its column.
-        let name = format!("{prefix}_{table}__{}", columns.join("__"));
+        let cols = columns.join("__");
+        let full = format!("{prefix}_{table}__{cols}");
+        // PostgreSQL cuts identifiers at 63 bytes, so two long names sharing a prefix would
+        // become one index (and `IF NOT EXISTS` would skip the second). Past the limit a hash
+        // of the full name stands in for the table; the columns stay readable after `__`.
+        let name = if full.len() <= MAX_IDENTIFIER {
+            full
+        } else {
+            let hash = fnv1a(&full);
+            let short = format!("{prefix}_{hash:016x}__{cols}");
+            if short.len() <= MAX_IDENTIFIER {
+                short
+            } else {
+                format!("{prefix}_{hash:016x}")
+            }
+        };
         Self {
             name,
             table: table.to_owned(),
@@ -258,4 +283,30 @@ pub fn introspect(conn: &mut dyn Conn) -> Result<Vec<LiveTable>, StoreError> {
         });
     }
     Ok(tables)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IndexDef;
+
+    #[test]
+    fn long_index_names_fit_postgres_and_stay_distinct() {
+        let table = "customer_contract_registration_archive";
+        let a = IndexDef::new(table, &["external_reference_number_primary"], true);
+        let b = IndexDef::new(table, &["external_reference_number_secondary"], true);
+        assert!(
+            a.name.len() <= 63 && b.name.len() <= 63,
+            "{} {}",
+            a.name,
+            b.name
+        );
+        assert_ne!(a.name, b.name);
+        // the column can still be read back from a unique index's name
+        assert!(a.name.ends_with("__external_reference_number_primary"));
+        // short names are unchanged
+        assert_eq!(
+            IndexDef::new("account", &["sku"], true).name,
+            "ux_account__sku"
+        );
+    }
 }

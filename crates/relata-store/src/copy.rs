@@ -278,7 +278,7 @@ fn prepare_target(conn: &mut dyn Conn, objects: &[ObjectDef]) -> Result<(), Stor
     }
     for object in objects {
         for ix in ddl::object_table(object).indexes {
-            conn.batch(&ix.render())?;
+            conn.batch(&ix.render(d))?;
         }
     }
     if !created.is_empty() || !to_add.is_empty() {

@@ -66,11 +66,17 @@ pub fn field_index(object: &ObjectDef, field: &FieldDef) -> Option<IndexDef> {
     if field.name() == "id" || !field.indexed() {
         return None;
     }
-    Some(IndexDef::new(
-        table_name(object),
-        &[field.name()],
-        field.unique,
-    ))
+    // Non-unique indexes carry the id as a second column: lists sort by (field, id), and the
+    // tie order then comes from the index instead of sorting every row with the same value.
+    if field.unique {
+        Some(IndexDef::new(table_name(object), &[field.name()], true))
+    } else {
+        Some(IndexDef::new(
+            table_name(object),
+            &[field.name(), "id"],
+            false,
+        ))
+    }
 }
 
 /// The full table of an object.
@@ -110,7 +116,7 @@ pub fn add_field(
         ))?;
     }
     if let Some(ix) = field_index(object, field) {
-        conn.batch(&ix.render())?;
+        conn.batch(&ix.render(conn.dialect()))?;
     }
     Ok(())
 }
@@ -129,7 +135,7 @@ pub fn sync_field_index(
             conn.batch(&format!("DROP INDEX IF EXISTS {}", ix.name))?;
         }
         if let Some(ix) = new {
-            conn.batch(&ix.render())?;
+            conn.batch(&ix.render(conn.dialect()))?;
         }
     }
     Ok(())

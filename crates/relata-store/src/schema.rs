@@ -98,13 +98,24 @@ impl IndexDef {
         }
     }
 
-    pub fn render(&self) -> String {
+    /// On PostgreSQL every column is indexed `NULLS FIRST`, so that the index order is the
+    /// list order on both backends: nulls sort as the smallest value (ascending: first;
+    /// descending: last), which is also SQLite's native order.
+    pub fn render(&self, d: Dialect) -> String {
+        let columns: Vec<String> = match d {
+            Dialect::Sqlite => self.columns.clone(),
+            Dialect::Postgres => self
+                .columns
+                .iter()
+                .map(|c| format!("{c} NULLS FIRST"))
+                .collect(),
+        };
         format!(
             "CREATE {}INDEX IF NOT EXISTS {} ON {} ({}){}",
             if self.unique { "UNIQUE " } else { "" },
             self.name,
             self.table,
-            self.columns.join(", "),
+            columns.join(", "),
             self.condition
                 .as_ref()
                 .map(|c| format!(" WHERE {c}"))
@@ -157,7 +168,7 @@ impl TableDef {
             self.name,
             parts.join(",\n  ")
         )];
-        out.extend(self.indexes.iter().map(IndexDef::render));
+        out.extend(self.indexes.iter().map(|ix| ix.render(d)));
         out
     }
 

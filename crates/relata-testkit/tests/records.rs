@@ -180,3 +180,55 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// Nulls are the smallest values: first ascending, last descending; cursors walk through them.
+#[tokio::test]
+async fn sorting_puts_nulls_first_ascending_and_last_descending_across_pages() {
+    let app = TestApp::spawn().await;
+    for (name, amount) in [
+        ("a", Some(300)),
+        ("b", None),
+        ("c", Some(100)),
+        ("d", None),
+        ("e", Some(200)),
+        ("f", None),
+    ] {
+        let body = match amount {
+            Some(a) => json!({"name": name, "amount": a}),
+            None => json!({"name": name}),
+        };
+        app.create("opportunity", &body).await;
+    }
+    async fn walk(app: &TestApp, sort: &str) -> Vec<(String, serde_json::Value)> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/records/opportunity?sort={sort}&limit=2");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let page = app.get(&path).await;
+            page.assert_status(200);
+            for d in page.body["data"].as_array().unwrap() {
+                out.push((
+                    d["name"].as_str().unwrap().to_owned(),
+                    d["amount"]["amount"].clone(),
+                ));
+            }
+            match page.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return out,
+            }
+        }
+    }
+    let asc = walk(&app, "amount").await;
+    assert_eq!(asc.len(), 6);
+    assert!(asc[..3].iter().all(|(_, a)| a.is_null()), "{asc:?}");
+    let names: Vec<&str> = asc[3..].iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["c", "e", "a"]);
+    let desc = walk(&app, "-amount").await;
+    assert_eq!(desc.len(), 6);
+    let names: Vec<&str> = desc[..3].iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["a", "e", "c"]);
+    assert!(desc[3..].iter().all(|(_, a)| a.is_null()), "{desc:?}");
+}

@@ -175,7 +175,7 @@ pub async fn history(
 #[utoipa::path(get, path = "/api/v1/records/{object}", tag = "records",
     params(("object" = String, Path),
         ("filter" = Option<String>, Query, description = "JSON filter ({\"and\":[{\"field\":\"stage\",\"op\":\"eq\",\"value\":\"proposal\"}]}) or compact form (stage eq proposal and amount gte 1000)"),
-        ("sort" = Option<String>, Query, description = "field, or -field for descending; nulls last"),
+        ("sort" = Option<String>, Query, description = "field, or -field for descending; empty values sort first ascending, last descending"),
         ("fields" = Option<String>, Query, description = "comma-separated fields to return"),
         ("limit" = Option<usize>, Query, description = "page size, 1-1000, default 50"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),

@@ -211,9 +211,17 @@ pub fn list(
     }
     match &spec.sort {
         Some(s) => {
-            let dir = if s.descending { "DESC" } else { "ASC" };
+            // Nulls sort as the smallest value: first ascending, last descending. That is
+            // SQLite's native order and the order of our PostgreSQL indexes (NULLS FIRST), so
+            // the (field, id) index serves the sort on both.
+            let (dir, nulls) = match (s.descending, sql.dialect) {
+                (true, relata_store::Dialect::Postgres) => ("DESC", " NULLS LAST"),
+                (false, relata_store::Dialect::Postgres) => ("ASC", " NULLS FIRST"),
+                (true, relata_store::Dialect::Sqlite) => ("DESC", ""),
+                (false, relata_store::Dialect::Sqlite) => ("ASC", ""),
+            };
             sql.push(&format!(
-                " ORDER BY t.{} {dir} NULLS LAST, t.id {dir}",
+                " ORDER BY t.{} {dir}{nulls}, t.id {dir}",
                 s.field.name()
             ));
         }
@@ -258,7 +266,7 @@ pub fn list(
     })
 }
 
-/// Rows strictly after the cursor in (sort value, id) order, nulls last.
+/// Rows strictly after the cursor in (sort value, id) order; nulls are the smallest values.
 fn push_keyset(sql: &mut Sql, sort: Option<&Sort>, c: &Cursor) {
     let d = sql.dialect;
     match sort {
@@ -268,17 +276,29 @@ fn push_keyset(sql: &mut Sql, sort: Option<&Sort>, c: &Cursor) {
         }
         Some(s) => {
             let col = format!("t.{}", s.field.name());
-            let (cmp, id_cmp) = if s.descending { ("<", "<") } else { (">", ">") };
-            if c.sort_value.is_null() {
-                let p = sql.bind(SqlValue::Uuid(c.id));
-                sql.push(&format!(" AND ({col} IS NULL AND t.id {id_cmp} {p})"));
-            } else {
-                let v = encode(&s.field, &c.sort_value, d);
-                let p1 = sql.bind(v.clone());
-                let p2 = sql.bind(v);
-                let p3 = sql.bind(SqlValue::Uuid(c.id));
-                sql.push(&format!(" AND ({col} {cmp} {p1} OR ({col} = {p2} AND t.id {id_cmp} {p3}) OR {col} IS NULL)"));
-            }
+            let id = sql.bind(SqlValue::Uuid(c.id));
+            match (s.descending, c.sort_value.is_null()) {
+                // ascending, after a null: the rest of the nulls, then every non-null
+                (false, true) => sql.push(&format!(
+                    " AND (({col} IS NULL AND t.id > {id}) OR {col} IS NOT NULL)"
+                )),
+                // descending, after a null: only nulls remain
+                (true, true) => sql.push(&format!(" AND ({col} IS NULL AND t.id < {id})")),
+                (descending, false) => {
+                    let v = encode(&s.field, &c.sort_value, d);
+                    let p1 = sql.bind(v.clone());
+                    let p2 = sql.bind(v);
+                    let cmp = if descending { "<" } else { ">" };
+                    let nulls = if descending {
+                        format!(" OR {col} IS NULL")
+                    } else {
+                        String::new()
+                    };
+                    sql.push(&format!(
+                        " AND ({col} {cmp} {p1} OR ({col} = {p2} AND t.id {cmp} {id}){nulls})"
+                    ))
+                }
+            };
         }
     }
 }

@@ -67,29 +67,28 @@ pub fn get(
     vis: &Visibility,
     bin: Bin,
 ) -> Result<Option<Record>, CoreError> {
-    let mut sql = Sql::new(conn.dialect());
-    sql.push(&format!(
-        "SELECT {} FROM {} WHERE id = ",
-        select_list(object, ""),
-        table_name(object)
-    ));
-    sql.param(SqlValue::Uuid(id));
-    push_bin(&mut sql, bin, "");
-    vis.push(&mut sql, "");
-    if conn.dialect() == relata_store::Dialect::Postgres && bin != Bin::Any {
-        // inside write transactions this serialises concurrent updates of one row
-    }
-    let row = conn.query_one(&sql.text, &sql.params)?;
-    row.map(|r| decode_row(object, &r)).transpose()
+    select_one(conn, object, id, vis, bin, false)
 }
 
-/// Like [`get`], locking the row for update on PostgreSQL (SQLite's single writer needs none).
+/// Like [`get`], locking the row until the transaction ends on PostgreSQL, so concurrent
+/// updates of one record queue up (SQLite's single writer needs no lock).
 pub fn get_for_update(
     conn: &mut dyn Conn,
     object: &ObjectDef,
     id: uuid::Uuid,
     vis: &Visibility,
     bin: Bin,
+) -> Result<Option<Record>, CoreError> {
+    select_one(conn, object, id, vis, bin, true)
+}
+
+fn select_one(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    id: uuid::Uuid,
+    vis: &Visibility,
+    bin: Bin,
+    lock: bool,
 ) -> Result<Option<Record>, CoreError> {
     let mut sql = Sql::new(conn.dialect());
     sql.push(&format!(
@@ -100,14 +99,14 @@ pub fn get_for_update(
     sql.param(SqlValue::Uuid(id));
     push_bin(&mut sql, bin, "");
     vis.push(&mut sql, "");
-    if conn.dialect() == relata_store::Dialect::Postgres {
+    if lock && conn.dialect() == relata_store::Dialect::Postgres {
         sql.push(" FOR UPDATE");
     }
     let row = conn.query_one(&sql.text, &sql.params)?;
     row.map(|r| decode_row(object, &r)).transpose()
 }
 
-/// A sort key: a field and a direction. Nulls always sort last.
+/// A sort key: a field and a direction. Empty values sort as the smallest.
 #[derive(Debug, Clone)]
 pub struct Sort {
     pub field: FieldDef,

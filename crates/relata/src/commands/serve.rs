@@ -1,0 +1,150 @@
+//! `relata serve`: opens the database, optionally seeds the demo data set, and serves the HTTP
+//! API until SIGTERM or Ctrl-C. Shutdown is graceful: stop accepting connections, let
+//! in-flight requests finish (up to `shutdown_grace_secs`), then close the store so queued
+//! writes commit before the process exits.
+//!
+//! Start-up does no full-table work (migrations check a version table, metadata is one small
+//! table), so a server on a database of millions of records is serving within a second.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::oneshot;
+
+use relata_core::Core;
+use relata_core::Source;
+use relata_core::records::ListRequest;
+
+use super::{admin_actor, core_error, demo, open_core};
+use crate::cli::ServeArgs;
+use crate::config::Config;
+
+pub fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<()> {
+    let core = open_core(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("relata-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    let demo_token = if args.demo {
+        seed_demo(&core, &runtime, args)?
+    } else {
+        None
+    };
+    let result = runtime.block_on(serve(core.clone(), config, demo_token));
+    core.store.close();
+    tracing::info!("stopped");
+    result
+}
+
+/// Loads the demo data set when the database has no account yet; returns a fresh admin
+/// token when it did, so the one "run it" command leaves a newcomer with a working system.
+fn seed_demo(
+    core: &Arc<Core>,
+    runtime: &tokio::runtime::Runtime,
+    args: &ServeArgs,
+) -> anyhow::Result<Option<String>> {
+    let actor = admin_actor(core, Source::System)?;
+    let probe = ListRequest {
+        limit: Some(1),
+        ..Default::default()
+    };
+    let (_, page) = runtime
+        .block_on(core.list_records(&actor, "account", probe))
+        .map_err(core_error)?;
+    if !page.records.is_empty() {
+        tracing::info!(
+            "the database already has accounts: not loading the demo data (`relata token create` prints a token)"
+        );
+        return Ok(None);
+    }
+    demo::load(core, runtime, args.demo_scale, demo::DEFAULT_SEED)?;
+    let token = core
+        .create_admin_token_blocking("demo")
+        .map_err(core_error)?;
+    Ok(Some(token))
+}
+
+async fn serve(core: Arc<Core>, config: &Config, demo_token: Option<String>) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    #[allow(clippy::needless_update)] // ApiOptions belongs to relata-api and grows over time
+    let opts = relata_api::ApiOptions {
+        max_body_bytes: config.max_body_bytes,
+        ..Default::default()
+    };
+    let app = relata_api::router(core, opts);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stopped.await;
+    });
+    let mut server = tokio::spawn(server.into_future());
+
+    if let Some(token) = demo_token {
+        println!("demo data loaded; admin API token (shown once): {token}");
+        println!(
+            "try: curl -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/records/account?limit=5'"
+        );
+    }
+    tracing::info!(%addr, "listening on {addr}");
+
+    let signal = tokio::select! {
+        ended = &mut server => {
+            // The server only ends by itself on an accept error.
+            return ended.context("the server task failed")?.context("the server failed");
+        }
+        signal = shutdown_signal() => signal,
+    };
+    tracing::info!(
+        signal,
+        "shutting down: no new connections, finishing in-flight requests"
+    );
+    let _ = stop.send(());
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(ended) => ended
+            .context("the server task failed")?
+            .context("the server failed"),
+        Err(_) => {
+            tracing::warn!(
+                grace_secs = config.shutdown_grace_secs,
+                "requests still running after the grace period; stopping anyway"
+            );
+            server.abort();
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, naming which.
+async fn shutdown_signal() -> &'static str {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => "interrupt",
+        () = terminate => "terminate",
+    }
+}

@@ -1,0 +1,419 @@
+//! The configuration: one typed struct, built from layers in this order, later winning:
+//! built-in defaults → `relata.toml` (`--config FILE`, else `./relata.toml` when present) →
+//! `RELATA_<KEY>` environment variables → command-line flags.
+//!
+//! The layers are merged as TOML tables keyed by the struct's field names and deserialised
+//! once, so a setting is declared in exactly one place (the struct) and every layer knows it
+//! by the same name: `pool_size` in the file, `RELATA_POOL_SIZE` in the environment.
+//! Nothing here is global: `main` loads a [`Config`] and hands it to the command it runs.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+use relata_core::Settings;
+use relata_store::StoreOptions;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines
+    Text,
+    /// One JSON object per line
+    Json,
+}
+
+/// Every setting of a Relata process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub pool_size: u32,
+    pub sqlite_synchronous: String,
+    pub sqlite_cache_mb: u32,
+    pub default_currency: String,
+    pub max_body_bytes: usize,
+    pub bulk_limit: usize,
+    pub max_page_size: usize,
+    pub shutdown_grace_secs: u64,
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let store = StoreOptions::new("");
+        let settings = Settings::default();
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://relata-data/relata.db".into(),
+            pool_size: store.pool_size,
+            sqlite_synchronous: store.sqlite_synchronous,
+            sqlite_cache_mb: store.sqlite_cache_mb,
+            default_currency: settings.default_currency,
+            max_body_bytes: relata_api::ApiOptions::default().max_body_bytes,
+            bulk_limit: settings.bulk_limit,
+            max_page_size: settings.max_page_size,
+            shutdown_grace_secs: 30,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// What each key means, in the order `relata config --default` prints them.
+const DOCS: &[(&str, &str)] = &[
+    ("listen", "Address `relata serve` listens on."),
+    (
+        "database_url",
+        "sqlite://PATH (embedded, the default) or postgres://USER:PASSWORD@HOST:PORT/DB[?schema=NAME].",
+    ),
+    (
+        "pool_size",
+        "Reader connections (SQLite) or pooled connections (PostgreSQL).",
+    ),
+    (
+        "sqlite_synchronous",
+        "SQLite durability: NORMAL survives a process crash, FULL also a power loss; OFF or EXTRA.",
+    ),
+    (
+        "sqlite_cache_mb",
+        "SQLite page cache per connection, in MiB.",
+    ),
+    (
+        "default_currency",
+        "ISO 4217 code given to amounts sent without a currency.",
+    ),
+    (
+        "max_body_bytes",
+        "Largest HTTP request body accepted, in bytes.",
+    ),
+    ("bulk_limit", "Most records one bulk upsert call may carry."),
+    ("max_page_size", "Largest page a list request may ask for."),
+    (
+        "shutdown_grace_secs",
+        "On SIGTERM or Ctrl-C, how long in-flight requests may take to finish.",
+    ),
+    (
+        "log",
+        "Log filter (tracing env-filter syntax), e.g. \"info\" or \"info,relata_store=debug\".",
+    ),
+    (
+        "log_format",
+        "\"text\" or \"json\" (one JSON object per line).",
+    ),
+];
+
+/// Environment variables are `RELATA_` followed by the key in capitals.
+pub const ENV_PREFIX: &str = "RELATA_";
+
+/// The layers above the defaults, as the command line and the process environment give them.
+#[derive(Debug, Default)]
+pub struct Sources {
+    /// `--config FILE`; when absent, `./relata.toml` is read if it exists.
+    pub file: Option<PathBuf>,
+    /// The process environment (only `RELATA_*` keys that name a setting are used).
+    pub env: Vec<(String, String)>,
+    /// Settings given as flags.
+    pub flags: Vec<(&'static str, Value)>,
+}
+
+/// A loaded configuration and the notes worth logging once logging is set up.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+    pub file: Option<PathBuf>,
+}
+
+fn defaults_table() -> Table {
+    match Value::try_from(Config::default()) {
+        Ok(Value::Table(t)) => t,
+        // Config is a struct of plain fields, which always serialises to a table.
+        _ => Table::new(),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "a whole number",
+        Value::Float(_) => "a number",
+        Value::Boolean(_) => "true or false",
+        Value::Datetime(_) => "a date-time",
+        Value::Array(_) => "an array",
+        Value::Table(_) => "a table",
+    }
+}
+
+/// The file's settings, checked against the known keys and their types.
+fn read_file(path: &Path, defaults: &Table) -> anyhow::Result<Table> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    let table: Table =
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    for (key, value) in &table {
+        let Some(default) = defaults.get(key) else {
+            let known: Vec<&str> = DOCS.iter().map(|(k, _)| *k).collect();
+            bail!(
+                "{}: unknown setting '{key}' (known: {})",
+                path.display(),
+                known.join(", ")
+            );
+        };
+        if std::mem::discriminant(default) != std::mem::discriminant(value) {
+            bail!(
+                "{}: '{key}' must be {}, not {}",
+                path.display(),
+                type_name(default),
+                type_name(value)
+            );
+        }
+    }
+    Ok(table)
+}
+
+/// Turns an environment string into a value of the key's type.
+fn env_value(var: &str, raw: &str, default: &Value) -> anyhow::Result<Value> {
+    Ok(match default {
+        Value::Integer(_) => Value::Integer(
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{var} must be a whole number, not '{raw}'"))?,
+        ),
+        Value::Boolean(_) => Value::Boolean(
+            raw.trim()
+                .parse()
+                .with_context(|| format!("{var} must be true or false, not '{raw}'"))?,
+        ),
+        _ => Value::String(raw.to_owned()),
+    })
+}
+
+impl Config {
+    /// Merges the layers over the defaults and validates the result.
+    pub fn load(sources: Sources) -> anyhow::Result<Loaded> {
+        let defaults = defaults_table();
+        let mut merged = defaults.clone();
+        let mut warnings = Vec::new();
+
+        let file = match sources.file {
+            Some(path) => Some(path),
+            None => Some(PathBuf::from("relata.toml")).filter(|p| p.is_file()),
+        };
+        if let Some(path) = &file {
+            merged.extend(read_file(path, &defaults)?);
+        }
+
+        for (var, raw) in &sources.env {
+            let Some(key) = var.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            match defaults.get(&key) {
+                Some(default) => {
+                    merged.insert(key, env_value(var, raw, default)?);
+                }
+                // RELATA_TEST_POSTGRES_URL and friends belong to the test tooling.
+                None if var.starts_with("RELATA_TEST_") || var.starts_with("RELATA_PG_") => {}
+                None => warnings.push(format!(
+                    "ignoring the environment variable {var}: there is no setting '{key}'"
+                )),
+            }
+        }
+
+        for (key, value) in sources.flags {
+            merged.insert(key.to_owned(), value);
+        }
+
+        let config: Config = Value::Table(merged)
+            .try_into()
+            .context("invalid configuration")?;
+        config.validate()?;
+        Ok(Loaded {
+            config,
+            warnings,
+            file,
+        })
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.database_url.trim().is_empty() {
+            bail!("database_url must not be empty");
+        }
+        if self.pool_size == 0 {
+            bail!("pool_size must be at least 1");
+        }
+        // Interpolated into a PRAGMA, so only the four words SQLite knows may pass.
+        if !["OFF", "NORMAL", "FULL", "EXTRA"].contains(&self.sqlite_synchronous.as_str()) {
+            bail!(
+                "sqlite_synchronous must be OFF, NORMAL, FULL or EXTRA, not '{}'",
+                self.sqlite_synchronous
+            );
+        }
+        let c = &self.default_currency;
+        if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+            bail!("default_currency must be an ISO 4217 code such as CNY, not '{c}'");
+        }
+        if self.max_body_bytes < 1024 {
+            bail!("max_body_bytes must be at least 1024");
+        }
+        if self.bulk_limit == 0 || self.max_page_size == 0 {
+            bail!("bulk_limit and max_page_size must be at least 1");
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .with_context(|| format!("log is not a valid log filter: '{}'", self.log))?;
+        Ok(())
+    }
+
+    pub fn store_options(&self) -> StoreOptions {
+        self.store_options_for(&self.database_url)
+    }
+
+    /// Store options for another database (db-copy), with this configuration's tuning.
+    pub fn store_options_for(&self, url: &str) -> StoreOptions {
+        StoreOptions {
+            url: url.to_owned(),
+            pool_size: self.pool_size,
+            sqlite_synchronous: self.sqlite_synchronous.clone(),
+            sqlite_cache_mb: self.sqlite_cache_mb,
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            default_currency: self.default_currency.clone(),
+            bulk_limit: self.bulk_limit,
+            max_page_size: self.max_page_size,
+        }
+    }
+
+    /// The configuration as commented TOML, in the order of [`DOCS`].
+    pub fn to_toml(&self) -> String {
+        let table = match Value::try_from(self.clone()) {
+            Ok(Value::Table(t)) => t,
+            _ => Table::new(),
+        };
+        let mut out = String::from(
+            "# Relata configuration. Every key can also be set as a RELATA_<KEY> environment\n\
+             # variable (e.g. RELATA_DATABASE_URL), which wins over this file; flags win over both.\n\n",
+        );
+        for (key, doc) in DOCS {
+            if let Some(value) = table.get(*key) {
+                out.push_str(&format!("# {doc}\n{key} = {value}\n\n"));
+            }
+        }
+        out
+    }
+
+    /// A copy safe to print: the password of a database URL is masked.
+    pub fn redacted(&self) -> Config {
+        Config {
+            database_url: redact_url(&self.database_url),
+            ..self.clone()
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_is_documented_and_the_default_file_parses_back() {
+        let defaults = defaults_table();
+        let documented: Vec<&str> = DOCS.iter().map(|(k, _)| *k).collect();
+        let mut keys: Vec<&str> = defaults.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        let mut sorted = documented.clone();
+        sorted.sort_unstable();
+        assert_eq!(keys, sorted);
+        let parsed: Config = toml::from_str(&Config::default().to_toml()).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn environment_beats_file_and_flags_beat_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("relata.toml");
+        std::fs::write(
+            &file,
+            "pool_size = 3\nlog = \"debug\"\ndatabase_url = \"sqlite://file.db\"\n",
+        )
+        .unwrap();
+        let loaded = Config::load(Sources {
+            file: Some(file),
+            env: vec![
+                ("RELATA_POOL_SIZE".into(), "5".into()),
+                ("RELATA_DATABASE_URL".into(), "sqlite://env.db".into()),
+                ("RELATA_TEST_POSTGRES_URL".into(), "postgres://x".into()),
+                ("PATH".into(), "/bin".into()),
+            ],
+            flags: vec![("database_url", Value::String("sqlite://flag.db".into()))],
+        })
+        .unwrap();
+        assert_eq!(loaded.config.pool_size, 5);
+        assert_eq!(loaded.config.log, "debug");
+        assert_eq!(loaded.config.database_url, "sqlite://flag.db");
+        assert!(loaded.warnings.is_empty());
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let err = |env: Vec<(&str, &str)>| {
+            Config::load(Sources {
+                file: None,
+                env: env
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+                flags: vec![],
+            })
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(err(vec![("RELATA_POOL_SIZE", "many")]).contains("RELATA_POOL_SIZE"));
+        assert!(
+            err(vec![("RELATA_SQLITE_SYNCHRONOUS", "NORMAL; DROP")]).contains("sqlite_synchronous")
+        );
+        assert!(err(vec![("RELATA_DEFAULT_CURRENCY", "yuan")]).contains("default_currency"));
+    }
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/relata?schema=x"),
+            "postgres://app:***@db:5432/relata?schema=x"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/relata"),
+            "postgres://app@db/relata"
+        );
+        assert_eq!(
+            redact_url("sqlite://relata-data/relata.db"),
+            "sqlite://relata-data/relata.db"
+        );
+    }
+}

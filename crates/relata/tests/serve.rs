@@ -1,0 +1,261 @@
+//! `relata serve`: `--demo` on an empty database loads the demo data and prints a working
+//! admin token; SIGTERM and Ctrl-C stop it gracefully — no new connections, the request in
+//! flight still gets its answer, then a clean exit.
+
+// Helpers outside #[test] functions unwrap too: a failure there is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{lines, relata, sqlite_url};
+
+/// Generous bound so a broken server fails the test instead of hanging it (not a timing
+/// assertion: healthy runs take a fraction of it).
+const PATIENCE: Duration = Duration::from_secs(120);
+
+struct Server {
+    child: Child,
+    addr: String,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(dir: &Path, url: &str, extra: &[&str]) -> Server {
+        let mut child = relata(dir)
+            .args(["--database-url", url, "serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let sink = stdout.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let err = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = tx.send(addr);
+                }
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let addr = rx
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|_| panic!("the server did not start:\n{}", stderr.lock().unwrap()));
+        Server {
+            child,
+            addr,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn stdout(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_for_log(&self, needle: &str) {
+        let start = Instant::now();
+        while !self.stderr().contains(needle) {
+            assert!(
+                start.elapsed() < PATIENCE,
+                "no '{needle}' in:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for the process to end and returns whether it exited successfully.
+    fn wait(mut self) -> (bool, String) {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader threads drain the pipes.
+                std::thread::sleep(Duration::from_millis(50));
+                return (status.success(), self.stderr());
+            }
+            if start.elapsed() > PATIENCE {
+                let _ = self.child.kill();
+                panic!("the server did not stop:\n{}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// One HTTP/1.1 exchange; returns the status code and the body.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .write_all(request_head(method, path, token, body.len()).as_bytes())
+        .unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    read_response(&mut stream)
+}
+
+fn request_head(method: &str, path: &str, token: Option<&str>, len: usize) -> String {
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+    )
+}
+
+fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {raw:?}"));
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    (status, body.to_owned())
+}
+
+fn token_from(stdout: &[String]) -> Option<String> {
+    stdout
+        .iter()
+        .flat_map(|l| l.split_whitespace())
+        .find(|w| w.starts_with("rlt_"))
+        .map(|t| t.trim_end_matches(['\'', '"']).to_owned())
+}
+
+#[test]
+fn demo_mode_gives_a_newcomer_a_working_system_and_sigterm_stops_it_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = sqlite_url(d, "relata.db");
+    let server = Server::start(d, &url, &["--demo", "--demo-scale", "small"]);
+    let printed = server.stdout();
+    let token = token_from(&printed).unwrap_or_else(|| panic!("no token in {printed:?}"));
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("curl") && l.contains(&server.addr)),
+        "a one-line hint with the address: {printed:?}"
+    );
+
+    assert_eq!(http(&server.addr, "GET", "/healthz", None, "").0, 200);
+    let (status, body) = http(
+        &server.addr,
+        "GET",
+        "/api/v1/records/account?limit=5&count=true",
+        Some(&token),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(page["total"], 40, "{body}");
+
+    // A request in flight when SIGTERM arrives: headers and half the body sent.
+    let record = r#"{"name":"停机前提交的客户 Ltd","industry":"technology"}"#;
+    let (first, rest) = record.as_bytes().split_at(10);
+    let mut slow = TcpStream::connect(&server.addr).unwrap();
+    slow.write_all(
+        request_head(
+            "POST",
+            "/api/v1/records/account",
+            Some(&token),
+            record.len(),
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    slow.write_all(first).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    server.signal("TERM");
+    server.wait_for_log("shutting down");
+    // No new connections once shutting down.
+    let start = Instant::now();
+    while TcpStream::connect(&server.addr).is_ok() {
+        assert!(start.elapsed() < PATIENCE, "still accepting connections");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The request in flight still completes.
+    slow.write_all(rest).unwrap();
+    let (status, body) = read_response(&mut slow);
+    assert_eq!(status, 201, "{body}");
+
+    let (ok, log) = server.wait();
+    assert!(ok, "exit status after SIGTERM:\n{log}");
+    assert!(log.contains("stopped"), "{log}");
+    let accounts = lines(&common::export(d, &url, "account"));
+    assert_eq!(accounts.len(), 41);
+
+    // Started again with --demo on a database with data: no reload, no new token.
+    let again = Server::start(d, &url, &["--demo", "--demo-scale", "small"]);
+    assert!(
+        token_from(&again.stdout()).is_none(),
+        "{:?}",
+        again.stdout()
+    );
+    again.signal("INT");
+    let (ok, log) = again.wait();
+    assert!(ok, "exit status after Ctrl-C:\n{log}");
+    assert_eq!(lines(&common::export(d, &url, "account")).len(), 41);
+}
+
+#[test]
+fn serve_fails_clearly_when_the_address_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = relata(d)
+        .args([
+            "--database-url",
+            &sqlite_url(d, "relata.db"),
+            "serve",
+            "--listen",
+            &addr,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+}

@@ -7,7 +7,7 @@
 
 use std::cmp::Ordering;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
@@ -52,8 +52,17 @@ impl Default for ParseContext {
     }
 }
 
-/// Largest magnitude a decimal may have, so it fits the scaled 64-bit integer SQLite stores.
-pub const DECIMAL_LIMIT: i64 = 999_999_999_999_999;
+/// Most digits a decimal may have before the point.
+pub const DECIMAL_DIGITS: u32 = 15;
+
+/// Largest magnitude a decimal with `scale` places may have: 15 nines before the point, or
+/// fewer when there are more than three places after it, so that the value times 10^scale —
+/// what SQLite stores — fits a 64-bit integer (18 digits in all).
+pub fn decimal_limit(scale: u32) -> Decimal {
+    let scale = scale.min(18);
+    let digits = (18 - scale).min(DECIMAL_DIGITS);
+    Decimal::from_i128_with_scale(10i128.pow(digits + scale) - 1, scale)
+}
 
 impl Value {
     pub fn is_null(&self) -> bool {
@@ -67,6 +76,13 @@ impl Value {
         let wrong = |expected: &str| err(Code::WrongType, format!("expected {expected}"));
         if input.is_null() {
             return Ok(Value::Null);
+        }
+        if contains_nul(input) {
+            // PostgreSQL cannot store it in text; refused on both backends alike.
+            return Err(err(
+                Code::WrongType,
+                "must not contain the NUL character (U+0000)".to_owned(),
+            ));
         }
         let value = match field.field_type {
             FieldType::Text | FieldType::LongText => {
@@ -166,7 +182,7 @@ impl Value {
                 Value::Date(parse_date(s).ok_or_else(|| {
                     err(
                         Code::InvalidDate,
-                        format!("'{s}' is not a valid date (YYYY-MM-DD)"),
+                        format!("'{s}' is not a valid date (YYYY-MM-DD, years 0001-9999)"),
                     )
                 })?)
             }
@@ -178,7 +194,7 @@ impl Value {
                     err(
                         Code::InvalidDatetime,
                         format!(
-                            "'{s}' is not a valid date-time (RFC 3339, e.g. 2026-01-31T09:30:00Z)"
+                            "'{s}' is not a valid date-time (RFC 3339 in years 0001-9999, e.g. 2026-01-31T09:30:00Z)"
                         ),
                     )
                 })?)
@@ -306,6 +322,16 @@ impl Value {
     }
 }
 
+/// Whether any string in `input` holds U+0000.
+pub fn contains_nul(input: &Json) -> bool {
+    match input {
+        Json::String(s) => s.contains('\0'),
+        Json::Array(items) => items.iter().any(contains_nul),
+        Json::Object(map) => map.values().any(contains_nul),
+        _ => false,
+    }
+}
+
 fn text_or_null(s: &str) -> Value {
     if s.is_empty() {
         Value::Null
@@ -387,10 +413,11 @@ fn parse_decimal(field: &FieldDef, input: &Json) -> Result<Decimal, (Code, Strin
             format!("has more than {scale} decimal places"),
         ));
     }
-    if d.abs() > Decimal::from(DECIMAL_LIMIT) {
+    let limit = decimal_limit(scale);
+    if d.abs() > limit {
         return Err((
             Code::TooLarge,
-            format!("must be between -{DECIMAL_LIMIT} and {DECIMAL_LIMIT}"),
+            format!("must be between -{limit} and {limit}"),
         ));
     }
     let mut d = d;
@@ -472,17 +499,38 @@ fn is_currency_code(s: &str) -> bool {
     s.len() == 3 && s.chars().all(|c| c.is_ascii_uppercase())
 }
 
-pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    if s.len() != 10 {
-        return None;
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+/// Dates and datetimes (in UTC) stay within these years: the range of the fixed-width ISO
+/// text SQLite stores and sorts (a year 10000 or -1 would break both), and of RFC 3339.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Whether `d` lies in [`YEARS`].
+pub fn in_year_range(d: NaiveDate) -> bool {
+    YEARS.contains(&d.year())
 }
 
-/// Parses RFC 3339 and truncates to microseconds, the precision both databases keep.
+/// Parses `YYYY-MM-DD` with a four-digit year in [`YEARS`] (chrono alone would also take
+/// `-001-01-01` or `+999-01-01`).
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && [0, 1, 2, 3, 5, 6, 8, 9]
+            .iter()
+            .all(|&i| b[i].is_ascii_digit());
+    if !shape {
+        return None;
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|d| in_year_range(*d))
+}
+
+/// Parses RFC 3339 and truncates to microseconds, the precision both databases keep. The
+/// instant in UTC must fall in [`YEARS`] (`9999-12-31T20:00:00-05:00` does not).
 pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
     let t = DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc);
-    truncate_micros(t)
+    truncate_micros(t).filter(|t| in_year_range(t.date_naive()))
 }
 
 pub fn truncate_micros(t: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -587,6 +635,29 @@ mod tests {
     }
 
     #[test]
+    fn many_places_leave_fewer_digits_before_the_point() {
+        // SQLite stores value × 10^scale in 64 bits; with 8 places 999,999,999,999,999 would
+        // not fit and was silently saturated (found by the filter property test).
+        let mut field = f(FieldType::Decimal);
+        field.scale = Some(8);
+        let ctx = ParseContext::default();
+        assert!(Value::parse(&field, &json!("9999999999.99999999"), &ctx).is_ok());
+        assert_eq!(
+            Value::parse(&field, &json!("10000000000"), &ctx)
+                .unwrap_err()
+                .code,
+            Code::TooLarge
+        );
+        assert_eq!(decimal_limit(2).to_string(), "999999999999999.99");
+        assert_eq!(decimal_limit(0).to_string(), "999999999999999");
+        assert_eq!(decimal_limit(4).to_string(), "99999999999999.9999");
+        for scale in 0..=8 {
+            let units = decimal_limit(scale).mantissa();
+            assert!(units <= i128::from(i64::MAX), "scale {scale}");
+        }
+    }
+
+    #[test]
     fn currency_takes_amount_and_code() {
         let v = parse(
             FieldType::Currency,
@@ -604,6 +675,36 @@ mod tests {
                 .code,
             Code::InvalidCurrency
         );
+    }
+
+    #[test]
+    fn dates_and_datetimes_stay_in_four_digit_years() {
+        // Stored as fixed-width text on SQLite: a fifth digit or a sign would sort wrongly
+        // and could not be read back (found by the filter property test).
+        for bad in [
+            "-001-01-01",
+            "+999-01-01",
+            "0000-01-01",
+            "2026-1-011",
+            "２０２６-01-01",
+        ] {
+            assert_eq!(
+                parse(FieldType::Date, json!(bad)).unwrap_err().code,
+                Code::InvalidDate,
+                "{bad}"
+            );
+        }
+        assert!(parse(FieldType::Date, json!("0001-01-01")).is_ok());
+        assert!(parse(FieldType::Date, json!("9999-12-31")).is_ok());
+        for bad in ["9999-12-31T20:00:00-05:00", "0001-01-01T00:30:00+01:00"] {
+            assert_eq!(
+                parse(FieldType::Datetime, json!(bad)).unwrap_err().code,
+                Code::InvalidDatetime,
+                "{bad}"
+            );
+        }
+        assert!(parse(FieldType::Datetime, json!("9999-12-31T23:59:59.999999Z")).is_ok());
+        assert!(parse(FieldType::Datetime, json!("0001-01-01T01:00:00+01:00")).is_ok());
     }
 
     #[test]
@@ -662,6 +763,28 @@ mod tests {
                 .code,
             Code::TooLong
         );
+    }
+
+    #[test]
+    fn nul_characters_are_refused() {
+        // PostgreSQL refuses U+0000 in text (a 500 there, stored on SQLite): found by the
+        // filter property test.
+        for (t, v) in [
+            (FieldType::Text, json!("a\u{0}b")),
+            (FieldType::LongText, json!("\u{0}")),
+            (FieldType::Email, json!("a\u{0}@b.com")),
+            (
+                FieldType::Currency,
+                json!({"amount": "1", "currency": "CN\u{0}"}),
+            ),
+        ] {
+            assert_eq!(
+                parse(t, v.clone()).unwrap_err().code,
+                Code::WrongType,
+                "{v}"
+            );
+        }
+        assert!(parse(FieldType::Text, json!("a\u{1}b\u{7f}")).is_ok());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value as Json;
 
-use super::relative::{resolve_date, resolve_datetime};
+use super::relative::{Resolved, resolve_date, resolve_datetime};
 use super::{Filter, Op, Operand, TypedFilter};
 use crate::error::{FieldError, FieldErrorCode as Code};
 use crate::meta::{FieldDef, FieldType, ObjectDef};
@@ -106,6 +106,11 @@ fn type_operand(
         },
         Op::Contains | Op::StartsWith if def.field_type != FieldType::MultiPicklist => {
             match value {
+                Json::String(s) if s.contains('\0') => Err(FieldError::new(
+                    name,
+                    Code::WrongType,
+                    "must not contain the NUL character (U+0000)",
+                )),
                 Json::String(s) => Ok(Operand::Text(s.to_ascii_lowercase())),
                 Json::Number(n) => Ok(Operand::Text(n.to_string())),
                 _ => Err(FieldError::new(
@@ -160,17 +165,24 @@ fn type_operand(
 /// length, inactive picklist values), and with relative dates.
 fn scalar(def: &FieldDef, value: &Json, now: DateTime<Utc>) -> Result<Value, FieldError> {
     if let Json::String(s) = value {
+        let out_of_range = |code| {
+            FieldError::new(
+                def.name(),
+                code,
+                format!("'{s}' falls outside the years 0001-9999"),
+            )
+        };
         match def.field_type {
-            FieldType::Date => {
-                if let Some(d) = resolve_date(s, now) {
-                    return Ok(Value::Date(d));
-                }
-            }
-            FieldType::Datetime => {
-                if let Some(t) = resolve_datetime(s, now).and_then(crate::value::truncate_micros) {
-                    return Ok(Value::Datetime(t));
-                }
-            }
+            FieldType::Date => match resolve_date(s, now) {
+                Resolved::At(d) => return Ok(Value::Date(d)),
+                Resolved::OutOfRange => return Err(out_of_range(Code::InvalidDate)),
+                Resolved::NotRelative => {}
+            },
+            FieldType::Datetime => match resolve_datetime(s, now) {
+                Resolved::At(t) => return Ok(Value::Datetime(t)),
+                Resolved::OutOfRange => return Err(out_of_range(Code::InvalidDatetime)),
+                Resolved::NotRelative => {}
+            },
             FieldType::MultiPicklist => {
                 return if def.picklist_value(s).is_some() {
                     Ok(Value::Text(s.clone()))

@@ -19,7 +19,7 @@ mod typing;
 
 use serde_json::Value as Json;
 
-pub use typing::type_filter;
+pub use typing::{allowed_ops, type_filter};
 
 use crate::meta::FieldDef;
 use crate::value::Value;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use relata_domain::meta::ObjectDef;
 use relata_domain::search_terms::{
-    QueryPart, normalize, prefix_upper_bound, query_parts, terms_of,
+    QueryPart, normalize, prefix_upper_bound, query_parts, terms_of, whole_key, whole_term,
 };
 use relata_domain::{Record, Value};
 use relata_store::{Conn, Sql, SqlValue};
@@ -110,12 +110,13 @@ pub fn search(
     if parts.is_empty() {
         return Ok(Vec::new());
     }
+    let whole = whole_key(q);
     let mut out = Vec::new();
     for object in objects {
         if object.searchable_fields().next().is_none() {
             continue;
         }
-        let hits = search_object(conn, object, &parts, vis, limit)?;
+        let hits = search_object(conn, object, &parts, &whole, vis, limit)?;
         if !hits.is_empty() {
             out.push(ObjectHits {
                 object: object.clone(),
@@ -126,13 +127,52 @@ pub fn search(
     Ok(out)
 }
 
+/// How a record matched, from its values: exact when a searchable field's whole value is the
+/// query, prefix when one starts with it; otherwise what the parts' terms say (`part_ranks`,
+/// the sum over the parts of 0 exact / 1 prefix / 2 inner).
+fn rank_of(
+    object: &ObjectDef,
+    record: &Record,
+    whole: &str,
+    parts: &[QueryPart],
+    part_ranks: i64,
+) -> MatchRank {
+    let by_parts = if part_ranks == 0 && parts.iter().all(|p| p.verify.is_none()) {
+        MatchRank::Exact
+    } else if part_ranks <= parts.len() as i64 {
+        MatchRank::Prefix
+    } else {
+        MatchRank::Substring
+    };
+    let by_value = object
+        .searchable_fields()
+        .filter_map(|f| match record.get(f.name()) {
+            Value::Text(t) => Some(whole_key(t)),
+            _ => None,
+        })
+        .map(|key| {
+            if key == whole {
+                MatchRank::Exact
+            } else if key.starts_with(whole) {
+                MatchRank::Prefix
+            } else {
+                MatchRank::Substring
+            }
+        })
+        .min()
+        .unwrap_or(MatchRank::Substring);
+    by_parts.min(by_value)
+}
+
 fn search_object(
     conn: &mut dyn Conn,
     object: &Arc<ObjectDef>,
     parts: &[QueryPart],
+    whole: &str,
     vis: &Visibility,
     limit: usize,
 ) -> Result<Vec<Hit>, CoreError> {
+    let n = parts.len();
     let mut sql = Sql::new(conn.dialect());
     sql.push("SELECT ");
     sql.push(&select_list(object, "t."));
@@ -153,17 +193,44 @@ fn search_object(
         sql.param(SqlValue::Text(object.name().to_owned()));
         sql.push(" GROUP BY record_id");
     }
-    sql.push(&format!(") p GROUP BY record_id HAVING COUNT(*) = {}) s JOIN {} t ON t.id = s.record_id WHERE t.deleted_at IS NULL", parts.len(), object.name()));
+    sql.push(&format!(
+        ") p GROUP BY record_id HAVING COUNT(*) = {n}) s JOIN {} t ON t.id = s.record_id",
+        object.name()
+    ));
+    // A query of several words can still equal (or start) a whole value, e.g. a company
+    // name typed in full: look its key up among the whole-value terms, so such records rank
+    // first (a one-word query's part already is its whole key).
+    let rank_class = if n > 1 {
+        let key = whole_term(whole);
+        let exact = sql.bind(SqlValue::Text(key.clone()));
+        let from = sql.bind(SqlValue::Text(key.clone()));
+        let to = sql.bind(SqlValue::Text(prefix_upper_bound(&key)));
+        let obj = sql.bind(SqlValue::Text(object.name().to_owned()));
+        sql.push(&format!(
+            " LEFT JOIN (SELECT record_id, MIN(CASE WHEN term = {exact} THEN 0 ELSE 1 END) AS w \
+             FROM sys_search WHERE term >= {from} AND term < {to} AND object = {obj} AND kind = 0 \
+             GROUP BY record_id) wq ON wq.record_id = s.record_id"
+        ));
+        format!(
+            "CASE WHEN s.r = 0 OR wq.w = 0 THEN 0 WHEN s.r <= {n} OR wq.w = 1 THEN 1 ELSE 2 END, "
+        )
+    } else {
+        String::new()
+    };
+    sql.push(" WHERE t.deleted_at IS NULL");
     vis.push(&mut sql, "t.");
     sql.push(&format!(
-        " ORDER BY s.r, t.id DESC LIMIT {}",
+        " ORDER BY {rank_class}s.r, t.id DESC LIMIT {}",
         limit.saturating_mul(2).max(limit + 1)
     ));
     let rows = conn.query(&sql.text, &sql.params)?;
     let mut hits = Vec::new();
     for row in rows {
         let record = decode_row(object, &row)?;
-        let total_rank = row.last().and_then(SqlValue::as_i64).unwrap_or(2);
+        let part_ranks = row
+            .last()
+            .and_then(SqlValue::as_i64)
+            .unwrap_or(2 * n as i64);
         // Queries longer than a stored term matched on their first characters: verify.
         let verified = parts.iter().filter_map(|p| p.verify.as_ref()).all(|full| {
             object.searchable_fields().any(|f| matches!(record.get(f.name()), Value::Text(t) if normalize(t).contains(full.as_str())))
@@ -171,19 +238,12 @@ fn search_object(
         if !verified {
             continue;
         }
-        let parts_n = parts.len() as i64;
-        let rank = if total_rank == 0 {
-            MatchRank::Exact
-        } else if total_rank <= parts_n {
-            MatchRank::Prefix
-        } else {
-            MatchRank::Substring
-        };
+        let rank = rank_of(object, &record, whole, parts, part_ranks);
         hits.push(Hit { record, rank });
-        if hits.len() == limit {
-            break;
-        }
     }
+    // The database ordered by the stored (possibly cut) terms; the values have the last word.
+    hits.sort_by_key(|h| h.rank);
+    hits.truncate(limit);
     Ok(hits)
 }
 

@@ -37,16 +37,56 @@ pub struct Term {
     pub kind: TermKind,
 }
 
-/// Folds full-width ASCII variants and the ideographic space, then lower-cases.
+/// Folds full-width ASCII variants to ASCII and lower-cases; any run of whitespace or control
+/// characters (the ideographic space, tabs, U+0000, …) becomes one space, and the ends are
+/// trimmed — so a value and a query typed with other spacing compare equal, and no control
+/// character reaches the index or a query (PostgreSQL refuses U+0000 in text).
 pub fn normalize(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
+    let mut out = String::with_capacity(s.len());
+    let mut gap = false;
+    for c in s.chars() {
+        let c = match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' => ' ',
-            _ => c,
-        })
-        .flat_map(char::to_lowercase)
-        .collect()
+            c if c.is_whitespace() || c.is_control() => ' ',
+            c => c,
+        };
+        if c == ' ' {
+            gap = !out.is_empty();
+            continue;
+        }
+        if gap {
+            out.push(' ');
+            gap = false;
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+/// Whether normalised text is a phone number: digits with phone punctuation only.
+fn is_phone_text(norm: &str) -> bool {
+    norm.chars().any(|c| c.is_ascii_digit())
+        && norm
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+}
+
+/// A whole value (or a whole query) as search compares it: normalised, or only its digits
+/// when it is a phone number. The first [`MAX_TERM_CHARS`] characters of a value's key are
+/// its [`TermKind::Whole`] term; a query whose key equals a value's key matches it exactly,
+/// one whose key starts it matches its prefix.
+pub fn whole_key(text: &str) -> String {
+    let norm = normalize(text);
+    if is_phone_text(&norm) {
+        norm.chars().filter(char::is_ascii_digit).collect()
+    } else {
+        norm
+    }
+}
+
+/// The whole-value form of a stored term, for looking up a whole query's key.
+pub fn whole_term(key: &str) -> String {
+    truncate(key)
 }
 
 pub fn is_cjk(c: char) -> bool {
@@ -61,7 +101,7 @@ fn truncate(s: &str) -> String {
 
 /// The terms of one field value.
 pub fn terms_of(text: &str) -> Vec<Term> {
-    let norm = normalize(text.trim());
+    let norm = normalize(text);
     let mut out: Vec<Term> = Vec::new();
     if norm.is_empty() {
         return out;
@@ -169,7 +209,7 @@ pub struct QueryPart {
 /// Splits a query into parts. Queries of one character or a run of fewer than four digits
 /// alone give no parts (too short to search meaningfully).
 pub fn query_parts(q: &str) -> Vec<QueryPart> {
-    let norm = normalize(q.trim());
+    let norm = normalize(q);
     let mut parts = Vec::new();
     for token in norm.split_whitespace() {
         let only_digits: String = token.chars().filter(char::is_ascii_digit).collect();
@@ -269,6 +309,36 @@ mod tests {
     fn width_and_case_fold() {
         assert_eq!(normalize("ＡＣＭＥ　１３８"), "acme 138");
         assert_eq!(query_parts("ＺＨＡＮＧ")[0].prefix, "zhang");
+    }
+
+    #[test]
+    fn spacing_and_control_characters_fold_to_one_space() {
+        // A NUL in a query reached PostgreSQL, which refuses it in text: a 500 (found by
+        // tests/search.rs in relata-testkit).
+        assert_eq!(normalize(" Acme\t\u{0}  Global\n"), "acme global");
+        assert!(query_parts("\u{0}\u{0}").is_empty());
+        assert_eq!(query_parts("张伟\u{0}")[0].prefix, "张伟");
+        assert!(
+            terms_of("a\u{1}b line\u{0}")
+                .iter()
+                .all(|t| !t.text.chars().any(char::is_control))
+        );
+    }
+
+    #[test]
+    fn whole_keys_compare_values_and_queries() {
+        assert_eq!(whole_key("Acme  Global\tTrading"), "acme global trading");
+        assert_eq!(whole_key("ａｃｍｅ ｇｌｏｂａｌ"), "acme global");
+        assert_eq!(whole_key("+86 138-0013-8000"), "8613800138000");
+        assert_eq!(whole_key("() ()"), "() ()");
+        // the Whole term of a value is its key, cut to a term's length
+        for v in ["Acme Global Trading", "+86 138-0013-8000", "张伟"] {
+            let whole = terms_of(v)
+                .into_iter()
+                .find(|t| t.kind == TermKind::Whole)
+                .unwrap();
+            assert_eq!(whole.text, whole_term(&whole_key(v)), "{v}");
+        }
     }
 
     #[test]

@@ -102,11 +102,11 @@ fn require_admin(actor: &Actor) -> Result<(), CoreError> {
 
 fn check_label(field: &str, label: &str) -> Result<String, FieldError> {
     let label = label.trim();
-    if label.is_empty() || label.chars().count() > 80 {
+    if label.is_empty() || label.chars().count() > 80 || label.chars().any(char::is_control) {
         return Err(FieldError::new(
             field,
             Code::InvalidOption,
-            "must be 1-80 characters",
+            "must be 1-80 characters, without control characters",
         ));
     }
     Ok(label.to_owned())
@@ -554,7 +554,7 @@ fn apply_options(
                 Code::InvalidOption,
                 format!("a {} field cannot have a pattern", t.as_str()),
             ));
-        } else if p.len() > 500 || regex::Regex::new(p).is_err() {
+        } else if p.len() > 500 || p.contains('\0') || regex::Regex::new(p).is_err() {
             errors.push(FieldError::new(
                 "pattern",
                 Code::InvalidOption,
@@ -648,12 +648,18 @@ fn picklist_values(
                 active.unwrap_or(true),
             ),
         };
-        if value.trim().is_empty() || value.chars().count() > 255 || value != value.trim() {
+        // Control characters: U+0000 cannot be stored by PostgreSQL, none belongs in a value.
+        let controls = value.chars().chain(label.chars()).any(char::is_control);
+        if value.trim().is_empty()
+            || value.chars().count() > 255
+            || value != value.trim()
+            || controls
+        {
             return Err(FieldError::new(
                 "values",
                 Code::InvalidOption,
                 format!(
-                    "'{value}' is not a valid picklist value (1-255 characters, no surrounding spaces)"
+                    "'{value}' is not a valid picklist value (1-255 characters, no surrounding spaces or control characters)"
                 ),
             ));
         }

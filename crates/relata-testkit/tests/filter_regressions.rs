@@ -133,8 +133,8 @@ async fn decimals_with_many_places_are_exact_or_refused() {
     assert_eq!(names(&app, "fine lt 0").await, ["small"]);
 }
 
-/// PostgreSQL cannot hold U+0000 in text: writing or filtering with it was a 500 there and
-/// worked on SQLite.
+/// PostgreSQL cannot hold U+0000 in text: writing, filtering or naming metadata with it was a
+/// 500 there and worked on SQLite.
 #[tokio::test]
 async fn nul_characters_are_a_validation_error_on_both_backends() {
     let app = TestApp::spawn().await;
@@ -161,6 +161,37 @@ async fn nul_characters_are_a_validation_error_on_both_backends() {
             r.error_code("name").as_deref(),
             Some("wrong_type"),
             "{filter}"
+        );
+    }
+    // metadata too: labels, picklist values and patterns
+    let r = app
+        .post(
+            "/api/v1/meta/objects",
+            &json!({"api_name": "gadget", "label": "G\u{0}", "plural_label": "Gs"}),
+        )
+        .await;
+    assert_eq!(r.error_code("label").as_deref(), Some("invalid_option"));
+    for (field, body) in [
+        (
+            "values",
+            json!({"api_name": "tier", "type": "picklist", "label": "Tier", "values": ["a\u{0}b"]}),
+        ),
+        (
+            "values",
+            json!({"api_name": "tier", "type": "picklist", "label": "Tier",
+                   "values": [{"value": "a", "label": "A\u{0}"}]}),
+        ),
+        (
+            "pattern",
+            json!({"api_name": "code", "type": "text", "label": "Code", "pattern": "a\u{0}"}),
+        ),
+    ] {
+        let r = app.post("/api/v1/meta/objects/account/fields", &body).await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(
+            r.error_code(field).as_deref(),
+            Some("invalid_option"),
+            "{body}"
         );
     }
 }

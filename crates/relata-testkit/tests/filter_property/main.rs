@@ -5,6 +5,7 @@
 //! as the JSON form.
 
 mod compact_text;
+mod paging;
 mod strategies;
 mod world;
 
@@ -51,9 +52,14 @@ struct Tally {
 fn sql_selects_exactly_what_matches_in_memory() {
     let mut runner = TestRunner::new(config(FILTERS));
     let world = World::build(&mut runner, RECORDS);
-    let strategy = strategies::filter(&world.object, &world.records);
+    let strategy = (
+        strategies::filter(&world.object, &world.records),
+        paging::paging(),
+    );
     let tally = RefCell::new(Tally::default());
-    let result = runner.run(&strategy, |json| check_filter(&world, &json, &tally));
+    let result = runner.run(&strategy, |(json, paging)| {
+        check_filter(&world, &json, &paging, &tally)
+    });
     if let Err(e) = result {
         panic!("{e}");
     }
@@ -71,7 +77,12 @@ fn sql_selects_exactly_what_matches_in_memory() {
     assert!(t.sizes.get("some").copied().unwrap_or(0) * 3 > t.compared);
 }
 
-fn check_filter(world: &World, json: &Json, tally: &RefCell<Tally>) -> Result<(), TestCaseError> {
+fn check_filter(
+    world: &World,
+    json: &Json,
+    paging: &paging::Paging,
+    tally: &RefCell<Tally>,
+) -> Result<(), TestCaseError> {
     let filter = filter_json::parse(json)
         .map_err(|e| TestCaseError::fail(format!("generated an unparsable filter: {e:?}")))?;
     let typed = type_filter(&filter, &world.object, now(), &|_| true);
@@ -115,15 +126,26 @@ fn check_filter(world: &World, json: &Json, tally: &RefCell<Tally>) -> Result<()
         _ => "some",
     };
     *t.sizes.entry(bucket).or_default() += 1;
-    // Every fourth filter also goes through the API, in the JSON form and (when it has one)
-    // the compact form.
+    // Every fourth filter also goes through the API: in the JSON form, sorted and paged to
+    // the end, and (when it has one) in the compact form.
     if t.compared.is_multiple_of(4) {
         t.over_http += 1;
         drop(t);
-        let by_json = world
-            .rt
-            .block_on(list_over_http(world, &json.to_string()))?;
-        prop_assert_eq!(&by_json, &in_memory, "JSON filter over HTTP: {}", json);
+        let (field, paged) =
+            world
+                .rt
+                .block_on(paging::list_paged(world, &json.to_string(), paging))?;
+        let selected: Vec<&relata_domain::Record> =
+            world.records.iter().filter(|r| typed.matches(r)).collect();
+        let expected = paging::expected_order(&selected, &field, paging.descending);
+        prop_assert_eq!(
+            &paged,
+            &expected,
+            "JSON filter over HTTP: {}, sorted by {} (descending: {})",
+            json,
+            field,
+            paging.descending
+        );
         if !contains_object(json) {
             let parsed =
                 filter_json::parse(json).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;

@@ -144,3 +144,28 @@ fn printed_configuration_masks_database_passwords() {
         "{out}"
     );
 }
+
+#[test]
+fn json_log_format_writes_one_json_object_per_stderr_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::sqlite_url(dir.path(), "relata.db");
+    let out = run_ok(relata(dir.path()).args([
+        "--database-url",
+        &url,
+        "--log-format",
+        "json",
+        "migrate",
+    ]));
+    let err = common::stderr(&out);
+    let events: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["message"] == "applied migration" && e["version"] == 1),
+        "{err}"
+    );
+    assert!(events.iter().all(|e| e["level"].is_string()));
+}

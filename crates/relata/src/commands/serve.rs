@@ -87,6 +87,7 @@ async fn serve(core: Arc<Core>, config: &Config, demo_token: Option<String>) -> 
         let _ = stopped.await;
     });
     let mut server = tokio::spawn(server.into_future());
+    let shutdown = shutdown_signal()?;
 
     if let Some(token) = demo_token {
         println!("demo data loaded; admin API token (shown once): {token}");
@@ -101,7 +102,7 @@ async fn serve(core: Arc<Core>, config: &Config, demo_token: Option<String>) -> 
             // The server only ends by itself on an accept error.
             return ended.context("the server task failed")?.context("the server failed");
         }
-        signal = shutdown_signal() => signal,
+        signal = shutdown => signal,
     };
     tracing::info!(
         signal,
@@ -125,26 +126,30 @@ async fn serve(core: Arc<Core>, config: &Config, demo_token: Option<String>) -> 
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM, naming which.
-async fn shutdown_signal() -> &'static str {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+///
+/// The handlers are registered when this is called, not when the future is first polled:
+/// `serve` calls it before announcing the address, so a signal sent the moment "listening"
+/// appears is never left to the default action (which would kill the process uncleanly).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
     #[cfg(unix)]
-    let terminate = async {
+    {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+        let mut interrupt =
+            signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+        let mut terminate =
+            signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => "interrupt",
+                _ = terminate.recv() => "terminate",
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => "interrupt",
-        () = terminate => "terminate",
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            "interrupt"
+        })
     }
 }

@@ -58,6 +58,7 @@ impl Default for ApiOptions {
         (name = "metadata", description = "Objects and fields, standard and custom"),
         (name = "search", description = "Global search"),
         (name = "changes", description = "The change feed"),
+        (name = "system", description = "Health of the server (public)"),
     ),
     modifiers(&BearerAuth)
 )]
@@ -94,9 +95,23 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(changes::changes))
 }
 
+/// Public routes that are part of the API's contract (no token needed).
+fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(system::healthz))
+}
+
+/// The authenticated routes, the public documented routes, and the OpenAPI document of both.
+fn documented_routes() -> (Router<AppState>, Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, mut doc) = api_routes().split_for_parts();
+    let (public, public_doc) = public_routes().split_for_parts();
+    doc.merge(public_doc);
+    problem::document(&mut doc);
+    (api, public, doc)
+}
+
 /// The OpenAPI document (3.1) of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    documented_routes().2
 }
 
 /// The whole HTTP application: `/api/v1/…`, `/healthz`, `/metrics`, `/docs`.
@@ -109,7 +124,7 @@ pub fn router(core: Arc<Core>, opts: ApiOptions) -> Router {
         max_body_bytes: opts.max_body_bytes,
         started: tokio::time::Instant::now(),
     };
-    let (api, doc) = api_routes().split_for_parts();
+    let (api, public, doc) = documented_routes();
     let doc_json = Arc::new(doc.to_json().unwrap_or_default());
     let docs_html = Arc::new(system::docs_page(
         &serde_json::from_str(&doc_json).unwrap_or_default(),
@@ -133,7 +148,7 @@ pub fn router(core: Arc<Core>, opts: ApiOptions) -> Router {
 
     Router::new()
         .merge(api)
-        .route("/healthz", get(system::healthz))
+        .merge(public)
         .route("/metrics", get(system::metrics))
         .route(
             "/docs",

@@ -18,6 +18,9 @@ use serde_json::{Value as Json, json};
 
 use relata_core::{CoreError, ErrorClass};
 use relata_domain::FieldError;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, ResponseBuilder};
+use utoipa::{PartialSchema, ToSchema};
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -194,3 +197,102 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An RFC 7807 problem: the body of every error response of the API.
+// For the OpenAPI document only: it describes what `ApiError::into_response` writes.
+#[derive(ToSchema)]
+#[schema(as = Problem)]
+#[allow(dead_code)]
+pub struct ProblemSchema {
+    /// `https://relata.dev/problems/<code>`
+    #[schema(rename = "type")]
+    kind: String,
+    /// A human title in the caller's language (Accept-Language: English or Simplified Chinese).
+    title: String,
+    status: u16,
+    /// Stable snake_case code; match on this, never on text.
+    code: String,
+    detail: String,
+    /// Every field error, for validation problems.
+    errors: Option<Vec<FieldProblemSchema>>,
+    /// The id of the request, as in the `x-request-id` header and the server's log.
+    request_id: Option<String>,
+}
+
+/// One field error of a problem.
+#[derive(ToSchema)]
+#[schema(as = FieldProblem)]
+#[allow(dead_code)] // for the OpenAPI document only, like `ProblemSchema`
+pub struct FieldProblemSchema {
+    field: String,
+    code: String,
+    message: String,
+}
+
+/// Documents errors the way they are sent: every 4xx/5xx response of every operation is
+/// `application/problem+json` with the `Problem` schema (unless the handler documents another
+/// body), and every `/api` operation can answer
+/// 401 (the authentication middleware wraps them all). Run on the finished document, so
+/// handlers only name their statuses.
+pub fn document(doc: &mut OpenApi) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    components
+        .schemas
+        .insert(ProblemSchema::name().into_owned(), ProblemSchema::schema());
+    components.schemas.insert(
+        FieldProblemSchema::name().into_owned(),
+        FieldProblemSchema::schema(),
+    );
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let authenticated = path.starts_with("/api/");
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            document_operation(op, authenticated);
+        }
+    }
+}
+
+fn document_operation(op: &mut Operation, authenticated: bool) {
+    let responses = &mut op.responses.responses;
+    if authenticated && !responses.contains_key("401") {
+        responses.insert(
+            "401".to_owned(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description("a valid bearer token is required")
+                    .build(),
+            ),
+        );
+    }
+    for (status, response) in responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        let Some(code) = status
+            .parse::<u16>()
+            .ok()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .filter(|s| s.is_client_error() || s.is_server_error())
+        else {
+            continue;
+        };
+        if response.description.is_empty() {
+            response.description = title(code, false).to_owned();
+        }
+        if !response.content.is_empty() {
+            continue; // a handler that documents its own error body (the health check)
+        }
+        response.content.insert(
+            "application/problem+json".to_owned(),
+            Content::new(Some(Ref::from_schema_name(ProblemSchema::name()))),
+        );
+    }
+}

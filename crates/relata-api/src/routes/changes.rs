@@ -17,7 +17,9 @@ use crate::state::AppState;
     params(("after" = Option<i64>, Query, description = "return events with seq greater than this (default 0)"),
            ("limit" = Option<usize>, Query, description = "1-1000, default 100"),
            ("object" = Option<String>, Query, description = "only this object")),
-    responses((status = 200, description = "`{\"data\": [{seq, object, record_id, kind, actor, at, changes}], \"next_after\": seq}`")))]
+    responses((status = 200, description = "`{\"data\": [{seq, object, record_id, kind, actor, at, changes}], \"next_after\": seq}`"),
+              (status = 404, description = "no such object"),
+              (status = 422, description = "after or limit is not valid; errors name the parameter")))]
 pub async fn changes(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

@@ -89,7 +89,7 @@ pub async fn create_object(
 
 /// Add a custom field (a real column; indexed when unique, filterable or a lookup).
 #[utoipa::path(post, path = "/api/v1/meta/objects/{object}/fields", tag = "metadata", params(("object" = String, Path)), request_body = FieldSchema,
-    responses((status = 201, body = FieldSchema), (status = 422)))]
+    responses((status = 201, body = FieldSchema), (status = 404), (status = 422)))]
 pub async fn add_field(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

@@ -59,6 +59,7 @@ pub struct RecordPage {
            ("Idempotency-Key" = Option<String>, Header, description = "retry-safe key: the same key and body return the first response")),
     request_body(content = RecordSchema, description = "field values"),
     responses((status = 201, body = RecordSchema, description = "created; ETag carries the version"),
+              (status = 404, description = "no such object"),
               (status = 422, description = "validation failed; every field error is listed")))]
 pub async fn create(
     State(state): State<AppState>,
@@ -146,7 +147,7 @@ pub async fn delete(
 /// Bring a record back from the recycle bin.
 #[utoipa::path(post, path = "/api/v1/records/{object}/{id}/restore", tag = "records",
     params(("object" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = RecordSchema), (status = 409, description = "not in the recycle bin")))]
+    responses((status = 200, body = RecordSchema), (status = 404, description = "no such record, or not visible"), (status = 409, description = "not in the recycle bin")))]
 pub async fn restore(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -160,7 +161,7 @@ pub async fn restore(
 /// Field history of a record, newest first.
 #[utoipa::path(get, path = "/api/v1/records/{object}/{id}/history", tag = "records",
     params(("object" = String, Path), ("id" = String, Path)),
-    responses((status = 200, description = "`{\"data\": [{field, old_value, new_value, actor, at}]}`")))]
+    responses((status = 200, description = "`{\"data\": [{field, old_value, new_value, actor, at}]}`"), (status = 404, description = "no such record, or not visible")))]
 pub async fn history(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -181,7 +182,7 @@ pub async fn history(
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("count" = Option<bool>, Query, description = "include the total number of matches"),
         ("deleted" = Option<bool>, Query, description = "list the recycle bin instead")),
-    responses((status = 200, body = RecordPage), (status = 422, description = "unknown field, bad operator or value")))]
+    responses((status = 200, body = RecordPage), (status = 404, description = "no such object"), (status = 422, description = "unknown field, bad operator or value")))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -264,6 +265,7 @@ pub struct BulkBody {
     params(("object" = String, Path)),
     request_body = BulkBody,
     responses((status = 200, description = "`{created, updated, unchanged, failed, results: [{index, status, id, errors}]}`"),
+              (status = 404, description = "no such object"),
               (status = 422, description = "all_or_nothing and a record failed: nothing was written; errors name records[i].field")))]
 pub async fn bulk(
     State(state): State<AppState>,

@@ -17,7 +17,8 @@ use crate::state::AppState;
     params(("q" = String, Query, description = "2+ characters of a Chinese name, 4+ digits of a phone, an email or word prefix"),
            ("objects" = Option<String>, Query, description = "comma-separated objects to search (default: all)"),
            ("limit" = Option<usize>, Query, description = "hits per object, 1-100, default 10")),
-    responses((status = 200, description = "`{\"query\", \"data\": [{object, label, hits: [{id, name, rank, record}]}]}`; rank is exact, prefix or substring")))]
+    responses((status = 200, description = "`{\"query\", \"data\": [{object, label, hits: [{id, name, rank, record}]}]}`; rank is exact, prefix or substring"),
+              (status = 422, description = "q missing or too long, or limit out of range; errors name the parameter")))]
 pub async fn search(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,

@@ -8,7 +8,19 @@ use serde_json::Value as Json;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-/// Liveness and database reachability.
+/// The answer of the health check.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Health)]
+#[allow(dead_code)] // for the OpenAPI document only: describes the JSON `healthz` writes
+pub struct HealthSchema {
+    /// `ok`, or `unavailable` when the database does not answer.
+    status: String,
+}
+
+/// Liveness and database reachability (no token needed).
+#[utoipa::path(get, path = "/healthz", tag = "system", security(()),
+    responses((status = 200, body = HealthSchema, description = "serving, and the database answers"),
+              (status = 503, body = HealthSchema, description = "the database does not answer")))]
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let db = state
         .core

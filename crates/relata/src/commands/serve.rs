@@ -134,10 +134,8 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = &'stati
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut interrupt =
-            signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
-        let mut terminate =
-            signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
         Ok(async move {
             tokio::select! {
                 _ = interrupt.recv() => "interrupt",

@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value as Json, json};
 
-use super::names::*;
+use relata_sample::names::*;
 
 /// What later records need to know about an account.
 pub struct AccountInfo {

@@ -7,7 +7,6 @@
 //! pipelines look current whenever the demo is loaded.
 
 mod generate;
-mod names;
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;

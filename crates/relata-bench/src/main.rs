@@ -1,0 +1,189 @@
+//! `relata-bench`: the benchmark harness behind `scripts/bench.sh` (see `BENCHMARKS.md`).
+//!
+//! - `run` measures one backend at one scale: ceilings (raw inserts into the same table, single
+//!   commits, a bare handler on the same HTTP stack), then a fresh Relata server loaded through
+//!   the bulk API and measured with wrk; writes one results file.
+//! - `report` regenerates `BENCHMARKS.md` from every results file.
+//! - `bare-server` is the bare handler, started by `run` as a child process.
+//!
+//! New hot paths (issue 5 and later) add a step to `run.rs` and, when they need one, a
+//! ceiling to `ceiling.rs`; the results file and the report pick up any new figure as is.
+
+mod bare;
+mod ceiling;
+mod data;
+mod load;
+mod process;
+mod report;
+mod results;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use run::{Backend, Options};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "relata-bench",
+    about = "Relata's benchmark harness (use scripts/bench.sh)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Measure one backend at one scale and write a results file
+    Run {
+        #[arg(long, value_enum, default_value_t = BackendArg::Sqlite)]
+        backend: BackendArg,
+        /// 10k, 100k, 1m (or any count such as 250k or 5000)
+        #[arg(long, default_value = "10k")]
+        scale: String,
+        /// Short measurements (CI smoke test); the results go under --work, not --results
+        #[arg(long)]
+        quick: bool,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The release relata binary
+        #[arg(long, default_value = "target/release/relata")]
+        relata: PathBuf,
+        /// PostgreSQL database in which fresh schemas are made (for --backend postgres)
+        #[arg(long, env = "RELATA_BENCH_POSTGRES_URL")]
+        pg_url: Option<String>,
+        /// Scratch directory (databases, logs)
+        #[arg(long, default_value = "bench/work")]
+        work: PathBuf,
+        /// Where results files go
+        #[arg(long, default_value = "bench/results")]
+        results: PathBuf,
+        /// Records per bulk call
+        #[arg(long, default_value_t = 5_000)]
+        batch: u64,
+        /// Bulk calls in flight
+        #[arg(long, default_value_t = 2)]
+        senders: usize,
+        /// Keep the scratch files (databases, logs, wrk inputs) for inspection
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Regenerate BENCHMARKS.md from the results files
+    Report {
+        #[arg(long, default_value = "bench/results")]
+        results: PathBuf,
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        out: PathBuf,
+    },
+    /// The bare handler ceiling (started by `run`)
+    BareServer {
+        /// sqlite://PATH or postgres://…?schema=NAME
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        listen: String,
+    },
+}
+
+fn records_of(scale: &str) -> anyhow::Result<u64> {
+    let s = scale.trim().to_lowercase();
+    let (digits, factor) = match s.chars().last() {
+        Some('k') => (&s[..s.len() - 1], 1_000),
+        Some('m') => (&s[..s.len() - 1], 1_000_000),
+        _ => (s.as_str(), 1),
+    };
+    let n: u64 = digits
+        .parse()
+        .with_context(|| format!("not a scale: {scale} (use 10k, 100k, 1m)"))?;
+    if n == 0 {
+        bail!("the scale must be at least 1 record");
+    }
+    Ok(n * factor)
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("relata-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Cmd::BareServer { db, listen } => bare::serve(&db, &listen),
+        Cmd::Report { results, out } => {
+            let runs = report::load_runs(&results)?;
+            std::fs::write(&out, report::render(&runs))?;
+            eprintln!(
+                "[bench] wrote {} from {} results files",
+                out.display(),
+                runs.len()
+            );
+            Ok(())
+        }
+        Cmd::Run {
+            backend,
+            scale,
+            quick,
+            seed,
+            relata,
+            pg_url,
+            work,
+            results,
+            batch,
+            senders,
+            keep,
+        } => {
+            let opts = Options {
+                backend: match backend {
+                    BackendArg::Sqlite => Backend::Sqlite,
+                    BackendArg::Postgres => Backend::Postgres,
+                },
+                records: records_of(&scale)?,
+                scale: scale.to_lowercase(),
+                quick,
+                seed,
+                relata,
+                pg_url,
+                work: work.clone(),
+                batch,
+                senders,
+                keep,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let run = runtime.block_on(run::run(&opts))?;
+            let name = format!(
+                "{}-{}-{}{}.json",
+                run.date.get(..10).unwrap_or("undated"),
+                run.backend,
+                run.scale,
+                if quick { "-quick" } else { "" }
+            );
+            // Quick runs are smoke tests: keep them out of the committed results.
+            let path = if quick {
+                work.join("results").join(name)
+            } else {
+                results.join(name)
+            };
+            run.write(&path)?;
+            eprintln!("[bench] wrote {}", path.display());
+            Ok(())
+        }
+    }
+}

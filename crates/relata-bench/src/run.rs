@@ -1,0 +1,576 @@
+//! One benchmark run on one backend at one scale: ceilings first, then a fresh Relata server
+//! loaded and measured, then a restart on the loaded database. Every step is bounded in count
+//! and in time; all traffic stays on 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::json;
+
+use relata_domain::clock::{Clock, SystemClock};
+
+use crate::ceiling::{self, InsertCeiling};
+use crate::load::{self, Api};
+use crate::process::{self, Server, Wrk};
+use crate::results::{Figure, Run, SCHEMA};
+
+/// The wrk script, shipped inside the binary and written next to the run's other files.
+const WRK_SCRIPT: &str = include_str!("../../../bench/wrk/rotate.lua");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backend: Backend,
+    pub scale: String,
+    pub records: u64,
+    pub quick: bool,
+    pub seed: u64,
+    /// The release `relata` binary.
+    pub relata: PathBuf,
+    /// PostgreSQL database to make fresh schemas in.
+    pub pg_url: Option<String>,
+    /// Scratch space (databases, logs, wrk files); ignored by git.
+    pub work: PathBuf,
+    pub batch: u64,
+    pub senders: usize,
+    pub keep: bool,
+}
+
+/// Durations and counts of one profile.
+struct Profile {
+    wrk_seconds: u32,
+    commit_max: u64,
+    commit_limit: Duration,
+    idle_settle: Duration,
+}
+
+impl Options {
+    fn profile(&self) -> Profile {
+        if self.quick {
+            Profile {
+                wrk_seconds: 3,
+                commit_max: 2_000,
+                commit_limit: Duration::from_secs(3),
+                idle_settle: Duration::from_millis(500),
+            }
+        } else {
+            Profile {
+                wrk_seconds: 15,
+                commit_max: 30_000,
+                commit_limit: Duration::from_secs(10),
+                idle_settle: Duration::from_secs(2),
+            }
+        }
+    }
+
+    fn at_full_scale(&self) -> bool {
+        self.records >= 1_000_000
+    }
+}
+
+/// Runs blocking work (database ceilings, wrk) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+fn say(msg: &str) {
+    eprintln!("[bench] {msg}");
+}
+
+pub async fn run(opts: &Options) -> anyhow::Result<Run> {
+    let started = Instant::now();
+    let profile = opts.profile();
+    let (commit, dirty) = process::commit();
+    let machine = process::machine();
+    let dir = opts.work.join(format!(
+        "run-{}-{}-{}",
+        opts.backend.name(),
+        opts.scale,
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let script = dir.join("rotate.lua");
+    std::fs::write(&script, WRK_SCRIPT)?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(32)
+        .build()?;
+    let suffix = format!("{}_{}", std::process::id(), opts.scale);
+    let pg = match opts.backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some(
+            opts.pg_url
+                .clone()
+                .context("--backend postgres needs --pg-url")?,
+        ),
+    };
+
+    let mut run = Run {
+        schema: SCHEMA,
+        date: relata_domain::value::format_datetime(&SystemClock.now()),
+        commit,
+        dirty,
+        backend: opts.backend.name().into(),
+        scale: opts.scale.clone(),
+        records: opts.records,
+        quick: opts.quick,
+        seed: opts.seed,
+        machine,
+        tools: serde_json::Map::new(),
+        ceilings: Vec::new(),
+        figures: Vec::new(),
+        notes: Vec::new(),
+        seconds: 0.0,
+    };
+    run.tools
+        .insert("wrk".into(), json!(process::version_of("wrk", "--version")));
+    run.tools.insert(
+        "relata".into(),
+        json!(process::version_of(
+            &opts.relata.to_string_lossy(),
+            "--version"
+        )),
+    );
+
+    let outcome = measure(
+        opts,
+        &profile,
+        &dir,
+        &script,
+        &http,
+        &suffix,
+        pg.as_deref(),
+        &mut run,
+    )
+    .await;
+
+    // Clean up whatever happened.
+    if let Some(url) = &pg
+        && !opts.keep
+    {
+        for schema in [
+            format!("bench_ceiling_{suffix}"),
+            format!("bench_relata_{suffix}"),
+        ] {
+            let (url, schema2) = (url.clone(), schema.clone());
+            if let Err(e) = blocking(move || ceiling::pg_drop_schema(&url, &schema2)).await {
+                say(&format!("could not drop schema {schema}: {e:#}"));
+            }
+        }
+    }
+    if !opts.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        say(&format!("kept {}", dir.display()));
+    }
+    outcome?;
+    run.machine.loadavg_end = process::loadavg();
+    run.seconds = started.elapsed().as_secs_f64();
+    Ok(run)
+}
+
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the list
+async fn measure(
+    opts: &Options,
+    profile: &Profile,
+    dir: &Path,
+    script: &Path,
+    http: &reqwest::Client,
+    suffix: &str,
+    pg: Option<&str>,
+    run: &mut Run,
+) -> anyhow::Result<()> {
+    let n = opts.records;
+    let seed = opts.seed;
+    let wrk = |lines: &Path, connections: u32, token: &str, post: Option<&str>| Wrk {
+        script: script.to_owned(),
+        threads: 2,
+        connections,
+        seconds: profile.wrk_seconds,
+        lines: lines.to_owned(),
+        token: token.to_owned(),
+        post_path: post.map(str::to_owned),
+    };
+
+    // --- Ceilings --------------------------------------------------------------------------
+    let ceiling_schema = format!("bench_ceiling_{suffix}");
+    let (insert, commits, bare_db): (InsertCeiling, ceiling::CommitCeiling, String) = match pg {
+        None => {
+            let db = dir.join("ceiling.db");
+            say(&format!(
+                "ceiling: raw rusqlite insert of {n} contacts (indexed)"
+            ));
+            let (d, s) = (db.clone(), seed);
+            let insert = blocking(move || ceiling::sqlite_insert(&d, s, n, true, 100_000)).await?;
+            say(&format!("  {:.0} rows/s", insert.per_second()));
+            let bare_db = dir.join("ceiling-noindex.db");
+            say("ceiling: the same without secondary indexes");
+            let d = bare_db.clone();
+            let plain = blocking(move || ceiling::sqlite_insert(&d, s, n, false, 0)).await?;
+            say(&format!("  {:.0} rows/s", plain.per_second()));
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", bare_db.display()));
+            }
+            run.ceilings.push(
+                Figure::new(
+                    "raw_insert_noindex",
+                    "Raw rusqlite insert, primary key only, one transaction",
+                    plain.per_second(),
+                    "rows/s",
+                )
+                .detail("rows", n),
+            );
+            say("ceiling: single-row committed transactions");
+            let (d, max, limit) = (db.clone(), profile.commit_max, profile.commit_limit);
+            let commits = blocking(move || ceiling::sqlite_commits(&d, s, n, max, limit)).await?;
+            say(&format!("  {:.0} commits/s", commits.per_second()));
+            (insert, commits, format!("sqlite://{}", db.display()))
+        }
+        Some(url) => {
+            say(&format!(
+                "ceiling: PostgreSQL COPY of {n} contacts (indexed)"
+            ));
+            let (u, sc) = (url.to_owned(), ceiling_schema.clone());
+            let insert = blocking(move || ceiling::pg_insert(&u, &sc, seed, n, 100_000)).await?;
+            say(&format!("  {:.0} rows/s", insert.per_second()));
+            say("ceiling: single-row committed transactions");
+            let (u, sc, max, limit) = (
+                url.to_owned(),
+                ceiling_schema.clone(),
+                profile.commit_max,
+                profile.commit_limit,
+            );
+            let commits =
+                blocking(move || ceiling::pg_commits(&u, &sc, seed, n, max, limit)).await?;
+            say(&format!("  {:.0} commits/s", commits.per_second()));
+            (insert, commits, format!("{url}?schema={ceiling_schema}"))
+        }
+    };
+    let (insert_label, commit_label) = match pg {
+        None => (
+            "Raw rusqlite insert into Relata's contact table (same DDL, indexes, PRAGMAs), one transaction, prepared statement",
+            "Raw rusqlite single-row committed transactions (WAL, synchronous=NORMAL)",
+        ),
+        Some(_) => (
+            "Raw PostgreSQL COPY (text) into Relata's contact table (same DDL and indexes), one transaction",
+            "Raw PostgreSQL single-row committed INSERTs (prepared)",
+        ),
+    };
+    let insert_ceiling =
+        Figure::new("raw_insert", insert_label, insert.per_second(), "rows/s").detail("rows", n);
+    let commit_ceiling = Figure::new(
+        "raw_commit",
+        commit_label,
+        commits.per_second(),
+        "commits/s",
+    )
+    .detail("commits", commits.commits);
+    run.ceilings.push(insert_ceiling.clone());
+    run.ceilings.push(commit_ceiling.clone());
+
+    say("ceiling: bare axum handler, one primary-key lookup");
+    let addr = process::free_addr()?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args([
+        "bare-server",
+        "--db",
+        &bare_db,
+        "--listen",
+        &addr.to_string(),
+    ]);
+    let mut bare = Server::spawn(cmd, addr, &dir.join("bare.log"))?;
+    bare.wait_ready(http, "/healthz", Duration::from_secs(30))
+        .await?;
+    tokio::time::sleep(profile.idle_settle).await;
+    let (bare_idle_rss, _) = bare.memory_mb()?;
+    let bare_paths: Vec<String> = load::spread(&insert.sample_ids, 100_000)
+        .iter()
+        .map(|id| format!("/contacts/{id}"))
+        .collect();
+    let lines = dir.join("bare-paths.txt");
+    load::write_lines(&lines, &bare_paths)?;
+    let w = wrk(&lines, 64, "", None);
+    let (base, w2) = (bare.base(), w.clone());
+    let result = blocking(move || w2.run(&base)).await?;
+    bare.stop(Duration::from_secs(10))?;
+    say(&format!("  {:.0} req/s", result.ok_per_second()));
+    let bare_ceiling = Figure::new(
+        "bare_get",
+        "Bare axum JSON handler, one primary-key lookup (wrk, 64 connections)",
+        result.ok_per_second(),
+        "req/s",
+    )
+    .latency(result.latency_ms())
+    .detail("load", w.describe())
+    .detail("errors", result.error_count());
+    run.ceilings.push(bare_ceiling.clone());
+    let bare_rss = Figure::new(
+        "bare_idle_rss",
+        "Bare axum handler process, idle RSS",
+        bare_idle_rss,
+        "MB",
+    );
+    run.ceilings.push(bare_rss.clone());
+
+    // --- Relata, fresh --------------------------------------------------------------------
+    let db_url = match pg {
+        None => format!("sqlite://{}", dir.join("relata.db").display()),
+        Some(url) => {
+            let (u, schema) = (url.to_owned(), format!("bench_relata_{suffix}"));
+            blocking(move || ceiling::pg_connect(&u, &schema).map(drop)).await?;
+            format!("{url}?schema=bench_relata_{suffix}")
+        }
+    };
+    let token = relata_token(&opts.relata, &db_url)?;
+    let log = dir.join("relata.log");
+    let addr = process::free_addr()?;
+    let mut server = Server::spawn(relata_serve(&opts.relata, &db_url, addr), addr, &log)?;
+    server
+        .wait_ready(http, "/healthz", Duration::from_secs(60))
+        .await?;
+    tokio::time::sleep(profile.idle_settle).await;
+    let (empty_rss, _) = server.memory_mb()?;
+    let api = Api {
+        http: http.clone(),
+        base: server.base(),
+        token: token.clone(),
+    };
+    api.create_external_id().await?;
+
+    say(&format!(
+        "relata: bulk upsert of {n} contacts, {} per call, {} senders",
+        opts.batch, opts.senders
+    ));
+    let bulk = load::bulk_load(
+        &api,
+        seed,
+        n,
+        opts.batch,
+        opts.senders,
+        Duration::from_secs(7_200),
+    )
+    .await?;
+    let bulk_rate = bulk.records as f64 / bulk.seconds;
+    say(&format!("  {bulk_rate:.0} records/s"));
+    let counted = api.count_contacts().await?;
+    if counted != n || bulk.ids.len() as u64 != n {
+        run.notes.push(format!(
+            "bulk load: expected {n} contacts, the server counts {counted} and answered {} ids",
+            bulk.ids.len()
+        ));
+    }
+    let (_, bulk_peak) = server.memory_mb()?;
+    let sqlite = pg.is_none();
+    let mut fig = Figure::new(
+        "bulk_upsert",
+        "Bulk upsert over HTTP by external_id (search index and change feed included)",
+        bulk_rate,
+        "records/s",
+    )
+    .against(&insert_ceiling)
+    .detail("batch", opts.batch)
+    .detail("senders", opts.senders as u64)
+    .detail("batches", bulk.batches as u64)
+    .detail("seconds", bulk.seconds)
+    .detail("peak_rss_mb", bulk_peak);
+    if sqlite {
+        let met = bulk_rate >= 25_000.0 && fig.ratio.is_some_and(|r| r >= 0.5);
+        fig = fig.target("≥ 25,000 records/s and ≥ 0.5× raw insert", Some(met));
+    }
+    run.figures.push(fig);
+
+    say("relata: get by id");
+    let get_paths: Vec<String> = load::spread(&bulk.ids, 100_000)
+        .iter()
+        .map(|id| format!("/api/v1/records/contact/{id}"))
+        .collect();
+    let lines = dir.join("get-paths.txt");
+    load::write_lines(&lines, &get_paths)?;
+    let w = wrk(&lines, 64, &token, None);
+    let (base, w2) = (server.base(), w.clone());
+    let r = blocking(move || w2.run(&base)).await?;
+    say(&format!("  {:.0} req/s", r.ok_per_second()));
+    let rate = r.ok_per_second();
+    run.figures.push(
+        Figure::new(
+            "get_by_id",
+            "Get by id (wrk, 64 connections)",
+            rate,
+            "req/s",
+        )
+        .against(&bare_ceiling)
+        .latency(r.latency_ms())
+        .target("≥ 15,000 req/s", Some(rate >= 15_000.0))
+        .detail("load", w.describe())
+        .detail("ids", get_paths.len() as u64)
+        .detail("errors", r.error_count()),
+    );
+
+    for (id, label, paths, target_ms) in [
+        (
+            "list_page",
+            "List page of 50, filter city eq <varied>, sort -created_at (wrk, 1 connection)",
+            load::list_paths(),
+            15.0,
+        ),
+        (
+            "search",
+            "Search: 2-character Chinese name, 4 phone digits, email prefix (wrk, 1 connection)",
+            load::search_paths(seed, n),
+            30.0,
+        ),
+    ] {
+        say(&format!("relata: {id}"));
+        let lines = dir.join(format!("{id}-paths.txt"));
+        load::write_lines(&lines, &paths)?;
+        let w = wrk(&lines, 1, &token, None);
+        let (base, w2) = (server.base(), w.clone());
+        let r = blocking(move || w2.run(&base)).await?;
+        let l = r.latency_ms();
+        say(&format!(
+            "  p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            l.p50, l.p95, l.p99
+        ));
+        let met = opts.at_full_scale().then_some(l.p95 <= target_ms);
+        run.figures.push(
+            Figure::new(id, label, l.p95, "ms p95")
+                .latency(l)
+                .target(
+                    &format!("p95 ≤ {target_ms} ms over 1,000,000 contacts"),
+                    met,
+                )
+                .detail("load", w.describe())
+                .detail("req_per_s", r.ok_per_second())
+                .detail("distinct_requests", paths.len() as u64)
+                .detail("errors", r.error_count()),
+        );
+    }
+
+    say("relata: single creates, 16 clients");
+    let bodies = load::create_bodies(seed, 20_000);
+    let lines = dir.join("create-bodies.txt");
+    load::write_lines(&lines, &bodies)?;
+    let before = api.count_contacts().await?;
+    let w = wrk(&lines, 16, &token, Some("/api/v1/records/contact"));
+    let (base, w2) = (server.base(), w.clone());
+    let r = blocking(move || w2.run(&base)).await?;
+    let after = api.count_contacts().await?;
+    let created = after.saturating_sub(before);
+    let seconds = r.duration_us as f64 / 1e6;
+    let rate = created as f64 / seconds;
+    say(&format!("  {rate:.0} records/s"));
+    let mut fig = Figure::new(
+        "single_create",
+        "Single creates over HTTP (wrk, 16 connections)",
+        rate,
+        "records/s",
+    )
+    .against(&commit_ceiling)
+    .latency(r.latency_ms())
+    .detail("load", w.describe())
+    .detail("created", created)
+    .detail("errors", r.error_count());
+    if sqlite {
+        fig = fig.target("≥ 3,000 records/s", Some(rate >= 3_000.0));
+    }
+    run.figures.push(fig);
+
+    tokio::time::sleep(profile.idle_settle).await;
+    let (loaded_rss, peak_rss) = server.memory_mb()?;
+    server.stop(Duration::from_secs(60))?;
+
+    say("relata: restart on the loaded database");
+    let addr = process::free_addr()?;
+    let mut server = Server::spawn(relata_serve(&opts.relata, &db_url, addr), addr, &log)?;
+    let startup = server
+        .wait_ready(http, "/healthz", Duration::from_secs(60))
+        .await?;
+    tokio::time::sleep(profile.idle_settle).await;
+    let (restart_rss, _) = server.memory_mb()?;
+    server.stop(Duration::from_secs(30))?;
+    let startup_ms = startup.as_secs_f64() * 1000.0;
+    say(&format!(
+        "  serving after {startup_ms:.0} ms; idle RSS {loaded_rss:.1} MB loaded, {restart_rss:.1} MB restarted"
+    ));
+
+    let rss_target = "≤ 40 MB";
+    run.figures.push(
+        Figure::new(
+            "idle_rss_loaded",
+            "Idle RSS after the load above",
+            loaded_rss,
+            "MB",
+        )
+        .against(&bare_rss)
+        .target(rss_target, Some(loaded_rss <= 40.0))
+        .detail("peak_rss_mb", peak_rss),
+    );
+    run.figures.push(
+        Figure::new(
+            "idle_rss_restart",
+            "Idle RSS after a fresh start on the loaded database",
+            restart_rss,
+            "MB",
+        )
+        .against(&bare_rss)
+        .target(rss_target, Some(restart_rss <= 40.0))
+        .detail("empty_database_rss_mb", empty_rss),
+    );
+    run.figures.push(
+        Figure::new(
+            "startup",
+            "Process start to first successful /healthz, loaded database",
+            startup_ms,
+            "ms",
+        )
+        .target(
+            "≤ 1,000 ms on 1,000,000 records",
+            opts.at_full_scale().then_some(startup_ms <= 1000.0),
+        )
+        .detail("records", after),
+    );
+    Ok(())
+}
+
+fn relata_serve(relata: &Path, db_url: &str, addr: std::net::SocketAddr) -> Command {
+    let mut cmd = Command::new(relata);
+    cmd.args(["serve", "--listen", &addr.to_string()])
+        .env("RELATA_DATABASE_URL", db_url);
+    cmd
+}
+
+/// `relata token create` on the database, before the server starts (the first run creates
+/// the bootstrap administrator).
+fn relata_token(relata: &Path, db_url: &str) -> anyhow::Result<String> {
+    let out = Command::new(relata)
+        .args(["token", "create", "--name", "bench"])
+        .env("RELATA_DATABASE_URL", db_url)
+        .output()
+        .context("cannot run relata token create")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "relata token create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    anyhow::ensure!(!token.is_empty(), "relata token create printed nothing");
+    Ok(token)
+}

@@ -267,27 +267,20 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
     {
-        let job: sqlite::WriteJob =
-            Box::new(move |conn: &mut conn::SqliteConn| -> sqlite::Completion {
-                match f(conn) {
-                    Ok(t) => {
-                        if let Err(e) = conn.batch("RELEASE job") {
-                            return Box::new(move |_| {
-                                let _ = tx.send(Err(E::from(e)));
-                            });
-                        }
-                        Box::new(move |committed: Result<(), StoreError>| {
-                            let _ = tx.send(committed.map(|()| t).map_err(E::from));
-                        })
-                    }
-                    Err(e) => {
-                        let _ = conn.batch("ROLLBACK TO job; RELEASE job");
-                        Box::new(move |_| {
-                            let _ = tx.send(Err(e));
-                        })
-                    }
-                }
-            });
+        let job: sqlite::WriteJob = Box::new(move |conn: &mut conn::SqliteConn| match f(conn) {
+            Ok(t) => sqlite::Done {
+                ok: true,
+                completion: Box::new(move |committed: Result<(), StoreError>| {
+                    let _ = tx.send(committed.map(|()| t).map_err(E::from));
+                }),
+            },
+            Err(e) => sqlite::Done {
+                ok: false,
+                completion: Box::new(move |_| {
+                    let _ = tx.send(Err(e));
+                }),
+            },
+        });
         let guard = writer.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
             Some(sender) => sender.send(job).map_err(|_| {

@@ -1,0 +1,133 @@
+//! The SQLite writer's group commit: writes queued behind a busy writer share one transaction,
+//! and a failing or panicking write undoes only its own changes — whether it opens the group
+//! (no savepoint) or joins it (its own savepoint).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::mpsc;
+
+use relata_store::{Conn, SqlValue, Store, StoreError, StoreOptions};
+
+fn open(dir: &tempfile::TempDir) -> Store {
+    let url = format!("sqlite://{}", dir.path().join("w.db").display());
+    let store = Store::open(&StoreOptions::new(url)).unwrap();
+    store
+        .write_blocking(|c: &mut dyn Conn| {
+            c.batch("CREATE TABLE t (name TEXT PRIMARY KEY)")?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    store
+}
+
+fn insert(c: &mut dyn Conn, name: &str) -> Result<u64, StoreError> {
+    c.execute(
+        "INSERT INTO t (name) VALUES (?1)",
+        &[SqlValue::Text(name.into())],
+    )
+}
+
+fn names(store: &Store) -> Vec<String> {
+    store
+        .read_blocking(|c: &mut dyn Conn| {
+            let rows = c.query("SELECT name FROM t ORDER BY name", &[])?;
+            Ok::<_, StoreError>(
+                rows.into_iter()
+                    .map(|r| match r.into_iter().next() {
+                        Some(SqlValue::Text(name)) => name,
+                        other => panic!("not a name: {other:?}"),
+                    })
+                    .collect(),
+            )
+        })
+        .unwrap()
+}
+
+/// Holds the writer until `release` is sent, so the writes submitted meanwhile queue up and are
+/// taken as one group when it ends.
+async fn hold_writer(
+    store: &Store,
+    release: mpsc::Receiver<()>,
+    ok: bool,
+) -> Result<u64, StoreError> {
+    store
+        .write(move |c: &mut dyn Conn| {
+            insert(c, "holder")?;
+            release.recv().unwrap();
+            if ok {
+                Ok(1)
+            } else {
+                Err(StoreError::Internal("the holder fails".into()))
+            }
+        })
+        .await
+}
+
+fn run_group(opener_ok: bool) -> (Vec<Result<u64, StoreError>>, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let results = runtime.block_on(queue_behind_a_held_writer(&store, opener_ok));
+    (results, names(&store))
+}
+
+async fn queue_behind_a_held_writer(
+    store: &Store,
+    opener_ok: bool,
+) -> Vec<Result<u64, StoreError>> {
+    let (release, held) = mpsc::channel();
+    let holder = tokio::spawn({
+        let store = store.clone();
+        async move { hold_writer(&store, held, opener_ok).await }
+    });
+    // Give the holder time to reach the writer thread first.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let queued: Vec<_> = ["a", "b-fails", "c-panics", "d"]
+        .into_iter()
+        .map(|name| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .write(move |c: &mut dyn Conn| {
+                        insert(c, name)?;
+                        if name.ends_with("fails") {
+                            return Err(StoreError::Internal("this write fails".into()));
+                        }
+                        if name.ends_with("panics") {
+                            panic!("this write panics");
+                        }
+                        Ok(1)
+                    })
+                    .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    release.send(()).unwrap();
+    let mut results = vec![holder.await.unwrap()];
+    for q in queued {
+        results.push(q.await.unwrap());
+    }
+    results
+}
+
+#[test]
+fn a_failed_write_joining_a_group_undoes_only_itself() {
+    let (results, names) = run_group(true);
+    assert!(results[0].is_ok() && results[1].is_ok() && results[4].is_ok());
+    assert!(results[2].is_err() && results[3].is_err());
+    assert_eq!(names, ["a", "d", "holder"]);
+}
+
+#[test]
+fn a_failed_opener_is_rolled_back_and_the_queue_still_commits() {
+    let (results, names) = run_group(false);
+    assert!(results[0].is_err());
+    assert!(results[1].is_ok() && results[4].is_ok());
+    assert!(results[2].is_err() && results[3].is_err());
+    assert_eq!(names, ["a", "d"]);
+}

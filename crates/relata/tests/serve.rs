@@ -103,6 +103,24 @@ impl Server {
         }
     }
 
+    /// Waits until stdout has a line containing `needle` (the pipes are read by other
+    /// threads, so stdout may lag behind the "listening" line on stderr) and returns stdout.
+    fn wait_for_stdout(&self, needle: &str) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let out = self.stdout();
+            if out.iter().any(|l| l.contains(needle)) {
+                return out;
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "no '{needle}' on stdout: {out:?}\nstderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits for the process to end and returns whether it exited successfully.
     fn wait(mut self) -> (bool, String) {
         let start = Instant::now();
@@ -169,7 +187,7 @@ fn demo_mode_gives_a_newcomer_a_working_system_and_sigterm_stops_it_gracefully()
     let d = dir.path();
     let url = sqlite_url(d, "relata.db");
     let server = Server::start(d, &url, &["--demo", "--demo-scale", "small"]);
-    let printed = server.stdout();
+    let printed = server.wait_for_stdout("curl");
     let token = token_from(&printed).unwrap_or_else(|| panic!("no token in {printed:?}"));
     assert!(
         printed

@@ -119,13 +119,14 @@ fn sample_every(rows: u64, sample: usize) -> u64 {
 // --- SQLite ------------------------------------------------------------------------------
 
 /// Opens a SQLite file with the writer's settings of `relata_store` (WAL, synchronous=NORMAL,
-/// 64 MB cache, default temp store, 256 MB mmap, foreign keys on).
+/// 64 MB cache, memory temp store, 256 MB mmap, foreign keys on).
 fn sqlite_open(path: &Path) -> anyhow::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path)?;
     conn.execute_batch(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = NORMAL;
          PRAGMA cache_size = -65536;
+         PRAGMA temp_store = MEMORY;
          PRAGMA mmap_size = 268435456;
          PRAGMA journal_mode = WAL;
          PRAGMA wal_autocheckpoint = 4000;",

@@ -209,10 +209,31 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
     {
+        self.write_sized(f, false).await
+    }
+
+    /// Like [`Store::write`], for a write of thousands of rows (a bulk call): on SQLite it
+    /// always opens its own group commit, where it runs without a savepoint — statements under
+    /// an open savepoint slow down with every page the savepoint has changed.
+    pub async fn write_large<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    {
+        self.write_sized(f, true).await
+    }
+
+    async fn write_sized<T, E, F>(&self, f: F, large: bool) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    {
         match &*self.backend {
             Backend::Sqlite { writer, .. } => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                self.submit_sqlite(writer, f, tx)?;
+                self.submit_sqlite(writer, f, tx, large)?;
                 rx.await
                     .map_err(|_| E::from(StoreError::Internal("the write was abandoned".into())))?
             }
@@ -235,7 +256,7 @@ impl Store {
         match &*self.backend {
             Backend::Sqlite { writer, .. } => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                self.submit_sqlite(writer, f, tx)?;
+                self.submit_sqlite(writer, f, tx, false)?;
                 rx.blocking_recv()
                     .map_err(|_| E::from(StoreError::Internal("the write was abandoned".into())))?
             }
@@ -261,13 +282,14 @@ impl Store {
         writer: &Mutex<Option<mpsc::Sender<sqlite::WriteJob>>>,
         f: F,
         tx: tokio::sync::oneshot::Sender<Result<T, E>>,
+        large: bool,
     ) -> Result<(), E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
     {
-        let job: sqlite::WriteJob = Box::new(move |conn: &mut conn::SqliteConn| match f(conn) {
+        let run: sqlite::JobFn = Box::new(move |conn: &mut conn::SqliteConn| match f(conn) {
             Ok(t) => sqlite::Done {
                 ok: true,
                 completion: Box::new(move |committed: Result<(), StoreError>| {
@@ -281,6 +303,7 @@ impl Store {
                 }),
             },
         });
+        let job = sqlite::WriteJob { run, large };
         let guard = writer.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
             Some(sender) => sender.send(job).map_err(|_| {

@@ -8,11 +8,11 @@
 //! single-record creates pass the per-commit ceiling of the disk.
 //!
 //! The first write of a group runs without a savepoint: if it fails, the transaction holds
-//! nothing else and is rolled back whole. This matters for large writes (a bulk upsert of
-//! thousands of records usually opens its group): inside an open savepoint SQLite keeps every
-//! changed page in a sub-journal, and each statement's end walks it, so a long write under a
-//! savepoint slows down with every statement — a 22,000-record load spent a quarter of its
-//! time there.
+//! nothing else and is rolled back whole. A large write (a bulk upsert of thousands of records,
+//! [`WriteJob::large`]) always opens a group of its own. Inside an open savepoint SQLite keeps
+//! every changed page in an in-memory sub-journal, and each statement's end walks it, so a long
+//! write under a savepoint slows down with every statement — a 22,000-record demo load spent a
+//! quarter of its time there.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -37,7 +37,13 @@ pub(crate) struct Done {
     pub completion: Completion,
 }
 
-pub(crate) type WriteJob = Box<dyn FnOnce(&mut SqliteConn) -> Done + Send>;
+pub(crate) type JobFn = Box<dyn FnOnce(&mut SqliteConn) -> Done + Send>;
+
+pub(crate) struct WriteJob {
+    pub run: JobFn,
+    /// Thousands of rows: opens its own group rather than joining one under a savepoint.
+    pub large: bool,
+}
 
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
@@ -56,14 +62,14 @@ fn open(
 ) -> Result<rusqlite::Connection, StoreError> {
     let conn = rusqlite::Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    // temp_store stays at its default (files): a statement journal or a temporary sort that
-    // outgrows a small memory buffer spills to an unlinked temporary file instead of growing
-    // the heap, and a spilled statement journal is not walked at every statement's end, as a
-    // purely in-memory one is (see the module documentation).
+    // temp_store = MEMORY: the sub-journals of the savepoints of a group commit stay in memory
+    // (with the default, files, they spill to a temporary file after 64 KiB and every
+    // group's pages are written out once more through system calls).
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON;
          PRAGMA synchronous = {};
          PRAGMA cache_size = -{};
+         PRAGMA temp_store = MEMORY;
          PRAGMA mmap_size = 268435456;",
         opts.synchronous,
         u64::from(opts.cache_mb) * 1024
@@ -102,38 +108,55 @@ pub(crate) fn spawn_writer(
             while let Ok(first) = jobs.recv() {
                 let mut opener = Some(first);
                 while let Some(job) = opener.take() {
-                    // A failed opener leaves an empty transaction: start the next group with
-                    // whatever is waiting.
-                    if !commit_group(&mut conn, job, &jobs) {
-                        opener = jobs.try_recv().ok();
-                    }
+                    opener = match commit_group(&mut conn, job, &jobs) {
+                        // A large job ended the group: it opens the next one.
+                        GroupEnd::Committed(next) => next,
+                        // A failed opener leaves an empty transaction: start the next group
+                        // with whatever is waiting.
+                        GroupEnd::OpenerFailed => jobs.try_recv().ok(),
+                    };
                 }
             }
         })
         .map_err(|e| StoreError::Internal(format!("cannot start the sqlite writer: {e}")))
 }
 
-/// One transaction: `opener` without a savepoint, then every job already waiting, each in its
-/// own savepoint; one commit. Returns false when the opener failed (and the transaction was
-/// rolled back before anything else joined it).
-fn commit_group(conn: &mut SqliteConn, opener: WriteJob, jobs: &mpsc::Receiver<WriteJob>) -> bool {
+enum GroupEnd {
+    /// Committed (or failed to commit, which each caller has been told); a large job that
+    /// was waiting and must open the next group.
+    Committed(Option<WriteJob>),
+    OpenerFailed,
+}
+
+/// One transaction: `opener` without a savepoint, then every small job already waiting, each
+/// in its own savepoint; one commit.
+fn commit_group(
+    conn: &mut SqliteConn,
+    opener: WriteJob,
+    jobs: &mpsc::Receiver<WriteJob>,
+) -> GroupEnd {
     if let Err(e) = conn.inner.execute_batch("BEGIN IMMEDIATE") {
         let err = StoreError::from(e);
         tracing::error!(error = %err, "sqlite writer cannot begin a transaction");
         // Running the job outside a transaction would break atomicity: it is dropped, and
         // its caller hears that the write was abandoned.
         drop(opener);
-        return true;
+        return GroupEnd::Committed(None);
     }
     let first = run_guarded(conn, opener);
     if !first.ok {
         let _ = conn.inner.execute_batch("ROLLBACK");
         (first.completion)(Ok(()));
-        return false;
+        return GroupEnd::OpenerFailed;
     }
     let mut completions = vec![first.completion];
+    let mut next = None;
     while completions.len() < GROUP_LIMIT {
         match jobs.try_recv() {
+            Ok(job) if job.large => {
+                next = Some(job);
+                break;
+            }
             Ok(job) => completions.push(run_in_savepoint(conn, job)),
             Err(_) => break,
         }
@@ -149,7 +172,7 @@ fn commit_group(conn: &mut SqliteConn, opener: WriteJob, jobs: &mpsc::Receiver<W
             Err(e) => Err(StoreError::Internal(e.to_string())),
         });
     }
-    true
+    GroupEnd::Committed(next)
 }
 
 /// Runs a job that joins an open transaction, inside a savepoint so that its failure undoes
@@ -179,7 +202,7 @@ fn run_in_savepoint(conn: &mut SqliteConn, job: WriteJob) -> Completion {
 /// (and every later write) down with it. The caller of a panicked job hears that its write was
 /// abandoned.
 fn run_guarded(conn: &mut SqliteConn, job: WriteJob) -> Done {
-    match catch_unwind(AssertUnwindSafe(|| job(conn))) {
+    match catch_unwind(AssertUnwindSafe(|| (job.run)(conn))) {
         Ok(done) => done,
         Err(_) => {
             tracing::error!("a write job panicked; rolled back");

@@ -1,6 +1,6 @@
 //! The SQLite writer's group commit: writes queued behind a busy writer share one transaction,
 //! and a failing or panicking write undoes only its own changes — whether it opens the group
-//! (no savepoint) or joins it (its own savepoint).
+//! (no savepoint), joins it (its own savepoint), or is a large write that opens a new group.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -86,26 +86,39 @@ async fn queue_behind_a_held_writer(
     });
     // Give the holder time to reach the writer thread first.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let queued: Vec<_> = ["a", "b-fails", "c-panics", "d"]
-        .into_iter()
-        .map(|name| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .write(move |c: &mut dyn Conn| {
-                        insert(c, name)?;
-                        if name.ends_with("fails") {
-                            return Err(StoreError::Internal("this write fails".into()));
-                        }
-                        if name.ends_with("panics") {
-                            panic!("this write panics");
-                        }
-                        Ok(1)
-                    })
-                    .await
-            })
-        })
-        .collect();
+    // Submitted one after the other, so they queue in this order; the large ones open groups
+    // of their own.
+    let mut queued = Vec::new();
+    for name in [
+        "a",
+        "b-fails",
+        "c-panics",
+        "d",
+        "e-large",
+        "f",
+        "g-large-fails",
+        "h",
+    ] {
+        let store = store.clone();
+        let write = move |c: &mut dyn Conn| {
+            insert(c, name)?;
+            if name.ends_with("fails") {
+                return Err(StoreError::Internal("this write fails".into()));
+            }
+            if name.ends_with("panics") {
+                panic!("this write panics");
+            }
+            Ok(1)
+        };
+        queued.push(tokio::spawn(async move {
+            if name.contains("large") {
+                store.write_large(write).await
+            } else {
+                store.write(write).await
+            }
+        }));
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     release.send(()).unwrap();
     let mut results = vec![holder.await.unwrap()];
@@ -118,16 +131,21 @@ async fn queue_behind_a_held_writer(
 #[test]
 fn a_failed_write_joining_a_group_undoes_only_itself() {
     let (results, names) = run_group(true);
-    assert!(results[0].is_ok() && results[1].is_ok() && results[4].is_ok());
-    assert!(results[2].is_err() && results[3].is_err());
-    assert_eq!(names, ["a", "d", "holder"]);
+    let failed: Vec<bool> = results.iter().map(Result::is_err).collect();
+    assert_eq!(
+        failed,
+        [false, false, true, true, false, false, false, true, false]
+    );
+    assert_eq!(names, ["a", "d", "e-large", "f", "h", "holder"]);
 }
 
 #[test]
 fn a_failed_opener_is_rolled_back_and_the_queue_still_commits() {
     let (results, names) = run_group(false);
-    assert!(results[0].is_err());
-    assert!(results[1].is_ok() && results[4].is_ok());
-    assert!(results[2].is_err() && results[3].is_err());
-    assert_eq!(names, ["a", "d"]);
+    let failed: Vec<bool> = results.iter().map(Result::is_err).collect();
+    assert_eq!(
+        failed,
+        [true, false, true, true, false, false, false, true, false]
+    );
+    assert_eq!(names, ["a", "d", "e-large", "f", "h"]);
 }

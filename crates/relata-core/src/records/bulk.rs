@@ -100,7 +100,7 @@ impl Core {
         let now = self.clock.now();
         let actor = actor.clone();
         self.store
-            .write(move |conn| {
+            .write_large(move |conn| {
                 let vis = Visibility::of(&actor);
                 // Key values, parsed; a record without a key is created.
                 let mut keys: Vec<Option<Value>> = Vec::with_capacity(records.len());

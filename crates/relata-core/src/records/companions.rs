@@ -3,7 +3,7 @@
 //! A single create flushes a handful of rows; a bulk call of 5,000 records flushes them in a
 //! few dozen statements instead of a hundred thousand.
 
-use relata_store::batch::insert_rows;
+use relata_store::batch::{OnDuplicate, insert_rows};
 use relata_store::{Conn, SqlValue};
 
 use crate::error::CoreError;
@@ -68,7 +68,7 @@ impl Companions {
                 "sys_search",
                 &["term", "object", "record_id", "field", "kind"],
                 &self.terms,
-                "ON CONFLICT DO NOTHING",
+                OnDuplicate::Skip,
             )?;
             self.terms.clear();
         }
@@ -79,7 +79,7 @@ impl Companions {
                 "sys_events",
                 &["object", "record_id", "kind", "actor", "at", "changes"],
                 &self.events,
-                "",
+                OnDuplicate::Fail,
             )?;
             self.events.clear();
         }

@@ -9,6 +9,7 @@
 //! real Chinese CRM.
 
 use chrono::NaiveDate;
+use relata_domain::standard::SOURCES;
 use relata_sample::names::{
     CN_CITIES, CN_GIVEN, CN_MOBILE_PREFIXES, CN_SURNAMES, CN_TITLES, EN_FIRST, EN_LAST, EN_TITLES,
     INTL_CITIES,
@@ -80,17 +81,6 @@ const EN_MAIL: &[&str] = &[
     "northwind.co",
     "contoso.com",
 ];
-/// Values of the contact `source` picklist.
-const SOURCES: &[&str] = &[
-    "web",
-    "referral",
-    "event",
-    "advertising",
-    "cold_call",
-    "partner",
-    "import",
-    "other",
-];
 
 /// One generated contact, in the shape the API takes (field API name → value).
 #[derive(Debug, Clone)]
@@ -131,7 +121,7 @@ pub fn contact(seed: u64, i: u64) -> Contact {
         )
         .unwrap_or_default()
     });
-    let source = rng.pick(SOURCES);
+    let (source, _) = rng.pick(SOURCES);
     if chinese {
         let (surname, s_py) = CN_SURNAMES[rng.skewed(CN_SURNAMES.len())];
         let (given, g_py) = CN_GIVEN[rng.skewed(CN_GIVEN.len())];

@@ -164,6 +164,13 @@ fn rank_of(
     by_parts.min(by_value)
 }
 
+/// Candidates fetched per round: ranked in the term index alone, then looked up in the object's
+/// table (visibility and recycle bin applied) until enough are visible.
+const CANDIDATE_PAGE: usize = 200;
+
+/// Index entries a one-word query ranks at most (see `ranked_candidates`).
+const SCAN_CAP: usize = 5_000;
+
 fn search_object(
     conn: &mut dyn Conn,
     object: &Arc<ObjectDef>,
@@ -172,11 +179,57 @@ fn search_object(
     vis: &Visibility,
     limit: usize,
 ) -> Result<Vec<Hit>, CoreError> {
+    let wanted = limit.saturating_mul(2).max(limit + 1);
+    // Ranking happens in the term index, before any record is read: a common query (a
+    // frequent surname, four digits) matches thousands of records, and reading each of them
+    // to rank it would cost a random lookup per match. Records are read only for the best
+    // candidates, a page at a time, until `wanted` of them are visible.
+    let mut rows = Vec::new();
+    let mut offset = 0;
+    loop {
+        let candidates = ranked_candidates(conn, object, parts, whole, CANDIDATE_PAGE, offset)?;
+        let exhausted = candidates.len() < CANDIDATE_PAGE;
+        offset += candidates.len();
+        rows.extend(visible_records(conn, object, &candidates, vis)?);
+        if rows.len() >= wanted || exhausted {
+            break;
+        }
+    }
+    rows.truncate(wanted);
+    let mut hits = Vec::new();
+    for (record, part_ranks) in rows {
+        // Queries longer than a stored term matched on their first characters: verify.
+        let verified = parts.iter().filter_map(|p| p.verify.as_ref()).all(|full| {
+            object.searchable_fields().any(|f| matches!(record.get(f.name()), Value::Text(t) if normalize(t).contains(full.as_str())))
+        });
+        if !verified {
+            continue;
+        }
+        let rank = rank_of(object, &record, whole, parts, part_ranks);
+        hits.push(Hit { record, rank });
+    }
+    // The database ordered by the stored (possibly cut) terms; the values have the last word.
+    hits.sort_by_key(|h| h.rank);
+    hits.truncate(limit);
+    Ok(hits)
+}
+
+/// Record ids matching every part, best first: by rank class (multi-word queries), by the
+/// sum of the parts' ranks, then newest id first; `count` of them from `offset`. A one-word
+/// query that matches more than [`SCAN_CAP`] index entries ranks the first of them in term
+/// order (exact, then the shortest terms), so that a broad query answers as fast as a narrow
+/// one; every hit is still a true match.
+fn ranked_candidates(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    parts: &[QueryPart],
+    whole: &str,
+    count: usize,
+    offset: usize,
+) -> Result<Vec<(uuid::Uuid, i64)>, CoreError> {
     let n = parts.len();
     let mut sql = Sql::new(conn.dialect());
-    sql.push("SELECT ");
-    sql.push(&select_list(object, "t."));
-    sql.push(", s.r FROM (SELECT record_id, SUM(r) AS r FROM (");
+    sql.push("SELECT s.record_id, s.r FROM (SELECT record_id, SUM(r) AS r FROM (");
     for (i, part) in parts.iter().enumerate() {
         if i > 0 {
             sql.push(" UNION ALL ");
@@ -184,19 +237,23 @@ fn search_object(
         let exact = sql.bind(SqlValue::Text(part.prefix.clone()));
         sql.push(&format!(
             "SELECT record_id, {i} AS part, MIN(CASE WHEN term = {exact} AND kind = 0 THEN 0 WHEN kind <= 1 THEN 1 ELSE 2 END) AS r \
-             FROM sys_search WHERE term >= "
+             FROM (SELECT record_id, term, kind FROM sys_search WHERE term >= "
         ));
         sql.param(SqlValue::Text(part.prefix.clone()));
         sql.push(" AND term < ");
         sql.param(SqlValue::Text(prefix_upper_bound(&part.prefix)));
         sql.push(" AND object = ");
         sql.param(SqlValue::Text(object.name().to_owned()));
-        sql.push(" GROUP BY record_id");
+        // A one-word query ranks among the first terms of its range only: the range starts
+        // with the exact term, then the shortest continuations, so a query as broad as "wei"
+        // or "138" ranks a few thousand of its matches instead of every one of them. Words
+        // of a longer query must meet in the same record, so their ranges are read whole.
+        if n == 1 {
+            sql.push(&format!(" ORDER BY term LIMIT {SCAN_CAP}"));
+        }
+        sql.push(") m GROUP BY record_id");
     }
-    sql.push(&format!(
-        ") p GROUP BY record_id HAVING COUNT(*) = {n}) s JOIN {} t ON t.id = s.record_id",
-        object.name()
-    ));
+    sql.push(&format!(") p GROUP BY record_id HAVING COUNT(*) = {n}) s"));
     // A query of several words can still equal (or start) a whole value, e.g. a company
     // name typed in full: look its key up among the whole-value terms, so such records rank
     // first (a one-word query's part already is its whole key).
@@ -217,34 +274,60 @@ fn search_object(
     } else {
         String::new()
     };
-    sql.push(" WHERE t.deleted_at IS NULL");
-    vis.push(&mut sql, "t.");
     sql.push(&format!(
-        " ORDER BY {rank_class}s.r, t.id DESC LIMIT {}",
-        limit.saturating_mul(2).max(limit + 1)
+        " ORDER BY {rank_class}s.r, s.record_id DESC LIMIT {count} OFFSET {offset}"
     ));
-    let rows = conn.query(&sql.text, &sql.params)?;
-    let mut hits = Vec::new();
-    for row in rows {
-        let record = decode_row(object, &row)?;
-        let part_ranks = row
-            .last()
+    let mut out = Vec::new();
+    for row in conn.query(&sql.text, &sql.params)? {
+        let id = row.first().and_then(SqlValue::as_uuid).ok_or_else(|| {
+            CoreError::Internal(format!("not a record id in sys_search: {:?}", row.first()))
+        })?;
+        let r = row
+            .get(1)
             .and_then(SqlValue::as_i64)
             .unwrap_or(2 * n as i64);
-        // Queries longer than a stored term matched on their first characters: verify.
-        let verified = parts.iter().filter_map(|p| p.verify.as_ref()).all(|full| {
-            object.searchable_fields().any(|f| matches!(record.get(f.name()), Value::Text(t) if normalize(t).contains(full.as_str())))
-        });
-        if !verified {
-            continue;
-        }
-        let rank = rank_of(object, &record, whole, parts, part_ranks);
-        hits.push(Hit { record, rank });
+        out.push((id, r));
     }
-    // The database ordered by the stored (possibly cut) terms; the values have the last word.
-    hits.sort_by_key(|h| h.rank);
-    hits.truncate(limit);
-    Ok(hits)
+    Ok(out)
+}
+
+/// The live records among `candidates` that the caller may see, in the candidates' order,
+/// each with its candidate rank.
+fn visible_records(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    candidates: &[(uuid::Uuid, i64)],
+    vis: &Visibility,
+) -> Result<Vec<(Record, i64)>, CoreError> {
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(conn.dialect());
+    sql.push(&format!(
+        "SELECT {} FROM {} t WHERE t.deleted_at IS NULL",
+        select_list(object, "t."),
+        object.name()
+    ));
+    vis.push(&mut sql, "t.");
+    sql.push(" AND t.id IN (");
+    for (i, (id, _)) in candidates.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.param(SqlValue::Uuid(*id));
+    }
+    sql.push(")");
+    let mut found = std::collections::HashMap::new();
+    for row in conn.query(&sql.text, &sql.params)? {
+        let record = decode_row(object, &row)?;
+        if let Some(id) = record.id() {
+            found.insert(id, record);
+        }
+    }
+    Ok(candidates
+        .iter()
+        .filter_map(|(id, r)| found.remove(id).map(|record| (record, *r)))
+        .collect())
 }
 
 impl crate::Core {

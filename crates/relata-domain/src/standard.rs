@@ -111,7 +111,9 @@ const INDUSTRIES: &[(&str, &str)] = &[
     ("other", "Other"),
 ];
 
-const SOURCES: &[(&str, &str)] = &[
+/// Values of the `source` picklist of leads, contacts, accounts and opportunities, with
+/// their English labels (sample data generators pick from these too).
+pub const SOURCES: &[(&str, &str)] = &[
     ("web", "Web"),
     ("referral", "Referral"),
     ("event", "Event"),

@@ -150,3 +150,59 @@ async fn a_rep_sees_only_their_own_records_on_every_read_path() {
         "{events:?}"
     );
 }
+
+/// Search ranks candidates in the term index and reads records a page at a time: a rep whose
+/// only matches rank below hundreds of matches they may not see still finds them, best first.
+#[tokio::test]
+async fn search_finds_a_reps_records_behind_many_they_may_not_see() {
+    let app = TestApp::spawn().await;
+    let alice = user(&app, "alice@example.com").await;
+    let bob = user(&app, "bob@example.com").await;
+    let core = &app.core;
+
+    // 450 of bob's contacts whose names start with 王芳 (prefix matches) and one named
+    // exactly 王芳 (an exact match, ranked first).
+    let mut theirs: Vec<_> = (0..450)
+        .map(|i| json!({"name": format!("王芳{i:03}")}))
+        .collect();
+    theirs.push(json!({"name": "王芳"}));
+    core.bulk_upsert(&bob, "contact", "id", BulkMode::AllOrNothing, theirs)
+        .await
+        .unwrap();
+    // alice's two: a substring match (ranked last) and a prefix match.
+    let inner = core
+        .create_record(&alice, "contact", json!({"name": "李王芳"}))
+        .await
+        .unwrap();
+    let prefix = core
+        .create_record(&alice, "contact", json!({"name": "王芳华"}))
+        .await
+        .unwrap();
+
+    let ids = |groups: &[relata_core::search::ObjectHits]| -> Vec<uuid::Uuid> {
+        groups
+            .iter()
+            .flat_map(|g| g.hits.iter().map(|h| h.record.id().unwrap()))
+            .collect()
+    };
+    let hits = core.search(&alice, "王芳", None, 10).await.unwrap();
+    assert_eq!(
+        ids(&hits),
+        vec![prefix.id().unwrap(), inner.id().unwrap()],
+        "alice sees her two, the prefix match first"
+    );
+
+    // bob sees the exact match first, then the newest prefix matches.
+    let hits = core.search(&bob, "王芳", None, 5).await.unwrap();
+    let names: Vec<String> = hits
+        .iter()
+        .flat_map(|g| g.hits.iter())
+        .map(|h| h.record.get("name").to_json().as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names.len(), 5);
+    assert_eq!(names[0], "王芳");
+    assert!(
+        names[1..].iter().all(|n| n.starts_with("王芳")),
+        "{names:?}"
+    );
+}

@@ -63,6 +63,11 @@ impl Companions {
     /// sequence numbers follow commit order and the lock is held only until commit.
     pub fn flush(&mut self, conn: &mut dyn Conn) -> Result<(), CoreError> {
         if !self.terms.is_empty() {
+            // In the order of the table's key, consecutive rows land on the same or
+            // neighbouring B-tree pages: once the index is larger than the page cache, each
+            // page is read and written once per flush instead of once per term.
+            self.terms
+                .sort_unstable_by(|a, b| term_key(a).cmp(&term_key(b)));
             insert_rows(
                 conn,
                 "sys_search",
@@ -85,4 +90,25 @@ impl Companions {
         }
         Ok(())
     }
+}
+
+/// The primary key of a `sys_search` row: `(term, object, record_id, field)`, compared as both
+/// databases compare it (bytewise text, bytewise UUID).
+fn term_key(
+    row: &[SqlValue],
+) -> (
+    Option<&str>,
+    Option<&str>,
+    Option<&uuid::Uuid>,
+    Option<&str>,
+) {
+    let text = |i: usize| match row.get(i) {
+        Some(SqlValue::Text(t)) => Some(t.as_str()),
+        _ => None,
+    };
+    let id = match row.get(2) {
+        Some(SqlValue::Uuid(u)) => Some(u),
+        _ => None,
+    };
+    (text(0), text(1), id, text(3))
 }

@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value as Json, json};
 
+use relata_domain::standard::SOURCES;
 use relata_sample::names::*;
 
 /// What later records need to know about an account.
@@ -53,16 +54,6 @@ const STAGES: &[(&str, u32)] = &[
     ("negotiation", 80),
     ("closed_won", 100),
     ("closed_lost", 0),
-];
-
-const SOURCES: &[&str] = &[
-    "web",
-    "referral",
-    "event",
-    "advertising",
-    "cold_call",
-    "partner",
-    "other",
 ];
 
 impl Generator {
@@ -224,7 +215,7 @@ impl Generator {
             "name": c.name,
             "industry": c.industry,
             "level": level,
-            "source": self.pick(SOURCES),
+            "source": self.pick(SOURCES).0,
             "phone": phone,
             "website": format!("https://www.{}", c.domain),
             "email": format!("info@{}", c.domain),
@@ -273,7 +264,7 @@ impl Generator {
             "phone": phone,
             "mobile": self.mobile(account.chinese),
             "birthday": birthday,
-            "source": self.pick(SOURCES),
+            "source": self.pick(SOURCES).0,
             "city": account.city.name,
         })
     }
@@ -303,7 +294,7 @@ impl Generator {
             "email": email,
             "mobile": self.mobile(chinese),
             "status": status,
-            "source": self.pick(SOURCES),
+            "source": self.pick(SOURCES).0,
             "rating": self.pick(&["hot", "warm", "cold"]),
             "industry": company.industry,
             "city": company.city.name,
@@ -348,7 +339,7 @@ impl Generator {
             "probability": probability.to_string(),
             "close_date": close_date.format("%Y-%m-%d").to_string(),
             "type": self.pick(&["new_business", "existing_business", "renewal"]),
-            "source": self.pick(SOURCES),
+            "source": self.pick(SOURCES).0,
             "next_step": next_step,
         })
     }

@@ -225,6 +225,7 @@ pub fn load_runs(dir: &Path) -> anyhow::Result<Vec<Run>> {
             .cmp(&a.date.get(..10))
             .then(b.records.cmp(&a.records))
             .then(a.backend.cmp(&b.backend))
+            .then(b.date.cmp(&a.date))
     });
     Ok(runs)
 }

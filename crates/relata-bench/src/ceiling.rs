@@ -224,15 +224,35 @@ pub fn sqlite_commits(
     let user: Vec<u8> = conn.query_row("SELECT id FROM sys_users LIMIT 1", [], |r| r.get(0))?;
     let user = Uuid::from_slice(&user)?;
     let mut stmt = conn.prepare(&sqlite_insert_sql(&object))?;
+    commit_rows(
+        first,
+        max,
+        limit,
+        |from, to| rows(&object, seed, from, to, user),
+        |r| {
+            // Autocommit: each statement is its own transaction.
+            stmt.execute(rusqlite::params_from_iter(r.iter()))?;
+            Ok(())
+        },
+    )
+}
+
+/// Commits rows `first..` one at a time through `commit` until `max` rows or `limit` time,
+/// generating them a thousand at a time (cheap next to a commit, and memory stays flat).
+fn commit_rows(
+    first: u64,
+    max: u64,
+    limit: Duration,
+    mut generate: impl FnMut(u64, u64) -> Vec<Vec<SqlValue>>,
+    mut commit: impl FnMut(Vec<SqlValue>) -> anyhow::Result<()>,
+) -> anyhow::Result<CommitCeiling> {
     let start = Instant::now();
     let mut commits = 0;
     let mut from = first;
     while commits < max && start.elapsed() < limit {
         let to = from + (max - commits).min(1_000);
-        let chunk = rows(&object, seed, from, to, user);
-        for r in &chunk {
-            // Autocommit: each statement is its own transaction.
-            stmt.execute(rusqlite::params_from_iter(r.iter()))?;
+        for r in generate(from, to) {
+            commit(r)?;
             commits += 1;
             if start.elapsed() >= limit {
                 break;
@@ -375,12 +395,12 @@ pub fn pg_commits(
         cols.join(", "),
         marks.join(", ")
     ))?;
-    let start = Instant::now();
-    let mut commits = 0;
-    let mut from = first;
-    while commits < max && start.elapsed() < limit {
-        let to = from + (max - commits).min(1_000);
-        for r in rows(&object, seed, from, to, user) {
+    commit_rows(
+        first,
+        max,
+        limit,
+        |from, to| rows(&object, seed, from, to, user),
+        |r| {
             // Dates travel as text on SQLite; PostgreSQL wants a DATE for `birthday`.
             let params: Vec<SqlValue> = object
                 .live_fields()
@@ -397,17 +417,9 @@ pub fn pg_commits(
                 .map(|p| p as &(dyn postgres::types::ToSql + Sync))
                 .collect();
             client.execute(&stmt, &refs)?;
-            commits += 1;
-            if start.elapsed() >= limit {
-                break;
-            }
-        }
-        from = to;
-    }
-    Ok(CommitCeiling {
-        commits,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+            Ok(())
+        },
+    )
 }
 
 /// Drops a schema made for the benchmark.

@@ -140,6 +140,9 @@ pub(crate) fn spawn_writer(
                     if let Err(e) = conn.inner.execute_batch("PRAGMA optimize = 0x10002") {
                         tracing::warn!(error = %e, "sqlite: PRAGMA optimize failed");
                     }
+                    // A bulk write filled the writer's page cache; the queue is empty now, so
+                    // give that memory back rather than hold it while idle.
+                    let _ = conn.inner.execute_batch("PRAGMA shrink_memory");
                 }
             }
         })

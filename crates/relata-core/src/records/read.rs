@@ -216,9 +216,13 @@ pub fn list(
     // value, few visible records), the plain query below is the cheap one.
     let mut rows = Vec::new();
     if window_serves(object, spec) {
+        // The window carries only the columns the filter, the visibility predicate and the
+        // order read; the page's rows are then read whole by id.
+        let narrow = window_columns(spec);
         let text = format!(
-            "SELECT {columns} FROM (SELECT * FROM {table} t WHERE 1=1{keyset}{order} LIMIT {LIST_WINDOW}) t \
-             WHERE {}{order} LIMIT {page}",
+            "SELECT {columns} FROM {table} t WHERE t.id IN (SELECT t.id FROM \
+             (SELECT {narrow} FROM {table} t WHERE 1=1{keyset}{order} LIMIT {LIST_WINDOW}) t \
+             WHERE {}{order} LIMIT {page}){order}",
             filter.text
         );
         rows = conn.query(&text, &sql.params)?;
@@ -277,6 +281,43 @@ fn window_serves(object: &ObjectDef, spec: &ListSpec) -> bool {
         .as_ref()
         .is_none_or(|s| relata_store::ddl::field_index(object, &s.field).is_some());
     filtered && indexed
+}
+
+/// The columns a list window must carry: the system columns filters, visibility and order
+/// read, the sort field, and every field the filter names (both columns of a currency).
+fn window_columns(spec: &ListSpec) -> String {
+    fn walk<'a>(filter: &'a TypedFilter, out: &mut Vec<&'a FieldDef>) {
+        match filter {
+            TypedFilter::And(items) | TypedFilter::Or(items) => {
+                items.iter().for_each(|f| walk(f, out));
+            }
+            TypedFilter::Not(inner) => walk(inner, out),
+            TypedFilter::Cond { field, .. } => out.push(field),
+        }
+    }
+    let mut fields = Vec::new();
+    walk(&spec.filter, &mut fields);
+    fields.extend(spec.sort.as_ref().map(|s| &s.field));
+    let mut columns: Vec<String> = ["id", "owner_id", "deleted_at"]
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    for field in fields {
+        let mut names = vec![field.name().to_owned()];
+        if field.field_type == FieldType::Currency {
+            names.push(currency_column(field.name()));
+        }
+        for name in names {
+            if !columns.contains(&name) {
+                columns.push(name);
+            }
+        }
+    }
+    columns
+        .iter()
+        .map(|c| format!("t.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// ` ORDER BY …` for a sort (newest id first when none). Nulls sort as the smallest value:

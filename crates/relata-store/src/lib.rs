@@ -82,6 +82,11 @@ where
     }
 }
 
+/// What a caller hears when the writer dropped its write unrun (a panic, or no transaction).
+fn abandoned<E: From<StoreError>>() -> E {
+    E::from(StoreError::Internal("the write was abandoned".into()))
+}
+
 /// The database, shared by every request.
 #[derive(Clone)]
 pub struct Store {
@@ -231,12 +236,10 @@ impl Store {
         F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
     {
         match &*self.backend {
-            Backend::Sqlite { writer, .. } => {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                self.submit_sqlite(writer, f, tx, large)?;
-                rx.await
-                    .map_err(|_| E::from(StoreError::Internal("the write was abandoned".into())))?
-            }
+            Backend::Sqlite { writer, .. } => self
+                .submit_sqlite(writer, f, large)?
+                .await
+                .unwrap_or_else(|_| Err(abandoned())),
             Backend::Postgres { .. } => {
                 let store = self.clone();
                 tokio::task::spawn_blocking(move || store.write_blocking(f))
@@ -254,12 +257,10 @@ impl Store {
         F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
     {
         match &*self.backend {
-            Backend::Sqlite { writer, .. } => {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                self.submit_sqlite(writer, f, tx, false)?;
-                rx.blocking_recv()
-                    .map_err(|_| E::from(StoreError::Internal("the write was abandoned".into())))?
-            }
+            Backend::Sqlite { writer, .. } => self
+                .submit_sqlite(writer, f, false)?
+                .blocking_recv()
+                .unwrap_or_else(|_| Err(abandoned())),
             Backend::Postgres { pool, .. } => {
                 let mut conn = pool.get().map_err(StoreError::from)?;
                 conn.batch("BEGIN")?;
@@ -281,14 +282,14 @@ impl Store {
         &self,
         writer: &Mutex<Option<mpsc::Sender<sqlite::WriteJob>>>,
         f: F,
-        tx: tokio::sync::oneshot::Sender<Result<T, E>>,
         large: bool,
-    ) -> Result<(), E>
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<T, E>>, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
     {
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let run: sqlite::JobFn = Box::new(move |conn: &mut conn::SqliteConn| match f(conn) {
             Ok(t) => sqlite::Done {
                 ok: true,
@@ -305,13 +306,9 @@ impl Store {
         });
         let job = sqlite::WriteJob { run, large };
         let guard = writer.lock().unwrap_or_else(|p| p.into_inner());
-        match guard.as_ref() {
-            Some(sender) => sender.send(job).map_err(|_| {
-                E::from(StoreError::Unavailable(
-                    "the database is shutting down".into(),
-                ))
-            }),
-            None => Err(E::from(StoreError::Unavailable(
+        match guard.as_ref().map(|sender| sender.send(job)) {
+            Some(Ok(())) => Ok(rx),
+            _ => Err(E::from(StoreError::Unavailable(
                 "the database is shutting down".into(),
             ))),
         }

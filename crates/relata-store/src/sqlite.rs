@@ -125,13 +125,7 @@ pub(crate) fn spawn_writer(
                         groups = 0;
                         optimize_later = true;
                     }
-                    opener = match commit_group(&mut conn, job, &jobs) {
-                        // A large job ended the group: it opens the next one.
-                        GroupEnd::Committed(next) => next,
-                        // A failed opener leaves an empty transaction: start the next group
-                        // with whatever is waiting.
-                        GroupEnd::OpenerFailed => jobs.try_recv().ok(),
-                    };
+                    opener = commit_group(&mut conn, job, &jobs);
                 }
                 if optimize_later {
                     optimize_later = false;
@@ -149,33 +143,28 @@ pub(crate) fn spawn_writer(
         .map_err(|e| StoreError::Internal(format!("cannot start the sqlite writer: {e}")))
 }
 
-enum GroupEnd {
-    /// Committed (or failed to commit, which each caller has been told); a large job that
-    /// was waiting and must open the next group.
-    Committed(Option<WriteJob>),
-    OpenerFailed,
-}
-
 /// One transaction: `opener` without a savepoint, then every small job already waiting, each
-/// in its own savepoint; one commit.
+/// in its own savepoint; one commit. Returns the job that opens the next group right away, if
+/// any: a large job found waiting, or — when the opener failed and left an empty transaction
+/// — whatever is waiting next.
 fn commit_group(
     conn: &mut SqliteConn,
     opener: WriteJob,
     jobs: &mpsc::Receiver<WriteJob>,
-) -> GroupEnd {
+) -> Option<WriteJob> {
     if let Err(e) = conn.inner.execute_batch("BEGIN IMMEDIATE") {
         let err = StoreError::from(e);
         tracing::error!(error = %err, "sqlite writer cannot begin a transaction");
         // Running the job outside a transaction would break atomicity: it is dropped, and
         // its caller hears that the write was abandoned.
         drop(opener);
-        return GroupEnd::Committed(None);
+        return None;
     }
     let first = run_guarded(conn, opener);
     if !first.ok {
         let _ = conn.inner.execute_batch("ROLLBACK");
         (first.completion)(Ok(()));
-        return GroupEnd::OpenerFailed;
+        return jobs.try_recv().ok();
     }
     let mut completions = vec![first.completion];
     let mut next = None;
@@ -200,7 +189,7 @@ fn commit_group(
             Err(e) => Err(StoreError::Internal(e.to_string())),
         });
     }
-    GroupEnd::Committed(next)
+    next
 }
 
 /// Runs a job that joins an open transaction, inside a savepoint so that its failure undoes

@@ -149,3 +149,35 @@ fn a_failed_opener_is_rolled_back_and_the_queue_still_commits() {
     );
     assert_eq!(names, ["a", "d", "e-large", "f", "h"]);
 }
+
+/// After a large write the writer refreshes the planner's statistics (`PRAGMA optimize`), so
+/// the lists that run next plan with real row counts instead of guesses.
+#[test]
+fn a_large_write_leaves_planner_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(store.write_large(|c: &mut dyn Conn| {
+            c.batch("CREATE INDEX t_len ON t (length(name))")?;
+            for i in 0..2_000 {
+                insert(c, &format!("n{i:05}"))?;
+            }
+            Ok::<_, StoreError>(())
+        }))
+        .unwrap();
+    // The statistics are written after the group commits, when the queue is empty: a later
+    // write runs only once they are.
+    store
+        .write_blocking(|_c: &mut dyn Conn| Ok::<_, StoreError>(()))
+        .unwrap();
+    let analysed = store
+        .read_blocking(|c: &mut dyn Conn| {
+            c.query("SELECT tbl FROM sqlite_stat1 WHERE tbl = 't'", &[])
+        })
+        .unwrap();
+    assert!(!analysed.is_empty(), "no statistics for t");
+}

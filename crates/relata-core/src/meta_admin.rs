@@ -16,7 +16,6 @@ use relata_store::{ddl, meta_sql};
 use crate::Core;
 use crate::context::Actor;
 use crate::error::CoreError;
-use crate::records::read;
 
 /// Input for a new custom object.
 #[derive(Debug, Clone, Deserialize)]
@@ -268,7 +267,7 @@ impl Core {
             .write(move |conn| -> Result<(), CoreError> {
                 ddl::sync_field_index(conn, &updated, &b, &a)?;
                 if a.searchable != b.searchable {
-                    reindex_field(conn, &updated, &a)?;
+                    crate::search::reindex_object(conn, &updated)?;
                 }
                 meta_sql::update_object(conn, &updated)?;
                 meta_sql::bump_version(conn)?;
@@ -320,10 +319,8 @@ impl Core {
             .write(move |conn| -> Result<(), CoreError> {
                 if purge {
                     ddl::drop_field(conn, &updated, &field)?;
-                } else {
-                    let mut off = field.clone();
-                    off.searchable = false;
-                    reindex_field(conn, &updated, &off)?;
+                } else if field.searchable {
+                    crate::search::reindex_object(conn, &updated)?;
                 }
                 meta_sql::update_object(conn, &updated)?;
                 meta_sql::bump_version(conn)?;
@@ -695,53 +692,4 @@ fn picklist_values(
         }
     }
     Ok(out)
-}
-
-/// Rewrites (or removes) the search terms of one field for every record of the object.
-fn reindex_field(
-    conn: &mut dyn relata_store::Conn,
-    object: &ObjectDef,
-    field: &FieldDef,
-) -> Result<(), CoreError> {
-    let d = conn.dialect();
-    conn.execute(
-        &format!(
-            "DELETE FROM sys_search WHERE object = {} AND field = {}",
-            relata_store::dialect::placeholder(d, 1),
-            relata_store::dialect::placeholder(d, 2)
-        ),
-        &[
-            relata_store::SqlValue::Text(object.name().to_owned()),
-            relata_store::SqlValue::Text(field.name().to_owned()),
-        ],
-    )?;
-    if !field.searchable {
-        return Ok(());
-    }
-    let only = ObjectDef {
-        fields: object
-            .fields
-            .iter()
-            .map(|f| FieldDef {
-                searchable: f.name() == field.name() && !f.archived,
-                ..f.clone()
-            })
-            .collect(),
-        ..object.clone()
-    };
-    let rows = conn.query(
-        &format!(
-            "SELECT {} FROM {} WHERE deleted_at IS NULL",
-            read::select_list(object, ""),
-            object.name()
-        ),
-        &[],
-    )?;
-    let mut side = crate::records::companions::Companions::new();
-    for row in rows {
-        let record = read::decode_row(object, &row)?;
-        crate::search::index_record(conn, &mut side, &only, &record, None)?;
-    }
-    side.flush(conn)?;
-    Ok(())
 }

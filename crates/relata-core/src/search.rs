@@ -1,5 +1,5 @@
-//! Global search: the term index (`sys_search`) kept in the write transaction, and queries
-//! over it that join each object's table with the caller's visibility predicate.
+//! Global search: the index (`relata_store::search_index`) kept in the write transaction, and
+//! queries over it that join each object's table with the caller's visibility predicate.
 //! How text becomes terms is a domain rule: `relata_domain::search_terms`.
 
 use std::sync::Arc;
@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use relata_domain::meta::ObjectDef;
 use relata_domain::search_terms::{
-    QueryPart, normalize, prefix_upper_bound, query_parts, terms_of, whole_key, whole_term,
+    QueryPart, RULES_VERSION, normalize, query_parts, terms_of, whole_key, whole_term,
 };
 use relata_domain::{Record, Value};
+use relata_store::search_index::{self, Candidate, IndexOp, Scan, SearchQuery, StoredTerm};
 use relata_store::{Conn, Sql, SqlValue};
 
 use crate::error::CoreError;
@@ -18,63 +19,134 @@ use crate::records::companions::Companions;
 use crate::records::read::{decode_row, select_list};
 use crate::visibility::Visibility;
 
-/// Writes the search terms of `record`'s searchable fields; with `changed`, only those fields
-/// are rewritten.
-pub fn index_record(
-    conn: &mut dyn Conn,
-    side: &mut Companions,
-    object: &ObjectDef,
-    record: &Record,
-    changed: Option<&[&str]>,
-) -> Result<(), CoreError> {
-    let Some(id) = record.id() else { return Ok(()) };
-    let d = conn.dialect();
+/// Why a record is (re)indexed.
+#[derive(Debug, Clone, Copy)]
+pub enum Indexing<'a> {
+    /// Created in this transaction: nothing of it is stored yet.
+    Created,
+    /// These fields changed: the record is reindexed when one of them is searchable.
+    Changed(&'a [&'a str]),
+    /// Rewritten whatever is stored (restore from the recycle bin, rebuild).
+    Rewritten,
+}
+
+/// Queues the terms of `record`'s searchable fields (all of them: the index holds a record's
+/// terms as one entry).
+pub fn index_record(side: &mut Companions, object: &ObjectDef, record: &Record, why: Indexing<'_>) {
+    let Some(record_id) = record.id() else { return };
+    if let Indexing::Changed(fields) = why
+        && !object
+            .searchable_fields()
+            .any(|f| fields.contains(&f.name()))
+    {
+        return;
+    }
+    let mut terms = Vec::new();
     for field in object.searchable_fields() {
-        if let Some(changed) = changed {
-            if !changed.contains(&field.name()) {
-                continue;
-            }
-            let sql = format!(
-                "DELETE FROM sys_search WHERE record_id = {} AND field = {}",
-                relata_store::dialect::placeholder(d, 1),
-                relata_store::dialect::placeholder(d, 2)
-            );
-            conn.execute(
-                &sql,
-                &[SqlValue::Uuid(id), SqlValue::Text(field.name().to_owned())],
-            )?;
-            side.forget_terms(id, Some(field.name()));
-        }
         let Value::Text(text) = record.get(field.name()) else {
             continue;
         };
         for term in terms_of(text) {
-            side.add_term(vec![
-                SqlValue::Text(term.text),
-                SqlValue::Text(object.name().to_owned()),
-                SqlValue::Uuid(id),
-                SqlValue::Text(field.name().to_owned()),
-                SqlValue::Int(term.kind as i64),
-            ]);
+            terms.push(StoredTerm {
+                text: term.text,
+                kind: term.kind as i64,
+                field: field.name().to_owned(),
+            });
         }
+    }
+    side.index(IndexOp::Put {
+        object: object.name().to_owned(),
+        record_id,
+        terms,
+        fresh: matches!(why, Indexing::Created),
+    });
+}
+
+/// Removes every term of a record (deleted to the recycle bin, or purged).
+pub fn remove_record(side: &mut Companions, record_id: uuid::Uuid) {
+    side.index(IndexOp::Remove { record_id });
+}
+
+/// Records reindexed per statement (and, in a rebuild, per transaction).
+const REINDEX_PAGE: usize = 1_000;
+
+/// Rewrites the index entries of the live records of `object` with ids after `after`, at most
+/// one page of them; returns the last id rewritten (`None` when there were none) and how many.
+fn reindex_page(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    after: Option<uuid::Uuid>,
+) -> Result<(Option<uuid::Uuid>, u64), CoreError> {
+    let mut sql = Sql::new(conn.dialect());
+    sql.push(&format!(
+        "SELECT {} FROM {} WHERE deleted_at IS NULL",
+        select_list(object, ""),
+        relata_store::ddl::table_name(object)
+    ));
+    if let Some(after) = after {
+        sql.push(" AND id > ");
+        sql.param(SqlValue::Uuid(after));
+    }
+    sql.push(&format!(" ORDER BY id LIMIT {REINDEX_PAGE}"));
+    let mut side = Companions::new();
+    let (mut last, mut count) = (None, 0);
+    for row in conn.query(&sql.text, &sql.params)? {
+        let record = decode_row(object, &row)?;
+        index_record(&mut side, object, &record, Indexing::Rewritten);
+        last = record.id();
+        count += 1;
+    }
+    side.flush(conn)?;
+    Ok((last, count))
+}
+
+/// Rewrites the index entries of every live record of `object`, in the caller's transaction
+/// (its searchable fields changed).
+pub fn reindex_object(conn: &mut dyn Conn, object: &ObjectDef) -> Result<(), CoreError> {
+    let mut after = None;
+    while let (Some(last), _) = reindex_page(conn, object, after)? {
+        after = Some(last);
     }
     Ok(())
 }
 
-/// Removes every term of a record (deleted to the recycle bin, or purged).
-pub fn remove_record(
-    conn: &mut dyn Conn,
-    side: &mut Companions,
-    _object: &ObjectDef,
-    id: uuid::Uuid,
-) -> Result<(), CoreError> {
-    let sql = format!(
-        "DELETE FROM sys_search WHERE record_id = {}",
-        relata_store::dialect::placeholder(conn.dialect(), 1)
-    );
-    conn.execute(&sql, &[SqlValue::Uuid(id)])?;
-    side.forget_terms(id, None);
-    Ok(())
+impl crate::Core {
+    /// Rebuilds the search index from the records when it was built with other term rules
+    /// (or never: a new database, one copied by `db-copy`, or one whose index format
+    /// changed). Runs a page of records per transaction, so writes go on meanwhile: each page
+    /// is rewritten from the records as they are when it runs, and every write in between
+    /// maintains the index itself. Returns the records reindexed (`None`: it was current).
+    pub async fn rebuild_search_index_if_stale(&self) -> Result<Option<u64>, CoreError> {
+        let built = self
+            .store
+            .read(|conn| search_index::built_with(conn).map_err(CoreError::from))
+            .await?;
+        if built == Some(RULES_VERSION) {
+            return Ok(None);
+        }
+        tracing::info!(built_with = ?built, rules = RULES_VERSION, "rebuilding the search index");
+        let mut total = 0u64;
+        for object in self.schema().objects().cloned().collect::<Vec<_>>() {
+            let mut after = None;
+            loop {
+                let o = object.clone();
+                let (last, count) = self
+                    .store
+                    .write(move |conn| reindex_page(conn, &o, after))
+                    .await?;
+                total += count;
+                let Some(last) = last else { break };
+                after = Some(last);
+            }
+        }
+        self.store
+            .write(|conn| {
+                search_index::set_built_with(conn, RULES_VERSION).map_err(CoreError::from)
+            })
+            .await?;
+        tracing::info!(records = total, "search index rebuilt");
+        Ok(Some(total))
+    }
 }
 
 /// How well a record matched.
@@ -127,22 +199,20 @@ pub fn search(
     Ok(out)
 }
 
-/// How a record matched, from its values: exact when a searchable field's whole value is the
-/// query, prefix when one starts with it; otherwise what the parts' terms say (`part_ranks`,
-/// the sum over the parts of 0 exact / 1 prefix / 2 inner).
+/// How a record matched: the class the index gave it, or better when a searchable field's
+/// whole value equals (exact) or starts with (prefix) the query.
 fn rank_of(
     object: &ObjectDef,
     record: &Record,
     whole: &str,
     parts: &[QueryPart],
-    part_ranks: i64,
+    class: u8,
 ) -> MatchRank {
-    let by_parts = if part_ranks == 0 && parts.iter().all(|p| p.verify.is_none()) {
-        MatchRank::Exact
-    } else if part_ranks <= parts.len() as i64 {
-        MatchRank::Prefix
-    } else {
-        MatchRank::Substring
+    let by_index = match class {
+        // a query longer than a term matched on its first characters only
+        0 if parts.iter().all(|p| p.verify.is_none()) => MatchRank::Exact,
+        0 | 1 => MatchRank::Prefix,
+        _ => MatchRank::Substring,
     };
     let by_value = object
         .searchable_fields()
@@ -161,15 +231,12 @@ fn rank_of(
         })
         .min()
         .unwrap_or(MatchRank::Substring);
-    by_parts.min(by_value)
+    by_index.min(by_value)
 }
 
-/// Candidates fetched per round: ranked in the term index alone, then looked up in the object's
+/// Candidates fetched per round: ranked in the index alone, then looked up in the object's
 /// table (visibility and recycle bin applied) until enough are visible.
 const CANDIDATE_PAGE: usize = 200;
-
-/// Index entries a one-word query ranks at most (see `ranked_candidates`).
-const SCAN_CAP: usize = 5_000;
 
 fn search_object(
     conn: &mut dyn Conn,
@@ -180,16 +247,21 @@ fn search_object(
     limit: usize,
 ) -> Result<Vec<Hit>, CoreError> {
     let wanted = limit.saturating_mul(2).max(limit + 1);
-    // Ranking happens in the term index, before any record is read: a common query (a
-    // frequent surname, four digits) matches thousands of records, and reading each of them
-    // to rank it would cost a random lookup per match. Records are read only for the best
+    // Ranking happens in the index, before any record is read: a common query (a frequent
+    // surname, four digits) matches thousands of records, and reading each of them to rank
+    // it would cost a random lookup per match. Records are read only for the best
     // candidates, a page at a time, until `wanted` of them are visible.
+    let whole_term = whole_term(whole);
+    let query = SearchQuery {
+        object: object.name(),
+        parts,
+        whole: &whole_term,
+    };
+    let mut scan = Scan::default();
     let mut rows = Vec::new();
-    let mut offset = 0;
     loop {
-        let candidates = ranked_candidates(conn, object, parts, whole, CANDIDATE_PAGE, offset)?;
+        let candidates = search_index::candidates(conn, &query, &mut scan, CANDIDATE_PAGE)?;
         let exhausted = candidates.len() < CANDIDATE_PAGE;
-        offset += candidates.len();
         rows.extend(visible_records(conn, object, &candidates, vis)?);
         if rows.len() >= wanted || exhausted {
             break;
@@ -197,7 +269,7 @@ fn search_object(
     }
     rows.truncate(wanted);
     let mut hits = Vec::new();
-    for (record, part_ranks) in rows {
+    for (record, class) in rows {
         // Queries longer than a stored term matched on their first characters: verify.
         let verified = parts.iter().filter_map(|p| p.verify.as_ref()).all(|full| {
             object.searchable_fields().any(|f| matches!(record.get(f.name()), Value::Text(t) if normalize(t).contains(full.as_str())))
@@ -205,90 +277,13 @@ fn search_object(
         if !verified {
             continue;
         }
-        let rank = rank_of(object, &record, whole, parts, part_ranks);
+        let rank = rank_of(object, &record, whole, parts, class);
         hits.push(Hit { record, rank });
     }
-    // The database ordered by the stored (possibly cut) terms; the values have the last word.
+    // The index ranked by the stored (possibly cut) terms; the values have the last word.
     hits.sort_by_key(|h| h.rank);
     hits.truncate(limit);
     Ok(hits)
-}
-
-/// Record ids matching every part, best first: by rank class (multi-word queries), by the
-/// sum of the parts' ranks, then newest id first; `count` of them from `offset`. A one-word
-/// query that matches more than [`SCAN_CAP`] index entries ranks the first of them in term
-/// order (exact, then the shortest terms), so that a broad query answers as fast as a narrow
-/// one; every hit is still a true match.
-fn ranked_candidates(
-    conn: &mut dyn Conn,
-    object: &ObjectDef,
-    parts: &[QueryPart],
-    whole: &str,
-    count: usize,
-    offset: usize,
-) -> Result<Vec<(uuid::Uuid, i64)>, CoreError> {
-    let n = parts.len();
-    let mut sql = Sql::new(conn.dialect());
-    sql.push("SELECT s.record_id, s.r FROM (SELECT record_id, SUM(r) AS r FROM (");
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            sql.push(" UNION ALL ");
-        }
-        let exact = sql.bind(SqlValue::Text(part.prefix.clone()));
-        sql.push(&format!(
-            "SELECT record_id, {i} AS part, MIN(CASE WHEN term = {exact} AND kind = 0 THEN 0 WHEN kind <= 1 THEN 1 ELSE 2 END) AS r \
-             FROM (SELECT record_id, term, kind FROM sys_search WHERE term >= "
-        ));
-        sql.param(SqlValue::Text(part.prefix.clone()));
-        sql.push(" AND term < ");
-        sql.param(SqlValue::Text(prefix_upper_bound(&part.prefix)));
-        sql.push(" AND object = ");
-        sql.param(SqlValue::Text(object.name().to_owned()));
-        // A one-word query ranks among the first terms of its range only: the range starts
-        // with the exact term, then the shortest continuations, so a query as broad as "wei"
-        // or "138" ranks a few thousand of its matches instead of every one of them. Words
-        // of a longer query must meet in the same record, so their ranges are read whole.
-        if n == 1 {
-            sql.push(&format!(" ORDER BY term LIMIT {SCAN_CAP}"));
-        }
-        sql.push(") m GROUP BY record_id");
-    }
-    sql.push(&format!(") p GROUP BY record_id HAVING COUNT(*) = {n}) s"));
-    // A query of several words can still equal (or start) a whole value, e.g. a company
-    // name typed in full: look its key up among the whole-value terms, so such records rank
-    // first (a one-word query's part already is its whole key).
-    let rank_class = if n > 1 {
-        let key = whole_term(whole);
-        let exact = sql.bind(SqlValue::Text(key.clone()));
-        let from = sql.bind(SqlValue::Text(key.clone()));
-        let to = sql.bind(SqlValue::Text(prefix_upper_bound(&key)));
-        let obj = sql.bind(SqlValue::Text(object.name().to_owned()));
-        sql.push(&format!(
-            " LEFT JOIN (SELECT record_id, MIN(CASE WHEN term = {exact} THEN 0 ELSE 1 END) AS w \
-             FROM sys_search WHERE term >= {from} AND term < {to} AND object = {obj} AND kind = 0 \
-             GROUP BY record_id) wq ON wq.record_id = s.record_id"
-        ));
-        format!(
-            "CASE WHEN s.r = 0 OR wq.w = 0 THEN 0 WHEN s.r <= {n} OR wq.w = 1 THEN 1 ELSE 2 END, "
-        )
-    } else {
-        String::new()
-    };
-    sql.push(&format!(
-        " ORDER BY {rank_class}s.r, s.record_id DESC LIMIT {count} OFFSET {offset}"
-    ));
-    let mut out = Vec::new();
-    for row in conn.query(&sql.text, &sql.params)? {
-        let id = row.first().and_then(SqlValue::as_uuid).ok_or_else(|| {
-            CoreError::Internal(format!("not a record id in sys_search: {:?}", row.first()))
-        })?;
-        let r = row
-            .get(1)
-            .and_then(SqlValue::as_i64)
-            .unwrap_or(2 * n as i64);
-        out.push((id, r));
-    }
-    Ok(out)
 }
 
 /// The live records among `candidates` that the caller may see, in the candidates' order,
@@ -296,9 +291,9 @@ fn ranked_candidates(
 fn visible_records(
     conn: &mut dyn Conn,
     object: &ObjectDef,
-    candidates: &[(uuid::Uuid, i64)],
+    candidates: &[Candidate],
     vis: &Visibility,
-) -> Result<Vec<(Record, i64)>, CoreError> {
+) -> Result<Vec<(Record, u8)>, CoreError> {
     if candidates.is_empty() {
         return Ok(Vec::new());
     }
@@ -310,11 +305,11 @@ fn visible_records(
     ));
     vis.push(&mut sql, "t.");
     sql.push(" AND t.id IN (");
-    for (i, (id, _)) in candidates.iter().enumerate() {
+    for (i, c) in candidates.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }
-        sql.param(SqlValue::Uuid(*id));
+        sql.param(SqlValue::Uuid(c.record_id));
     }
     sql.push(")");
     let mut found = std::collections::HashMap::new();
@@ -326,7 +321,7 @@ fn visible_records(
     }
     Ok(candidates
         .iter()
-        .filter_map(|(id, r)| found.remove(id).map(|record| (record, *r)))
+        .filter_map(|c| found.remove(&c.record_id).map(|record| (record, c.class)))
         .collect())
 }
 

@@ -14,6 +14,10 @@
 //! １３８ → 138), then lower-cased. Suffixes are cut to [`MAX_TERM_CHARS`]; longer queries are
 //! looked up by their first characters and checked against the stored text.
 
+/// The version of the rules below. Change it whenever they change what a value's terms are:
+/// an index built with other rules is rebuilt from the records at the next start.
+pub const RULES_VERSION: i64 = 1;
+
 /// Longest term stored; a longer query matches on this many characters and is then verified.
 pub const MAX_TERM_CHARS: usize = 24;
 /// Shortest digit run that is indexed (and shortest digit query that searches by substring).

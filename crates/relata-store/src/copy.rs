@@ -152,6 +152,9 @@ pub fn copy_database(
         for (table, later) in &deferred {
             fill_deferred(src, target, table, later)?;
         }
+        // The search index is stored differently per backend and is not copied: the target
+        // rebuilds it from the records when it is next served.
+        target.write_blocking(|t| crate::search_index::invalidate(t))?;
         if target.dialect() == Dialect::Postgres {
             target.write_blocking(|t| -> Result<(), StoreError> {
                 t.query(

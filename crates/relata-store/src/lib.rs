@@ -21,6 +21,7 @@ pub mod meta_sql;
 pub mod migrations;
 mod postgres;
 pub mod schema;
+pub mod search_index;
 pub mod sql_value;
 mod sqlite;
 

@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::meta_sql;
 use crate::schema::{ColumnDef, TableDef};
 use crate::sql_value::SqlValue;
-use crate::{Store, ddl};
+use crate::{Store, ddl, search_index};
 
 fn col(name: &str, ty: ColType) -> ColumnDef {
     ColumnDef::new(name, ty)
@@ -25,24 +25,17 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
     vec![
         (1, "system tables", create_system_tables),
         (2, "standard objects", install_standard_objects),
+        (
+            3,
+            "search index: FTS5 on SQLite",
+            search_index::migrate_to_fts,
+        ),
     ]
 }
 
-/// The system tables, as data (also used by the schema-parity test).
+/// The system tables, as data (also used by the schema-parity test and `db-copy`). The search
+/// index is not among them: it is stored differently per backend (`search_index::tables`).
 pub fn system_tables() -> Vec<TableDef> {
-    let mut search = TableDef::new(
-        "sys_search",
-        vec![
-            col("term", Text),
-            col("object", Text),
-            col("record_id", Uuid),
-            col("field", Text),
-            col("kind", BigInt),
-        ],
-        &["term", "object", "record_id", "field"],
-    )
-    .index(&["record_id"], false);
-    search.without_rowid = true;
     vec![
         TableDef::new(
             "sys_meta_state",
@@ -118,7 +111,6 @@ pub fn system_tables() -> Vec<TableDef> {
             &["id"],
         )
         .index(&["record_id", "at"], false),
-        search,
         TableDef::new(
             "sys_idempotency",
             vec![
@@ -139,6 +131,8 @@ fn create_system_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
     for t in system_tables() {
         t.create(conn)?;
     }
+    // as shipped: the term table on both backends (migration 3 replaces it on SQLite)
+    search_index::term_table().create(conn)?;
     conn.execute(
         "INSERT INTO sys_meta_state (id, version) VALUES (1, 1)",
         &[],

@@ -195,7 +195,8 @@ pub fn introspect(conn: &mut dyn Conn) -> Result<Vec<LiveTable>, StoreError> {
     let dialect = conn.dialect();
     let table_sql = match dialect {
         Dialect::Sqlite => {
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            // ordinary tables only: not FTS5's virtual table or its shadow tables
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
         }
         Dialect::Postgres => {
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"

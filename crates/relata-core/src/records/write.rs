@@ -20,7 +20,7 @@ use relata_store::{Conn, SqlValue};
 use crate::context::Actor;
 use crate::error::CoreError;
 use crate::records::companions::Companions;
-use crate::search;
+use crate::search::{self, Indexing};
 
 /// The event kinds of the change feed.
 pub mod kind {
@@ -202,7 +202,7 @@ pub fn insert(
 
     // Field history records changes; a new record's initial values are in its `created`
     // event, so writing them again per tracked field would only add rows to every insert.
-    search::index_record(conn, side, object, &record, None)?;
+    search::index_record(side, object, &record, Indexing::Created);
     let changes: Map<String, Json> = object
         .live_fields()
         .filter(|f| !f.system)
@@ -290,7 +290,7 @@ pub fn update(
         .collect();
     write_history(conn, object, id, actor, now, &tracked)?;
     let changed_names: Vec<&str> = changed.iter().map(|(n, _)| n.as_str()).collect();
-    search::index_record(conn, side, object, &record, Some(&changed_names))?;
+    search::index_record(side, object, &record, Indexing::Changed(&changed_names));
     let diff: Map<String, Json> = changed
         .iter()
         .map(|(name, value)| {
@@ -358,7 +358,7 @@ pub fn set_deleted(
     record.set("updated_at", Value::Datetime(now));
     record.set("updated_by", Value::Ref(actor.user_id.0));
     if deleted {
-        search::remove_record(conn, side, object, id)?;
+        search::remove_record(side, id);
         append_event(
             side,
             object,
@@ -369,7 +369,7 @@ pub fn set_deleted(
             Json::Object(Map::new()),
         )?;
     } else {
-        search::index_record(conn, side, object, &record, None)?;
+        search::index_record(side, object, &record, Indexing::Rewritten);
         append_event(
             side,
             object,
@@ -398,7 +398,7 @@ pub fn purge(
         &format!("DELETE FROM sys_field_history WHERE record_id = {p1}"),
         &[SqlValue::Uuid(id)],
     )?;
-    search::remove_record(conn, side, object, id)?;
+    search::remove_record(side, id);
     conn.execute(
         &format!("DELETE FROM {} WHERE id = {p1}", table_name(object)),
         &[SqlValue::Uuid(id)],

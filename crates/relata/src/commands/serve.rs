@@ -4,7 +4,8 @@
 //! writes commit before the process exits.
 //!
 //! Start-up does no full-table work (migrations check a version table, metadata is one small
-//! table), so a server on a database of millions of records is serving within a second.
+//! table), so a server on a database of millions of records is serving within a second. The
+//! one exception, a search index to rebuild, runs in the background.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,10 @@ pub fn run(config: &Config, args: &ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let demo_token = if args.demo {
+        // a new database: the (empty) index is marked current before the demo data goes in
+        runtime
+            .block_on(core.rebuild_search_index_if_stale())
+            .map_err(core_error)?;
         seed_demo(&core, &runtime, args)?
     } else {
         None
@@ -77,6 +82,15 @@ async fn serve(core: Arc<Core>, config: &Config, demo_token: Option<String>) -> 
         max_body_bytes: config.max_body_bytes,
         ..Default::default()
     };
+    // An index built with other term rules (or never, as after `db-copy` or an upgrade that
+    // changed its format) is rebuilt while the server already answers; searches meanwhile
+    // miss what is not reindexed yet.
+    let rebuilding = core.clone();
+    tokio::spawn(async move {
+        if let Err(e) = rebuilding.rebuild_search_index_if_stale().await {
+            tracing::error!(error = %e, "rebuilding the search index failed; it is retried at the next start");
+        }
+    });
     let app = relata_api::router(core, opts);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = axum::serve(

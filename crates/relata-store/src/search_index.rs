@@ -1,0 +1,622 @@
+//! The search index: where the terms of `relata_domain::search_terms` are stored and how
+//! records are found by them. The one place where the two backends store something
+//! differently (see `docs/adr/0002-search-index-per-backend.md`):
+//!
+//! - **SQLite**: one FTS5 row per record (`sys_search_fts`, contentless, its rowid a `doc`
+//!   number mapped to the record by `sys_search_docs`). FTS5 buffers a transaction's terms and
+//!   writes them as one sorted segment, merging segments in the background: a bulk call of
+//!   5,000 contacts writes a few sequential pages instead of touching one random B-tree page
+//!   per term, which made the index three quarters of the cost of every write.
+//! - **PostgreSQL**: one row per term in `sys_search` (a B-tree on `(term, object, record_id,
+//!   field)`), found by range scans.
+//!
+//! Both answer the same question the same way: the records of one object matching every
+//! query part, in three classes — exact, prefix, substring — newest first within a class.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use uuid::Uuid;
+
+use relata_domain::search_terms::{QueryPart, prefix_upper_bound};
+
+use crate::batch::{OnDuplicate, insert_rows};
+use crate::conn::Conn;
+use crate::dialect::ColType::*;
+use crate::dialect::{Dialect, Sql, placeholder};
+use crate::error::StoreError;
+use crate::schema::{ColumnDef, TableDef};
+use crate::sql_value::SqlValue;
+
+/// One stored term of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTerm {
+    pub text: String,
+    /// 0 whole value, 1 start of the value, 2 inside it (`TermKind` as a number).
+    pub kind: i64,
+    pub field: String,
+}
+
+/// A change to the index, queued while records are written and applied before commit.
+#[derive(Debug, Clone)]
+pub enum IndexOp {
+    /// The record's terms are now `terms` (all of its searchable fields). `fresh`: the record
+    /// was created in this transaction, so nothing of it can be stored yet.
+    Put {
+        object: String,
+        record_id: Uuid,
+        terms: Vec<StoredTerm>,
+        fresh: bool,
+    },
+    /// The record leaves the index (recycle bin, purge).
+    Remove { record_id: Uuid },
+}
+
+impl IndexOp {
+    fn record_id(&self) -> Uuid {
+        match self {
+            IndexOp::Put { record_id, .. } | IndexOp::Remove { record_id } => *record_id,
+        }
+    }
+
+    fn fresh(&self) -> bool {
+        matches!(self, IndexOp::Put { fresh: true, .. })
+    }
+}
+
+/// `sys_meta_state` row holding the term-rules version the index was built with.
+const BUILT_WITH_ROW: i64 = 2;
+
+/// The tables of the index on `dialect`, for the schema check (the FTS5 table itself and its
+/// shadow tables are SQLite's storage, not described here).
+pub fn tables(dialect: Dialect) -> Vec<TableDef> {
+    match dialect {
+        Dialect::Postgres => vec![term_table()],
+        Dialect::Sqlite => vec![doc_table()],
+    }
+}
+
+/// The term table as migration 1 created it on both backends (PostgreSQL keeps it).
+pub fn term_table() -> TableDef {
+    let mut t = TableDef::new(
+        "sys_search",
+        vec![
+            ColumnDef::new("term", Text),
+            ColumnDef::new("object", Text),
+            ColumnDef::new("record_id", Uuid),
+            ColumnDef::new("field", Text),
+            ColumnDef::new("kind", BigInt),
+        ],
+        &["term", "object", "record_id", "field"],
+    )
+    .index(&["record_id"], false);
+    t.without_rowid = true;
+    t
+}
+
+fn doc_table() -> TableDef {
+    TableDef::new(
+        "sys_search_docs",
+        vec![
+            ColumnDef::new("doc", BigInt),
+            ColumnDef::new("object", Text),
+            ColumnDef::new("record_id", Uuid),
+        ],
+        &["doc"],
+    )
+    .index(&["record_id"], true)
+}
+
+/// Migration 3: on SQLite, replaces the term table by the FTS5 index. The index is rebuilt
+/// from the records at the next start (the built-with row is absent).
+pub fn migrate_to_fts(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    if conn.dialect() != Dialect::Sqlite {
+        return Ok(());
+    }
+    conn.batch("DROP TABLE sys_search")?;
+    doc_table().create(conn)?;
+    // contentless: the terms are ours to recompute, storing them twice would double the
+    // index; contentless_delete lets a record's row be deleted by rowid alone. detail=column
+    // keeps which column (whole / start / inner) a term is in, which ranking needs, without
+    // positions. The `ascii` tokenizer splits on the spaces between our hex tokens only.
+    conn.batch(
+        "CREATE VIRTUAL TABLE sys_search_fts USING fts5(w, s, i, content = '', \
+         contentless_delete = 1, detail = column, tokenize = 'ascii')",
+    )?;
+    invalidate(conn)
+}
+
+/// Marks the index as needing a rebuild from the records.
+pub fn invalidate(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    conn.execute(
+        &format!("DELETE FROM sys_meta_state WHERE id = {BUILT_WITH_ROW}"),
+        &[],
+    )?;
+    Ok(())
+}
+
+/// The term-rules version the index was built with (`None`: never, or since invalidated).
+pub fn built_with(conn: &mut dyn Conn) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .query_one(
+            &format!("SELECT version FROM sys_meta_state WHERE id = {BUILT_WITH_ROW}"),
+            &[],
+        )?
+        .and_then(|r| r.first().and_then(SqlValue::as_i64)))
+}
+
+pub fn set_built_with(conn: &mut dyn Conn, version: i64) -> Result<(), StoreError> {
+    invalidate(conn)?;
+    conn.execute(
+        &format!(
+            "INSERT INTO sys_meta_state (id, version) VALUES ({BUILT_WITH_ROW}, {})",
+            placeholder(conn.dialect(), 1)
+        ),
+        &[SqlValue::Int(version)],
+    )?;
+    Ok(())
+}
+
+/// How many records of `object` have terms in the index.
+pub fn indexed_records(conn: &mut dyn Conn, object: &str) -> Result<i64, StoreError> {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => "SELECT COUNT(*) FROM sys_search_docs WHERE object = ?1",
+        Dialect::Postgres => "SELECT COUNT(DISTINCT record_id) FROM sys_search WHERE object = $1",
+    };
+    Ok(conn
+        .query_one(sql, &[SqlValue::Text(object.to_owned())])?
+        .and_then(|r| r.first().and_then(SqlValue::as_i64))
+        .unwrap_or(0))
+}
+
+/// Applies queued changes: for each record only its last change counts, and what was stored
+/// before this transaction is removed first unless the record is new.
+pub fn apply(conn: &mut dyn Conn, ops: Vec<IndexOp>) -> Result<(), StoreError> {
+    let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(ops.len());
+    let mut stored_before: Vec<Uuid> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        if last.insert(op.record_id(), i).is_none() && !op.fresh() {
+            stored_before.push(op.record_id());
+        }
+    }
+    let finals: Vec<IndexOp> = ops
+        .into_iter()
+        .enumerate()
+        .filter(|(i, op)| last.get(&op.record_id()) == Some(i))
+        .map(|(_, op)| op)
+        .collect();
+    match conn.dialect() {
+        Dialect::Sqlite => apply_fts(conn, &stored_before, finals),
+        Dialect::Postgres => apply_terms(conn, &stored_before, finals),
+    }
+}
+
+/// Ids per `IN (…)` list.
+const ID_CHUNK: usize = 500;
+
+fn apply_terms(
+    conn: &mut dyn Conn,
+    stored_before: &[Uuid],
+    finals: Vec<IndexOp>,
+) -> Result<(), StoreError> {
+    for chunk in stored_before.chunks(ID_CHUNK) {
+        let mut sql = Sql::new(conn.dialect());
+        sql.push("DELETE FROM sys_search WHERE record_id IN (");
+        push_ids(&mut sql, chunk);
+        sql.push(")");
+        conn.execute(&sql.text, &sql.params)?;
+    }
+    let mut rows: Vec<Vec<SqlValue>> = Vec::new();
+    for op in finals {
+        let IndexOp::Put {
+            object,
+            record_id,
+            terms,
+            ..
+        } = op
+        else {
+            continue;
+        };
+        for t in terms {
+            rows.push(vec![
+                SqlValue::Text(t.text),
+                SqlValue::Text(object.clone()),
+                SqlValue::Uuid(record_id),
+                SqlValue::Text(t.field),
+                SqlValue::Int(t.kind),
+            ]);
+        }
+    }
+    // In the order of the table's key, consecutive rows land on the same or neighbouring
+    // B-tree pages: each page is read and written once per flush instead of once per term.
+    rows.sort_unstable_by(|a, b| term_key(a).cmp(&term_key(b)));
+    insert_rows(
+        conn,
+        "sys_search",
+        &["term", "object", "record_id", "field", "kind"],
+        &rows,
+        OnDuplicate::Skip,
+    )
+}
+
+/// The primary key of a `sys_search` row, compared as PostgreSQL compares it under the C
+/// collation the cluster is created with (bytewise text, bytewise UUID).
+fn term_key(row: &[SqlValue]) -> (Option<&str>, Option<&str>, Option<Uuid>, Option<&str>) {
+    (
+        row[0].as_str(),
+        row[1].as_str(),
+        row[2].as_uuid(),
+        row[3].as_str(),
+    )
+}
+
+fn push_ids(sql: &mut Sql, ids: &[Uuid]) {
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.param(SqlValue::Uuid(*id));
+    }
+}
+
+fn apply_fts(
+    conn: &mut dyn Conn,
+    stored_before: &[Uuid],
+    finals: Vec<IndexOp>,
+) -> Result<(), StoreError> {
+    // The doc numbers of records that may already be indexed; their FTS rows go first.
+    let mut docs: HashMap<Uuid, i64> = HashMap::new();
+    for chunk in stored_before.chunks(ID_CHUNK) {
+        let mut sql = Sql::new(Dialect::Sqlite);
+        sql.push("SELECT record_id, doc FROM sys_search_docs WHERE record_id IN (");
+        push_ids(&mut sql, chunk);
+        sql.push(")");
+        for row in conn.query(&sql.text, &sql.params)? {
+            if let (Some(id), Some(doc)) = (row[0].as_uuid(), row[1].as_i64()) {
+                docs.insert(id, doc);
+            }
+        }
+    }
+    for doc in docs.values() {
+        conn.execute(
+            "DELETE FROM sys_search_fts WHERE rowid = ?1",
+            &[SqlValue::Int(*doc)],
+        )?;
+    }
+    let mut next_doc: Option<i64> = None;
+    let mut new_docs: Vec<Vec<SqlValue>> = Vec::new();
+    let mut rows: Vec<Vec<SqlValue>> = Vec::new();
+    for op in finals {
+        let (object, record_id, terms) = match op {
+            IndexOp::Put {
+                object,
+                record_id,
+                terms,
+                ..
+            } if !terms.is_empty() => (object, record_id, terms),
+            other => {
+                // removed, or left without terms: no FTS row, no doc
+                if let Some(doc) = docs.get(&other.record_id()) {
+                    conn.execute(
+                        "DELETE FROM sys_search_docs WHERE doc = ?1",
+                        &[SqlValue::Int(*doc)],
+                    )?;
+                }
+                continue;
+            }
+        };
+        let doc = match docs.get(&record_id) {
+            Some(doc) => *doc,
+            None => {
+                let n = match next_doc {
+                    Some(n) => n,
+                    None => max_doc(conn)? + 1,
+                };
+                next_doc = Some(n + 1);
+                new_docs.push(vec![
+                    SqlValue::Int(n),
+                    SqlValue::Text(object.clone()),
+                    SqlValue::Uuid(record_id),
+                ]);
+                n
+            }
+        };
+        let mut columns = [String::new(), String::new(), String::new()];
+        for t in &terms {
+            let column = &mut columns[t.kind.clamp(0, 2) as usize];
+            if !column.is_empty() {
+                column.push(' ');
+            }
+            push_token(column, &object, &t.text);
+        }
+        let [w, s, i] = columns;
+        rows.push(vec![
+            SqlValue::Int(doc),
+            SqlValue::Text(w),
+            SqlValue::Text(s),
+            SqlValue::Text(i),
+        ]);
+    }
+    insert_rows(
+        conn,
+        "sys_search_docs",
+        &["doc", "object", "record_id"],
+        &new_docs,
+        OnDuplicate::Fail,
+    )?;
+    insert_rows(
+        conn,
+        "sys_search_fts",
+        &["rowid", "w", "s", "i"],
+        &rows,
+        OnDuplicate::Fail,
+    )
+}
+
+fn max_doc(conn: &mut dyn Conn) -> Result<i64, StoreError> {
+    Ok(conn
+        .query_one("SELECT MAX(doc) FROM sys_search_docs", &[])?
+        .and_then(|r| r.first().and_then(SqlValue::as_i64))
+        .unwrap_or(0))
+}
+
+/// An FTS token: the object and the term as lower-case hex of their UTF-8 bytes, joined by
+/// `z` (not a hex digit). Hex keeps every token one token for the `ascii` tokenizer whatever
+/// the term holds (`@`, `.`, CJK), and a term's prefix is still the token's prefix, so a
+/// prefix query on the token is a prefix query on the term within the object.
+fn push_token(out: &mut String, object: &str, text: &str) {
+    for b in object.bytes().chain(std::iter::once(0)).chain(text.bytes()) {
+        if b == 0 {
+            out.push('z');
+        } else {
+            let _ = write!(out, "{b:02x}");
+        }
+    }
+}
+
+fn token(object: &str, text: &str) -> String {
+    let mut s = String::with_capacity(2 * (object.len() + text.len()) + 1);
+    push_token(&mut s, object, text);
+    s
+}
+
+/// A search of one object: the parts of the query, and the whole query as a stored whole
+/// term would be (to find values equal to, or starting with, a query of several words).
+pub struct SearchQuery<'a> {
+    pub object: &'a str,
+    pub parts: &'a [QueryPart],
+    pub whole: &'a str,
+}
+
+/// A matching record and its class: 0 exact, 1 prefix, 2 substring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    pub record_id: Uuid,
+    pub class: u8,
+}
+
+/// Where a scan of the candidates has got to.
+#[derive(Debug, Clone, Copy)]
+pub struct Scan {
+    class: u8,
+    /// SQLite: the last doc returned in this class; PostgreSQL: candidates returned so far.
+    after: i64,
+    done: bool,
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        Scan {
+            class: 0,
+            after: i64::MAX,
+            done: false,
+        }
+    }
+}
+
+/// Index entries a one-word query ranks at most on PostgreSQL (see `candidates_by_terms`).
+const SCAN_CAP: usize = 5_000;
+
+/// The next `count` candidates of `q`, best first; fewer only when the matches run out.
+pub fn candidates(
+    conn: &mut dyn Conn,
+    q: &SearchQuery<'_>,
+    scan: &mut Scan,
+    count: usize,
+) -> Result<Vec<Candidate>, StoreError> {
+    if scan.done || q.parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    match conn.dialect() {
+        Dialect::Sqlite => candidates_by_fts(conn, q, scan, count),
+        Dialect::Postgres => {
+            let offset = if scan.after == i64::MAX {
+                0
+            } else {
+                scan.after
+            };
+            let found = candidates_by_terms(conn, q, count, offset as usize)?;
+            scan.after = offset + found.len() as i64;
+            scan.done = found.len() < count;
+            Ok(found)
+        }
+    }
+}
+
+/// The FTS5 expression of each class; each excludes the classes before it, so a scan never
+/// returns a record twice.
+fn class_expressions(q: &SearchQuery<'_>) -> [String; 3] {
+    let o = q.object;
+    let all = |column: &str, star: &str| -> String {
+        q.parts
+            .iter()
+            .map(|p| format!("{column}\"{}\"{star}", token(o, &p.prefix)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    let (exact, prefix) = if q.parts.len() == 1 {
+        (all("w : ", ""), all("{w s} : ", "*"))
+    } else {
+        // several words: the whole query equal to (or starting) a whole value, or every word
+        // a whole value (or the start of one)
+        let whole = token(o, q.whole);
+        (
+            format!("(w : \"{whole}\") OR ({})", all("w : ", "")),
+            format!("(w : \"{whole}\"*) OR ({})", all("{w s} : ", "*")),
+        )
+    };
+    let substring = all("", "*");
+    [
+        exact.clone(),
+        format!("({prefix}) NOT ({exact})"),
+        format!("({substring}) NOT ({prefix}) NOT ({exact})"),
+    ]
+}
+
+fn candidates_by_fts(
+    conn: &mut dyn Conn,
+    q: &SearchQuery<'_>,
+    scan: &mut Scan,
+    count: usize,
+) -> Result<Vec<Candidate>, StoreError> {
+    let expressions = class_expressions(q);
+    let mut out = Vec::new();
+    while out.len() < count && !scan.done {
+        let want = count - out.len();
+        let rows = conn.query(
+            "SELECT f.rowid, d.record_id FROM sys_search_fts f \
+             JOIN sys_search_docs d ON d.doc = f.rowid \
+             WHERE sys_search_fts MATCH ?1 AND f.rowid < ?2 AND d.object = ?3 \
+             ORDER BY f.rowid DESC LIMIT ?4",
+            &[
+                SqlValue::Text(expressions[scan.class as usize].clone()),
+                SqlValue::Int(scan.after),
+                SqlValue::Text(q.object.to_owned()),
+                SqlValue::Int(want as i64),
+            ],
+        )?;
+        let n = rows.len();
+        for row in rows {
+            if let (Some(doc), Some(record_id)) = (row[0].as_i64(), row[1].as_uuid()) {
+                scan.after = doc;
+                out.push(Candidate {
+                    record_id,
+                    class: scan.class,
+                });
+            }
+        }
+        if n < want {
+            if scan.class == 2 {
+                scan.done = true;
+            } else {
+                scan.class += 1;
+                scan.after = i64::MAX;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Record ids matching every part, best first: by class, then newest id first; `count` of
+/// them from `offset`. A one-word query that matches more than [`SCAN_CAP`] index entries
+/// ranks the first of them in term order (exact, then the shortest terms), so that a broad
+/// query answers as fast as a narrow one; every hit is still a true match.
+fn candidates_by_terms(
+    conn: &mut dyn Conn,
+    q: &SearchQuery<'_>,
+    count: usize,
+    offset: usize,
+) -> Result<Vec<Candidate>, StoreError> {
+    let n = q.parts.len();
+    // The class of a record: by the ranks (0 exact, 1 start, 2 inside) of its best term per
+    // part — their sum `r` and maximum `mr` — and, for several words, by `wq.w`: 0 when the
+    // whole query equals a whole value, 1 when it starts one.
+    let class = if n > 1 {
+        "CASE WHEN s.r = 0 OR wq.w = 0 THEN 0 WHEN s.mr <= 1 OR wq.w = 1 THEN 1 ELSE 2 END"
+    } else {
+        "s.r"
+    };
+    let mut sql = Sql::new(conn.dialect());
+    sql.push(&format!(
+        "SELECT s.record_id, {class} FROM (SELECT record_id, SUM(r) AS r, MAX(r) AS mr FROM ("
+    ));
+    for (i, part) in q.parts.iter().enumerate() {
+        if i > 0 {
+            sql.push(" UNION ALL ");
+        }
+        let exact = sql.bind(SqlValue::Text(part.prefix.clone()));
+        sql.push(&format!(
+            "SELECT record_id, {i} AS part, MIN(CASE WHEN term = {exact} AND kind = 0 THEN 0 WHEN kind <= 1 THEN 1 ELSE 2 END) AS r \
+             FROM (SELECT record_id, term, kind FROM sys_search WHERE term >= "
+        ));
+        sql.param(SqlValue::Text(part.prefix.clone()));
+        sql.push(" AND term < ");
+        sql.param(SqlValue::Text(prefix_upper_bound(&part.prefix)));
+        sql.push(" AND object = ");
+        sql.param(SqlValue::Text(q.object.to_owned()));
+        // A one-word query ranks among the first terms of its range only: the range starts
+        // with the exact term, then the shortest continuations, so a query as broad as "wei"
+        // ranks a few thousand of its matches instead of every one of them. Words of a longer
+        // query must meet in the same record, so their ranges are read whole.
+        if n == 1 {
+            sql.push(&format!(" ORDER BY term LIMIT {SCAN_CAP}"));
+        }
+        sql.push(") m GROUP BY record_id");
+    }
+    sql.push(&format!(") p GROUP BY record_id HAVING COUNT(*) = {n}) s"));
+    if n > 1 {
+        let exact = sql.bind(SqlValue::Text(q.whole.to_owned()));
+        let from = sql.bind(SqlValue::Text(q.whole.to_owned()));
+        let to = sql.bind(SqlValue::Text(prefix_upper_bound(q.whole)));
+        let obj = sql.bind(SqlValue::Text(q.object.to_owned()));
+        sql.push(&format!(
+            " LEFT JOIN (SELECT record_id, MIN(CASE WHEN term = {exact} THEN 0 ELSE 1 END) AS w \
+             FROM sys_search WHERE term >= {from} AND term < {to} AND object = {obj} AND kind = 0 \
+             GROUP BY record_id) wq ON wq.record_id = s.record_id"
+        ));
+    }
+    sql.push(&format!(
+        " ORDER BY 2, s.record_id DESC LIMIT {count} OFFSET {offset}"
+    ));
+    let mut out = Vec::new();
+    for row in conn.query(&sql.text, &sql.params)? {
+        let record_id = row[0].as_uuid().ok_or_else(|| {
+            StoreError::Internal(format!("not a record id in sys_search: {:?}", row[0]))
+        })?;
+        let class = row[1].as_i64().unwrap_or(2).clamp(0, 2) as u8;
+        out.push(Candidate { record_id, class });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_keep_prefixes_and_separate_objects() {
+        assert_eq!(token("ab", "张"), "6162ze5bca0");
+        assert!(token("contact", "张伟明").starts_with(&token("contact", "张伟")));
+        assert!(!token("contact_x", "a").starts_with(&token("contact", "")));
+        assert!(
+            token("contact", "zhang.wei@x.cn")
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric())
+        );
+    }
+
+    #[test]
+    fn classes_exclude_the_ones_before() {
+        let parts = relata_domain::search_terms::query_parts("acme glo");
+        let q = SearchQuery {
+            object: "a",
+            parts: &parts,
+            whole: "acme glo",
+        };
+        let [exact, prefix, substring] = class_expressions(&q);
+        assert!(exact.starts_with("(w : \""));
+        assert!(prefix.ends_with(&format!("NOT ({exact})")));
+        assert!(substring.contains(" AND "));
+        assert!(substring.ends_with(&format!("NOT ({exact})")));
+    }
+}

@@ -88,6 +88,11 @@ fn reindex_page(
         sql.param(SqlValue::Uuid(after));
     }
     sql.push(&format!(" ORDER BY id LIMIT {REINDEX_PAGE}"));
+    if conn.dialect() == relata_store::Dialect::Postgres {
+        // A write to one of these records waits until their terms are rewritten: otherwise
+        // terms read from the old values could replace the new ones (SQLite has one writer).
+        sql.push(" FOR SHARE");
+    }
     let mut side = Companions::new();
     let (mut last, mut count) = (None, 0);
     for row in conn.query(&sql.text, &sql.params)? {
@@ -110,12 +115,22 @@ pub fn reindex_object(conn: &mut dyn Conn, object: &ObjectDef) -> Result<(), Cor
     Ok(())
 }
 
+/// `name`'s definition as stored now (a rebuild runs alongside metadata changes).
+fn current_object(conn: &mut dyn Conn, name: &str) -> Result<Option<ObjectDef>, CoreError> {
+    let schema = relata_store::meta_sql::load_schema(conn)?;
+    Ok(schema.object(name).map(|o| (**o).clone()))
+}
+
+/// Attempts per rebuild transaction (PostgreSQL may abort one that deadlocks with a writer).
+const REBUILD_ATTEMPTS: u32 = 5;
+
 impl crate::Core {
     /// Rebuilds the search index from the records when it was built with other term rules
-    /// (or never: a new database, one copied by `db-copy`, or one whose index format
-    /// changed). Runs a page of records per transaction, so writes go on meanwhile: each page
-    /// is rewritten from the records as they are when it runs, and every write in between
-    /// maintains the index itself. Returns the records reindexed (`None`: it was current).
+    /// (or never: a database copied by `db-copy`, or one whose index format changed). Runs a
+    /// page of records per transaction, so writes go on meanwhile: each page is rewritten
+    /// from the records and the object's definition as they are when it runs, and every write
+    /// in between maintains the index itself. Searches miss what is not rebuilt yet. Returns
+    /// the records reindexed (`None`: the index was current).
     pub async fn rebuild_search_index_if_stale(&self) -> Result<Option<u64>, CoreError> {
         let built = self
             .store
@@ -125,14 +140,32 @@ impl crate::Core {
             return Ok(None);
         }
         tracing::info!(built_with = ?built, rules = RULES_VERSION, "rebuilding the search index");
+        let names: Vec<String> = self
+            .schema()
+            .objects()
+            .map(|o| o.name().to_owned())
+            .collect();
         let mut total = 0u64;
-        for object in self.schema().objects().cloned().collect::<Vec<_>>() {
-            let mut after = None;
+        for name in names {
+            let n = name.clone();
+            let exists = self
+                .rebuild_step(move |conn| {
+                    let Some(object) = current_object(conn, &n)? else {
+                        return Ok(false);
+                    };
+                    let table = relata_store::ddl::table_name(&object);
+                    search_index::renumber(conn, object.name(), table)?;
+                    Ok(true)
+                })
+                .await?;
+            let mut after = if exists { None } else { continue };
             loop {
-                let o = object.clone();
+                let n = name.clone();
                 let (last, count) = self
-                    .store
-                    .write(move |conn| reindex_page(conn, &o, after))
+                    .rebuild_step(move |conn| match current_object(conn, &n)? {
+                        Some(object) => reindex_page(conn, &object, after),
+                        None => Ok((None, 0)),
+                    })
                     .await?;
                 total += count;
                 let Some(last) = last else { break };
@@ -146,6 +179,27 @@ impl crate::Core {
             .await?;
         tracing::info!(records = total, "search index rebuilt");
         Ok(Some(total))
+    }
+
+    /// One transaction of a rebuild, retried when the database aborts it.
+    async fn rebuild_step<T, F>(&self, step: F) -> Result<T, CoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut dyn Conn) -> Result<T, CoreError> + Clone + Send + 'static,
+    {
+        let mut attempt = 1;
+        loop {
+            let f = step.clone();
+            match self.store.write(move |conn| f(conn)).await {
+                Err(e) if attempt < REBUILD_ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, "search index rebuild: retrying a step");
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)))
+                        .await;
+                }
+                other => return other,
+            }
+        }
     }
 }
 

@@ -14,11 +14,10 @@
 //! query part, in three classes — exact, prefix, substring — newest first within a class.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use uuid::Uuid;
 
-use relata_domain::search_terms::{QueryPart, prefix_upper_bound};
+use relata_domain::search_terms::{QueryPart, RULES_VERSION, prefix_upper_bound};
 
 use crate::batch::{OnDuplicate, insert_rows};
 use crate::conn::Conn;
@@ -107,11 +106,12 @@ fn doc_table() -> TableDef {
     .index(&["record_id"], true)
 }
 
-/// Migration 3: on SQLite, replaces the term table by the FTS5 index. The index is rebuilt
-/// from the records at the next start (the built-with row is absent).
+/// Migration 3: on SQLite, replaces the term table by the FTS5 index, rebuilt from the records
+/// at the next start (the built-with row is absent). On PostgreSQL the term table stays.
 pub fn migrate_to_fts(conn: &mut dyn Conn) -> Result<(), StoreError> {
     if conn.dialect() != Dialect::Sqlite {
-        return Ok(());
+        // the term table stays, and its terms are current
+        return set_built_with(conn, RULES_VERSION);
     }
     conn.batch("DROP TABLE sys_search")?;
     doc_table().create(conn)?;
@@ -159,12 +159,19 @@ pub fn set_built_with(conn: &mut dyn Conn, version: i64) -> Result<(), StoreErro
 
 /// How many records of `object` have terms in the index.
 pub fn indexed_records(conn: &mut dyn Conn, object: &str) -> Result<i64, StoreError> {
-    let sql = match conn.dialect() {
-        Dialect::Sqlite => "SELECT COUNT(*) FROM sys_search_docs WHERE object = ?1",
-        Dialect::Postgres => "SELECT COUNT(DISTINCT record_id) FROM sys_search WHERE object = $1",
+    let (sql, param) = match conn.dialect() {
+        // every token of an object's records starts with the object's part
+        Dialect::Sqlite => (
+            "SELECT COUNT(*) FROM sys_search_fts WHERE sys_search_fts MATCH ?1",
+            format!("\"{}\"*", token(object, "")),
+        ),
+        Dialect::Postgres => (
+            "SELECT COUNT(DISTINCT record_id) FROM sys_search WHERE object = $1",
+            object.to_owned(),
+        ),
     };
     Ok(conn
-        .query_one(sql, &[SqlValue::Text(object.to_owned())])?
+        .query_one(sql, &[SqlValue::Text(param)])?
         .and_then(|r| r.first().and_then(SqlValue::as_i64))
         .unwrap_or(0))
 }
@@ -264,7 +271,9 @@ fn apply_fts(
     stored_before: &[Uuid],
     finals: Vec<IndexOp>,
 ) -> Result<(), StoreError> {
-    // The doc numbers of records that may already be indexed; their FTS rows go first.
+    // A record keeps its doc number for life, given when it is created: doc order is then
+    // creation order, the order of results within a class. Leaving the index (recycle bin,
+    // no searchable text left) deletes the FTS row only.
     let mut docs: HashMap<Uuid, i64> = HashMap::new();
     for chunk in stored_before.chunks(ID_CHUNK) {
         let mut sql = Sql::new(Dialect::Sqlite);
@@ -277,33 +286,28 @@ fn apply_fts(
             }
         }
     }
-    for doc in docs.values() {
+    // FTS5 starts a new segment whenever a rowid is lower than the one before it in a
+    // transaction: deletes and inserts go in doc order.
+    let mut stale: Vec<i64> = docs.values().copied().collect();
+    stale.sort_unstable();
+    for doc in stale {
         conn.execute(
             "DELETE FROM sys_search_fts WHERE rowid = ?1",
-            &[SqlValue::Int(*doc)],
+            &[SqlValue::Int(doc)],
         )?;
     }
     let mut next_doc: Option<i64> = None;
     let mut new_docs: Vec<Vec<SqlValue>> = Vec::new();
-    let mut rows: Vec<Vec<SqlValue>> = Vec::new();
+    let mut rows: Vec<(i64, [String; 3])> = Vec::new();
     for op in finals {
-        let (object, record_id, terms) = match op {
-            IndexOp::Put {
-                object,
-                record_id,
-                terms,
-                ..
-            } if !terms.is_empty() => (object, record_id, terms),
-            other => {
-                // removed, or left without terms: no FTS row, no doc
-                if let Some(doc) = docs.get(&other.record_id()) {
-                    conn.execute(
-                        "DELETE FROM sys_search_docs WHERE doc = ?1",
-                        &[SqlValue::Int(*doc)],
-                    )?;
-                }
-                continue;
-            }
+        let IndexOp::Put {
+            object,
+            record_id,
+            terms,
+            ..
+        } = op
+        else {
+            continue; // removed: its FTS row is gone above, its doc stays
         };
         let doc = match docs.get(&record_id) {
             Some(doc) => *doc,
@@ -321,6 +325,9 @@ fn apply_fts(
                 n
             }
         };
+        if terms.is_empty() {
+            continue;
+        }
         let mut columns = [String::new(), String::new(), String::new()];
         for t in &terms {
             let column = &mut columns[t.kind.clamp(0, 2) as usize];
@@ -329,14 +336,20 @@ fn apply_fts(
             }
             push_token(column, &object, &t.text);
         }
-        let [w, s, i] = columns;
-        rows.push(vec![
-            SqlValue::Int(doc),
-            SqlValue::Text(w),
-            SqlValue::Text(s),
-            SqlValue::Text(i),
-        ]);
+        rows.push((doc, columns));
     }
+    rows.sort_unstable_by_key(|(doc, _)| *doc);
+    let rows: Vec<Vec<SqlValue>> = rows
+        .into_iter()
+        .map(|(doc, [w, s, i])| {
+            vec![
+                SqlValue::Int(doc),
+                SqlValue::Text(w),
+                SqlValue::Text(s),
+                SqlValue::Text(i),
+            ]
+        })
+        .collect();
     insert_rows(
         conn,
         "sys_search_docs",
@@ -353,6 +366,34 @@ fn apply_fts(
     )
 }
 
+/// Before `object` is rebuilt on SQLite: drops what the index holds for it and gives every
+/// live record of `table` a doc number in id order, so that records rebuilt later do not
+/// rank as newer than records created during the rebuild. PostgreSQL orders by record id
+/// itself: nothing to do there.
+pub fn renumber(conn: &mut dyn Conn, object: &str, table: &str) -> Result<(), StoreError> {
+    if conn.dialect() != Dialect::Sqlite {
+        return Ok(());
+    }
+    let object = SqlValue::Text(object.to_owned());
+    conn.execute(
+        "DELETE FROM sys_search_fts WHERE rowid IN (SELECT doc FROM sys_search_docs WHERE object = ?1 ORDER BY doc)",
+        std::slice::from_ref(&object),
+    )?;
+    conn.execute(
+        "DELETE FROM sys_search_docs WHERE object = ?1",
+        std::slice::from_ref(&object),
+    )?;
+    let base = max_doc(conn)?;
+    conn.execute(
+        &format!(
+            "INSERT INTO sys_search_docs (doc, object, record_id) \
+             SELECT ?1 + ROW_NUMBER() OVER (ORDER BY id), ?2, id FROM {table} WHERE deleted_at IS NULL"
+        ),
+        &[SqlValue::Int(base), object],
+    )?;
+    Ok(())
+}
+
 fn max_doc(conn: &mut dyn Conn) -> Result<i64, StoreError> {
     Ok(conn
         .query_one("SELECT MAX(doc) FROM sys_search_docs", &[])?
@@ -365,12 +406,16 @@ fn max_doc(conn: &mut dyn Conn) -> Result<i64, StoreError> {
 /// the term holds (`@`, `.`, CJK), and a term's prefix is still the token's prefix, so a
 /// prefix query on the token is a prefix query on the term within the object.
 fn push_token(out: &mut String, object: &str, text: &str) {
-    for b in object.bytes().chain(std::iter::once(0)).chain(text.bytes()) {
-        if b == 0 {
-            out.push('z');
-        } else {
-            let _ = write!(out, "{b:02x}");
-        }
+    push_hex(out, object.as_bytes());
+    out.push('z');
+    push_hex(out, text.as_bytes());
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0xf)] as char);
     }
 }
 
@@ -466,6 +511,15 @@ fn class_expressions(q: &SearchQuery<'_>) -> [String; 3] {
         )
     };
     let substring = all("", "*");
+    // every part must match, whatever matched the whole query
+    let (exact, prefix) = if q.parts.len() == 1 {
+        (exact, prefix)
+    } else {
+        (
+            format!("({substring}) AND ({exact})"),
+            format!("({substring}) AND ({prefix})"),
+        )
+    };
     [
         exact.clone(),
         format!("({prefix}) NOT ({exact})"),
@@ -497,8 +551,10 @@ fn candidates_by_fts(
         )?;
         let n = rows.len();
         for row in rows {
-            if let (Some(doc), Some(record_id)) = (row[0].as_i64(), row[1].as_uuid()) {
+            if let Some(doc) = row[0].as_i64() {
                 scan.after = doc;
+            }
+            if let Some(record_id) = row[1].as_uuid() {
                 out.push(Candidate {
                     record_id,
                     class: scan.class,
@@ -614,7 +670,12 @@ mod tests {
             whole: "acme glo",
         };
         let [exact, prefix, substring] = class_expressions(&q);
-        assert!(exact.starts_with("(w : \""));
+        assert!(exact.contains("(w : \""));
+        // every part is required of a multi-word match, whatever matched the whole query
+        assert!(
+            substring.starts_with(&exact[..exact.find(") AND").unwrap()]),
+            "{exact}"
+        );
         assert!(prefix.ends_with(&format!("NOT ({exact})")));
         assert!(substring.contains(" AND "));
         assert!(substring.ends_with(&format!("NOT ({exact})")));

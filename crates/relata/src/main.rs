@@ -1,6 +1,9 @@
 //! The `relata` binary: parses the command line, loads the layered configuration, sets up
 //! logging and runs one command (each in its own module under `commands/`).
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod commands;
 mod config;

@@ -115,7 +115,9 @@ impl Store {
                 };
                 let writer_conn = sqlite::open_writer(&sopts)?;
                 let (tx, rx) = mpsc::channel();
-                sqlite::spawn_writer(writer_conn, rx)?;
+                let (committed, commits) = mpsc::sync_channel(1);
+                sqlite::spawn_checkpointer(&sopts, commits)?;
+                sqlite::spawn_writer(writer_conn, rx, committed)?;
                 let readers = r2d2::Pool::builder()
                     .max_size(sopts.readers)
                     .min_idle(Some(1))

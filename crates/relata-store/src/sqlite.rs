@@ -13,6 +13,9 @@
 //! every changed page in an in-memory sub-journal, and each statement's end walks it, so a long
 //! write under a savepoint slows down with every statement — a 22,000-record demo load spent a
 //! quarter of its time there.
+//!
+//! A checkpointer thread with a connection of its own copies the write-ahead log back into the
+//! database a while after commits, so the writer does not stop for it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -26,6 +29,16 @@ use crate::error::StoreError;
 
 /// Most writes committed together.
 const GROUP_LIMIT: usize = 256;
+
+/// WAL pages after which the writer copies the log back into the database itself, after a
+/// commit. A backstop only: the checkpointer thread normally does it long before, off the
+/// writer's path (a checkpoint writes every page back and waits for `fsync`; on the writer
+/// it held up every queued write for tens of milliseconds several times a second).
+const WRITER_CHECKPOINT_PAGES: u32 = 16_000;
+
+/// How long the checkpointer waits after a commit before copying the log back, so that one
+/// checkpoint (and one `fsync`) covers the commits of that while.
+const CHECKPOINT_DELAY: Duration = Duration::from_millis(250);
 
 /// Groups between two `PRAGMA optimize` runs (which refresh planner statistics of tables that
 /// have grown or shrunk much since they were last analysed; a no-op otherwise).
@@ -97,7 +110,9 @@ pub(crate) fn open_writer(opts: &SqliteOptions) -> Result<SqliteConn, StoreError
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         opts,
     )?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 4000;")?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"
+    ))?;
     // Planner statistics: without them SQLite guesses that `city = ?` matches ten rows and
     // sorts all of a big city's contacts for one page of a list sorted by date; with them it
     // walks the date index instead. `analysis_limit` keeps ANALYZE to a sample, so it takes
@@ -110,6 +125,7 @@ pub(crate) fn open_writer(opts: &SqliteOptions) -> Result<SqliteConn, StoreError
 pub(crate) fn spawn_writer(
     mut conn: SqliteConn,
     jobs: mpsc::Receiver<WriteJob>,
+    committed: mpsc::SyncSender<()>,
 ) -> Result<std::thread::JoinHandle<()>, StoreError> {
     std::thread::Builder::new()
         .name("relata-sqlite-writer".into())
@@ -126,6 +142,8 @@ pub(crate) fn spawn_writer(
                         optimize_later = true;
                     }
                     opener = commit_group(&mut conn, job, &jobs);
+                    // full: the checkpointer already knows there is something to copy back
+                    let _ = committed.try_send(());
                 }
                 if optimize_later {
                     optimize_later = false;
@@ -141,6 +159,33 @@ pub(crate) fn spawn_writer(
             }
         })
         .map_err(|e| StoreError::Internal(format!("cannot start the sqlite writer: {e}")))
+}
+
+/// Copies committed WAL pages back into the database file on a connection and thread of its
+/// own, a while after commits, until the writer (which holds the other end of `committed`)
+/// stops. A passive checkpoint never blocks the writer or readers; it copies what no reader
+/// still needs, and the writer starts the log over once everything was copied.
+pub(crate) fn spawn_checkpointer(
+    opts: &SqliteOptions,
+    committed: mpsc::Receiver<()>,
+) -> Result<std::thread::JoinHandle<()>, StoreError> {
+    let conn = open(
+        &opts.path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        opts,
+    )?;
+    std::thread::Builder::new()
+        .name("relata-sqlite-checkpointer".into())
+        .spawn(move || {
+            while committed.recv().is_ok() {
+                std::thread::sleep(CHECKPOINT_DELAY);
+                while committed.try_recv().is_ok() {}
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::warn!(error = %StoreError::from(e), "sqlite: checkpoint failed");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Internal(format!("cannot start the sqlite checkpointer: {e}")))
 }
 
 /// One transaction: `opener` without a savepoint, then every small job already waiting, each

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use crate::dialect::Dialect;
 use crate::error::StoreError;
+use crate::search_index::IndexOp;
 use crate::sql_value::{SqlValue, from_pg, from_sqlite};
 
 pub type Row = Vec<SqlValue>;
@@ -34,10 +35,31 @@ pub trait Conn {
         }
         Ok(())
     }
+
+    /// Where search-index changes wait for the end of the transaction, when they do (see
+    /// [`SqliteConn`]); `None`: they are written at once.
+    fn deferred_index(&mut self) -> Option<&mut Vec<IndexOp>> {
+        None
+    }
 }
 
 pub struct SqliteConn {
     pub(crate) inner: rusqlite::Connection,
+    /// On the writer, while a group is open: the group's search-index changes, written once
+    /// before its commit, outside every savepoint. FTS5 writes what it holds as a new segment
+    /// at every savepoint, so written per write they made one tiny segment per write of the
+    /// group (and merges of them); written once, one segment per commit. A write that fails
+    /// takes its changes out again with its savepoint.
+    pub(crate) deferred_index: Option<Vec<IndexOp>>,
+}
+
+impl SqliteConn {
+    pub(crate) fn new(inner: rusqlite::Connection) -> Self {
+        SqliteConn {
+            inner,
+            deferred_index: None,
+        }
+    }
 }
 
 impl SqliteConn {
@@ -73,6 +95,10 @@ impl Conn for SqliteConn {
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         Ok(self.inner.execute_batch(sql)?)
+    }
+
+    fn deferred_index(&mut self) -> Option<&mut Vec<IndexOp>> {
+        self.deferred_index.as_mut()
     }
 }
 

@@ -177,8 +177,26 @@ pub fn indexed_records(conn: &mut dyn Conn, object: &str) -> Result<i64, StoreEr
 }
 
 /// Applies queued changes: for each record only its last change counts, and what was stored
-/// before this transaction is removed first unless the record is new.
+/// before this transaction is removed first unless the record is new. On SQLite's writer the
+/// changes wait for the end of the group commit ([`flush_deferred`]).
 pub fn apply(conn: &mut dyn Conn, ops: Vec<IndexOp>) -> Result<(), StoreError> {
+    if let Some(deferred) = conn.deferred_index() {
+        deferred.extend(ops);
+        return Ok(());
+    }
+    apply_now(conn, ops)
+}
+
+/// Writes the changes deferred so far in this transaction, before its commit.
+pub(crate) fn flush_deferred(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    let ops = match conn.deferred_index() {
+        Some(deferred) if !deferred.is_empty() => std::mem::take(deferred),
+        _ => return Ok(()),
+    };
+    apply_now(conn, ops)
+}
+
+fn apply_now(conn: &mut dyn Conn, ops: Vec<IndexOp>) -> Result<(), StoreError> {
     let mut last: HashMap<Uuid, usize> = HashMap::with_capacity(ops.len());
     let mut stored_before: Vec<Uuid> = Vec::new();
     for (i, op) in ops.iter().enumerate() {
@@ -374,6 +392,18 @@ pub fn renumber(conn: &mut dyn Conn, object: &str, table: &str) -> Result<(), St
     if conn.dialect() != Dialect::Sqlite {
         return Ok(());
     }
+    // Records created earlier in this transaction get their doc when their queued change is
+    // written (numbered after these, as the newest). Writing the queue now instead would put
+    // other writes' changes inside this write's savepoint, undone if it fails.
+    let pending: Vec<Uuid> = conn
+        .deferred_index()
+        .map(|d| {
+            d.iter()
+                .filter(|op| op.fresh())
+                .map(IndexOp::record_id)
+                .collect()
+        })
+        .unwrap_or_default();
     let object = SqlValue::Text(object.to_owned());
     conn.execute(
         "DELETE FROM sys_search_fts WHERE rowid IN (SELECT doc FROM sys_search_docs WHERE object = ?1 ORDER BY doc)",
@@ -391,6 +421,13 @@ pub fn renumber(conn: &mut dyn Conn, object: &str, table: &str) -> Result<(), St
         ),
         &[SqlValue::Int(base), object],
     )?;
+    for chunk in pending.chunks(ID_CHUNK) {
+        let mut sql = Sql::new(Dialect::Sqlite);
+        sql.push("DELETE FROM sys_search_docs WHERE record_id IN (");
+        push_ids(&mut sql, chunk);
+        sql.push(")");
+        conn.execute(&sql.text, &sql.params)?;
+    }
     Ok(())
 }
 

@@ -118,7 +118,7 @@ pub(crate) fn open_writer(opts: &SqliteOptions) -> Result<SqliteConn, StoreError
     // walks the date index instead. `analysis_limit` keeps ANALYZE to a sample, so it takes
     // milliseconds on a table of millions. 0x10002 analyses at open only what needs it.
     conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
-    Ok(SqliteConn { inner: conn })
+    Ok(SqliteConn::new(conn))
 }
 
 /// Runs the writer loop on its own thread until every sender is dropped.
@@ -205,8 +205,10 @@ fn commit_group(
         drop(opener);
         return None;
     }
+    conn.deferred_index = Some(Vec::new());
     let first = run_guarded(conn, opener);
     if !first.ok {
+        conn.deferred_index = None;
         let _ = conn.inner.execute_batch("ROLLBACK");
         (first.completion)(Ok(()));
         return jobs.try_recv().ok();
@@ -223,7 +225,10 @@ fn commit_group(
             Err(_) => break,
         }
     }
-    let committed = conn.inner.execute_batch("COMMIT").map_err(StoreError::from);
+    let flushed = crate::search_index::flush_deferred(conn);
+    conn.deferred_index = None;
+    let committed =
+        flushed.and_then(|()| conn.inner.execute_batch("COMMIT").map_err(StoreError::from));
     if let Err(e) = &committed {
         tracing::error!(error = %e, "sqlite group commit failed");
         let _ = conn.inner.execute_batch("ROLLBACK");
@@ -246,16 +251,24 @@ fn run_in_savepoint(conn: &mut SqliteConn, job: WriteJob) -> Completion {
         drop(job);
         return Box::new(|_| {});
     }
+    let deferred = conn.deferred_index.as_ref().map_or(0, Vec::len);
     let done = run_guarded(conn, job);
+    let undo_deferred = |conn: &mut SqliteConn| {
+        if let Some(d) = conn.deferred_index.as_mut() {
+            d.truncate(deferred);
+        }
+    };
     if done.ok {
         if let Err(e) = conn.inner.execute_batch("RELEASE job") {
             let err = StoreError::from(e);
             let _ = conn.inner.execute_batch("ROLLBACK TO job; RELEASE job");
+            undo_deferred(conn);
             let completion = done.completion;
             return Box::new(move |_| completion(Err(err)));
         }
     } else {
         let _ = conn.inner.execute_batch("ROLLBACK TO job; RELEASE job");
+        undo_deferred(conn);
     }
     done.completion
 }
@@ -294,7 +307,7 @@ impl r2d2::ManageConnection for ReaderManager {
         )?;
         // Readers never write: a bug that tries fails loudly instead of racing the writer.
         conn.execute_batch("PRAGMA query_only = ON")?;
-        Ok(SqliteConn { inner: conn })
+        Ok(SqliteConn::new(conn))
     }
 
     fn is_valid(&self, conn: &mut SqliteConn) -> Result<(), StoreError> {

@@ -6,7 +6,10 @@
 
 use std::sync::mpsc;
 
+use relata_domain::search_terms::QueryPart;
+use relata_store::search_index::{self, IndexOp, Scan, SearchQuery, StoredTerm};
 use relata_store::{Conn, SqlValue, Store, StoreError, StoreOptions};
+use uuid::Uuid;
 
 fn open(dir: &tempfile::TempDir) -> Store {
     let url = format!("sqlite://{}", dir.path().join("w.db").display());
@@ -102,6 +105,7 @@ async fn queue_behind_a_held_writer(
         let store = store.clone();
         let write = move |c: &mut dyn Conn| {
             insert(c, name)?;
+            index(c, name)?;
             if name.ends_with("fails") {
                 return Err(StoreError::Internal("this write fails".into()));
             }
@@ -128,15 +132,87 @@ async fn queue_behind_a_held_writer(
     results
 }
 
+/// Queues a search-index entry for `name` (on the writer it waits for the group's commit).
+fn index(c: &mut dyn Conn, name: &str) -> Result<(), StoreError> {
+    search_index::apply(
+        c,
+        vec![IndexOp::Put {
+            object: "t".into(),
+            record_id: record_id(name),
+            terms: vec![StoredTerm {
+                text: name.into(),
+                kind: 0,
+                field: "name".into(),
+            }],
+            fresh: true,
+        }],
+    )
+}
+
+fn record_id(name: &str) -> Uuid {
+    let mut bytes = [0u8; 16];
+    for (b, c) in bytes.iter_mut().zip(name.bytes()) {
+        *b = c;
+    }
+    Uuid::from_bytes(bytes)
+}
+
+/// The names found in the search index, of those given.
+fn indexed(store: &Store, names: &[&str]) -> Vec<String> {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    store
+        .read_blocking(move |c: &mut dyn Conn| -> Result<_, StoreError> {
+            let mut found = Vec::new();
+            for name in names {
+                let parts = [QueryPart {
+                    prefix: name.clone(),
+                    verify: None,
+                }];
+                let q = SearchQuery {
+                    object: "t",
+                    parts: &parts,
+                    whole: &name,
+                };
+                let hits = search_index::candidates(c, &q, &mut Scan::default(), 10)?;
+                if hits.iter().any(|h| h.record_id == record_id(&name)) {
+                    found.push(name);
+                }
+            }
+            Ok(found)
+        })
+        .unwrap()
+}
+
 #[test]
 fn a_failed_write_joining_a_group_undoes_only_itself() {
-    let (results, names) = run_group(true);
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let results = runtime.block_on(queue_behind_a_held_writer(&store, true));
     let failed: Vec<bool> = results.iter().map(Result::is_err).collect();
     assert_eq!(
         failed,
         [false, false, true, true, false, false, false, true, false]
     );
-    assert_eq!(names, ["a", "d", "e-large", "f", "h", "holder"]);
+    let written = ["a", "d", "e-large", "f", "h", "holder"];
+    assert_eq!(names(&store), written);
+    // the index changes of the group, written once before its commit, are those of the
+    // writes that were kept, and only those
+    let all = [
+        "a",
+        "b-fails",
+        "c-panics",
+        "d",
+        "e-large",
+        "f",
+        "g-large-fails",
+        "h",
+    ];
+    assert_eq!(indexed(&store, &all), written[..5]);
 }
 
 #[test]

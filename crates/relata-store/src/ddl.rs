@@ -66,17 +66,44 @@ pub fn field_index(object: &ObjectDef, field: &FieldDef) -> Option<IndexDef> {
     if field.name() == "id" || !field.indexed() {
         return None;
     }
-    // Non-unique indexes carry the id as a second column: lists sort by (field, id), and the
-    // tie order then comes from the index instead of sorting every row with the same value.
     if field.unique {
         Some(IndexDef::new(table_name(object), &[field.name()], true))
     } else {
         Some(IndexDef::new(
             table_name(object),
-            &[field.name(), "id"],
+            &list_key(field.name()),
             false,
         ))
     }
+}
+
+/// The columns of a non-unique field index: the list order of a sort by the field, which
+/// breaks ties newest first — `(field, created_at, id)`. An equality filter on the field with
+/// the default order (newest first) then reads its page straight from the index too: "the
+/// latest contacts in Shanghai" walks 50 entries instead of sorting every Shanghai contact.
+pub fn list_key(field: &str) -> Vec<&str> {
+    match field {
+        "created_at" => vec!["created_at", "id"],
+        f => vec![f, "created_at", "id"],
+    }
+}
+
+/// Migration 4: field indexes become [`list_key`]s (they were `(field, id)`).
+pub fn rebuild_field_indexes(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    let schema = crate::meta_sql::load_schema(conn)?;
+    for object in schema.objects() {
+        for field in &object.fields {
+            let Some(index) = field_index(object, field) else {
+                continue;
+            };
+            if !index.unique {
+                let old = IndexDef::new(&index.table, &[field.name(), "id"], false);
+                conn.batch(&format!("DROP INDEX IF EXISTS {}", old.name))?;
+            }
+            conn.batch(&index.render(conn.dialect()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The full table of an object.

@@ -30,6 +30,7 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "search index: FTS5 on SQLite",
             search_index::migrate_to_fts,
         ),
+        (4, "field indexes in list order", ddl::rebuild_field_indexes),
     ]
 }
 

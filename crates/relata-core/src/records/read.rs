@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value as Json, json};
 
-use relata_domain::filter::TypedFilter;
+use relata_domain::filter::{Op, Operand, TypedFilter};
 use relata_domain::meta::{FieldDef, FieldType, ObjectDef};
 use relata_domain::{Record, Value};
 use relata_store::codec::{column_count, decode, encode};
@@ -124,10 +124,12 @@ pub struct ListSpec {
     pub bin: Bin,
 }
 
-/// Where the previous page ended: the sort value and id of its last row.
+/// Where the previous page ended: the sort value, creation time and id of its last row (the
+/// list order is the sort, then newest first).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cursor {
     pub sort_value: Value,
+    pub created_at: chrono::DateTime<chrono::Utc>,
     pub id: uuid::Uuid,
 }
 
@@ -141,7 +143,14 @@ pub struct ListPage {
 impl Cursor {
     /// Opaque text form: base64url of a small JSON array.
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(json!([self.sort_value.to_json(), self.id.to_string()]).to_string())
+        URL_SAFE_NO_PAD.encode(
+            json!([
+                self.sort_value.to_json(),
+                Value::Datetime(self.created_at).to_json(),
+                self.id.to_string()
+            ])
+            .to_string(),
+        )
     }
 
     pub fn decode(text: &str, sort_field: Option<&FieldDef>) -> Result<Cursor, CoreError> {
@@ -153,8 +162,13 @@ impl Cursor {
         };
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
         let json: Json = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-        let arr = json.as_array().filter(|a| a.len() == 2).ok_or_else(bad)?;
-        let id = arr[1]
+        let arr = json.as_array().filter(|a| a.len() == 3).ok_or_else(bad)?;
+        let created_at = arr[1]
+            .as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok_or_else(bad)?;
+        let id = arr[2]
             .as_str()
             .and_then(|s| uuid::Uuid::parse_str(s).ok())
             .ok_or_else(bad)?;
@@ -177,7 +191,11 @@ impl Cursor {
             }
             _ => Value::Null,
         };
-        Ok(Cursor { sort_value, id })
+        Ok(Cursor {
+            sort_value,
+            created_at,
+            id,
+        })
     }
 }
 
@@ -202,7 +220,7 @@ pub fn list(
     // Keyset and order apply to the page query; their parameters follow the filter's.
     let mut sql = filter.clone();
     if let Some(c) = &spec.cursor {
-        push_keyset(&mut sql, spec.sort.as_ref(), c);
+        push_keyset(&mut sql, object, spec.sort.as_ref(), c);
     }
     let keyset = sql.text.split_off(filter.text.len());
     let order = order_by(spec.sort.as_ref(), d);
@@ -248,6 +266,10 @@ pub fn list(
                     .as_ref()
                     .map(|s| r.get(s.field.name()).clone())
                     .unwrap_or(Value::Null),
+                created_at: match r.get("created_at") {
+                    Value::Datetime(t) => *t,
+                    _ => chrono::DateTime::UNIX_EPOCH,
+                },
                 id: r.id().unwrap_or_default(),
             }
             .encode()
@@ -273,14 +295,34 @@ pub fn list(
 const LIST_WINDOW: usize = 2_000;
 
 /// Whether a list's page may come from a window of its sort index: there is a filter to
-/// apply, and the sort (the id when none is given) has an index to walk.
+/// apply, the sort (newest first when none is given) has an index to walk, and no index
+/// answers the filter and the order together (then the plain query reads just its page).
 fn window_serves(object: &ObjectDef, spec: &ListSpec) -> bool {
     let filtered = !matches!(&spec.filter, TypedFilter::And(items) if items.is_empty());
     let indexed = spec
         .sort
         .as_ref()
         .is_none_or(|s| relata_store::ddl::field_index(object, &s.field).is_some());
-    filtered && indexed
+    filtered && indexed && !equality_index_serves(object, spec)
+}
+
+/// An equality condition the whole filter requires, on a field whose index is unique (one
+/// row) or leads to the list order (`(field, created_at, id)` with newest-first order).
+fn equality_index_serves(object: &ObjectDef, spec: &ListSpec) -> bool {
+    let conditions: &[TypedFilter] = match &spec.filter {
+        TypedFilter::And(items) => items,
+        single => std::slice::from_ref(single),
+    };
+    let creation_order = spec.sort.as_ref().is_none_or(is_creation_order);
+    conditions.iter().any(|c| match c {
+        TypedFilter::Cond {
+            field,
+            op: Op::Eq,
+            operand: Operand::One(v),
+        } if !v.is_null() => relata_store::ddl::field_index(object, field)
+            .is_some_and(|ix| ix.unique || creation_order),
+        _ => false,
+    })
 }
 
 /// The columns a list window must carry: the system columns filters, visibility and order
@@ -298,7 +340,7 @@ fn window_columns(spec: &ListSpec) -> String {
     let mut fields = Vec::new();
     walk(&spec.filter, &mut fields);
     fields.extend(spec.sort.as_ref().map(|s| &s.field));
-    let mut columns: Vec<String> = ["id", "owner_id", "deleted_at"]
+    let mut columns: Vec<String> = ["id", "owner_id", "deleted_at", "created_at"]
         .iter()
         .map(|c| (*c).to_owned())
         .collect();
@@ -320,11 +362,12 @@ fn window_columns(spec: &ListSpec) -> String {
         .join(", ")
 }
 
-/// ` ORDER BY …` for a sort (newest id first when none). Nulls sort as the smallest value:
-/// first ascending, last descending. That is SQLite's native order and the order of our
-/// PostgreSQL indexes (NULLS FIRST), so the (field, id) index serves the sort on both.
+/// ` ORDER BY …` for a sort, ties (and lists without a sort) newest first: `created_at`, then
+/// `id`. Nulls sort as the smallest value: first ascending, last descending. That is SQLite's
+/// native order and the order of our PostgreSQL indexes (NULLS FIRST), so a field's
+/// `(field, created_at, id)` index serves the sort on both (`ddl::list_key`).
 fn order_by(sort: Option<&Sort>, d: relata_store::Dialect) -> String {
-    match sort {
+    match sort.filter(|s| !is_creation_order(s)) {
         Some(s) => {
             let (dir, nulls) = match (s.descending, d) {
                 (true, relata_store::Dialect::Postgres) => ("DESC", " NULLS LAST"),
@@ -332,34 +375,69 @@ fn order_by(sort: Option<&Sort>, d: relata_store::Dialect) -> String {
                 (true, relata_store::Dialect::Sqlite) => ("DESC", ""),
                 (false, relata_store::Dialect::Sqlite) => ("ASC", ""),
             };
-            format!(" ORDER BY t.{} {dir}{nulls}, t.id {dir}", s.field.name())
+            format!(
+                " ORDER BY t.{} {dir}{nulls}, t.created_at {dir}, t.id {dir}",
+                s.field.name()
+            )
         }
-        None => " ORDER BY t.id DESC".to_owned(),
+        None => {
+            let dir = if sort.is_some_and(|s| !s.descending) {
+                "ASC"
+            } else {
+                "DESC"
+            };
+            format!(" ORDER BY t.created_at {dir}, t.id {dir}")
+        }
     }
 }
 
-/// Rows strictly after the cursor in (sort value, id) order; nulls are the smallest values.
-fn push_keyset(sql: &mut Sql, sort: Option<&Sort>, c: &Cursor) {
+/// A sort by `created_at` is the tie order itself.
+fn is_creation_order(sort: &Sort) -> bool {
+    sort.field.name() == "created_at"
+}
+
+/// Rows strictly after the cursor in (sort value, created_at, id) order; nulls are the
+/// smallest values.
+fn push_keyset(sql: &mut Sql, object: &ObjectDef, sort: Option<&Sort>, c: &Cursor) {
     let d = sql.dialect;
-    match sort {
+    let created_at = object
+        .field("created_at")
+        .map(|f| encode(f, &Value::Datetime(c.created_at), d))
+        .unwrap_or(SqlValue::Timestamp(c.created_at));
+    // After (created_at, id) in the direction of the sort: the tail of every keyset.
+    let tail = |sql: &mut Sql, descending: bool| -> String {
+        let cmp = if descending { "<" } else { ">" };
+        let a = sql.bind(created_at.clone());
+        let b = sql.bind(created_at.clone());
+        let id = sql.bind(SqlValue::Uuid(c.id));
+        format!("(t.created_at {cmp} {a} OR (t.created_at = {b} AND t.id {cmp} {id}))")
+    };
+    match sort.filter(|s| !is_creation_order(s)) {
         None => {
-            sql.push(" AND t.id < ");
-            sql.param(SqlValue::Uuid(c.id));
+            let descending = sort.is_none_or(|s| s.descending);
+            let after = tail(sql, descending);
+            sql.push(&format!(" AND {after}"));
         }
         Some(s) => {
             let col = format!("t.{}", s.field.name());
-            let id = sql.bind(SqlValue::Uuid(c.id));
             match (s.descending, c.sort_value.is_null()) {
                 // ascending, after a null: the rest of the nulls, then every non-null
-                (false, true) => sql.push(&format!(
-                    " AND (({col} IS NULL AND t.id > {id}) OR {col} IS NOT NULL)"
-                )),
+                (false, true) => {
+                    let after = tail(sql, false);
+                    sql.push(&format!(
+                        " AND (({col} IS NULL AND {after}) OR {col} IS NOT NULL)"
+                    ))
+                }
                 // descending, after a null: only nulls remain
-                (true, true) => sql.push(&format!(" AND ({col} IS NULL AND t.id < {id})")),
+                (true, true) => {
+                    let after = tail(sql, true);
+                    sql.push(&format!(" AND ({col} IS NULL AND {after})"))
+                }
                 (descending, false) => {
                     let v = encode(&s.field, &c.sort_value, d);
                     let p1 = sql.bind(v.clone());
                     let p2 = sql.bind(v);
+                    let after = tail(sql, descending);
                     let cmp = if descending { "<" } else { ">" };
                     let nulls = if descending {
                         format!(" OR {col} IS NULL")
@@ -367,7 +445,7 @@ fn push_keyset(sql: &mut Sql, sort: Option<&Sort>, c: &Cursor) {
                         String::new()
                     };
                     sql.push(&format!(
-                        " AND ({col} {cmp} {p1} OR ({col} = {p2} AND t.id {cmp} {id}){nulls})"
+                        " AND ({col} {cmp} {p1} OR ({col} = {p2} AND {after}){nulls})"
                     ))
                 }
             };

@@ -53,7 +53,10 @@ fn by_value(a: &Value, b: &Value) -> Ordering {
 pub fn expected_order(selected: &[&Record], field: &str, descending: bool) -> Vec<String> {
     let mut rows: Vec<&Record> = selected.to_vec();
     rows.sort_by(|a, b| {
-        by_value(a.get(field), b.get(field)).then(by_value(a.get("id"), b.get("id")))
+        // ties newest first: creation time, then id (the list order of the API)
+        by_value(a.get(field), b.get(field))
+            .then(by_value(a.get("created_at"), b.get("created_at")))
+            .then(by_value(a.get("id"), b.get("id")))
     });
     if descending {
         rows.reverse();

@@ -13,7 +13,7 @@
 //! Both answer the same question the same way: the records of one object matching every
 //! query part, in three classes — exact, prefix, substring — newest first within a class.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
@@ -478,12 +478,14 @@ pub struct Candidate {
 }
 
 /// Where a scan of the candidates has got to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Scan {
     class: u8,
     /// SQLite: the last doc returned in this class; PostgreSQL: candidates returned so far.
     after: i64,
     done: bool,
+    /// SQLite: docs returned in earlier classes (a class's query may find them again).
+    seen: HashSet<i64>,
 }
 
 impl Default for Scan {
@@ -492,6 +494,7 @@ impl Default for Scan {
             class: 0,
             after: i64::MAX,
             done: false,
+            seen: HashSet::new(),
         }
     }
 }
@@ -525,8 +528,10 @@ pub fn candidates(
     }
 }
 
-/// The FTS5 expression of each class; each excludes the classes before it, so a scan never
-/// returns a record twice.
+/// The FTS5 expression of each class. A record matching an earlier class may match a later
+/// one too; the scan skips it there. (Excluding it in the expression with `NOT` made FTS5
+/// expand the earlier classes' prefixes again for every later class: for four digits of a
+/// phone number, thousands of terms each time.)
 fn class_expressions(q: &SearchQuery<'_>) -> [String; 3] {
     let o = q.object;
     let all = |column: &str, star: &str| -> String {
@@ -536,31 +541,21 @@ fn class_expressions(q: &SearchQuery<'_>) -> [String; 3] {
             .collect::<Vec<_>>()
             .join(" AND ")
     };
-    let (exact, prefix) = if q.parts.len() == 1 {
-        (all("w : ", ""), all("{w s} : ", "*"))
-    } else {
-        // several words: the whole query equal to (or starting) a whole value, or every word
-        // a whole value (or the start of one)
-        let whole = token(o, q.whole);
-        (
-            format!("(w : \"{whole}\") OR ({})", all("w : ", "")),
-            format!("(w : \"{whole}\"*) OR ({})", all("{w s} : ", "*")),
-        )
-    };
-    let substring = all("", "*");
-    // every part must match, whatever matched the whole query
-    let (exact, prefix) = if q.parts.len() == 1 {
-        (exact, prefix)
-    } else {
-        (
-            format!("({substring}) AND ({exact})"),
-            format!("({substring}) AND ({prefix})"),
-        )
-    };
+    if q.parts.len() == 1 {
+        // exact: a whole value; prefix: a whole value or a value's start; substring: inside
+        return [all("w : ", ""), all("{w s} : ", "*"), all("i : ", "*")];
+    }
+    // Several words: every word must match; exact or prefix when the whole query equals
+    // (or starts) a whole value, or every word is a whole value (or starts one).
+    let whole = token(o, q.whole);
+    let every = all("", "*");
     [
-        exact.clone(),
-        format!("({prefix}) NOT ({exact})"),
-        format!("({substring}) NOT ({prefix}) NOT ({exact})"),
+        format!("({every}) AND ((w : \"{whole}\") OR ({}))", all("w : ", "")),
+        format!(
+            "({every}) AND ((w : \"{whole}\"*) OR ({}))",
+            all("{w s} : ", "*")
+        ),
+        every,
     ]
 }
 
@@ -588,8 +583,10 @@ fn candidates_by_fts(
         )?;
         let n = rows.len();
         for row in rows {
-            if let Some(doc) = row[0].as_i64() {
-                scan.after = doc;
+            let Some(doc) = row[0].as_i64() else { continue };
+            scan.after = doc;
+            if !scan.seen.insert(doc) {
+                continue; // returned in an earlier class
             }
             if let Some(record_id) = row[1].as_uuid() {
                 out.push(Candidate {
@@ -699,7 +696,7 @@ mod tests {
     }
 
     #[test]
-    fn classes_exclude_the_ones_before() {
+    fn several_words_must_all_match_in_every_class() {
         let parts = relata_domain::search_terms::query_parts("acme glo");
         let q = SearchQuery {
             object: "a",
@@ -707,14 +704,11 @@ mod tests {
             whole: "acme glo",
         };
         let [exact, prefix, substring] = class_expressions(&q);
-        assert!(exact.contains("(w : \""));
-        // every part is required of a multi-word match, whatever matched the whole query
+        assert!(exact.starts_with(&format!("({substring}) AND ")), "{exact}");
         assert!(
-            substring.starts_with(&exact[..exact.find(") AND").unwrap()]),
-            "{exact}"
+            prefix.starts_with(&format!("({substring}) AND ")),
+            "{prefix}"
         );
-        assert!(prefix.ends_with(&format!("NOT ({exact})")));
-        assert!(substring.contains(" AND "));
-        assert!(substring.ends_with(&format!("NOT ({exact})")));
+        assert!(!substring.contains("NOT"));
     }
 }

@@ -53,7 +53,7 @@ impl ColumnDef {
 const MAX_IDENTIFIER: usize = 63;
 
 /// FNV-1a: a hash that never changes between builds, for stable index names.
-fn fnv1a(s: &str) -> u64 {
+pub(crate) fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })

@@ -14,6 +14,7 @@
 //! query part, in three classes — exact, prefix, substring — newest first within a class.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 
 use uuid::Uuid;
 
@@ -62,6 +63,12 @@ impl IndexOp {
         matches!(self, IndexOp::Put { fresh: true, .. })
     }
 }
+
+/// Token lengths FTS5 keeps a prefix index for, so that the broadest queries — three Latin
+/// letters (10: the object's 4 + 6), four digits or letters (12), two Chinese characters or six
+/// letters (16) — read one index entry instead of merging every term they start: at 1,000,000
+/// contacts, four digits of a phone number start thousands of distinct terms.
+const PREFIX_INDEXES: &str = "10 12 16";
 
 /// `sys_meta_state` row holding the term-rules version the index was built with.
 const BUILT_WITH_ROW: i64 = 2;
@@ -119,10 +126,10 @@ pub fn migrate_to_fts(conn: &mut dyn Conn) -> Result<(), StoreError> {
     // index; contentless_delete lets a record's row be deleted by rowid alone. detail=column
     // keeps which column (whole / start / inner) a term is in, which ranking needs, without
     // positions. The `ascii` tokenizer splits on the spaces between our hex tokens only.
-    conn.batch(
+    conn.batch(&format!(
         "CREATE VIRTUAL TABLE sys_search_fts USING fts5(w, s, i, content = '', \
-         contentless_delete = 1, detail = column, tokenize = 'ascii')",
-    )?;
+         contentless_delete = 1, detail = column, tokenize = 'ascii', prefix = '{PREFIX_INDEXES}')"
+    ))?;
     invalidate(conn)
 }
 
@@ -159,19 +166,20 @@ pub fn set_built_with(conn: &mut dyn Conn, version: i64) -> Result<(), StoreErro
 
 /// How many records of `object` have terms in the index.
 pub fn indexed_records(conn: &mut dyn Conn, object: &str) -> Result<i64, StoreError> {
-    let (sql, param) = match conn.dialect() {
+    let name = SqlValue::Text(object.to_owned());
+    let row = match conn.dialect() {
         // every token of an object's records starts with the object's part
-        Dialect::Sqlite => (
-            "SELECT COUNT(*) FROM sys_search_fts WHERE sys_search_fts MATCH ?1",
-            format!("\"{}\"*", token(object, "")),
-        ),
-        Dialect::Postgres => (
+        Dialect::Sqlite => conn.query_one(
+            "SELECT COUNT(*) FROM sys_search_fts f JOIN sys_search_docs d ON d.doc = f.rowid \
+             WHERE sys_search_fts MATCH ?1 AND d.object = ?2",
+            &[SqlValue::Text(format!("\"{}\"*", token(object, ""))), name],
+        )?,
+        Dialect::Postgres => conn.query_one(
             "SELECT COUNT(DISTINCT record_id) FROM sys_search WHERE object = $1",
-            object.to_owned(),
-        ),
+            &[name],
+        )?,
     };
-    Ok(conn
-        .query_one(sql, &[SqlValue::Text(param)])?
+    Ok(row
         .and_then(|r| r.first().and_then(SqlValue::as_i64))
         .unwrap_or(0))
 }
@@ -438,13 +446,16 @@ fn max_doc(conn: &mut dyn Conn) -> Result<i64, StoreError> {
         .unwrap_or(0))
 }
 
-/// An FTS token: the object and the term as lower-case hex of their UTF-8 bytes, joined by
-/// `z` (not a hex digit). Hex keeps every token one token for the `ascii` tokenizer whatever
-/// the term holds (`@`, `.`, CJK), and a term's prefix is still the token's prefix, so a
-/// prefix query on the token is a prefix query on the term within the object.
+/// An FTS token: four hex digits standing for the object (a hash of its name), then the term
+/// as lower-case hex of its UTF-8 bytes. Hex keeps every token one token for the `ascii`
+/// tokenizer whatever the term holds (`@`, `.`, CJK), and a term's prefix is still the
+/// token's prefix, so a prefix query on the token is a prefix query on the term within the
+/// object. The object part has a fixed width so that the shortest queries have fixed token
+/// lengths, which [`PREFIX_INDEXES`] serve. Two objects whose names share a hash share
+/// tokens: harmless, as every query also checks the doc's object.
 fn push_token(out: &mut String, object: &str, text: &str) {
-    push_hex(out, object.as_bytes());
-    out.push('z');
+    let hash = crate::schema::fnv1a(object) & 0xffff;
+    let _ = write!(out, "{hash:04x}");
     push_hex(out, text.as_bytes());
 }
 
@@ -685,9 +696,19 @@ mod tests {
 
     #[test]
     fn tokens_keep_prefixes_and_separate_objects() {
-        assert_eq!(token("ab", "张"), "6162ze5bca0");
+        assert!(token("ab", "张").ends_with("e5bca0"));
+        assert_eq!(token("ab", "张").len(), 4 + 6);
         assert!(token("contact", "张伟明").starts_with(&token("contact", "张伟")));
-        assert!(!token("contact_x", "a").starts_with(&token("contact", "")));
+        assert_ne!(token("contact_x", "a")[..4], token("contact", "a")[..4]);
+        // the shortest queries have the lengths the prefix indexes are kept for
+        for (q, len) in [("wan", 10), ("1380", 12), ("张伟", 16)] {
+            let n = token("contact", q).len();
+            assert!(
+                PREFIX_INDEXES.split(' ').any(|p| p == n.to_string()),
+                "{q}: {len}"
+            );
+            assert_eq!(n, len);
+        }
         assert!(
             token("contact", "zhang.wei@x.cn")
                 .chars()

@@ -367,27 +367,20 @@ fn window_columns(spec: &ListSpec) -> String {
 /// native order and the order of our PostgreSQL indexes (NULLS FIRST), so a field's
 /// `(field, created_at, id)` index serves the sort on both (`ddl::list_key`).
 fn order_by(sort: Option<&Sort>, d: relata_store::Dialect) -> String {
+    let descending = sort.is_none_or(|s| s.descending);
+    // Every column gets the index's null order on PostgreSQL, even the never-null
+    // `created_at` and `id`: its planner matches an index to an ORDER BY only when the null
+    // order of every column agrees (a DESC column defaults to NULLS FIRST there).
+    let (dir, nulls) = match (descending, d) {
+        (true, relata_store::Dialect::Postgres) => ("DESC", " NULLS LAST"),
+        (false, relata_store::Dialect::Postgres) => ("ASC", " NULLS FIRST"),
+        (true, relata_store::Dialect::Sqlite) => ("DESC", ""),
+        (false, relata_store::Dialect::Sqlite) => ("ASC", ""),
+    };
+    let tail = format!("t.created_at {dir}{nulls}, t.id {dir}{nulls}");
     match sort.filter(|s| !is_creation_order(s)) {
-        Some(s) => {
-            let (dir, nulls) = match (s.descending, d) {
-                (true, relata_store::Dialect::Postgres) => ("DESC", " NULLS LAST"),
-                (false, relata_store::Dialect::Postgres) => ("ASC", " NULLS FIRST"),
-                (true, relata_store::Dialect::Sqlite) => ("DESC", ""),
-                (false, relata_store::Dialect::Sqlite) => ("ASC", ""),
-            };
-            format!(
-                " ORDER BY t.{} {dir}{nulls}, t.created_at {dir}, t.id {dir}",
-                s.field.name()
-            )
-        }
-        None => {
-            let dir = if sort.is_some_and(|s| !s.descending) {
-                "ASC"
-            } else {
-                "DESC"
-            };
-            format!(" ORDER BY t.created_at {dir}, t.id {dir}")
-        }
+        Some(s) => format!(" ORDER BY t.{} {dir}{nulls}, {tail}", s.field.name()),
+        None => format!(" ORDER BY {tail}"),
     }
 }
 

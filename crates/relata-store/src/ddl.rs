@@ -96,8 +96,9 @@ pub fn rebuild_field_indexes(conn: &mut dyn Conn) -> Result<(), StoreError> {
             let Some(index) = field_index(object, field) else {
                 continue;
             };
-            if !index.unique {
-                let old = IndexDef::new(&index.table, &[field.name(), "id"], false);
+            let old = IndexDef::new(&index.table, &[field.name(), "id"], false);
+            if !index.unique && old.name != index.name {
+                // (`created_at`'s index keeps its shape and name: left as it is)
                 conn.batch(&format!("DROP INDEX IF EXISTS {}", old.name))?;
             }
             conn.batch(&index.render(conn.dialect()))?;

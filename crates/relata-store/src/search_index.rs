@@ -62,6 +62,19 @@ impl IndexOp {
     fn fresh(&self) -> bool {
         matches!(self, IndexOp::Put { fresh: true, .. })
     }
+
+    /// `(object, record_id, terms)` of a put; `None` for a removal.
+    fn into_put(self) -> Option<(String, Uuid, Vec<StoredTerm>)> {
+        match self {
+            IndexOp::Put {
+                object,
+                record_id,
+                terms,
+                ..
+            } => Some((object, record_id, terms)),
+            IndexOp::Remove { .. } => None,
+        }
+    }
 }
 
 /// Token lengths FTS5 keeps a prefix index for, so that the broadest queries — three Latin
@@ -232,24 +245,15 @@ fn apply_terms(
     stored_before: &[Uuid],
     finals: Vec<IndexOp>,
 ) -> Result<(), StoreError> {
-    for chunk in stored_before.chunks(ID_CHUNK) {
-        let mut sql = Sql::new(conn.dialect());
-        sql.push("DELETE FROM sys_search WHERE record_id IN (");
-        push_ids(&mut sql, chunk);
-        sql.push(")");
+    for sql in id_lists(
+        conn.dialect(),
+        "DELETE FROM sys_search WHERE record_id",
+        stored_before,
+    ) {
         conn.execute(&sql.text, &sql.params)?;
     }
     let mut rows: Vec<Vec<SqlValue>> = Vec::new();
-    for op in finals {
-        let IndexOp::Put {
-            object,
-            record_id,
-            terms,
-            ..
-        } = op
-        else {
-            continue;
-        };
+    for (object, record_id, terms) in finals.into_iter().filter_map(IndexOp::into_put) {
         for t in terms {
             rows.push(vec![
                 SqlValue::Text(t.text),
@@ -283,13 +287,24 @@ fn term_key(row: &[SqlValue]) -> (Option<&str>, Option<&str>, Option<Uuid>, Opti
     )
 }
 
-fn push_ids(sql: &mut Sql, ids: &[Uuid]) {
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
+/// `{head} IN (…)` over `ids`, one statement per [`ID_CHUNK`] of them.
+fn id_lists<'a>(
+    dialect: Dialect,
+    head: &'a str,
+    ids: &'a [Uuid],
+) -> impl Iterator<Item = Sql> + 'a {
+    ids.chunks(ID_CHUNK).map(move |chunk| {
+        let mut sql = Sql::new(dialect);
+        sql.push(head).push(" IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.param(SqlValue::Uuid(*id));
         }
-        sql.param(SqlValue::Uuid(*id));
-    }
+        sql.push(")");
+        sql
+    })
 }
 
 fn apply_fts(
@@ -301,11 +316,8 @@ fn apply_fts(
     // creation order, the order of results within a class. Leaving the index (recycle bin,
     // no searchable text left) deletes the FTS row only.
     let mut docs: HashMap<Uuid, i64> = HashMap::new();
-    for chunk in stored_before.chunks(ID_CHUNK) {
-        let mut sql = Sql::new(Dialect::Sqlite);
-        sql.push("SELECT record_id, doc FROM sys_search_docs WHERE record_id IN (");
-        push_ids(&mut sql, chunk);
-        sql.push(")");
+    let head = "SELECT record_id, doc FROM sys_search_docs WHERE record_id";
+    for sql in id_lists(Dialect::Sqlite, head, stored_before) {
         for row in conn.query(&sql.text, &sql.params)? {
             if let (Some(id), Some(doc)) = (row[0].as_uuid(), row[1].as_i64()) {
                 docs.insert(id, doc);
@@ -325,16 +337,8 @@ fn apply_fts(
     let mut next_doc: Option<i64> = None;
     let mut new_docs: Vec<Vec<SqlValue>> = Vec::new();
     let mut rows: Vec<(i64, [String; 3])> = Vec::new();
-    for op in finals {
-        let IndexOp::Put {
-            object,
-            record_id,
-            terms,
-            ..
-        } = op
-        else {
-            continue; // removed: its FTS row is gone above, its doc stays
-        };
+    // a removed record's FTS row went above; its doc stays
+    for (object, record_id, terms) in finals.into_iter().filter_map(IndexOp::into_put) {
         let doc = match docs.get(&record_id) {
             Some(doc) => *doc,
             None => {
@@ -429,11 +433,11 @@ pub fn renumber(conn: &mut dyn Conn, object: &str, table: &str) -> Result<(), St
         ),
         &[SqlValue::Int(base), object],
     )?;
-    for chunk in pending.chunks(ID_CHUNK) {
-        let mut sql = Sql::new(Dialect::Sqlite);
-        sql.push("DELETE FROM sys_search_docs WHERE record_id IN (");
-        push_ids(&mut sql, chunk);
-        sql.push(")");
+    for sql in id_lists(
+        Dialect::Sqlite,
+        "DELETE FROM sys_search_docs WHERE record_id",
+        &pending,
+    ) {
         conn.execute(&sql.text, &sql.params)?;
     }
     Ok(())
@@ -492,8 +496,10 @@ pub struct Candidate {
 #[derive(Debug, Clone)]
 pub struct Scan {
     class: u8,
-    /// SQLite: the last doc returned in this class; PostgreSQL: candidates returned so far.
+    /// SQLite: the last doc returned in this class.
     after: i64,
+    /// PostgreSQL: candidates returned so far (the next page's offset).
+    returned: usize,
     done: bool,
     /// SQLite: docs returned in earlier classes (a class's query may find them again).
     seen: HashSet<i64>,
@@ -504,6 +510,7 @@ impl Default for Scan {
         Scan {
             class: 0,
             after: i64::MAX,
+            returned: 0,
             done: false,
             seen: HashSet::new(),
         }
@@ -526,13 +533,8 @@ pub fn candidates(
     match conn.dialect() {
         Dialect::Sqlite => candidates_by_fts(conn, q, scan, count),
         Dialect::Postgres => {
-            let offset = if scan.after == i64::MAX {
-                0
-            } else {
-                scan.after
-            };
-            let found = candidates_by_terms(conn, q, count, offset as usize)?;
-            scan.after = offset + found.len() as i64;
+            let found = candidates_by_terms(conn, q, count, scan.returned)?;
+            scan.returned += found.len();
             scan.done = found.len() < count;
             Ok(found)
         }

@@ -66,17 +66,27 @@ async fn hold_writer(
         .await
 }
 
-fn run_group(opener_ok: bool) -> (Vec<Result<u64, StoreError>>, Vec<String>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+/// Queues the writes behind a held writer on a runtime of its own; their results, holder first.
+fn run_group(store: &Store, opener_ok: bool) -> Vec<Result<u64, StoreError>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let results = runtime.block_on(queue_behind_a_held_writer(&store, opener_ok));
-    (results, names(&store))
+    runtime.block_on(queue_behind_a_held_writer(store, opener_ok))
 }
+
+/// Every name the queued writes try to write.
+const QUEUED: [&str; 8] = [
+    "a",
+    "b-fails",
+    "c-panics",
+    "d",
+    "e-large",
+    "f",
+    "g-large-fails",
+    "h",
+];
 
 async fn queue_behind_a_held_writer(
     store: &Store,
@@ -92,16 +102,7 @@ async fn queue_behind_a_held_writer(
     // Submitted one after the other, so they queue in this order; the large ones open groups
     // of their own.
     let mut queued = Vec::new();
-    for name in [
-        "a",
-        "b-fails",
-        "c-panics",
-        "d",
-        "e-large",
-        "f",
-        "g-large-fails",
-        "h",
-    ] {
+    for name in QUEUED {
         let store = store.clone();
         let write = move |c: &mut dyn Conn| {
             insert(c, name)?;
@@ -187,12 +188,7 @@ fn indexed(store: &Store, names: &[&str]) -> Vec<String> {
 fn a_failed_write_joining_a_group_undoes_only_itself() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let results = runtime.block_on(queue_behind_a_held_writer(&store, true));
+    let results = run_group(&store, true);
     let failed: Vec<bool> = results.iter().map(Result::is_err).collect();
     assert_eq!(
         failed,
@@ -202,28 +198,22 @@ fn a_failed_write_joining_a_group_undoes_only_itself() {
     assert_eq!(names(&store), written);
     // the index changes of the group, written once before its commit, are those of the
     // writes that were kept, and only those
-    let all = [
-        "a",
-        "b-fails",
-        "c-panics",
-        "d",
-        "e-large",
-        "f",
-        "g-large-fails",
-        "h",
-    ];
-    assert_eq!(indexed(&store, &all), written[..5]);
+    assert_eq!(indexed(&store, &QUEUED), written[..5]);
 }
 
 #[test]
 fn a_failed_opener_is_rolled_back_and_the_queue_still_commits() {
-    let (results, names) = run_group(false);
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let results = run_group(&store, false);
     let failed: Vec<bool> = results.iter().map(Result::is_err).collect();
     assert_eq!(
         failed,
         [true, false, true, true, false, false, false, true, false]
     );
-    assert_eq!(names, ["a", "d", "e-large", "f", "h"]);
+    let written = ["a", "d", "e-large", "f", "h"];
+    assert_eq!(names(&store), written);
+    assert_eq!(indexed(&store, &QUEUED), written);
 }
 
 /// After a large write the writer refreshes the planner's statistics (`PRAGMA optimize`), so

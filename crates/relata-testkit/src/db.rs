@@ -89,3 +89,29 @@ impl Drop for TestDb {
         }
     }
 }
+
+impl TestDb {
+    /// A `Core` on this database, for tests below the HTTP API, and the bootstrap
+    /// administrator as the actor (both made on blocking threads: opening migrates).
+    pub async fn open_core(&self) -> (std::sync::Arc<relata_core::Core>, relata_core::Actor) {
+        let url = self.url.clone();
+        let core = tokio::task::spawn_blocking(move || {
+            let mut opts = relata_store::StoreOptions::new(url);
+            opts.pool_size = 2;
+            relata_core::Core::open(
+                &opts,
+                std::sync::Arc::new(relata_domain::SystemClock),
+                relata_core::Settings::default(),
+            )
+            .expect("open core")
+        })
+        .await
+        .expect("open core");
+        let c = core.clone();
+        let admin = tokio::task::spawn_blocking(move || c.ensure_admin_blocking())
+            .await
+            .expect("admin")
+            .expect("admin");
+        (core, relata_core::Actor::system(admin))
+    }
+}

@@ -5,31 +5,16 @@
 
 use std::sync::Arc;
 
+use relata_core::Core;
 use relata_core::meta_admin::{FieldInput, NewObject};
-use relata_core::{Actor, Core, Settings};
-use relata_domain::SystemClock;
 use relata_store::schema::{LiveTable, TableDef, introspect};
-use relata_store::{Dialect, StoreOptions, ddl, migrations, search_index};
+use relata_store::{Dialect, ddl, migrations, search_index};
 use relata_testkit::TestDb;
 use serde_json::json;
 
 /// Opens a Core on `db` and applies the same metadata changes every time.
 async fn prepared_core(db: &TestDb) -> Arc<Core> {
-    let url = db.url.clone();
-    let core = tokio::task::spawn_blocking(move || {
-        let mut opts = StoreOptions::new(url);
-        opts.pool_size = 2;
-        Core::open(&opts, Arc::new(SystemClock), Settings::default()).unwrap()
-    })
-    .await
-    .unwrap();
-    let admin = {
-        let c = core.clone();
-        tokio::task::spawn_blocking(move || c.ensure_admin_blocking().unwrap())
-            .await
-            .unwrap()
-    };
-    let actor = Actor::system(admin);
+    let (core, actor) = db.open_core().await;
     core.create_object(
         &actor,
         NewObject {

@@ -12,11 +12,6 @@ use relata_testkit::TestDb;
 use serde_json::json;
 use uuid::Uuid;
 
-use std::sync::Arc;
-
-use relata_core::{Actor, Core, Settings};
-use relata_domain::SystemClock;
-
 fn open(db: &TestDb) -> Store {
     let mut opts = StoreOptions::new(db.url.clone());
     opts.pool_size = 2;
@@ -124,21 +119,7 @@ fn a_scan_returns_each_match_once_best_class_first_newest_first() {
 #[tokio::test]
 async fn a_rebuild_finds_every_record_newest_first_and_runs_once() {
     let db = tokio::task::spawn_blocking(TestDb::fresh).await.unwrap();
-    let url = db.url.clone();
-    let core = tokio::task::spawn_blocking(move || {
-        let mut opts = StoreOptions::new(url);
-        opts.pool_size = 2;
-        Core::open(&opts, Arc::new(SystemClock), Settings::default()).unwrap()
-    })
-    .await
-    .unwrap();
-    let admin = {
-        let c = core.clone();
-        tokio::task::spawn_blocking(move || c.ensure_admin_blocking().unwrap())
-            .await
-            .unwrap()
-    };
-    let actor = Actor::system(admin);
+    let (core, actor) = db.open_core().await;
     core.rebuild_search_index_if_stale().await.unwrap();
     let mut names = Vec::new();
     for i in 1..=4 {

@@ -445,3 +445,76 @@ fn push_keyset(sql: &mut Sql, object: &ObjectDef, sort: Option<&Sort>, c: &Curso
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contact() -> ObjectDef {
+        relata_domain::standard::standard_objects()
+            .into_iter()
+            .find(|o| o.name() == "contact")
+            .expect("contact")
+    }
+
+    fn spec(object: &ObjectDef, filter: TypedFilter, sort: Option<(&str, bool)>) -> ListSpec {
+        ListSpec {
+            filter,
+            sort: sort.map(|(name, descending)| Sort {
+                field: object.field(name).expect("sort field").clone(),
+                descending,
+            }),
+            limit: 50,
+            cursor: None,
+            count: false,
+            bin: Bin::Live,
+        }
+    }
+
+    fn eq(object: &ObjectDef, name: &str, value: Value) -> TypedFilter {
+        TypedFilter::Cond {
+            field: object.field(name).expect("filter field").clone(),
+            op: Op::Eq,
+            operand: Operand::One(value),
+        }
+    }
+
+    #[test]
+    fn an_equality_on_an_indexed_field_in_creation_order_skips_the_window() {
+        let c = contact();
+        let city = || eq(&c, "city", Value::Text("上海".into()));
+        // the page is read straight from (city, created_at, id)
+        assert!(!window_serves(&c, &spec(&c, city(), None)));
+        assert!(!window_serves(
+            &c,
+            &spec(&c, city(), Some(("created_at", true)))
+        ));
+        assert!(!window_serves(
+            &c,
+            &spec(
+                &c,
+                TypedFilter::And(vec![city()]),
+                Some(("created_at", false))
+            )
+        ));
+        // a unique field finds at most one row
+        let mut with_code = c.clone();
+        with_code.fields.push(FieldDef {
+            unique: true,
+            ..FieldDef::new("code", "Code", FieldType::Text)
+        });
+        let code = eq(&with_code, "code", Value::Text("X-1".into()));
+        assert!(!window_serves(
+            &with_code,
+            &spec(&with_code, code, Some(("name", false)))
+        ));
+        // sorted by another field, or no usable equality: the sort index's window first
+        assert!(window_serves(&c, &spec(&c, city(), Some(("name", false)))));
+        let either = TypedFilter::Or(vec![city(), eq(&c, "city", Value::Text("北京".into()))]);
+        assert!(window_serves(&c, &spec(&c, either, None)));
+        let unindexed = eq(&c, "title", Value::Text("CEO".into()));
+        assert!(window_serves(&c, &spec(&c, unindexed, None)));
+        // no filter: nothing to window
+        assert!(!window_serves(&c, &spec(&c, TypedFilter::all(), None)));
+    }
+}

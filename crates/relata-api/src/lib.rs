@@ -28,7 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use relata_core::Core;
-use routes::{changes, meta, records, search, system};
+use routes::{admin, auth, changes, me, meta, records, search, system};
 use state::{AppState, TokenCache};
 
 /// Options of the HTTP layer.
@@ -50,7 +50,7 @@ impl Default for ApiOptions {
 #[openapi(
     info(
         title = "Relata API",
-        description = "The REST API of Relata, an open-source CRM. Every /api call needs `Authorization: Bearer <token>` (create one with `relata token create`). Errors are RFC 7807 problem+json with a stable `code` and every field error listed.",
+        description = "The REST API of Relata, an open-source CRM. Every /api call needs `Authorization: Bearer <token>` (create one with `relata token create` or `POST /api/v1/me/tokens`) or a session cookie from `POST /api/v1/auth/login`; a state-changing request with the cookie must send the session's CSRF token in `X-CSRF-Token`. Errors are RFC 7807 problem+json with a stable `code` and every field error listed.",
         license(name = "Apache-2.0")
     ),
     tags(
@@ -58,6 +58,9 @@ impl Default for ApiOptions {
         (name = "metadata", description = "Objects and fields, standard and custom"),
         (name = "search", description = "Global search"),
         (name = "changes", description = "The change feed"),
+        (name = "auth", description = "Signing in and out (browser sessions)"),
+        (name = "me", description = "The signed-in user: profile, password, sessions, API tokens"),
+        (name = "admin", description = "Users, roles, teams, permissions, sharing and the audit log"),
         (name = "system", description = "Health of the server (public)"),
     ),
     modifiers(&BearerAuth)
@@ -93,11 +96,38 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(meta::update_field, meta::delete_field))
         .routes(routes!(search::search))
         .routes(routes!(changes::changes))
+        .routes(routes!(records::shares, records::share))
+        .routes(routes!(records::unshare))
+        .routes(routes!(auth::logout))
+        .routes(routes!(me::get_me, me::update_me))
+        .routes(routes!(me::change_password))
+        .routes(routes!(me::sessions))
+        .routes(routes!(me::revoke_session))
+        .routes(routes!(me::tokens, me::create_token))
+        .routes(routes!(me::revoke_token))
+        .routes(routes!(admin::list_users, admin::create_user))
+        .routes(routes!(admin::get_user, admin::update_user))
+        .routes(routes!(admin::unlock_user))
+        .routes(routes!(admin::assign_set, admin::unassign_set))
+        .routes(routes!(admin::list_roles, admin::create_role))
+        .routes(routes!(admin::update_role, admin::delete_role))
+        .routes(routes!(admin::list_teams, admin::create_team))
+        .routes(routes!(admin::delete_team))
+        .routes(routes!(admin::add_member, admin::remove_member))
+        .routes(routes!(admin::list_sets, admin::create_set))
+        .routes(routes!(admin::update_set, admin::delete_set))
+        .routes(routes!(admin::list_rules, admin::create_rule))
+        .routes(routes!(admin::delete_rule))
+        .routes(routes!(admin::set_object_sharing))
+        .routes(routes!(admin::audit))
+        .routes(routes!(admin::revoke_user_token))
 }
 
 /// Public routes that are part of the API's contract (no token needed).
 fn public_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(system::healthz))
+    OpenApiRouter::new()
+        .routes(routes!(system::healthz))
+        .routes(routes!(auth::login))
 }
 
 /// The authenticated routes, the public documented routes, and the OpenAPI document of both.
@@ -120,6 +150,7 @@ pub fn router(core: Arc<Core>, opts: ApiOptions) -> Router {
         core,
         metrics: Arc::new(metrics::Metrics::new()),
         tokens: Arc::new(TokenCache::default()),
+        rate: Arc::new(state::RateLimiter::default()),
         schema_checked_ms: Arc::new(AtomicU64::new(0)),
         max_body_bytes: opts.max_body_bytes,
         started: tokio::time::Instant::now(),

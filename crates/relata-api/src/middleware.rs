@@ -1,5 +1,5 @@
-//! Request plumbing: request ids, the caller's language, metrics, bearer authentication and
-//! metadata freshness.
+//! Request plumbing: request ids, the caller's language, metrics, authentication (bearer
+//! tokens and session cookies with CSRF), rate limits, and metadata and access freshness.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -119,10 +119,44 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Requires a valid bearer token on every `/api` request and puts the [`relata_core::Actor`]
-/// into the request's extensions.
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "relata_session";
+/// The header a cookie-authenticated write must carry with the session's CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The value of one cookie of the request.
+pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The client's address as the connection saw it.
+pub fn client_addr(req: &Request) -> Option<String> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The session of a cookie-authenticated request, for logout and "my sessions".
+#[derive(Debug, Clone, Copy)]
+pub struct CurrentSession(pub uuid::Uuid);
+
+/// Requires a bearer token or a session cookie on every `/api` request and puts the
+/// [`relata_core::Actor`] into the request's extensions. A state-changing request made with
+/// the cookie must carry the session's CSRF token in `X-CSRF-Token` (a cross-site form cannot
+/// set headers). Rate limits apply per credential.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let token = req
+    let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -131,25 +165,59 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(|t| t.trim().to_owned());
-    let Some(token) = token else {
+    let addr = client_addr(&req);
+    let (mut actor, credential) = if let Some(token) = bearer {
+        let hash = hash_token(&token);
+        let version = state.core.access_version();
+        let actor = match state.tokens.get(&hash, version) {
+            Some(actor) => actor,
+            None => match state.core.authenticate_token(&token).await {
+                Ok(actor) => {
+                    state.tokens.put(hash.clone(), actor.clone(), version);
+                    actor
+                }
+                Err(e) => return ApiError::from(e).into_response(),
+            },
+        };
+        (actor, hash)
+    } else if let Some(secret) = cookie(&req, SESSION_COOKIE).map(str::to_owned) {
+        let session = match state.core.authenticate_session(&secret).await {
+            Ok(s) => s,
+            Err(e) => return ApiError::from(e).into_response(),
+        };
+        if !is_safe(req.method()) {
+            let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if sent.is_none_or(|t| !constant_time_eq(t.as_bytes(), session.csrf_token.as_bytes())) {
+                return ApiError::from(CoreError::Forbidden {
+                    message: "a missing or wrong X-CSRF-Token header".into(),
+                })
+                .with_code("csrf_failed")
+                .into_response();
+            }
+        }
+        req.extensions_mut()
+            .insert(CurrentSession(session.session_id));
+        (session.actor, hash_token(&secret))
+    } else {
         return ApiError::from(CoreError::Unauthenticated).into_response();
     };
-    let hash = hash_token(&token);
-    let actor = match state.tokens.get(&hash) {
-        Some(actor) => actor,
-        None => match state.core.authenticate_token(&token).await {
-            Ok(actor) => {
-                state.tokens.put(hash, actor.clone());
-                actor
-            }
-            Err(e) => return ApiError::from(e).into_response(),
-        },
-    };
+    if let Err(e) = state
+        .rate
+        .check(&credential, state.core.settings.api_rate_limit_per_minute)
+    {
+        return ApiError::from(e).into_response();
+    }
+    actor.client_addr = addr;
     if let Err(e) = refresh_schema(&state).await {
         return ApiError::from(e).into_response();
     }
     req.extensions_mut().insert(actor);
     next.run(req).await
+}
+
+/// Byte comparison whose time does not depend on where the inputs differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Another process may have changed metadata (PostgreSQL scale-out): compare versions at most
@@ -166,6 +234,7 @@ async fn refresh_schema(state: &AppState) -> Result<(), CoreError> {
         .is_ok()
     {
         state.core.refresh_schema_if_stale().await?;
+        state.core.refresh_access_if_stale().await?;
     }
     Ok(())
 }

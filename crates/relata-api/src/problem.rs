@@ -6,6 +6,7 @@
 //! - validation (422): `errors` lists every field with its own code and message;
 //! - bad request (400): malformed JSON, a bad cursor, a bad `If-Match`;
 //! - unauthenticated (401, with `WWW-Authenticate: Bearer`), forbidden (403);
+//! - too many requests (429, with `Retry-After`);
 //! - not found (404): also for records the caller may not see, so existence does not leak;
 //! - conflict (409), precondition failed (412: stale `If-Match`);
 //! - payload too large (413), unsupported media type (415);
@@ -30,6 +31,8 @@ pub struct ApiError {
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub extra: Option<Box<(String, Json)>>,
+    /// Seconds for `Retry-After` (429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -40,6 +43,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             extra: None,
+            retry_after: None,
         }
     }
 
@@ -49,6 +53,12 @@ impl ApiError {
 
     pub fn field(error: FieldError) -> Self {
         CoreError::Validation(vec![error]).into()
+    }
+
+    /// The same problem under another stable code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
     }
 
     pub fn with_extra(mut self, key: &str, value: Json) -> Self {
@@ -70,9 +80,10 @@ impl From<CoreError> for ApiError {
             ErrorClass::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, e.to_string()),
             ErrorClass::BadRequest => (StatusCode::BAD_REQUEST, e.to_string()),
             ErrorClass::Forbidden => (StatusCode::FORBIDDEN, e.to_string()),
+            ErrorClass::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, e.to_string()),
             ErrorClass::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
-                "a valid bearer token is required".to_owned(),
+                "a valid bearer token or session is required".to_owned(),
             ),
             ErrorClass::Unavailable => {
                 tracing::warn!(error = %e, cause = ?e, "service unavailable");
@@ -89,6 +100,12 @@ impl From<CoreError> for ApiError {
                 )
             }
         };
+        let retry_after = match &e {
+            CoreError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let errors = match e {
             CoreError::Validation(errors) => errors,
             _ => Vec::new(),
@@ -99,6 +116,7 @@ impl From<CoreError> for ApiError {
             detail,
             errors,
             extra: None,
+            retry_after,
         }
     }
 }
@@ -189,6 +207,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -36,8 +36,23 @@ impl Core {
         if let Some(o) = &object {
             self.object(o)?;
         }
-        let vis = Visibility::of(actor);
-        self.store
+        // Per object the caller may read: its visibility and its hidden fields.
+        let readable: Vec<(String, Visibility, Vec<String>)> = schema
+            .objects()
+            .filter(|o| object.as_ref().is_none_or(|name| name == o.name()))
+            .filter(|o| actor.may(o.name(), relata_domain::access::Operation::Read))
+            .map(|o| {
+                let vis = self.visibility(actor, o, relata_domain::access::Operation::Read)?;
+                Ok((o.name().to_owned(), vis, crate::fields::hidden(actor, o)))
+            })
+            .collect::<Result<_, CoreError>>()?;
+        let everything = actor.access.superuser;
+        let hidden: std::collections::HashMap<String, Vec<String>> = readable
+            .iter()
+            .filter(|(_, _, h)| !h.is_empty())
+            .map(|(o, _, h)| (o.clone(), h.clone()))
+            .collect();
+        let mut events = self.store
             .read(move |conn| {
                 let mut sql = Sql::new(conn.dialect());
                 sql.push("SELECT e.seq, e.object, e.record_id, e.kind, e.actor, e.at, e.changes FROM sys_events e WHERE e.seq > ");
@@ -46,16 +61,16 @@ impl Core {
                     sql.push(" AND e.object = ");
                     sql.param(SqlValue::Text(o.clone()));
                 }
-                if !matches!(vis, Visibility::All) {
+                if !everything {
                     // Visible when the record is visible now (purged records are not).
                     sql.push(" AND (");
                     let mut first = true;
-                    for obj in schema.objects() {
+                    for (name, vis, _) in &readable {
                         if !first {
                             sql.push(" OR ");
                         }
                         first = false;
-                        sql.push(&format!("(e.object = '{0}' AND EXISTS (SELECT 1 FROM {0} r WHERE r.id = e.record_id", obj.name()));
+                        sql.push(&format!("(e.object = '{name}' AND EXISTS (SELECT 1 FROM {name} r WHERE r.id = e.record_id"));
                         vis.push(&mut sql, "r.");
                         sql.push("))");
                     }
@@ -81,8 +96,15 @@ impl Core {
                             _ => Json::Null,
                         },
                     })
-                    .collect())
+                    .collect::<Vec<ChangeEvent>>())
+                    as Result<Vec<ChangeEvent>, CoreError>
             })
-            .await
+            .await?;
+        for event in &mut events {
+            if let Some(h) = hidden.get(&event.object) {
+                crate::fields::redact_json(h, &mut event.changes);
+            }
+        }
+        Ok(events)
     }
 }

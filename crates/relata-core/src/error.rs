@@ -14,6 +14,7 @@ pub enum ErrorClass {
     BadRequest,
     Forbidden,
     Unauthenticated,
+    TooManyRequests,
     Unavailable,
     Internal,
 }
@@ -39,6 +40,13 @@ pub enum CoreError {
     Forbidden { message: String },
     #[error("authentication required")]
     Unauthenticated,
+    /// Too many attempts (logins, API calls): retry after this many seconds.
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
     /// The database is unreachable or shutting down.
     #[error("service unavailable")]
     Unavailable(String),
@@ -57,6 +65,7 @@ impl CoreError {
             CoreError::BadRequest { .. } => ErrorClass::BadRequest,
             CoreError::Forbidden { .. } => ErrorClass::Forbidden,
             CoreError::Unauthenticated => ErrorClass::Unauthenticated,
+            CoreError::TooManyRequests { .. } => ErrorClass::TooManyRequests,
             CoreError::Unavailable(_) => ErrorClass::Unavailable,
             CoreError::Internal(_) => ErrorClass::Internal,
         }
@@ -68,7 +77,9 @@ impl CoreError {
             CoreError::Validation(_) => "validation_failed",
             CoreError::NotFound { .. } => "not_found",
             CoreError::StaleVersion { .. } => "version_mismatch",
-            CoreError::Conflict { code, .. } | CoreError::BadRequest { code, .. } => code,
+            CoreError::Conflict { code, .. }
+            | CoreError::BadRequest { code, .. }
+            | CoreError::TooManyRequests { code, .. } => code,
             CoreError::Forbidden { .. } => "forbidden",
             CoreError::Unauthenticated => "unauthenticated",
             CoreError::Unavailable(_) => "unavailable",

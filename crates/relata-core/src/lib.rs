@@ -2,10 +2,13 @@
 //! principle 3): API, import, bulk upsert, demo data and (later) automation all call it.
 //! One module per business area; handlers above stay thin.
 
+pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod changes;
 pub mod context;
 pub mod error;
+pub mod fields;
 pub mod idempotency;
 pub mod meta_admin;
 pub mod records;
@@ -30,6 +33,18 @@ pub struct Settings {
     pub bulk_limit: usize,
     /// Largest page a list may ask for.
     pub max_page_size: usize,
+    /// A browser session ends after this long without a request …
+    pub session_idle_minutes: u32,
+    /// … and after this long in any case.
+    pub session_absolute_hours: u32,
+    /// Consecutive failed logins that lock an account until an administrator unlocks it.
+    pub login_lockout_failures: u32,
+    /// Failed logins from one client address per quarter hour before it must wait.
+    pub login_address_failures: u32,
+    /// Requests per minute one API token or session may make (0: unlimited).
+    pub api_rate_limit_per_minute: u32,
+    /// Days the audit log keeps an entry.
+    pub audit_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -38,6 +53,12 @@ impl Default for Settings {
             default_currency: "CNY".into(),
             bulk_limit: 10_000,
             max_page_size: 1000,
+            session_idle_minutes: 120,
+            session_absolute_hours: 12,
+            login_lockout_failures: 10,
+            login_address_failures: 30,
+            api_rate_limit_per_minute: 0,
+            audit_retention_days: 365,
         }
     }
 }
@@ -48,6 +69,8 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     schema: RwLock<Arc<Schema>>,
+    access: access::AccessState,
+    login_throttle: access::sessions::LoginThrottle,
 }
 
 impl Core {
@@ -67,11 +90,14 @@ impl Core {
         settings: Settings,
     ) -> Result<Arc<Core>, CoreError> {
         let schema = store.read_blocking(|conn| relata_store::meta_sql::load_schema(conn))?;
+        let access = store.read_blocking(|conn| access::Snapshot::load(conn))?;
         Ok(Arc::new(Core {
             store,
             clock,
             settings,
             schema: RwLock::new(Arc::new(schema)),
+            access: access::AccessState::new(access),
+            login_throttle: Default::default(),
         }))
     }
 

@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 
 use relata_domain::api_name::ApiName;
 use relata_domain::error::{FieldError, FieldErrorCode as Code};
-use relata_domain::meta::{FieldDef, FieldType, ObjectDef, PicklistValue};
+use relata_domain::meta::{FieldDef, FieldType, ObjectDef, PicklistValue, Sharing};
 use relata_domain::standard::{as_custom, system_fields};
 use relata_domain::value::Value;
 use relata_store::{ddl, meta_sql};
@@ -90,13 +90,7 @@ fn decimal_bound<'de, D: serde::Deserializer<'de>>(
 }
 
 fn require_admin(actor: &Actor) -> Result<(), CoreError> {
-    if actor.is_admin {
-        Ok(())
-    } else {
-        Err(CoreError::Forbidden {
-            message: "only administrators may change metadata".into(),
-        })
-    }
+    actor.require_capability(relata_domain::access::Capability::ManageMetadata)
 }
 
 fn check_label(field: &str, label: &str) -> Result<String, FieldError> {
@@ -158,6 +152,8 @@ impl Core {
             name_field: ApiName::trusted("name"),
             standard: false,
             fields,
+            sharing: Sharing::default(),
+            manager_edit: false,
         };
         let created = object.clone();
         self.store

@@ -224,12 +224,22 @@ pub struct ObjectHits {
     pub hits: Vec<Hit>,
 }
 
-/// Searches `objects` for `q`, at most `limit` hits per object, best first.
+/// One object to search, as one caller sees it.
+#[derive(Debug, Clone)]
+pub struct SearchTarget {
+    pub object: Arc<ObjectDef>,
+    pub vis: Visibility,
+    /// Searchable fields hidden from the caller by field-level security: a record must match
+    /// on its other fields (the index holds a record's terms as one entry, so a match through
+    /// a hidden field is found by the index and refused here).
+    pub hidden: Vec<String>,
+}
+
+/// Searches `targets` for `q`, at most `limit` hits per object, best first.
 pub fn search(
     conn: &mut dyn Conn,
-    objects: &[Arc<ObjectDef>],
+    targets: &[SearchTarget],
     q: &str,
-    vis: &Visibility,
     limit: usize,
 ) -> Result<Vec<ObjectHits>, CoreError> {
     let parts = query_parts(q);
@@ -238,11 +248,12 @@ pub fn search(
     }
     let whole = whole_key(q);
     let mut out = Vec::new();
-    for object in objects {
-        if object.searchable_fields().next().is_none() {
+    for target in targets {
+        let object = &target.object;
+        if visible_searchable(target).next().is_none() {
             continue;
         }
-        let hits = search_object(conn, object, &parts, &whole, vis, limit)?;
+        let hits = search_object(conn, target, &parts, &whole, limit)?;
         if !hits.is_empty() {
             out.push(ObjectHits {
                 object: object.clone(),
@@ -256,7 +267,7 @@ pub fn search(
 /// How a record matched: the class the index gave it, or better when a searchable field's
 /// whole value equals (exact) or starts with (prefix) the query.
 fn rank_of(
-    object: &ObjectDef,
+    target: &SearchTarget,
     record: &Record,
     whole: &str,
     parts: &[QueryPart],
@@ -268,8 +279,7 @@ fn rank_of(
         0 | 1 => MatchRank::Prefix,
         _ => MatchRank::Substring,
     };
-    let by_value = object
-        .searchable_fields()
+    let by_value = visible_searchable(target)
         .filter_map(|f| match record.get(f.name()) {
             Value::Text(t) => Some(whole_key(t)),
             _ => None,
@@ -292,14 +302,37 @@ fn rank_of(
 /// table (visibility and recycle bin applied) until enough are visible.
 const CANDIDATE_PAGE: usize = 200;
 
+/// The searchable fields the caller of `target` may see.
+fn visible_searchable(target: &SearchTarget) -> impl Iterator<Item = &relata_domain::FieldDef> {
+    target
+        .object
+        .searchable_fields()
+        .filter(|f| !target.hidden.iter().any(|h| h == f.name()))
+}
+
+/// Whether every part of the query matches a term of one of the caller's visible fields.
+fn matches_visible_fields(target: &SearchTarget, record: &Record, parts: &[QueryPart]) -> bool {
+    let terms: Vec<String> = visible_searchable(target)
+        .filter_map(|f| match record.get(f.name()) {
+            Value::Text(t) => Some(terms_of(t).into_iter().map(|t| t.text)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    parts
+        .iter()
+        .all(|p| terms.iter().any(|t| t.starts_with(p.prefix.as_str())))
+}
+
 fn search_object(
     conn: &mut dyn Conn,
-    object: &Arc<ObjectDef>,
+    target: &SearchTarget,
     parts: &[QueryPart],
     whole: &str,
-    vis: &Visibility,
     limit: usize,
 ) -> Result<Vec<Hit>, CoreError> {
+    let object = &target.object;
+    let vis = &target.vis;
     let wanted = limit.saturating_mul(2).max(limit + 1);
     // Ranking happens in the index, before any record is read: a common query (a frequent
     // surname, four digits) matches thousands of records, and reading each of them to rank
@@ -326,12 +359,14 @@ fn search_object(
     for (record, class) in rows {
         // Queries longer than a stored term matched on their first characters: verify.
         let verified = parts.iter().filter_map(|p| p.verify.as_ref()).all(|full| {
-            object.searchable_fields().any(|f| matches!(record.get(f.name()), Value::Text(t) if normalize(t).contains(full.as_str())))
+            visible_searchable(target).any(|f| matches!(record.get(f.name()), Value::Text(t) if normalize(t).contains(full.as_str())))
         });
-        if !verified {
+        if !verified
+            || (!target.hidden.is_empty() && !matches_visible_fields(target, &record, parts))
+        {
             continue;
         }
-        let rank = rank_of(object, &record, whole, parts, class);
+        let rank = rank_of(target, &record, whole, parts, class);
         hits.push(Hit { record, rank });
     }
     // The index ranked by the stored (possibly cut) terms; the values have the last word.
@@ -389,17 +424,43 @@ impl crate::Core {
         limit: usize,
     ) -> Result<Vec<ObjectHits>, CoreError> {
         let schema = self.schema();
-        let chosen: Vec<Arc<ObjectDef>> = match objects {
-            None => schema.objects().cloned().collect(),
+        let chosen: Vec<Arc<ObjectDef>> = match &objects {
+            // every object the caller may read
+            None => schema
+                .objects()
+                .filter(|o| actor.may(o.name(), relata_domain::access::Operation::Read))
+                .cloned()
+                .collect(),
+            // naming an object one may not read is refused
             Some(names) => names
                 .iter()
                 .map(|n| self.object(n))
                 .collect::<Result<_, _>>()?,
         };
-        let vis = Visibility::of(actor);
+        let mut targets = Vec::with_capacity(chosen.len());
+        for object in chosen {
+            let vis = self.visibility(actor, &object, relata_domain::access::Operation::Read)?;
+            let hidden = object
+                .searchable_fields()
+                .filter(|f| !crate::fields::readable(actor, &object, f.name()))
+                .map(|f| f.name().to_owned())
+                .collect();
+            targets.push(SearchTarget {
+                object,
+                vis,
+                hidden,
+            });
+        }
         let q = q.to_owned();
-        self.store
-            .read(move |conn| search(conn, &chosen, &q, &vis, limit))
-            .await
+        let mut hits = self
+            .store
+            .read(move |conn| search(conn, &targets, &q, limit))
+            .await?;
+        for group in &mut hits {
+            for hit in &mut group.hits {
+                crate::fields::redact(actor, &group.object, &mut hit.record);
+            }
+        }
+        Ok(hits)
     }
 }

@@ -1,38 +1,228 @@
 //! Record visibility, compiled into SQL (DESIGN principle 6: security in the query, not after
-//! it). Every read path — get, list, count, search, export, change feed — appends
-//! [`Visibility::push`] to its WHERE clause; nothing is filtered in memory afterwards.
+//! it). Every read path — get, list, count, search, export, change feed, history — appends
+//! [`Visibility::push`] to its WHERE clause; nothing is filtered in memory afterwards. Writes
+//! find their target through the edit visibility, so a record one may only read cannot be
+//! changed.
 //!
-//! Today: administrators see everything, everyone else sees the records they own. Roles,
-//! teams and sharing rules extend [`Visibility`] with more arms, without touching the callers.
+//! A user sees a record of an object they may read when any of these holds:
+//! - they may view all records of the object (view-all / modify-all), or its org-wide default
+//!   is public read (read-write for edits);
+//! - they own it, or its owner holds a role beneath theirs (editing a subordinate's record
+//!   needs the object's `manager_edit`);
+//! - it is shared with them (manual share or record team), as user, role, role and
+//!   subordinates or team;
+//! - a sharing rule whose principal includes them matches it;
+//! - the object is controlled by its parent and they see the parent.
 
-use relata_domain::UserId;
+use chrono::{DateTime, Utc};
+use relata_domain::access::AccessLevel;
+use relata_domain::filter::{TypedFilter, type_filter};
+use relata_domain::meta::{FieldType, ObjectDef, Schema, Sharing};
+use relata_store::ddl::table_name;
+use relata_store::filter_sql::push_filter;
 use relata_store::{Sql, SqlValue};
+use uuid::Uuid;
 
-use crate::context::Actor;
+use crate::access::Access;
+
+/// How deep "controlled by parent" may chain (contact → account → …).
+const MAX_PARENT_DEPTH: usize = 3;
 
 #[derive(Debug, Clone)]
 pub enum Visibility {
     All,
-    OwnedBy(UserId),
+    Restricted(Box<Restriction>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Restriction {
+    object: String,
+    owners: Vec<Uuid>,
+    principals: Vec<(&'static str, Vec<Uuid>)>,
+    need: AccessLevel,
+    rules: Vec<TypedFilter>,
+    /// The lookup column, the parent's table, and the parent's visibility.
+    parent: Option<(String, String, Visibility)>,
 }
 
 impl Visibility {
-    pub fn of(actor: &Actor) -> Self {
-        if actor.is_admin {
-            Visibility::All
-        } else {
-            Visibility::OwnedBy(actor.user_id)
+    /// The records `access` may read.
+    pub fn read(access: &Access, object: &ObjectDef, schema: &Schema, now: DateTime<Utc>) -> Self {
+        Self::build(access, object, schema, now, AccessLevel::Read, 0)
+    }
+
+    /// The records `access` may change.
+    pub fn edit(access: &Access, object: &ObjectDef, schema: &Schema, now: DateTime<Utc>) -> Self {
+        Self::build(access, object, schema, now, AccessLevel::Edit, 0)
+    }
+
+    pub fn is_all(&self) -> bool {
+        matches!(self, Visibility::All)
+    }
+
+    fn build(
+        access: &Access,
+        object: &ObjectDef,
+        schema: &Schema,
+        now: DateTime<Utc>,
+        need: AccessLevel,
+        depth: usize,
+    ) -> Self {
+        if access.superuser {
+            return Visibility::All;
         }
+        let perm = access.object(object.name());
+        let everything = match need {
+            AccessLevel::Read => {
+                perm.view_all
+                    || matches!(
+                        object.sharing,
+                        Sharing::PublicRead | Sharing::PublicReadWrite
+                    )
+            }
+            AccessLevel::Edit => {
+                perm.modify_all || matches!(object.sharing, Sharing::PublicReadWrite)
+            }
+        };
+        if everything {
+            return Visibility::All;
+        }
+        let owners = if need == AccessLevel::Read || object.manager_edit {
+            access.hierarchy_owners.clone()
+        } else {
+            vec![access.user_id.0]
+        };
+        let rules = access
+            .rules
+            .get(object.name())
+            .into_iter()
+            .flatten()
+            .filter(|r| r.access >= need)
+            .filter_map(|r| {
+                // A rule over a field since archived or retyped shares nothing.
+                type_filter(&r.filter, object, now, &|_| true)
+                    .inspect_err(|e| tracing::warn!(rule = %r.rule_id, error = ?e, "sharing rule no longer applies"))
+                    .ok()
+            })
+            .collect();
+        let parent = match &object.sharing {
+            Sharing::ControlledByParent { field } if depth < MAX_PARENT_DEPTH => object
+                .field(field.as_str())
+                .filter(|f| f.field_type == FieldType::Lookup)
+                .and_then(|f| f.target.as_ref())
+                .and_then(|target| schema.object(target.as_str()))
+                .map(|parent| {
+                    (
+                        field.as_str().to_owned(),
+                        table_name(parent).to_owned(),
+                        Self::build(access, parent, schema, now, need, depth + 1),
+                    )
+                }),
+            _ => None,
+        };
+        Visibility::Restricted(Box::new(Restriction {
+            object: object.name().to_owned(),
+            owners,
+            principals: access.principals.clone(),
+            need,
+            rules,
+            parent,
+        }))
     }
 
     /// Appends ` AND <predicate>` for rows of the table aliased `alias` (e.g. `t.`).
     pub fn push(&self, sql: &mut Sql, alias: &str) {
-        match self {
-            Visibility::All => {}
-            Visibility::OwnedBy(user) => {
-                sql.push(&format!(" AND {alias}owner_id = "));
-                sql.param(SqlValue::Uuid(user.0));
-            }
+        self.push_at(sql, alias, 0);
+    }
+
+    fn push_at(&self, sql: &mut Sql, alias: &str, depth: usize) {
+        if let Visibility::Restricted(r) = self {
+            sql.push(" AND ");
+            r.push_predicate(sql, alias, depth);
         }
+    }
+}
+
+impl Restriction {
+    fn push_predicate(&self, sql: &mut Sql, alias: &str, depth: usize) {
+        sql.push(&format!("({alias}owner_id"));
+        push_in_list(sql, &self.owners);
+        sql.push(&format!(
+            " OR {alias}id IN (SELECT s.record_id FROM sys_record_shares s WHERE s.object = "
+        ));
+        sql.param(SqlValue::Text(self.object.clone()));
+        if self.need == AccessLevel::Edit {
+            sql.push(" AND s.access = 'edit'");
+        }
+        sql.push(" AND (");
+        for (i, (kind, ids)) in self.principals.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push(&format!("(s.principal_kind = '{kind}' AND s.principal_id"));
+            push_in_list(sql, ids);
+            sql.push(")");
+        }
+        if self.principals.is_empty() {
+            sql.push("1=0");
+        }
+        sql.push("))");
+        for rule in &self.rules {
+            sql.push(" OR ");
+            push_filter(sql, rule, alias);
+        }
+        if let Some((column, table, parent)) = &self.parent {
+            let p = format!("p{depth}.");
+            sql.push(&format!(
+                " OR {alias}{column} IN (SELECT p{depth}.id FROM {table} p{depth} WHERE 1=1"
+            ));
+            parent.push_at(sql, &p, depth + 1);
+            sql.push(")");
+        }
+        sql.push(")");
+    }
+}
+
+fn push_in_list(sql: &mut Sql, ids: &[Uuid]) {
+    if let [one] = ids {
+        sql.push(" = ");
+        sql.param(SqlValue::Uuid(*one));
+        return;
+    }
+    sql.push(" IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.param(SqlValue::Uuid(*id));
+    }
+    if ids.is_empty() {
+        sql.push("NULL");
+    }
+    sql.push(")");
+}
+
+impl crate::Core {
+    /// The records of `object` the actor may act on with `op`; forbidden when they may not
+    /// perform `op` on the object at all. Reads and exports see the read visibility; edits,
+    /// deletes, restores and purges need edit access to the record.
+    pub(crate) fn visibility(
+        &self,
+        actor: &crate::Actor,
+        object: &ObjectDef,
+        op: relata_domain::access::Operation,
+    ) -> Result<Visibility, crate::CoreError> {
+        use relata_domain::access::Operation;
+        actor.require(object.name(), op)?;
+        let schema = self.schema();
+        let now = self.clock.now();
+        Ok(match op {
+            Operation::Read | Operation::Export => {
+                Visibility::read(&actor.access, object, &schema, now)
+            }
+            Operation::Create | Operation::Edit | Operation::Delete | Operation::Import => {
+                Visibility::edit(&actor.access, object, &schema, now)
+            }
+        })
     }
 }

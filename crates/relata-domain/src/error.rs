@@ -32,6 +32,8 @@ pub enum FieldErrorCode {
     InvalidOption,
     InvalidOperator,
     InvalidFilter,
+    WeakPassword,
+    RoleCycle,
 }
 
 impl FieldErrorCode {
@@ -62,6 +64,8 @@ impl FieldErrorCode {
             Self::InvalidOption => "invalid_option",
             Self::InvalidOperator => "invalid_operator",
             Self::InvalidFilter => "invalid_filter",
+            Self::WeakPassword => "weak_password",
+            Self::RoleCycle => "role_cycle",
         }
     }
 }

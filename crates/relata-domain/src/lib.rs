@@ -6,6 +6,7 @@
 //! normalisation rules of search. The dependency boundary is checked in CI:
 //! this crate must never depend on rusqlite, postgres, axum or tokio.
 
+pub mod access;
 pub mod api_name;
 pub mod clock;
 pub mod error;
@@ -21,6 +22,6 @@ pub use api_name::ApiName;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{FieldError, FieldErrorCode};
 pub use ids::{RecordId, UserId};
-pub use meta::{FieldDef, FieldType, ObjectDef, PicklistValue, Schema};
+pub use meta::{FieldDef, FieldType, ObjectDef, PicklistValue, Schema, Sharing};
 pub use record::Record;
 pub use value::Value;

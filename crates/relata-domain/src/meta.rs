@@ -236,6 +236,30 @@ pub struct ObjectDef {
     #[serde(default)]
     pub standard: bool,
     pub fields: Vec<FieldDef>,
+    /// Who sees a record besides its owner (the org-wide default).
+    #[serde(default)]
+    pub sharing: Sharing,
+    /// Whether managers may edit (not only see) the records of users beneath them in the
+    /// role hierarchy.
+    #[serde(default)]
+    pub manager_edit: bool,
+}
+
+/// The org-wide default of record visibility for one object. Owners, the role hierarchy,
+/// shares, record teams and sharing rules widen `Private`; the public models widen it for
+/// everyone who may read the object at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum Sharing {
+    #[default]
+    Private,
+    PublicRead,
+    PublicReadWrite,
+    /// A record is visible (and editable) when its parent through this lookup is, or when
+    /// the user owns it: contacts follow their account.
+    ControlledByParent {
+        field: ApiName,
+    },
 }
 
 impl ObjectDef {

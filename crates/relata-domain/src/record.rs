@@ -39,7 +39,8 @@ impl Record {
         }
     }
 
-    /// The flat JSON form, in the object's field order. With `only`, just those fields (and
+    /// The flat JSON form, in the object's field order, of the fields the record holds (a
+    /// record read from the database holds every field). With `only`, just those fields (and
     /// always `id` and `version`, which clients need to address and update the record).
     pub fn to_json(&self, object: &ObjectDef, only: Option<&[String]>) -> Json {
         let mut map = Map::new();
@@ -49,8 +50,10 @@ impl Record {
                 None => true,
                 Some(list) => name == "id" || name == "version" || list.iter().any(|f| f == name),
             };
-            if wanted {
-                map.insert(name.to_owned(), self.get(name).to_json());
+            // A field the record does not hold is left out, not shown as null: it was hidden
+            // from the caller by field-level security.
+            if wanted && let Some(value) = self.values.get(name) {
+                map.insert(name.to_owned(), value.to_json());
             }
         }
         Json::Object(map)

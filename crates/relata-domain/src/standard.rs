@@ -2,7 +2,7 @@
 //! Later business areas add fields and behaviour to these; the declarations stay data.
 
 use crate::api_name::ApiName;
-use crate::meta::{FieldDef, FieldType, ObjectDef, PicklistValue};
+use crate::meta::{FieldDef, FieldType, ObjectDef, PicklistValue, Sharing};
 
 /// The system fields every object has, in column order.
 pub fn system_fields() -> Vec<FieldDef> {
@@ -95,6 +95,8 @@ fn object(
         name_field: ApiName::trusted(name_field),
         standard: true,
         fields: all,
+        sharing: Sharing::Private,
+        manager_edit: false,
     }
 }
 
@@ -309,12 +311,13 @@ fn note() -> ObjectDef {
     )
 }
 
+/// The product catalogue is read by every seller: public read, edited by product managers.
 fn product() -> ObjectDef {
     let mut sku = searchable(text("sku", "SKU"));
     sku.unique = true;
     let mut active = typed("active", "Active", FieldType::Boolean);
     active.default = Some(serde_json::Value::Bool(true));
-    object(
+    let mut product = object(
         "product",
         "Product",
         "Products",
@@ -336,7 +339,9 @@ fn product() -> ObjectDef {
             active,
             typed("description", "Description", FieldType::LongText),
         ],
-    )
+    );
+    product.sharing = Sharing::PublicRead;
+    product
 }
 
 /// All standard objects, in dependency order (lookup targets before the objects using them).

@@ -79,7 +79,13 @@ fn migrations_table() -> TableDef {
 }
 
 /// Bookkeeping tables whose target rows are replaced by the source's.
-const REPLACED: [&str; 3] = ["sys_migrations", "sys_meta_state", "sys_meta_objects"];
+const REPLACED: [&str; 4] = [
+    "sys_migrations",
+    "sys_meta_state",
+    "sys_meta_objects",
+    // the built-in profiles a migration installs; the source has its own copies
+    "sys_permission_sets",
+];
 
 /// Copies everything in `source` into `target`, which must be freshly migrated and hold no
 /// records, users or events. Missing object tables and columns (custom objects and fields) are

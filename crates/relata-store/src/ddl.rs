@@ -149,6 +149,14 @@ pub fn add_field(
     Ok(())
 }
 
+/// Adds one column to an existing table (a system table in a migration).
+pub fn add_column(conn: &mut dyn Conn, table: &str, column: &ColumnDef) -> Result<(), StoreError> {
+    conn.batch(&format!(
+        "ALTER TABLE {table} ADD COLUMN {}",
+        column.render_added(conn.dialect())
+    ))
+}
+
 /// Creates or drops a field's index after its options changed.
 pub fn sync_field_index(
     conn: &mut dyn Conn,

@@ -31,12 +31,35 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             search_index::migrate_to_fts,
         ),
         (4, "field indexes in list order", ddl::rebuild_field_indexes),
+        (5, "identity and access", create_access_tables),
     ]
 }
 
-/// The system tables, as data (also used by the schema-parity test and `db-copy`). The search
-/// index is not among them: it is stored differently per backend (`search_index::tables`).
+/// The system tables as they are now, as data (used by the schema-parity test and `db-copy`):
+/// the tables of migration 1 with the columns later migrations added, then the tables later
+/// migrations created. The search index is not among them: it is stored differently per
+/// backend (`search_index::tables`).
 pub fn system_tables() -> Vec<TableDef> {
+    let mut tables = tables_of_migration_1();
+    for (table, column) in access_columns() {
+        if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
+            t.columns.push(column);
+        }
+    }
+    let users = tables
+        .iter()
+        .position(|t| t.name == "sys_users")
+        .unwrap_or(0);
+    // roles and permission sets before users, whose columns refer to them
+    let mut access = access_tables();
+    let after_users = access.split_off(2);
+    tables.splice(users..users, access);
+    tables.extend(after_users);
+    tables
+}
+
+/// The system tables migration 1 created, frozen as shipped.
+fn tables_of_migration_1() -> Vec<TableDef> {
     vec![
         TableDef::new(
             "sys_meta_state",
@@ -129,13 +152,234 @@ pub fn system_tables() -> Vec<TableDef> {
 }
 
 fn create_system_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
-    for t in system_tables() {
+    for t in tables_of_migration_1() {
         t.create(conn)?;
     }
     // as shipped: the term table on both backends (migration 3 replaces it on SQLite)
     search_index::term_table().create(conn)?;
     conn.execute(
         "INSERT INTO sys_meta_state (id, version) VALUES (1, 1)",
+        &[],
+    )?;
+    Ok(())
+}
+
+/// Columns migration 5 added to tables of migration 1 (nullable: existing rows get NULL).
+fn access_columns() -> Vec<(&'static str, ColumnDef)> {
+    vec![
+        ("sys_users", col("password_hash", Text).null()),
+        ("sys_users", col("locale", Text).null()),
+        ("sys_users", col("time_zone", Text).null()),
+        ("sys_users", col("role_id", Uuid).null().refs("sys_roles")),
+        (
+            "sys_users",
+            col("profile_id", Uuid).null().refs("sys_permission_sets"),
+        ),
+        ("sys_users", col("department", Text).null()),
+        ("sys_users", col("failed_logins", BigInt).null()),
+        ("sys_users", col("locked_at", Timestamp).null()),
+        ("sys_users", col("updated_at", Timestamp).null()),
+        ("sys_api_tokens", col("scopes", Json).null()),
+    ]
+}
+
+/// Tables of identity and access (migration 5). The first two come before `sys_users` in
+/// [`system_tables`] because users refer to them.
+fn access_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_roles",
+            vec![
+                col("id", Uuid),
+                col("name", Text),
+                col("parent_id", Uuid).null().refs("sys_roles"),
+                col("created_at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["parent_id"], false)
+        .index(&["name"], true),
+        // Profiles and permission sets; `grants` is a relata_domain::access::Grants.
+        TableDef::new(
+            "sys_permission_sets",
+            vec![
+                col("id", Uuid),
+                col("name", Text),
+                col("is_profile", Bool),
+                col("grants", Json),
+                col("created_at", Timestamp),
+                col("updated_at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["name"], true),
+        TableDef::new(
+            "sys_user_permission_sets",
+            vec![
+                col("user_id", Uuid).refs("sys_users"),
+                col("set_id", Uuid).refs("sys_permission_sets"),
+            ],
+            &["user_id", "set_id"],
+        )
+        .index(&["set_id"], false),
+        TableDef::new(
+            "sys_teams",
+            vec![
+                col("id", Uuid),
+                col("name", Text),
+                col("created_at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["name"], true),
+        TableDef::new(
+            "sys_team_members",
+            vec![
+                col("team_id", Uuid).refs("sys_teams"),
+                col("user_id", Uuid).refs("sys_users"),
+            ],
+            &["team_id", "user_id"],
+        )
+        .index(&["user_id"], false),
+        // Criteria-based sharing: records of `object` matching `filter` (the filter language,
+        // JSON form) are shared with a principal.
+        TableDef::new(
+            "sys_sharing_rules",
+            vec![
+                col("id", Uuid),
+                col("object", Text),
+                col("name", Text),
+                col("filter", Json),
+                col("principal_kind", Text),
+                col("principal_id", Uuid),
+                col("access", Text),
+                col("created_at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["object"], false),
+        // Manual shares and record-team memberships (reason `manual` / `record_team`).
+        TableDef::new(
+            "sys_record_shares",
+            vec![
+                col("id", Uuid),
+                col("object", Text),
+                col("record_id", Uuid),
+                col("principal_kind", Text),
+                col("principal_id", Uuid),
+                col("access", Text),
+                col("reason", Text),
+                col("team_role", Text).null(),
+                col("created_by", Uuid).null(),
+                col("created_at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(
+            &[
+                "object",
+                "record_id",
+                "principal_kind",
+                "principal_id",
+                "reason",
+            ],
+            true,
+        )
+        .index(&["principal_id", "object", "record_id"], false),
+        TableDef::new(
+            "sys_sessions",
+            vec![
+                col("id", Uuid),
+                col("user_id", Uuid).refs("sys_users"),
+                col("token_hash", Text),
+                col("csrf_token", Text),
+                col("created_at", Timestamp),
+                col("last_seen_at", Timestamp),
+                col("expires_at", Timestamp),
+                col("revoked_at", Timestamp).null(),
+                col("client_addr", Text).null(),
+                col("user_agent", Text).null(),
+            ],
+            &["id"],
+        )
+        .index(&["token_hash"], true)
+        .index(&["user_id"], false),
+        // Append-only: nothing updates or deletes rows except the retention sweep.
+        TableDef::new(
+            "sys_audit_log",
+            vec![
+                col("seq", Serial),
+                col("at", Timestamp),
+                col("actor", Uuid).null(),
+                col("action", Text),
+                col("source", Text),
+                col("client_addr", Text).null(),
+                col("object", Text).null(),
+                col("record_id", Uuid).null(),
+                col("detail", Json),
+            ],
+            &[],
+        )
+        .index(&["at"], false)
+        .index(&["actor", "at"], false)
+        .index(&["action", "at"], false),
+    ]
+}
+
+/// The id of the built-in profile new users get, fixed so code and tests can name it.
+pub const STANDARD_PROFILE_ID: uuid::Uuid =
+    uuid::Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0001);
+/// The built-in read-only profile.
+pub const READ_ONLY_PROFILE_ID: uuid::Uuid =
+    uuid::Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_0002);
+
+fn create_access_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    let mut access = access_tables();
+    // roles and sets first: the new user columns refer to them
+    for t in access.drain(..2) {
+        t.create(conn)?;
+    }
+    for (table, column) in access_columns() {
+        ddl::add_column(conn, table, &column)?;
+    }
+    for t in access {
+        t.create(conn)?;
+    }
+    use relata_domain::access::{Grants, ObjectPerm};
+    #[allow(clippy::disallowed_methods)]
+    // the moment the built-in profiles were installed, not domain time
+    let now = Utc::now();
+    let standard = Grants {
+        default_objects: ObjectPerm::STANDARD,
+        ..Default::default()
+    };
+    let read_only = Grants {
+        default_objects: ObjectPerm::READ_ONLY,
+        ..Default::default()
+    };
+    for (id, name, grants) in [
+        (STANDARD_PROFILE_ID, "Standard user", standard),
+        (READ_ONLY_PROFILE_ID, "Read only", read_only),
+    ] {
+        conn.execute(
+            &format!(
+                "INSERT INTO sys_permission_sets (id, name, is_profile, grants, created_at, updated_at) VALUES ({})",
+                crate::dialect::placeholders(conn.dialect(), 1, 6)
+            ),
+            &[
+                SqlValue::Uuid(id),
+                SqlValue::Text(name.into()),
+                SqlValue::Bool(true),
+                SqlValue::Json(serde_json::to_value(&grants).unwrap_or_default()),
+                SqlValue::Timestamp(now),
+                SqlValue::Timestamp(now),
+            ],
+        )?;
+    }
+    // the access version (id 3): bumped by every change to users, roles, teams, permission
+    // sets and sharing rules, so servers sharing a database reload their access snapshot
+    conn.execute(
+        "INSERT INTO sys_meta_state (id, version) VALUES (3, 1)",
         &[],
     )?;
     Ok(())

@@ -73,11 +73,14 @@ impl TestApp {
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
         });
         let base = format!("http://{addr}");
         let client = Client::new(&base, Some(token.clone()));
@@ -95,6 +98,58 @@ impl TestApp {
     /// A client without a token.
     pub fn anonymous(&self) -> Client {
         Client::new(&self.base, None)
+    }
+
+    /// The bootstrap administrator as an actor of the services.
+    pub async fn admin(&self) -> relata_core::Actor {
+        let core = self.core.clone();
+        let id = tokio::task::spawn_blocking(move || core.ensure_admin_blocking())
+            .await
+            .expect("spawn blocking")
+            .expect("admin");
+        let access = self.core.fresh_access_of(id).await.expect("admin access");
+        relata_core::Actor::user(access, relata_core::Source::Api)
+    }
+
+    /// Creates a user through the user service (`fields` adds to or overrides name and email;
+    /// the standard profile unless `profile_id` says otherwise) and returns them as an actor.
+    pub async fn user(&self, email: &str, fields: serde_json::Value) -> relata_core::Actor {
+        let mut input =
+            serde_json::json!({"name": email.split('@').next().unwrap_or(email), "email": email});
+        if let (Some(base), Some(extra)) = (input.as_object_mut(), fields.as_object()) {
+            base.extend(extra.clone());
+        }
+        let admin = self.admin().await;
+        let view = self
+            .core
+            .create_user(&admin, input)
+            .await
+            .expect("create user");
+        self.actor_of(&view.id).await
+    }
+
+    /// A user (by id) as an actor, with their current access.
+    pub async fn actor_of(&self, id: &str) -> relata_core::Actor {
+        let id = relata_domain::UserId(id.parse().expect("user id"));
+        let access = self.core.fresh_access_of(id).await.expect("access");
+        relata_core::Actor::user(access, relata_core::Source::Api)
+    }
+
+    /// An HTTP client holding a new API token of `actor`.
+    pub async fn client_for(&self, actor: &relata_core::Actor) -> Client {
+        let (_, token) = self
+            .core
+            .create_token(
+                actor,
+                relata_core::auth::TokenInput {
+                    name: "test".into(),
+                    expires_in_days: None,
+                    scopes: None,
+                },
+            )
+            .await
+            .expect("token");
+        Client::new(&self.base, Some(token))
     }
 
     /// Which backend this app runs on: "sqlite" or "postgres".

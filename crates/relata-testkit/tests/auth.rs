@@ -156,10 +156,14 @@ async fn every_documented_route_needs_a_token() {
         let path = template
             .replace("{object}", "account")
             .replace("{id}", &id)
-            .replace("{field}", "tax_id");
-        for method in ops.as_object().unwrap().keys() {
+            .replace("{field}", "tax_id")
+            .replace("{user}", &id)
+            .replace("{set}", &id)
+            .replace("{share}", &id);
+        for (method, op) in ops.as_object().unwrap() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            if !path.starts_with("/api/") {
+            // signing in is the one public operation under /api, and says so
+            if !path.starts_with("/api/") || op["security"] == serde_json::json!([{}]) {
                 continue;
             }
             let r = send_with_auth(&app, m.clone(), &path, None).await;

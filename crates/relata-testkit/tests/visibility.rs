@@ -1,46 +1,15 @@
 //! The visibility predicate is composed into every read path from day one: a non-admin actor
 //! sees only what it owns through get, list, count, search, bulk key lookup, history and the
-//! change feed. (Users and roles arrive with the access issue; here the actors are made
-//! directly, as that issue's services will make them.)
+//! change feed. Users have the standard profile and no role, so ownership is all they have.
 
 use relata_core::records::ListRequest;
 use relata_core::records::bulk::BulkMode;
-use relata_core::{Actor, CoreError, Source};
-use relata_domain::UserId;
-use relata_store::{SqlValue, dialect::placeholders};
+use relata_core::{Actor, CoreError};
 use relata_testkit::TestApp;
 use serde_json::json;
 
 async fn user(app: &TestApp, email: &str) -> Actor {
-    let id = UserId(uuid::Uuid::new_v4());
-    let email = email.to_owned();
-    app.core
-        .store
-        .write(move |conn| -> Result<(), CoreError> {
-            let sql = format!(
-                "INSERT INTO sys_users (id, name, email, is_admin, active, created_at) VALUES ({})",
-                placeholders(conn.dialect(), 1, 6)
-            );
-            conn.execute(
-                &sql,
-                &[
-                    SqlValue::Uuid(id.0),
-                    SqlValue::Text(email.clone()),
-                    SqlValue::Text(email),
-                    SqlValue::Bool(false),
-                    SqlValue::Bool(true),
-                    SqlValue::Timestamp(chrono::DateTime::UNIX_EPOCH),
-                ],
-            )?;
-            Ok(())
-        })
-        .await
-        .unwrap();
-    Actor {
-        user_id: id,
-        is_admin: false,
-        source: Source::Api,
-    }
+    app.user(email, json!({})).await
 }
 
 #[tokio::test]

@@ -39,6 +39,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub bulk_limit: usize,
     pub max_page_size: usize,
+    pub session_idle_minutes: u32,
+    pub session_absolute_hours: u32,
+    pub login_lockout_failures: u32,
+    pub login_address_failures: u32,
+    pub api_rate_limit_per_minute: u32,
+    pub audit_retention_days: u32,
     pub shutdown_grace_secs: u64,
     pub log: String,
     pub log_format: LogFormat,
@@ -58,6 +64,12 @@ impl Default for Config {
             max_body_bytes: relata_api::ApiOptions::default().max_body_bytes,
             bulk_limit: settings.bulk_limit,
             max_page_size: settings.max_page_size,
+            session_idle_minutes: settings.session_idle_minutes,
+            session_absolute_hours: settings.session_absolute_hours,
+            login_lockout_failures: settings.login_lockout_failures,
+            login_address_failures: settings.login_address_failures,
+            api_rate_limit_per_minute: settings.api_rate_limit_per_minute,
+            audit_retention_days: settings.audit_retention_days,
             shutdown_grace_secs: 30,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -94,6 +106,27 @@ const DOCS: &[(&str, &str)] = &[
     ),
     ("bulk_limit", "Most records one bulk upsert call may carry."),
     ("max_page_size", "Largest page a list request may ask for."),
+    (
+        "session_idle_minutes",
+        "Minutes without a request after which a browser session ends.",
+    ),
+    (
+        "session_absolute_hours",
+        "Hours after sign-in after which a browser session ends in any case.",
+    ),
+    (
+        "login_lockout_failures",
+        "Consecutive failed logins that lock an account until an administrator unlocks it.",
+    ),
+    (
+        "login_address_failures",
+        "Failed logins from one client address per 15 minutes before it must wait (429).",
+    ),
+    (
+        "api_rate_limit_per_minute",
+        "Requests per minute one API token or session may make; 0 for no limit.",
+    ),
+    ("audit_retention_days", "Days the audit log keeps an entry."),
     (
         "shutdown_grace_secs",
         "On SIGTERM or Ctrl-C, how long in-flight requests may take to finish.",
@@ -265,6 +298,16 @@ impl Config {
         if self.bulk_limit == 0 || self.max_page_size == 0 {
             bail!("bulk_limit and max_page_size must be at least 1");
         }
+        if self.session_idle_minutes == 0
+            || self.session_absolute_hours == 0
+            || self.login_lockout_failures == 0
+            || self.login_address_failures == 0
+            || self.audit_retention_days == 0
+        {
+            bail!(
+                "session_idle_minutes, session_absolute_hours, login_lockout_failures, login_address_failures and audit_retention_days must be at least 1"
+            );
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .with_context(|| format!("log is not a valid log filter: '{}'", self.log))?;
         Ok(())
@@ -289,6 +332,12 @@ impl Config {
             default_currency: self.default_currency.clone(),
             bulk_limit: self.bulk_limit,
             max_page_size: self.max_page_size,
+            session_idle_minutes: self.session_idle_minutes,
+            session_absolute_hours: self.session_absolute_hours,
+            login_lockout_failures: self.login_lockout_failures,
+            login_address_failures: self.login_address_failures,
+            api_rate_limit_per_minute: self.api_rate_limit_per_minute,
+            audit_retention_days: self.audit_retention_days,
         }
     }
 

@@ -1,6 +1,9 @@
 //! One module per resource. Each handler parses, calls one service, and shapes the answer.
 
+pub mod admin;
+pub mod auth;
 pub mod changes;
+pub mod me;
 pub mod meta;
 pub mod records;
 pub mod search;

@@ -295,3 +295,50 @@ pub async fn bulk(
     }
     Ok(axum::Json(result).into_response())
 }
+
+/// Who a record is shared with: manual shares and record-team members.
+#[utoipa::path(get, path = "/api/v1/records/{object}/{id}/shares", tag = "records", params(("object" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "`{\"data\": [{id, principal, access, reason, team_role}]}`"), (status = 404)))]
+pub async fn shares(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((object, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let id = record_id(&object, &id)?;
+    let data = state.core.record_shares(&actor, &object, id).await?;
+    Ok(axum::Json(json!({ "data": data })).into_response())
+}
+
+/// Share a record one may edit: `{principal: {kind: user|role|role_and_subordinates|team,
+/// id}, access: read|edit, reason: manual|record_team, team_role?}`. Sharing with the same
+/// principal for the same reason again changes the access.
+#[utoipa::path(post, path = "/api/v1/records/{object}/{id}/shares", tag = "records", params(("object" = String, Path), ("id" = String, Path)),
+    request_body(content = crate::routes::admin::JsonObject, description = "`{principal, access, reason, team_role}`"),
+    responses((status = 201), (status = 404, description = "no such record, or not editable by the caller"), (status = 422)))]
+pub async fn share(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((object, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<relata_core::access::sharing::ShareInput>,
+) -> ApiResult<Response> {
+    let id = record_id(&object, &id)?;
+    let view = state.core.share_record(&actor, &object, id, body).await?;
+    Ok((StatusCode::CREATED, axum::Json(view)).into_response())
+}
+
+/// Remove one share of a record one may edit.
+#[utoipa::path(delete, path = "/api/v1/records/{object}/{id}/shares/{share}", tag = "records", params(("object" = String, Path), ("id" = String, Path), ("share" = String, Path)),
+    responses((status = 204), (status = 404)))]
+pub async fn unshare(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((object, id, share)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let id = record_id(&object, &id)?;
+    let share = crate::routes::admin::id_param("share", &share)?;
+    state
+        .core
+        .unshare_record(&actor, &object, id, share)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

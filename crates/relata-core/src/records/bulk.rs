@@ -18,6 +18,7 @@ use crate::Core;
 use crate::context::Actor;
 use crate::error::CoreError;
 use crate::visibility::Visibility;
+use relata_domain::access::Operation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,12 +97,15 @@ impl Core {
             .into());
         }
         let key_field = key_field.clone();
+        // An upsert may create and may update: it needs both, and updates only records the
+        // caller may edit.
+        actor.require(object.name(), Operation::Create)?;
+        let vis = self.visibility(actor, &object, Operation::Edit)?;
         let ctx = self.parse_context();
         let now = self.clock.now();
         let actor = actor.clone();
         self.store
             .write_large(move |conn| {
-                let vis = Visibility::of(&actor);
                 // Key values, parsed; a record without a key is created.
                 let mut keys: Vec<Option<Value>> = Vec::with_capacity(records.len());
                 let mut results: Vec<BulkItem> = Vec::with_capacity(records.len());
@@ -136,6 +140,12 @@ impl Core {
                         .as_ref()
                         .is_some_and(|k| existing.contains_key(&key_text(k)));
                     let allow_id = key_field.name() == "id";
+                    let forbidden = crate::fields::check_editable(&actor, &object, input);
+                    if !forbidden.is_empty() {
+                        results[index] = failed(index, forbidden);
+                        planned.push(None);
+                        continue;
+                    }
                     match write::parse_input(&object, input, &ctx, !exists, allow_id) {
                         Ok(values) => {
                             let lookup_errors = write::check_lookups(conn, &object, &values)?;

@@ -20,8 +20,9 @@ use relata_store::{Sql, SqlValue};
 use crate::Core;
 use crate::context::Actor;
 use crate::error::CoreError;
-use crate::visibility::Visibility;
+use crate::fields;
 pub use read::{Bin, Cursor, ListPage, Sort};
+use relata_domain::access::Operation;
 
 /// A list request as the API received it, before validation.
 #[derive(Debug, Clone, Default)]
@@ -62,20 +63,26 @@ impl Core {
         input: Json,
     ) -> Result<Record, CoreError> {
         let object = self.object(object)?;
+        actor.require(object.name(), Operation::Create)?;
+        with_errors(fields::check_editable(actor, &object, &input), ())?;
         let ctx = self.parse_context();
         let values = write::parse_input(&object, &input, &ctx, true, false)
             .map_err(CoreError::Validation)?;
         let now = self.clock.now();
-        let actor = actor.clone();
-        self.store
+        let writer = actor.clone();
+        let obj = object.clone();
+        let mut record = self
+            .store
             .write(move |conn| {
-                let errors = write::check_lookups(conn, &object, &values)?;
+                let errors = write::check_lookups(conn, &obj, &values)?;
                 with_errors(errors, ())?;
                 with_companions(conn, |conn, side| {
-                    write::insert(conn, side, &object, &actor, now, values)
+                    write::insert(conn, side, &obj, &writer, now, values)
                 })
             })
-            .await
+            .await?;
+        fields::redact(actor, &object, &mut record);
+        Ok(record)
     }
 
     /// One live, visible record.
@@ -86,12 +93,15 @@ impl Core {
         id: uuid::Uuid,
     ) -> Result<Record, CoreError> {
         let object = self.object(object)?;
-        let vis = Visibility::of(actor);
-        let name = object.name().to_owned();
-        self.store
-            .read(move |conn| read::get(conn, &object, id, &vis, Bin::Live))
+        let vis = self.visibility(actor, &object, Operation::Read)?;
+        let obj = object.clone();
+        let mut record = self
+            .store
+            .read(move |conn| read::get(conn, &obj, id, &vis, Bin::Live))
             .await?
-            .ok_or_else(|| CoreError::not_found(format!("{name} {id}")))
+            .ok_or_else(|| CoreError::not_found(format!("{} {id}", object.name())))?;
+        fields::redact(actor, &object, &mut record);
+        Ok(record)
     }
 
     /// Applies a partial update. `expected_version` comes from `If-Match`.
@@ -104,22 +114,27 @@ impl Core {
         expected_version: Option<i64>,
     ) -> Result<Record, CoreError> {
         let object = self.object(object)?;
+        let vis = self.visibility(actor, &object, Operation::Edit)?;
+        with_errors(fields::check_editable(actor, &object, &input), ())?;
         let changes = write::parse_input(&object, &input, &self.parse_context(), false, false)
             .map_err(CoreError::Validation)?;
         let now = self.clock.now();
-        let actor = actor.clone();
-        self.store
+        let writer = actor.clone();
+        let obj = object.clone();
+        let mut record = self
+            .store
             .write(move |conn| {
-                let vis = Visibility::of(&actor);
-                let current = read::get_for_update(conn, &object, id, &vis, Bin::Live)?
-                    .ok_or_else(|| CoreError::not_found(format!("{} {id}", object.name())))?;
+                let current = read::get_for_update(conn, &obj, id, &vis, Bin::Live)?
+                    .ok_or_else(|| CoreError::not_found(format!("{} {id}", obj.name())))?;
                 check_version(&current, expected_version)?;
-                with_errors(write::check_lookups(conn, &object, &changes)?, ())?;
+                with_errors(write::check_lookups(conn, &obj, &changes)?, ())?;
                 with_companions(conn, |conn, side| {
-                    write::update(conn, side, &object, &actor, now, current, changes)
+                    write::update(conn, side, &obj, &writer, now, current, changes)
                 })
             })
-            .await
+            .await?;
+        fields::redact(actor, &object, &mut record);
+        Ok(record)
     }
 
     /// Moves a record to the recycle bin.
@@ -153,11 +168,14 @@ impl Core {
         delete: bool,
     ) -> Result<Record, CoreError> {
         let object = self.object(object)?;
+        let vis = self.visibility(actor, &object, Operation::Delete)?;
         let now = self.clock.now();
-        let actor = actor.clone();
-        self.store
+        let writer = actor.clone();
+        let obj = object.clone();
+        let mut record = self
+            .store
             .write(move |conn| {
-                let vis = Visibility::of(&actor);
+                let (object, actor) = (obj, writer);
                 let current = read::get_for_update(conn, &object, id, &vis, Bin::Any)?
                     .ok_or_else(|| CoreError::not_found(format!("{} {id}", object.name())))?;
                 let is_deleted = is_in_bin(conn, &object, id)?;
@@ -175,7 +193,9 @@ impl Core {
                     write::set_deleted(conn, side, &object, &actor, now, &current, delete)
                 })
             })
-            .await
+            .await?;
+        fields::redact(actor, &object, &mut record);
+        Ok(record)
     }
 
     /// Removes a record in the recycle bin for good.
@@ -186,11 +206,11 @@ impl Core {
         id: uuid::Uuid,
     ) -> Result<(), CoreError> {
         let object = self.object(object)?;
+        let vis = self.visibility(actor, &object, Operation::Delete)?;
         let now = self.clock.now();
         let actor = actor.clone();
         self.store
             .write(move |conn| {
-                let vis = Visibility::of(&actor);
                 read::get(conn, &object, id, &vis, Bin::Deleted)?.ok_or_else(|| {
                     CoreError::not_found(format!("{} {id} in the recycle bin", object.name()))
                 })?;
@@ -209,25 +229,32 @@ impl Core {
         req: ListRequest,
     ) -> Result<(Arc<ObjectDef>, ListPage), CoreError> {
         let object = self.object(object)?;
-        let spec = self.list_spec(&object, req)?;
-        let vis = Visibility::of(actor);
+        let vis = self.visibility(actor, &object, Operation::Read)?;
+        let spec = self.list_spec(actor, &object, req)?;
         let obj = object.clone();
-        let page = self
+        let mut page = self
             .store
             .read(move |conn| read::list(conn, &obj, &vis, &spec))
             .await?;
+        for record in &mut page.records {
+            fields::redact(actor, &object, record);
+        }
         Ok((object, page))
     }
 
     /// Validates a list request against the object's metadata.
+    /// Fields hidden from the actor cannot be filtered or sorted on: they are reported as
+    /// unknown, as if they did not exist.
     pub fn list_spec(
         &self,
+        actor: &Actor,
         object: &ObjectDef,
         req: ListRequest,
     ) -> Result<read::ListSpec, CoreError> {
         let now = self.clock.now();
+        let visible = |f: &relata_domain::FieldDef| fields::readable(actor, object, f.name());
         let filter = match &req.filter {
-            Some(f) => type_filter(f, object, now, &|_| true)?,
+            Some(f) => type_filter(f, object, now, &visible)?,
             None => TypedFilter::all(),
         };
         let sort = match req.sort.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -237,7 +264,7 @@ impl Core {
                     Some(n) => (n, true),
                     None => (s.strip_prefix('+').unwrap_or(s), false),
                 };
-                let field = object.field(name).ok_or_else(|| {
+                let field = object.field(name).filter(|f| visible(f)).ok_or_else(|| {
                     FieldError::new(
                         "sort",
                         FieldErrorCode::UnknownField,
@@ -296,7 +323,8 @@ impl Core {
         id: uuid::Uuid,
     ) -> Result<Vec<HistoryEntry>, CoreError> {
         let object = self.object(object)?;
-        let vis = Visibility::of(actor);
+        let vis = self.visibility(actor, &object, Operation::Read)?;
+        let hidden = fields::hidden(actor, &object);
         self.store
             .read(move |conn| {
                 read::get(conn, &object, id, &vis, Bin::Any)?
@@ -309,6 +337,7 @@ impl Core {
                 Ok(rows
                     .into_iter()
                     .filter(|r| object.field(r[0].as_str().unwrap_or_default()).is_some())
+                    .filter(|r| !hidden.iter().any(|h| Some(h.as_str()) == r[0].as_str()))
                     .map(|r| HistoryEntry {
                         field: r[0].as_str().unwrap_or_default().to_owned(),
                         old_value: json_of(&r[1]),

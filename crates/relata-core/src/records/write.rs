@@ -180,6 +180,12 @@ pub fn insert(
     for (k, v) in values {
         record.set(&k, v);
     }
+    // as stored: every field, empty ones as null (a record leaves out only hidden fields)
+    for field in object.live_fields() {
+        if !record.values.contains_key(field.name()) {
+            record.set(field.name(), Value::Null);
+        }
+    }
 
     let d = conn.dialect();
     let mut columns = Vec::new();

@@ -25,11 +25,7 @@ pub fn run(config: &Config, args: &ExportArgs) -> anyhow::Result<()> {
     core.object(&args.object).map_err(core_error)?;
     // Reads need no user row: an administrator actor sees every record, and this one never
     // writes (so export works on a database without users, or a read-only one).
-    let actor = Actor {
-        user_id: UserId(uuid::Uuid::nil()),
-        is_admin: true,
-        source: Source::System,
-    };
+    let actor = Actor::superuser(UserId(uuid::Uuid::nil()), Source::System);
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,

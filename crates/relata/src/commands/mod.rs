@@ -75,11 +75,7 @@ pub fn open_core(config: &Config) -> anyhow::Result<Arc<Core>> {
 /// The bootstrap administrator acting through `source` (created on first use).
 pub fn admin_actor(core: &Core, source: Source) -> anyhow::Result<Actor> {
     let user_id: UserId = core.ensure_admin_blocking().map_err(core_error)?;
-    Ok(Actor {
-        user_id,
-        is_admin: true,
-        source,
-    })
+    Ok(Actor::superuser(user_id, source))
 }
 
 /// A small runtime for commands that call the async record service.

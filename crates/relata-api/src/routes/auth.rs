@@ -1,0 +1,109 @@
+//! `/api/v1/auth/…`: signing in with a password (a session cookie for the browser) and out.
+
+use axum::Extension;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use relata_core::{Actor, CoreError};
+
+use crate::json::parse;
+use crate::middleware::{CSRF_HEADER, CurrentSession, SESSION_COOKIE, client_addr};
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+/// The session cookie: HttpOnly (no script reads it), SameSite=Lax (not sent on cross-site
+/// posts), Secure unless the server is reached over plain HTTP on loopback.
+fn session_cookie(value: &str, max_age_secs: i64, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+fn is_secure(req: &Request) -> bool {
+    let forwarded_https = req
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let loopback = client_addr(req).is_some_and(|a| a == "127.0.0.1" || a == "::1");
+    forwarded_https || !loopback
+}
+
+/// Sign in with email and password. Sets the session cookie and answers the CSRF token that
+/// every state-changing request with the cookie must send in `X-CSRF-Token`. Repeated
+/// failures lock the account (an administrator unlocks it) and slow the client address (429).
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody, security(()),
+    responses((status = 200, description = "`{user_id, csrf_token, expires_at}` and a `Set-Cookie`"),
+              (status = 403, description = "wrong email or password, locked or deactivated account"),
+              (status = 429, description = "too many failed logins from this address; see Retry-After")))]
+pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
+    let addr = client_addr(&req);
+    let secure = is_secure(&req);
+    let agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = axum::body::to_bytes(req.into_body(), 64 * 1024)
+        .await
+        .map_err(|_| {
+            ApiError::bad_request("unreadable_body", "the request body could not be read")
+        })?;
+    let body: LoginBody = parse(&bytes)?;
+    let session = state
+        .core
+        .login(&body.email, &body.password, addr, agent)
+        .await?;
+    let max_age = (session.expires_at - state.core.clock.now())
+        .num_seconds()
+        .max(0);
+    let mut response = axum::Json(json!({
+        "user_id": session.user_id.0.to_string(),
+        "csrf_token": session.csrf_token,
+        "csrf_header": CSRF_HEADER,
+        "expires_at": relata_domain::value::format_datetime(&session.expires_at),
+    }))
+    .into_response();
+    let cookie = HeaderValue::from_str(&session_cookie(&session.secret, max_age, secure))
+        .map_err(|_| ApiError::from(CoreError::Internal("cookie".into())))?;
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Sign out: ends the current session and clears its cookie.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "signed out"), (status = 400, description = "not signed in with a session cookie")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    session: Option<Extension<CurrentSession>>,
+) -> ApiResult<Response> {
+    let Some(Extension(CurrentSession(id))) = session else {
+        return Err(ApiError::bad_request(
+            "no_session",
+            "this request was not made with a session cookie; revoke tokens under /api/v1/me/tokens",
+        ));
+    };
+    state.core.revoke_session(&actor, id).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("relata_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    Ok(response)
+}

@@ -98,6 +98,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(changes::changes))
         .routes(routes!(records::shares, records::share))
         .routes(routes!(records::unshare))
+        .routes(routes!(records::transfer))
         .routes(routes!(auth::logout))
         .routes(routes!(me::get_me, me::update_me))
         .routes(routes!(me::change_password))
@@ -120,6 +121,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::delete_rule))
         .routes(routes!(admin::set_object_sharing))
         .routes(routes!(admin::audit))
+        .routes(routes!(admin::record_audit))
         .routes(routes!(admin::revoke_user_token))
 }
 
@@ -128,6 +130,9 @@ fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(system::healthz))
         .routes(routes!(auth::login))
+        .routes(routes!(auth::setup_status, auth::setup))
+        .routes(routes!(auth::request_reset))
+        .routes(routes!(auth::confirm_reset))
 }
 
 /// The authenticated routes, the public documented routes, and the OpenAPI document of both.

@@ -169,7 +169,12 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let (mut actor, credential) = if let Some(token) = bearer {
         let hash = hash_token(&token);
         let version = state.core.access_version();
-        let actor = match state.tokens.get(&hash, version) {
+        let now = state.core.clock.now();
+        let cached = state
+            .tokens
+            .get(&hash, version)
+            .filter(|a| a.credential_expires_at.is_none_or(|t| t > now));
+        let actor = match cached {
             Some(actor) => actor,
             None => match state.core.authenticate_token(&token).await {
                 Ok(actor) => {

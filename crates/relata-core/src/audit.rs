@@ -81,6 +81,28 @@ pub struct AuditEntry {
     pub detail: Json,
 }
 
+/// One row of either half of the audit trail, columns in the order both queries select.
+fn entry(r: &[SqlValue]) -> AuditEntry {
+    AuditEntry {
+        seq: r[0].as_i64().unwrap_or_default(),
+        at: r[1]
+            .as_timestamp()
+            .map(|t| relata_domain::value::format_datetime(&t))
+            .unwrap_or_default(),
+        actor: r[2].as_uuid().map(|u| u.to_string()),
+        action: r[3].as_str().unwrap_or_default().to_owned(),
+        source: r[4].as_str().unwrap_or_default().to_owned(),
+        client_addr: r[5].as_str().map(str::to_owned),
+        object: r[6].as_str().map(str::to_owned),
+        record_id: r[7].as_uuid().map(|u| u.to_string()),
+        detail: match &r[8] {
+            SqlValue::Json(j) => j.clone(),
+            SqlValue::Text(s) => serde_json::from_str(s).unwrap_or(Json::Null),
+            _ => Json::Null,
+        },
+    }
+}
+
 /// Filters of an audit query; all optional.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -146,25 +168,63 @@ impl Core {
                 }
                 sql.push(&format!(" ORDER BY seq LIMIT {limit}"));
                 let rows = conn.query(&sql.text, &sql.params)?;
+                Ok::<_, CoreError>(rows.iter().map(|r| entry(r)).collect())
+            })
+            .await
+    }
+
+    /// The record half of the audit trail: every record change (create, update, delete,
+    /// restore, purge) from the change feed, with actor, time, source and client address,
+    /// oldest first. `action` here is `record.<kind>` (`record.updated`, …). Needs the
+    /// view-audit capability; hidden fields are not hidden from auditors.
+    pub async fn record_audit_entries(
+        &self,
+        actor: &Actor,
+        q: AuditQuery,
+    ) -> Result<Vec<AuditEntry>, CoreError> {
+        actor.require_capability(Capability::ViewAudit)?;
+        let limit = q.limit.clamp(1, 1000);
+        self.store
+            .read(move |conn| {
+                let mut sql = Sql::new(conn.dialect());
+                sql.push("SELECT seq, at, actor, kind, source, client_addr, object, record_id, changes FROM sys_events WHERE seq > ");
+                sql.param(SqlValue::Int(q.after.unwrap_or(0)));
+                if let Some(a) = q.actor {
+                    sql.push(" AND actor = ");
+                    sql.param(SqlValue::Uuid(a));
+                }
+                if let Some(kind) = q.action.as_deref().and_then(|a| a.strip_prefix("record.")).filter(|k| !k.is_empty()) {
+                    sql.push(" AND kind = ");
+                    sql.param(SqlValue::Text(kind.to_owned()));
+                }
+                if let Some(o) = &q.object {
+                    sql.push(" AND object = ");
+                    sql.param(SqlValue::Text(o.clone()));
+                }
+                if let Some(r) = q.record_id {
+                    sql.push(" AND record_id = ");
+                    sql.param(SqlValue::Uuid(r));
+                }
+                if let Some(t) = q.since {
+                    sql.push(" AND at >= ");
+                    sql.param(SqlValue::Timestamp(t));
+                }
+                if let Some(t) = q.until {
+                    sql.push(" AND at < ");
+                    sql.param(SqlValue::Timestamp(t));
+                }
+                sql.push(&format!(" ORDER BY seq LIMIT {limit}"));
+                let rows = conn.query(&sql.text, &sql.params)?;
                 Ok::<_, CoreError>(
                     rows.into_iter()
-                        .map(|r| AuditEntry {
-                            seq: r[0].as_i64().unwrap_or_default(),
-                            at: r[1]
-                                .as_timestamp()
-                                .map(|t| relata_domain::value::format_datetime(&t))
-                                .unwrap_or_default(),
-                            actor: r[2].as_uuid().map(|u| u.to_string()),
-                            action: r[3].as_str().unwrap_or_default().to_owned(),
-                            source: r[4].as_str().unwrap_or_default().to_owned(),
-                            client_addr: r[5].as_str().map(str::to_owned),
-                            object: r[6].as_str().map(str::to_owned),
-                            record_id: r[7].as_uuid().map(|u| u.to_string()),
-                            detail: match &r[8] {
-                                SqlValue::Json(j) => j.clone(),
-                                SqlValue::Text(s) => serde_json::from_str(s).unwrap_or(Json::Null),
-                                _ => Json::Null,
-                            },
+                        .map(|mut r| {
+                            let kind = r[3].as_str().unwrap_or_default().to_owned();
+                            r[3] = SqlValue::Text(format!("record.{kind}"));
+                            if r[4].is_null() {
+                                // written before sources were recorded
+                                r[4] = SqlValue::Text("unknown".into());
+                            }
+                            entry(&r)
                         })
                         .collect(),
                 )

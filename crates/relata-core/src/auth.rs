@@ -104,10 +104,10 @@ impl Core {
         }
         let hash = hash_token(token);
         let now = self.clock.now();
-        let (user, scopes, token_id, last_used) = self.store
+        let (user, scopes, token_id, last_used, expires_at) = self.store
             .read(move |conn| {
                 let mut sql = Sql::new(conn.dialect());
-                sql.push("SELECT u.id, k.scopes, k.id, k.last_used_at FROM sys_api_tokens k JOIN sys_users u ON u.id = k.user_id WHERE k.token_hash = ");
+                sql.push("SELECT u.id, k.scopes, k.id, k.last_used_at, k.expires_at FROM sys_api_tokens k JOIN sys_users u ON u.id = k.user_id WHERE k.token_hash = ");
                 sql.param(SqlValue::Text(hash));
                 sql.push(" AND k.revoked_at IS NULL AND u.active = ");
                 sql.param(SqlValue::Bool(true));
@@ -121,7 +121,7 @@ impl Core {
                     SqlValue::Text(t) => Some(serde_json::from_str(t).map_err(|_| CoreError::Unauthenticated)?),
                     _ => None,
                 };
-                Ok::<_, CoreError>((user, scopes, row[2].as_uuid(), row[3].as_timestamp()))
+                Ok::<_, CoreError>((user, scopes, row[2].as_uuid(), row[3].as_timestamp(), row[4].as_timestamp()))
             })
             .await?;
         // "last used" to the minute: a write per request would queue every call behind the
@@ -143,6 +143,7 @@ impl Core {
         }
         let mut actor = Actor::user(self.fresh_access_of(user).await?, Source::Api);
         actor.scopes = scopes.map(Into::into);
+        actor.credential_expires_at = expires_at;
         Ok(actor)
     }
 
@@ -329,7 +330,7 @@ impl Core {
     }
 }
 
-fn ensure_admin(
+pub(crate) fn ensure_admin(
     conn: &mut dyn Conn,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<UserId, CoreError> {

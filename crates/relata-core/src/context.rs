@@ -44,6 +44,9 @@ pub struct Actor {
     pub scopes: Option<Arc<[TokenScope]>>,
     /// The client's address, for the audit log.
     pub client_addr: Option<String>,
+    /// When the credential used (an API token) expires, so a cache of verified credentials
+    /// can stop serving it on time.
+    pub credential_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Actor {
@@ -60,6 +63,7 @@ impl Actor {
             access: Arc::new(Access::superuser(user_id)),
             scopes: None,
             client_addr: None,
+            credential_expires_at: None,
         }
     }
 
@@ -71,6 +75,7 @@ impl Actor {
             access,
             scopes: None,
             client_addr: None,
+            credential_expires_at: None,
         }
     }
 

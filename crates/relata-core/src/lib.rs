@@ -10,6 +10,7 @@ pub mod context;
 pub mod error;
 pub mod fields;
 pub mod idempotency;
+pub mod mail;
 pub mod meta_admin;
 pub mod records;
 pub mod search;
@@ -71,6 +72,7 @@ pub struct Core {
     schema: RwLock<Arc<Schema>>,
     access: access::AccessState,
     login_throttle: access::sessions::LoginThrottle,
+    mailer: RwLock<Arc<dyn mail::Mailer>>,
 }
 
 impl Core {
@@ -98,6 +100,7 @@ impl Core {
             schema: RwLock::new(Arc::new(schema)),
             access: access::AccessState::new(access),
             login_throttle: Default::default(),
+            mailer: RwLock::new(Arc::new(mail::NoMailer)),
         }))
     }
 
@@ -108,6 +111,18 @@ impl Core {
             Arc::new(SystemClock),
             Settings::default(),
         )
+    }
+
+    /// Plugs in how email is sent.
+    pub fn set_mailer(&self, mailer: Arc<dyn mail::Mailer>) {
+        *self.mailer.write().unwrap_or_else(|p| p.into_inner()) = mailer;
+    }
+
+    pub fn mailer(&self) -> Arc<dyn mail::Mailer> {
+        self.mailer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The current metadata snapshot.

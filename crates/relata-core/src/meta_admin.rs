@@ -89,6 +89,36 @@ fn decimal_bound<'de, D: serde::Deserializer<'de>>(
         .map_err(|_| serde::de::Error::custom(format!("'{text}' is not a decimal number")))
 }
 
+/// A metadata change's audit entry, written in the change's transaction.
+struct MetaAudit {
+    who: crate::audit::Who,
+    at: chrono::DateTime<chrono::Utc>,
+    action: &'static str,
+    detail: Json,
+}
+
+impl MetaAudit {
+    fn new(core: &Core, actor: &Actor, action: &'static str, detail: Json) -> Self {
+        MetaAudit {
+            who: crate::audit::Who::from(actor),
+            at: core.clock.now(),
+            action,
+            detail,
+        }
+    }
+
+    fn write(&self, conn: &mut dyn relata_store::Conn) -> Result<(), CoreError> {
+        crate::audit::append(
+            conn,
+            &self.who,
+            self.at,
+            self.action,
+            None,
+            self.detail.clone(),
+        )
+    }
+}
+
 fn require_admin(actor: &Actor) -> Result<(), CoreError> {
     actor.require_capability(relata_domain::access::Capability::ManageMetadata)
 }
@@ -156,12 +186,18 @@ impl Core {
             manager_edit: false,
         };
         let created = object.clone();
+        let audit = MetaAudit::new(
+            self,
+            actor,
+            "metadata.object_create",
+            serde_json::json!({"object": object.name()}),
+        );
         self.store
             .write(move |conn| -> Result<(), CoreError> {
                 ddl::create_object_table(conn, &object)?;
                 meta_sql::insert_object(conn, &object)?;
                 meta_sql::bump_version(conn)?;
-                Ok(())
+                audit.write(conn)
             })
             .await
             .map_err(|e| match e {
@@ -189,12 +225,18 @@ impl Core {
         let mut updated = (*object).clone();
         updated.fields.push(field.clone());
         let added = field.clone();
+        let audit = MetaAudit::new(
+            self,
+            actor,
+            "metadata.field_create",
+            serde_json::json!({"object": object.name(), "field": field.name(), "type": field.field_type.as_str()}),
+        );
         self.store
             .write(move |conn| -> Result<(), CoreError> {
                 ddl::add_field(conn, &updated, &added)?;
                 meta_sql::update_object(conn, &updated)?;
                 meta_sql::bump_version(conn)?;
-                Ok(())
+                audit.write(conn)
             })
             .await
             .map_err(|e| unique_backfill_error(e, field.name()))?;
@@ -259,6 +301,12 @@ impl Core {
             *slot = after.clone();
         }
         let (b, a) = (before.clone(), after.clone());
+        let audit = MetaAudit::new(
+            self,
+            actor,
+            "metadata.field_update",
+            serde_json::json!({"object": object.name(), "field": name}),
+        );
         self.store
             .write(move |conn| -> Result<(), CoreError> {
                 ddl::sync_field_index(conn, &updated, &b, &a)?;
@@ -267,7 +315,7 @@ impl Core {
                 }
                 meta_sql::update_object(conn, &updated)?;
                 meta_sql::bump_version(conn)?;
-                Ok(())
+                audit.write(conn)
             })
             .await
             .map_err(|e| unique_backfill_error(e, name))?;
@@ -311,6 +359,16 @@ impl Core {
         } else if let Some(f) = updated.fields.iter_mut().find(|f| f.name() == name) {
             f.archived = true;
         }
+        let audit = MetaAudit::new(
+            self,
+            actor,
+            if purge {
+                "metadata.field_purge"
+            } else {
+                "metadata.field_archive"
+            },
+            serde_json::json!({"object": object.name(), "field": name}),
+        );
         self.store
             .write(move |conn| -> Result<(), CoreError> {
                 if purge {
@@ -320,7 +378,7 @@ impl Core {
                 }
                 meta_sql::update_object(conn, &updated)?;
                 meta_sql::bump_version(conn)?;
-                Ok(())
+                audit.write(conn)
             })
             .await?;
         self.reload_schema().await

@@ -180,6 +180,9 @@ fn access_columns() -> Vec<(&'static str, ColumnDef)> {
         ("sys_users", col("locked_at", Timestamp).null()),
         ("sys_users", col("updated_at", Timestamp).null()),
         ("sys_api_tokens", col("scopes", Json).null()),
+        // the record half of the audit trail: where each change came from
+        ("sys_events", col("source", Text).null()),
+        ("sys_events", col("client_addr", Text).null()),
     ]
 }
 
@@ -299,6 +302,21 @@ fn access_tables() -> Vec<TableDef> {
                 col("revoked_at", Timestamp).null(),
                 col("client_addr", Text).null(),
                 col("user_agent", Text).null(),
+            ],
+            &["id"],
+        )
+        .index(&["token_hash"], true)
+        .index(&["user_id"], false),
+        // One-time password-reset tokens (their SHA-256), sent by email.
+        TableDef::new(
+            "sys_password_resets",
+            vec![
+                col("id", Uuid),
+                col("user_id", Uuid).refs("sys_users"),
+                col("token_hash", Text),
+                col("created_at", Timestamp),
+                col("expires_at", Timestamp),
+                col("used_at", Timestamp).null(),
             ],
             &["id"],
         )

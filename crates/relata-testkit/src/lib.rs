@@ -35,6 +35,8 @@ pub struct SpawnOptions {
     pub clock: Option<Arc<ManualClock>>,
     pub settings: Option<Settings>,
     pub max_body_bytes: Option<usize>,
+    /// How email is sent; none configured when `None`.
+    pub mailer: Option<Arc<dyn relata_core::mail::Mailer>>,
 }
 
 impl TestApp {
@@ -65,6 +67,9 @@ impl TestApp {
         let mut api_opts = relata_api::ApiOptions::default();
         if let Some(max) = opts.max_body_bytes {
             api_opts.max_body_bytes = max;
+        }
+        if let Some(mailer) = opts.mailer {
+            core.set_mailer(mailer);
         }
         let router = relata_api::router(core.clone(), api_opts);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

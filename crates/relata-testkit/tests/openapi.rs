@@ -27,10 +27,14 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/records/{object}/bulk", &["post"]),
     ("/api/v1/records/{object}/{id}/shares", &["get", "post"]),
     ("/api/v1/records/{object}/{id}/shares/{share}", &["delete"]),
+    ("/api/v1/records/{object}/transfer", &["post"]),
     ("/api/v1/changes", &["get"]),
     ("/api/v1/search", &["get"]),
     ("/api/v1/auth/login", &["post"]),
     ("/api/v1/auth/logout", &["post"]),
+    ("/api/v1/auth/password_reset", &["post"]),
+    ("/api/v1/auth/password_reset/confirm", &["post"]),
+    ("/api/v1/setup", &["get", "post"]),
     ("/api/v1/me", &["get", "patch"]),
     ("/api/v1/me/password", &["post"]),
     ("/api/v1/me/sessions", &["get"]),
@@ -58,12 +62,18 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/admin/sharing_rules/{id}", &["delete"]),
     ("/api/v1/admin/objects/{object}/sharing", &["put"]),
     ("/api/v1/admin/audit", &["get"]),
+    ("/api/v1/admin/audit/records", &["get"]),
     ("/api/v1/admin/tokens/{id}", &["delete"]),
     ("/healthz", &["get"]),
 ];
 
 /// Operations under /api that need no credential, by design.
-const PUBLIC_API: &[&str] = &["/api/v1/auth/login"];
+const PUBLIC_API: &[&str] = &[
+    "/api/v1/auth/login",
+    "/api/v1/auth/password_reset",
+    "/api/v1/auth/password_reset/confirm",
+    "/api/v1/setup",
+];
 
 const HTTP_METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",

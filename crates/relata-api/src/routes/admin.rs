@@ -406,7 +406,32 @@ pub async fn audit(
     Extension(actor): Extension<Actor>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let p = query_map(raw.as_deref())?;
+    let q = audit_query(raw.as_deref())?;
+    let entries = state.core.audit_entries(&actor, q).await?;
+    let next = entries.last().map(|e| e.seq);
+    Ok(axum::Json(json!({ "data": entries, "next_after": next })).into_response())
+}
+
+/// Record changes for auditors: who created, changed, deleted, restored or purged which
+/// record, when, through which source (api, ui, import, automation) and from which address.
+/// Filters as for the audit log; `action` is `record.created`, `record.updated`, ….
+#[utoipa::path(get, path = "/api/v1/admin/audit/records", tag = "admin",
+    params(("actor" = Option<String>, Query), ("action" = Option<String>, Query), ("object" = Option<String>, Query), ("record_id" = Option<String>, Query),
+           ("since" = Option<String>, Query), ("until" = Option<String>, Query), ("after" = Option<i64>, Query), ("limit" = Option<usize>, Query)),
+    responses((status = 200, description = "`{\"data\": [entry], \"next_after\": seq}`"), (status = 403)))]
+pub async fn record_audit(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let q = audit_query(raw.as_deref())?;
+    let entries = state.core.record_audit_entries(&actor, q).await?;
+    let next = entries.last().map(|e| e.seq);
+    Ok(axum::Json(json!({ "data": entries, "next_after": next })).into_response())
+}
+
+fn audit_query(raw: Option<&str>) -> ApiResult<AuditQuery> {
+    let p = query_map(raw)?;
     let after = match p.get("after") {
         Some(v) => Some(v.parse::<i64>().map_err(|_| {
             ApiError::field(FieldError::new(
@@ -417,7 +442,7 @@ pub async fn audit(
         })?),
         None => None,
     };
-    let q = AuditQuery {
+    Ok(AuditQuery {
         actor: uuid_query(&p, "actor")?,
         action: p.get("action").cloned(),
         object: p.get("object").cloned(),
@@ -426,10 +451,7 @@ pub async fn audit(
         until: time_param(&p, "until")?,
         after,
         limit: usize_param(&p, "limit")?.unwrap_or(100),
-    };
-    let entries = state.core.audit_entries(&actor, q).await?;
-    let next = entries.last().map(|e| e.seq);
-    Ok(axum::Json(json!({ "data": entries, "next_after": next })).into_response())
+    })
 }
 
 /// Revoke any user's API token (manage users).

@@ -107,3 +107,81 @@ pub async fn logout(
     );
     Ok(response)
 }
+
+async fn body_of<T: serde::de::DeserializeOwned>(req: Request) -> ApiResult<T> {
+    let bytes = axum::body::to_bytes(req.into_body(), 64 * 1024)
+        .await
+        .map_err(|_| {
+            ApiError::bad_request("unreadable_body", "the request body could not be read")
+        })?;
+    parse(&bytes)
+}
+
+/// Whether first-run setup is still open (no user has a password yet).
+#[utoipa::path(get, path = "/api/v1/setup", tag = "auth", security(()), responses((status = 200, description = "`{\"needed\": bool}`")))]
+pub async fn setup_status(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(axum::Json(json!({ "needed": state.core.setup_needed().await? })).into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupBody {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// First-run setup: gives the first administrator a name, email and password, once. There is
+/// no default password; until this is done only `relata token create` gives access.
+#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", request_body = SetupBody, security(()),
+    responses((status = 201, description = "`{user_id}`; sign in next"), (status = 409, description = "`setup_done`"), (status = 422, description = "invalid email or weak password")))]
+pub async fn setup(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
+    let addr = client_addr(&req);
+    let body: SetupBody = body_of(req).await?;
+    let user = state
+        .core
+        .complete_setup(&body.name, &body.email, &body.password, addr)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "user_id": user.0.to_string() })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequestBody {
+    pub email: String,
+}
+
+/// Ask for a password reset: an active user with this email gets a one-time code by email.
+/// The answer is the same whether or not the email is known.
+#[utoipa::path(post, path = "/api/v1/auth/password_reset", tag = "auth", request_body = ResetRequestBody, security(()),
+    responses((status = 202, description = "accepted"), (status = 429, description = "too many failed logins from this address")))]
+pub async fn request_reset(State(state): State<AppState>, req: Request) -> ApiResult<StatusCode> {
+    let addr = client_addr(&req);
+    let body: ResetRequestBody = body_of(req).await?;
+    state.core.request_password_reset(&body.email, addr).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirmBody {
+    pub token: String,
+    pub new_password: String,
+}
+
+/// Set a new password with the emailed code. Every session of the user ends.
+#[utoipa::path(post, path = "/api/v1/auth/password_reset/confirm", tag = "auth", request_body = ResetConfirmBody, security(()),
+    responses((status = 204), (status = 422, description = "an invalid, used or expired code, or a weak password")))]
+pub async fn confirm_reset(State(state): State<AppState>, req: Request) -> ApiResult<StatusCode> {
+    let addr = client_addr(&req);
+    let body: ResetConfirmBody = body_of(req).await?;
+    state
+        .core
+        .confirm_password_reset(&body.token, &body.new_password, addr)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

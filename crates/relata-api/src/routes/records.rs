@@ -342,3 +342,20 @@ pub async fn unshare(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Transfer records to another owner: `{ids: [...]} ` or `{from_owner}` (every record that user
+/// owns), `to_owner`, and `include_related` (records of other objects that look these up and
+/// that the previous owner held, e.g. an account's contacts and opportunities). Records the
+/// caller may not edit are listed in `not_found` and left as they are.
+#[utoipa::path(post, path = "/api/v1/records/{object}/transfer", tag = "records", params(("object" = String, Path)),
+    request_body(content = crate::routes::admin::JsonObject, description = "`{ids, from_owner, to_owner, include_related}`"),
+    responses((status = 200, description = "`{transferred: {object: count}, not_found: [id]}`"), (status = 403), (status = 422)))]
+pub async fn transfer(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(object): Path<String>,
+    ApiJson(body): ApiJson<relata_core::records::transfer::TransferInput>,
+) -> ApiResult<Response> {
+    let result = state.core.transfer_ownership(&actor, &object, body).await?;
+    Ok(axum::Json(result).into_response())
+}

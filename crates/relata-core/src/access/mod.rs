@@ -10,6 +10,7 @@ pub mod org;
 pub mod password;
 pub mod sessions;
 pub mod sets;
+pub mod setup;
 pub mod sharing;
 mod snapshot;
 pub mod users;

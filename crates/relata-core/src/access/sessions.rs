@@ -79,7 +79,7 @@ impl LoginThrottle {
         (list.len(), list.first().copied())
     }
 
-    fn fail(&self, addr: &str, now: DateTime<Utc>) {
+    pub(crate) fn fail(&self, addr: &str, now: DateTime<Utc>) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(addr.to_owned()).or_default().push(now);
     }
@@ -90,14 +90,11 @@ struct LoginRow {
     hash: Option<String>,
     active: bool,
     locked: bool,
-    failed: i64,
 }
 
 fn find_login(conn: &mut dyn Conn, email: &str) -> Result<Option<LoginRow>, CoreError> {
     let mut sql = Sql::new(conn.dialect());
-    sql.push(
-        "SELECT id, password_hash, active, locked_at, failed_logins FROM sys_users WHERE email = ",
-    );
+    sql.push("SELECT id, password_hash, active, locked_at FROM sys_users WHERE email = ");
     sql.param(SqlValue::Text(email.to_owned()));
     Ok(conn.query_one(&sql.text, &sql.params)?.and_then(|r| {
         Some(LoginRow {
@@ -105,7 +102,6 @@ fn find_login(conn: &mut dyn Conn, email: &str) -> Result<Option<LoginRow>, Core
             hash: r[1].as_str().map(str::to_owned),
             active: r[2].as_bool().unwrap_or(false),
             locked: !r[3].is_null(),
-            failed: r[4].as_i64().unwrap_or(0),
         })
     }))
 }
@@ -118,6 +114,27 @@ fn refused() -> CoreError {
 }
 
 impl Core {
+    /// 429 when the address has failed too often in the last quarter hour.
+    pub(crate) fn check_login_throttle(
+        &self,
+        addr: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), CoreError> {
+        let (recent, oldest) = self.login_throttle.recent(addr, now);
+        if recent >= self.settings.login_address_failures as usize {
+            let wait = oldest
+                .map(|t| (t + Duration::seconds(ADDRESS_WINDOW_SECS) - now).num_seconds())
+                .unwrap_or(ADDRESS_WINDOW_SECS)
+                .max(1);
+            return Err(CoreError::TooManyRequests {
+                code: "too_many_logins",
+                message: "too many failed attempts from this address; wait and try again".into(),
+                retry_after_secs: wait as u64,
+            });
+        }
+        Ok(())
+    }
+
     /// Checks an email and password and opens a session. Wrong passwords count towards the
     /// account's lockout and the address's throttle; every attempt is audited.
     pub async fn login(
@@ -129,18 +146,7 @@ impl Core {
     ) -> Result<NewSession, CoreError> {
         let now = self.clock.now();
         let addr = client_addr.clone().unwrap_or_default();
-        let (recent, oldest) = self.login_throttle.recent(&addr, now);
-        if recent >= self.settings.login_address_failures as usize {
-            let wait = oldest
-                .map(|t| (t + Duration::seconds(ADDRESS_WINDOW_SECS) - now).num_seconds())
-                .unwrap_or(ADDRESS_WINDOW_SECS)
-                .max(1);
-            return Err(CoreError::TooManyRequests {
-                code: "too_many_logins",
-                message: "too many failed logins from this address; wait and try again".into(),
-                retry_after_secs: wait as u64,
-            });
-        }
+        self.check_login_throttle(&addr, now)?;
         let email = email.trim().to_lowercase();
         let lookup = email.clone();
         let row = self
@@ -170,22 +176,34 @@ impl Core {
             let user = row
                 .as_ref()
                 .filter(|_| reason == "wrong_password")
-                .map(|r| (r.id, r.failed + 1));
+                .map(|r| r.id);
             self.store
                 .write(move |conn| {
                     let mut locked_now = false;
-                    if let Some((id, failed)) = user {
-                        locked_now = failed >= lockout;
+                    if let Some(id) = user {
+                        // counted in the database, not from the row read before the (slow)
+                        // password check: concurrent wrong passwords must each count
                         let mut sql = Sql::new(conn.dialect());
-                        sql.push("UPDATE sys_users SET failed_logins = ");
-                        sql.param(SqlValue::Int(failed));
-                        if locked_now {
-                            sql.push(", locked_at = ");
-                            sql.param(SqlValue::Timestamp(now));
-                        }
-                        sql.push(" WHERE id = ");
+                        sql.push(
+                            "UPDATE sys_users SET failed_logins = COALESCE(failed_logins, 0) + 1 WHERE id = ",
+                        );
                         sql.param(SqlValue::Uuid(id));
                         conn.execute(&sql.text, &sql.params)?;
+                        let mut sql = Sql::new(conn.dialect());
+                        sql.push("SELECT failed_logins FROM sys_users WHERE id = ");
+                        sql.param(SqlValue::Uuid(id));
+                        let failed = conn
+                            .query_one(&sql.text, &sql.params)?
+                            .and_then(|r| r[0].as_i64())
+                            .unwrap_or(0);
+                        if failed >= lockout {
+                            let mut sql = Sql::new(conn.dialect());
+                            sql.push("UPDATE sys_users SET locked_at = ");
+                            sql.param(SqlValue::Timestamp(now));
+                            sql.push(" WHERE locked_at IS NULL AND id = ");
+                            sql.param(SqlValue::Uuid(id));
+                            locked_now = conn.execute(&sql.text, &sql.params)? > 0;
+                        }
                     }
                     audit::append(
                         conn,

@@ -32,7 +32,7 @@ impl Companions {
         self.index.push(op);
     }
 
-    /// `[object, record_id, kind, actor, at, changes]`
+    /// `[object, record_id, kind, actor, at, changes, source, client_addr]`
     pub fn add_event(&mut self, row: Vec<SqlValue>) {
         self.events.push(row);
     }
@@ -60,7 +60,16 @@ impl Companions {
             insert_rows(
                 conn,
                 "sys_events",
-                &["object", "record_id", "kind", "actor", "at", "changes"],
+                &[
+                    "object",
+                    "record_id",
+                    "kind",
+                    "actor",
+                    "at",
+                    "changes",
+                    "source",
+                    "client_addr",
+                ],
                 &self.events,
                 OnDuplicate::Fail,
             )?;

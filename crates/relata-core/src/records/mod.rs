@@ -5,6 +5,7 @@
 pub mod bulk;
 pub mod companions;
 pub mod read;
+pub mod transfer;
 pub mod write;
 
 use std::sync::Arc;

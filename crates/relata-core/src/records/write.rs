@@ -291,7 +291,8 @@ pub fn update(
 
     let tracked: Vec<(String, Json, Json)> = changed
         .iter()
-        .filter(|(name, _)| object.field(name).is_some_and(|f| f.tracked))
+        // who owned a record when is always kept: transfers and the lead pool rely on it
+        .filter(|(name, _)| name == "owner_id" || object.field(name).is_some_and(|f| f.tracked))
         .map(|(name, value)| (name.clone(), current.get(name).to_json(), value.to_json()))
         .collect();
     write_history(conn, object, id, actor, now, &tracked)?;
@@ -471,6 +472,12 @@ pub fn append_event(
         SqlValue::Uuid(actor.user_id.0),
         SqlValue::Timestamp(now),
         SqlValue::Json(changes),
+        SqlValue::Text(actor.source.as_str().to_owned()),
+        actor
+            .client_addr
+            .clone()
+            .map(SqlValue::Text)
+            .unwrap_or(SqlValue::Null),
     ]);
     Ok(())
 }

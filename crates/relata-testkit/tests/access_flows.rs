@@ -1,0 +1,384 @@
+//! Identity flows end to end: first-run setup, password reset by email, ownership transfer
+//! with related records, role hierarchy with manager edit rights, and record shares.
+
+use std::sync::Arc;
+
+use relata_core::mail::CapturingMailer;
+use relata_core::records::transfer::TransferInput;
+use relata_testkit::{SpawnOptions, TestApp};
+use serde_json::json;
+
+#[tokio::test]
+async fn setup_gives_the_first_admin_a_password_once() {
+    let app = TestApp::spawn().await;
+    let anon = app.anonymous();
+    let status = anon.get("/api/v1/setup").await;
+    status.assert_status(200);
+    assert_eq!(status.body["needed"], true);
+
+    let weak = anon
+        .post(
+            "/api/v1/setup",
+            &json!({"name": "Li Lei", "email": "li.lei@example.com", "password": "short"}),
+        )
+        .await;
+    weak.assert_problem(422, "validation_failed");
+    assert_eq!(weak.body["errors"][0]["field"], "password");
+
+    let done = anon
+        .post(
+            "/api/v1/setup",
+            &json!({"name": "Li Lei", "email": "li.lei@example.com", "password": "a long and private phrase"}),
+        )
+        .await;
+    done.assert_status(201);
+    assert_eq!(anon.get("/api/v1/setup").await.body["needed"], false);
+    let again = anon
+        .post(
+            "/api/v1/setup",
+            &json!({"name": "Mallory", "email": "m@example.com", "password": "another long phrase here"}),
+        )
+        .await;
+    again.assert_problem(409, "setup_done");
+
+    // the administrator signs in with it and is an administrator
+    let login = anon
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": "li.lei@example.com", "password": "a long and private phrase"}),
+        )
+        .await;
+    login.assert_status(200);
+    assert_eq!(login.body["user_id"], done.body["user_id"]);
+}
+
+#[tokio::test]
+async fn a_password_reset_mails_a_one_time_code() {
+    let mailer = Arc::new(CapturingMailer::default());
+    let app = TestApp::spawn_with(SpawnOptions {
+        mailer: Some(mailer.clone()),
+        ..Default::default()
+    })
+    .await;
+    let rep = app
+        .user(
+            "wang.fang@example.com",
+            json!({"password": "the old long password"}),
+        )
+        .await;
+    let anon = app.anonymous();
+
+    // unknown emails answer the same and send nothing
+    anon.post(
+        "/api/v1/auth/password_reset",
+        &json!({"email": "nobody@example.com"}),
+    )
+    .await
+    .assert_status(202);
+    assert!(mailer.sent().is_empty());
+
+    anon.post(
+        "/api/v1/auth/password_reset",
+        &json!({"email": "Wang.Fang@example.com"}),
+    )
+    .await
+    .assert_status(202);
+    let sent = mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "wang.fang@example.com");
+    let code = sent[0]
+        .body
+        .split_whitespace()
+        .find(|w| w.starts_with("rlr_"))
+        .expect("a code in the mail")
+        .to_owned();
+
+    let weak = anon
+        .post(
+            "/api/v1/auth/password_reset/confirm",
+            &json!({"token": code, "new_password": "123"}),
+        )
+        .await;
+    weak.assert_problem(422, "validation_failed");
+    anon.post(
+        "/api/v1/auth/password_reset/confirm",
+        &json!({"token": code, "new_password": "a brand new long password"}),
+    )
+    .await
+    .assert_status(204);
+    // spent
+    anon.post(
+        "/api/v1/auth/password_reset/confirm",
+        &json!({"token": code, "new_password": "yet another long password"}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+
+    let old = anon
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": "wang.fang@example.com", "password": "the old long password"}),
+        )
+        .await;
+    old.assert_status(403);
+    let new = anon
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": "wang.fang@example.com", "password": "a brand new long password"}),
+        )
+        .await;
+    new.assert_status(200);
+    assert_eq!(new.body["user_id"], rep.user_id.0.to_string());
+}
+
+#[tokio::test]
+async fn ownership_moves_with_related_records_within_the_actors_rights() {
+    let app = TestApp::spawn().await;
+    let core = &app.core;
+    let admin = app.admin().await;
+    let leaving = app.user("leaving@example.com", json!({})).await;
+    let taking = app.user("taking@example.com", json!({})).await;
+    let other = app.user("other@example.com", json!({})).await;
+
+    let acct = core
+        .create_record(&leaving, "account", json!({"name": "阿里巴巴"}))
+        .await
+        .unwrap();
+    let acct_id = acct.id().unwrap();
+    let mine = core
+        .create_record(
+            &leaving,
+            "contact",
+            json!({"name": "马云", "account_id": acct_id}),
+        )
+        .await
+        .unwrap();
+    let opp = core
+        .create_record(
+            &leaving,
+            "opportunity",
+            json!({"name": "云服务", "account_id": acct_id, "stage": "prospecting"}),
+        )
+        .await;
+    // someone else's contact on the same account stays theirs
+    let theirs = core
+        .create_record(
+            &admin,
+            "contact",
+            json!({"name": "张勇", "account_id": acct_id, "owner_id": other.user_id.0}),
+        )
+        .await
+        .unwrap();
+    let second = core
+        .create_record(&leaving, "account", json!({"name": "腾讯"}))
+        .await
+        .unwrap();
+
+    // a rep cannot hand over what they may not edit
+    let refused = core
+        .transfer_ownership(
+            &taking,
+            "account",
+            TransferInput {
+                ids: vec![acct_id],
+                from_owner: None,
+                to_owner: taking.user_id.0,
+                include_related: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(refused.transferred.is_empty());
+    assert_eq!(refused.not_found, vec![acct_id.to_string()]);
+
+    // the leaver is deactivated; an administrator moves all their accounts, with related records
+    core.update_user(&admin, leaving.user_id.0, json!({"active": false}))
+        .await
+        .unwrap();
+    let moved = core
+        .transfer_ownership(
+            &admin,
+            "account",
+            TransferInput {
+                ids: vec![],
+                from_owner: Some(leaving.user_id.0),
+                to_owner: taking.user_id.0,
+                include_related: true,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.transferred.get("account"), Some(&2), "{moved:?}");
+    assert_eq!(moved.transferred.get("contact"), Some(&1), "{moved:?}");
+    if opp.is_ok() {
+        assert_eq!(moved.transferred.get("opportunity"), Some(&1), "{moved:?}");
+    }
+    let taking = app.actor_of(&taking.user_id.0.to_string()).await;
+    for (object, id) in [
+        ("account", acct_id),
+        ("account", second.id().unwrap()),
+        ("contact", mine.id().unwrap()),
+    ] {
+        let r = core.get_record(&taking, object, id).await.unwrap();
+        assert_eq!(
+            r.get("owner_id"),
+            &relata_domain::Value::Ref(taking.user_id.0)
+        );
+        let history = core.record_history(&admin, object, id).await.unwrap();
+        assert!(
+            history.iter().any(|h| h.field == "owner_id"),
+            "{object} history records the transfer"
+        );
+    }
+    let untouched = core
+        .get_record(&admin, "contact", theirs.id().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        untouched.get("owner_id"),
+        &relata_domain::Value::Ref(other.user_id.0)
+    );
+
+    // a deactivated user cannot receive records
+    let err = core
+        .transfer_ownership(
+            &admin,
+            "account",
+            TransferInput {
+                ids: vec![acct_id],
+                from_owner: None,
+                to_owner: leaving.user_id.0,
+                include_related: false,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "validation_failed");
+
+    // the audit log has the transfer and the deactivation
+    let audit = core
+        .audit_entries(
+            &admin,
+            relata_core::audit::AuditQuery {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|e| e.action == "record.transfer"));
+    assert!(audit.iter().any(|e| e.action == "user.deactivate"));
+}
+
+#[tokio::test]
+async fn managers_see_subordinates_records_and_edit_them_only_when_configured() {
+    let app = TestApp::spawn().await;
+    let core = &app.core;
+    let admin = app.admin().await;
+    let director = core
+        .create_role(
+            &admin,
+            serde_json::from_value(json!({"name": "销售总监"})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let manager = core
+        .create_role(
+            &admin,
+            serde_json::from_value(json!({"name": "区域经理", "parent_id": director.id})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let rep_role = core
+        .create_role(
+            &admin,
+            serde_json::from_value(json!({"name": "销售代表", "parent_id": manager.id})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let boss = app
+        .user("boss@example.com", json!({"role_id": director.id}))
+        .await;
+    let rep = app
+        .user("rep@example.com", json!({"role_id": rep_role.id}))
+        .await;
+    let peer = app
+        .user("peer@example.com", json!({"role_id": rep_role.id}))
+        .await;
+
+    // an actor carries the access of its moment (a request's); take the current one
+    let boss = app.actor_of(&boss.user_id.0.to_string()).await;
+    let lead = core
+        .create_record(&rep, "lead", json!({"name": "刘洋", "company": "小米"}))
+        .await
+        .unwrap();
+    let id = lead.id().unwrap();
+    assert!(
+        core.get_record(&boss, "lead", id).await.is_ok(),
+        "a manager above sees it"
+    );
+    assert!(
+        core.get_record(&peer, "lead", id).await.is_err(),
+        "a peer does not"
+    );
+    let err = core
+        .update_record(&boss, "lead", id, json!({"company": "小米科技"}), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found", "seeing is not editing: {err:?}");
+
+    core.set_object_sharing(
+        &admin,
+        "lead",
+        serde_json::from_value(json!({"sharing": {"model": "private"}, "manager_edit": true}))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let boss = app.actor_of(&boss.user_id.0.to_string()).await;
+    core.update_record(&boss, "lead", id, json!({"company": "小米科技"}), None)
+        .await
+        .unwrap();
+
+    // a manual share with the peer, read only
+    let share = core
+        .share_record(
+            &rep,
+            "lead",
+            id,
+            serde_json::from_value(
+                json!({"principal": {"kind": "user", "id": peer.user_id.0}, "access": "read"}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let peer = app.actor_of(&peer.user_id.0.to_string()).await;
+    assert!(core.get_record(&peer, "lead", id).await.is_ok());
+    assert!(
+        core.update_record(&peer, "lead", id, json!({"company": "x"}), None)
+            .await
+            .is_err()
+    );
+    core.unshare_record(&rep, "lead", id, share.id.parse().unwrap())
+        .await
+        .unwrap();
+    assert!(core.get_record(&peer, "lead", id).await.is_err());
+
+    // a role cycle is refused and leaves the tree as it was
+    let err = core
+        .update_role(
+            &admin,
+            director.id.parse().unwrap(),
+            serde_json::from_value(json!({"name": "销售总监", "parent_id": rep_role.id})).unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "validation_failed");
+    let roles = core.list_roles(&admin).await.unwrap();
+    assert!(
+        roles
+            .iter()
+            .any(|r| r.id == director.id && r.parent_id.is_none())
+    );
+}

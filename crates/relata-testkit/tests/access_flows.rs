@@ -382,3 +382,30 @@ async fn managers_see_subordinates_records_and_edit_them_only_when_configured() 
             .any(|r| r.id == director.id && r.parent_id.is_none())
     );
 }
+
+#[tokio::test]
+async fn the_audit_log_keeps_entries_for_the_retention_period() {
+    let clock = Arc::new(relata_domain::ManualClock::new(
+        chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+    ));
+    let app = TestApp::spawn_with(SpawnOptions {
+        clock: Some(clock.clone()),
+        ..Default::default()
+    })
+    .await;
+    let core = &app.core;
+    let admin = app.admin().await;
+    core.create_team(&admin, "华东大区").await.unwrap();
+    clock.advance(chrono::Duration::days(400));
+    core.create_team(&admin, "华南大区").await.unwrap();
+    let query = || relata_core::audit::AuditQuery {
+        action: Some("team.create".into()),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(core.audit_entries(&admin, query()).await.unwrap().len(), 2);
+    assert_eq!(core.sweep_audit_log(365).await.unwrap(), 1);
+    let left = core.audit_entries(&admin, query()).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].detail["name"], "华南大区");
+}

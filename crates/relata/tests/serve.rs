@@ -287,3 +287,114 @@ fn serve_fails_clearly_when_the_address_is_taken() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
 }
+
+/// Passwords, token secrets, session secrets and password hashes never reach the log, even at
+/// the most verbose level: the test drives setup, logins (right and wrong), token creation and
+/// use, and a password reset, then reads every line the server wrote.
+#[test]
+fn secrets_never_reach_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = sqlite_url(d, "relata.db");
+    let admin_token = common::stdout(&common::run_ok(relata(d).args([
+        "--database-url",
+        &url,
+        "token",
+        "create",
+    ])))
+    .trim()
+    .to_owned();
+    let server = Server::start(d, &url, &["--log", "trace,hyper=info,h2=info"]);
+    let a = server.addr.clone();
+    let password = "correct horse battery staple";
+    let wrong = "wrong horse battery staple";
+
+    let (status, _) = http(
+        &a,
+        "POST",
+        "/api/v1/setup",
+        None,
+        &format!(r#"{{"name":"Li Lei","email":"li.lei@example.com","password":"{password}"}}"#),
+    );
+    assert_eq!(status, 201);
+    let (status, _) = http(
+        &a,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        &format!(r#"{{"email":"li.lei@example.com","password":"{wrong}"}}"#),
+    );
+    assert_eq!(status, 403);
+    let mut stream = TcpStream::connect(&a).unwrap();
+    let body = format!(r#"{{"email":"li.lei@example.com","password":"{password}"}}"#);
+    stream
+        .write_all(request_head("POST", "/api/v1/auth/login", None, body.len()).as_bytes())
+        .unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let session = raw
+        .split("relata_session=")
+        .nth(1)
+        .and_then(|s| s.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let (status, created) = http(
+        &a,
+        "POST",
+        "/api/v1/me/tokens",
+        Some(&admin_token),
+        r#"{"name":"ci"}"#,
+    );
+    assert_eq!(status, 201, "{created}");
+    let token: String = serde_json::from_str::<serde_json::Value>(&created).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = http(
+        &a,
+        "GET",
+        "/api/v1/records/account?limit=1",
+        Some(&token),
+        "",
+    );
+    assert_eq!(status, 200);
+    let (status, _) = http(
+        &a,
+        "GET",
+        "/api/v1/me",
+        Some("rlt_not_a_real_token_but_secret_looking"),
+        "",
+    );
+    assert_eq!(status, 401);
+    let (status, _) = http(
+        &a,
+        "POST",
+        "/api/v1/auth/password_reset",
+        None,
+        r#"{"email":"li.lei@example.com"}"#,
+    );
+    assert_eq!(status, 202);
+
+    server.signal("TERM");
+    let (ok, log) = server.wait();
+    assert!(ok, "{log}");
+    assert!(
+        log.lines().count() > 10,
+        "the log is too quiet to prove anything:\n{log}"
+    );
+    for secret in [
+        password,
+        wrong,
+        admin_token.as_str(),
+        token.as_str(),
+        session.as_str(),
+        "rlt_not_a_real_token_but_secret_looking",
+        "$argon2",
+    ] {
+        assert!(
+            !log.contains(secret),
+            "the log contains a secret ({secret}):\n{log}"
+        );
+    }
+}

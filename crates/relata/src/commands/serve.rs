@@ -91,6 +91,27 @@ async fn serve(core: Arc<Core>, config: &Config, demo_token: Option<String>) -> 
             tracing::error!(error = %e, "rebuilding the search index failed; it is retried at the next start");
         }
     });
+    // The audit log's retention: entries older than the setting go, at start and daily.
+    // (Every server sharing a database sweeps; the deletes are idempotent.)
+    let sweeping = core.clone();
+    tokio::spawn(async move {
+        let mut daily = tokio::time::interval(std::time::Duration::from_secs(24 * 3600));
+        loop {
+            daily.tick().await;
+            let days = sweeping.settings.audit_retention_days;
+            match sweeping.sweep_audit_log(days).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    removed = n,
+                    days,
+                    "audit log entries past retention removed"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "sweeping the audit log failed; retried tomorrow")
+                }
+            }
+        }
+    });
     let app = relata_api::router(core, opts);
     let (stop, stopped) = oneshot::channel::<()>();
     let server = axum::serve(

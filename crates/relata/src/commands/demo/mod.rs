@@ -7,6 +7,7 @@
 //! pipelines look current whenever the demo is loaded.
 
 mod generate;
+mod org;
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -140,6 +141,15 @@ pub fn load(
     };
     let n = counts(scale);
     tracing::info!(?scale, seed, "loading the demo data set");
+    // Reps own the accounts in turn; what hangs off an account belongs to its owner.
+    let owners = org::create(core, rt, &loader.actor)?;
+    let owner_of = |i: usize| owners.get(i % owners.len().max(1)).cloned();
+    let owned = |mut record: Json, owner: Option<String>| {
+        if let (Some(o), Some(map)) = (owner, record.as_object_mut()) {
+            map.insert("owner_id".into(), Json::String(o));
+        }
+        record
+    };
     let mut g = Generator::new(seed, core.clock.now().date_naive());
 
     let companies: Vec<_> = (0..n.accounts)
@@ -148,7 +158,9 @@ pub fn load(
             g.company(chinese)
         })
         .collect();
-    let account_ids = loader.create("account", n.accounts, |i| g.account(&companies[i]))?;
+    let account_ids = loader.create("account", n.accounts, |i| {
+        owned(g.account(&companies[i]), owner_of(i))
+    })?;
     let mut accounts: Vec<AccountInfo> = companies
         .into_iter()
         .zip(account_ids)
@@ -172,16 +184,21 @@ pub fn load(
             }
         })
         .collect();
-    let contact_ids = loader.create("contact", n.contacts, |i| g.contact(&accounts[homes[i]]))?;
+    let contact_ids = loader.create("contact", n.contacts, |i| {
+        owned(g.contact(&accounts[homes[i]]), owner_of(homes[i]))
+    })?;
     for (home, id) in homes.into_iter().zip(contact_ids) {
         accounts[home].contacts.push(id);
     }
 
-    loader.create("lead", n.leads, |_| g.lead())?;
+    loader.create("lead", n.leads, |i| owned(g.lead(), owner_of(i)))?;
 
     let deal_homes: Vec<usize> = (0..n.opportunities).map(|_| g.index(n.accounts)).collect();
     let deal_ids = loader.create("opportunity", n.opportunities, |i| {
-        g.opportunity(&accounts[deal_homes[i]])
+        owned(
+            g.opportunity(&accounts[deal_homes[i]]),
+            owner_of(deal_homes[i]),
+        )
     })?;
 
     // Tasks and notes: half about a deal (at its account), half about an account alone.
@@ -196,12 +213,18 @@ pub fn load(
     let task_about: Vec<_> = (0..n.tasks).map(|_| about(&mut g)).collect();
     loader.create("task", n.tasks, |i| {
         let (a, d) = task_about[i];
-        g.task(&accounts[a], d.map(|d| deal_ids[d].as_str()))
+        owned(
+            g.task(&accounts[a], d.map(|d| deal_ids[d].as_str())),
+            owner_of(a),
+        )
     })?;
     let note_about: Vec<_> = (0..n.notes).map(|_| about(&mut g)).collect();
     loader.create("note", n.notes, |i| {
         let (a, d) = note_about[i];
-        g.note(&accounts[a], d.map(|d| deal_ids[d].as_str()))
+        owned(
+            g.note(&accounts[a], d.map(|d| deal_ids[d].as_str())),
+            owner_of(a),
+        )
     })?;
 
     let total = n.accounts + n.contacts + n.leads + n.opportunities + n.tasks + n.notes;

@@ -1144,3 +1144,50 @@ async fn a_standard_user_cannot_administer() {
     assert_eq!(list(&app, "/api/v1/admin/roles").await, json!([]));
     assert_eq!(app.get("/api/v1/meta/objects").await.body, objects);
 }
+
+/// Every state-changing operation of the API, walked from the OpenAPI document, refuses a
+/// cookie-authenticated request without the CSRF token — before it changes anything.
+#[tokio::test]
+async fn every_cookie_write_needs_the_csrf_token() {
+    let app = TestApp::spawn().await;
+    let admin = admin_id(&app).await;
+    app.patch(
+        &format!("/api/v1/admin/users/{admin}"),
+        &json!({"password": PASSWORD}),
+    )
+    .await
+    .assert_status(200);
+    let email = app.get(&format!("/api/v1/admin/users/{admin}")).await.body["email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session = Session::open(&app, &email, PASSWORD).await;
+    let doc = app.get("/api/v1/openapi.json").await.body;
+    let mut checked = 0;
+    for (template, ops) in doc["paths"].as_object().unwrap() {
+        let path = template
+            .replace("{object}", "account")
+            .replace("{field}", "name")
+            .replace("{id}", &admin)
+            .replace("{user}", &admin)
+            .replace("{set}", &admin)
+            .replace("{share}", &admin);
+        for (method, op) in ops.as_object().unwrap() {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let public = op["security"] == json!([{}]);
+            if !path.starts_with("/api/") || public || matches!(m, Method::GET | Method::HEAD) {
+                continue;
+            }
+            let r = session.send(m.clone(), &path, Some(&json!({})), None).await;
+            r.assert_problem(403, "csrf_failed");
+            let wrong = session
+                .send(m.clone(), &path, Some(&json!({})), Some("not-the-token"))
+                .await;
+            wrong.assert_problem(403, "csrf_failed");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "only {checked} write operations found");
+    // the session itself still works for reads
+    session.get("/api/v1/me").await.assert_status(200);
+}

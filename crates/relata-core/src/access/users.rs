@@ -472,6 +472,15 @@ impl Core {
                 message: "only an administrator may grant or remove administrator rights".into(),
             });
         }
+        if let Some(p) = &c.password {
+            // the rules compare with the user's own name and email, as they will be
+            let current = self.get_user(actor, id).await?;
+            let email = c.email.clone().unwrap_or(current.email);
+            let name = c.name.clone().unwrap_or(current.name);
+            if let Some(problem) = password_problem(p, &email, &name) {
+                return Err(FieldError::new("password", Code::WeakPassword, problem).into());
+            }
+        }
         let hash = match c.password.take() {
             Some(p) => Some(password::hash(p).await?),
             None => None,

@@ -409,3 +409,64 @@ async fn the_audit_log_keeps_entries_for_the_retention_period() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].detail["name"], "华南大区");
 }
+
+#[tokio::test]
+async fn a_user_manager_cannot_take_over_an_administrator() {
+    let app = TestApp::spawn().await;
+    let core = &app.core;
+    let admin = app.admin().await;
+    let set = core
+        .create_permission_set(
+            &admin,
+            serde_json::from_value(
+                json!({"name": "User managers", "grants": {"capabilities": ["manage_users"]}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let hr = app.user("hr@example.com", json!({})).await;
+    core.assign_permission_set(&admin, hr.user_id.0, set.id.parse().unwrap(), true)
+        .await
+        .unwrap();
+    let hr = app.actor_of(&hr.user_id.0.to_string()).await;
+
+    // managing ordinary users works
+    let rep = core
+        .create_user(&hr, json!({"name": "新人", "email": "new@example.com"}))
+        .await
+        .unwrap();
+    core.update_user(
+        &hr,
+        rep.id.parse().unwrap(),
+        json!({"password": "a fine long password"}),
+    )
+    .await
+    .unwrap();
+
+    // but an administrator's password, email or status is out of reach, and so is admin rights
+    for change in [
+        json!({"password": "a hijacking long password"}),
+        json!({"email": "hr@example.com"}),
+        json!({"active": false}),
+    ] {
+        let err = core
+            .update_user(&hr, admin.user_id.0, change.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "forbidden", "{change}: {err:?}");
+    }
+    let err = core
+        .update_user(&hr, rep.id.parse().unwrap(), json!({"is_admin": true}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+    let err = core
+        .create_user(
+            &hr,
+            json!({"name": "x", "email": "x@example.com", "is_admin": true}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "forbidden");
+}

@@ -486,6 +486,7 @@ impl Core {
             None => None,
         };
         let detail = changed_keys(&input);
+        let is_superuser = actor.is_superuser();
         let action = match c.active {
             Some(false) => "user.deactivate",
             _ => "user.update",
@@ -495,8 +496,15 @@ impl Core {
             Capability::ManageUsers,
             action,
             Box::new(move |conn, snapshot, now| {
-                if !snapshot.users.contains_key(&id) {
+                let Some(target) = snapshot.users.get(&id) else {
                     return Err(CoreError::not_found(format!("user {id}")));
+                };
+                // a user manager who is not an administrator must not take over one (by
+                // setting their password or email) or switch one off
+                if target.is_admin && !is_superuser {
+                    return Err(CoreError::Forbidden {
+                        message: "only an administrator may change an administrator".into(),
+                    });
                 }
                 keep_an_admin(snapshot, id, &c)?;
                 check_references(conn, snapshot, &c, Some(id))?;

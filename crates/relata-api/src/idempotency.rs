@@ -16,8 +16,13 @@ use crate::state::AppState;
 
 const MAX_KEY_LEN: usize = 255;
 
+/// Record writes only: their responses hold record data the same credential may read again.
+/// Responses of other POSTs may carry secrets (a new token) or their requests passwords, and
+/// must be neither stored nor replayed.
+const IDEMPOTENT_PREFIX: &str = "/api/v1/records/";
+
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST {
+    if req.method() != Method::POST || !req.uri().path().starts_with(IDEMPOTENT_PREFIX) {
         return next.run(req).await;
     }
     let Some(key) = req
@@ -37,6 +42,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     }
     let Some(actor) = req.extensions().get::<Actor>().cloned() else {
         return next.run(req).await;
+    };
+    // Keys belong to one credential: another token of the same user (say, a narrower one)
+    // cannot replay what this one was answered.
+    let key = match req.extensions().get::<crate::middleware::CredentialTag>() {
+        Some(tag) => format!("{}:{key}", tag.0),
+        None => key,
     };
     let (parts, body) = req.into_parts();
     let limit = state.max_body_bytes;

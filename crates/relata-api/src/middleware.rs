@@ -151,6 +151,11 @@ fn is_safe(method: &Method) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub struct CurrentSession(pub uuid::Uuid);
 
+/// A short tag of the credential a request was authenticated with (a prefix of its hash),
+/// for keeping per-credential state such as idempotency keys apart.
+#[derive(Debug, Clone)]
+pub struct CredentialTag(pub String);
+
 /// Requires a bearer token or a session cookie on every `/api` request and puts the
 /// [`relata_core::Actor`] into the request's extensions. A state-changing request made with
 /// the cookie must carry the session's CSRF token in `X-CSRF-Token` (a cross-site form cannot
@@ -213,6 +218,8 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         return ApiError::from(e).into_response();
     }
     actor.client_addr = addr;
+    req.extensions_mut()
+        .insert(CredentialTag(credential.chars().take(16).collect()));
     if let Err(e) = refresh_schema(&state).await {
         return ApiError::from(e).into_response();
     }

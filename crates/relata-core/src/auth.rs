@@ -20,7 +20,7 @@ use relata_domain::{FieldError, FieldErrorCode};
 
 use crate::Core;
 use crate::audit::{self, Who};
-use crate::context::{Actor, ScopeAccess, Source, TokenScope};
+use crate::context::{Actor, Source, TokenScope};
 use crate::error::CoreError;
 
 /// A new API token as a user asks for it.
@@ -188,30 +188,27 @@ impl Core {
             if !errors.is_empty() {
                 return Err(CoreError::Validation(errors));
             }
-            // a limited token cannot widen what the credential creating it may do
-            if let Some(mine) = &actor.scopes {
-                for s in scopes {
-                    if !mine.iter().any(|m| {
-                        (m.object == "*" || m.object == s.object)
-                            && (m.access == ScopeAccess::Write || s.access == ScopeAccess::Read)
-                    }) {
-                        return Err(CoreError::Forbidden {
-                            message: "a token cannot grant more than the token creating it".into(),
-                        });
-                    }
-                }
-            }
-        } else if actor.scopes.is_some() {
+        }
+        // A limited token cannot make tokens at all (a child could outlive or outgrow it).
+        if actor.scopes.is_some() {
             return Err(CoreError::Forbidden {
-                message: "a limited token cannot create an unlimited one".into(),
+                message: "a token limited to record scopes cannot create tokens".into(),
             });
         }
         let now = self.clock.now();
         let token = new_token();
         let id = relata_domain::ids::uuid_v7_at(now);
-        let expires_at = input
-            .expires_in_days
-            .map(|d| now + chrono::Duration::days(i64::from(d)));
+        // A token never outlives the token that creates it (a session does not bind it:
+        // making long-lived tokens is what the settings page is for).
+        let expires_at = match (
+            input
+                .expires_in_days
+                .map(|d| now + chrono::Duration::days(i64::from(d))),
+            actor.credential_expires_at,
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let view = TokenView {
             id: id.to_string(),
             name: name.clone(),

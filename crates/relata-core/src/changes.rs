@@ -36,22 +36,28 @@ impl Core {
         if let Some(o) = &object {
             self.object(o)?;
         }
-        // Per object the caller may read: its visibility and its hidden fields.
+        // Per object the caller may read: its visibility and the fields they may read (an
+        // allow-list: an event may name fields archived since, whose hiding no longer shows)
         let readable: Vec<(String, Visibility, Vec<String>)> = schema
             .objects()
             .filter(|o| object.as_ref().is_none_or(|name| name == o.name()))
             .filter(|o| actor.may(o.name(), relata_domain::access::Operation::Read))
             .map(|o| {
                 let vis = self.visibility(actor, o, relata_domain::access::Operation::Read)?;
-                Ok((o.name().to_owned(), vis, crate::fields::hidden(actor, o)))
+                let fields = o
+                    .live_fields()
+                    .filter(|f| crate::fields::readable(actor, o, f.name()))
+                    .map(|f| f.name().to_owned())
+                    .collect();
+                Ok((o.name().to_owned(), vis, fields))
             })
             .collect::<Result<_, CoreError>>()?;
         let everything = actor.access.superuser;
-        let hidden: std::collections::HashMap<String, Vec<String>> = readable
-            .iter()
-            .filter(|(_, _, h)| !h.is_empty())
-            .map(|(o, _, h)| (o.clone(), h.clone()))
-            .collect();
+        let allowed: std::collections::HashMap<String, std::collections::HashSet<String>> =
+            readable
+                .iter()
+                .map(|(o, _, f)| (o.clone(), f.iter().cloned().collect()))
+                .collect();
         let mut events = self.store
             .read(move |conn| {
                 let mut sql = Sql::new(conn.dialect());
@@ -100,9 +106,13 @@ impl Core {
                     as Result<Vec<ChangeEvent>, CoreError>
             })
             .await?;
-        for event in &mut events {
-            if let Some(h) = hidden.get(&event.object) {
-                crate::fields::redact_json(h, &mut event.changes);
+        if !everything {
+            for event in &mut events {
+                if let (Some(keep), Json::Object(map)) =
+                    (allowed.get(&event.object), &mut event.changes)
+                {
+                    map.retain(|k, _| keep.contains(k));
+                }
             }
         }
         Ok(events)

@@ -49,15 +49,6 @@ pub fn redact(actor: &Actor, object: &ObjectDef, record: &mut Record) {
     }
 }
 
-/// Removes hidden fields from a JSON object keyed by field name (change-feed diffs).
-pub fn redact_json(hidden: &[String], value: &mut Json) {
-    if let Json::Object(map) = value {
-        for name in hidden {
-            map.remove(name);
-        }
-    }
-}
-
 /// One error per field of `input` the actor may not edit.
 pub fn check_editable(actor: &Actor, object: &ObjectDef, input: &Json) -> Vec<FieldError> {
     if actor.access.superuser {

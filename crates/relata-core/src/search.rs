@@ -273,7 +273,11 @@ fn rank_of(
     parts: &[QueryPart],
     class: u8,
 ) -> MatchRank {
+    // With fields hidden from the caller, the index's class may come from one of them (an
+    // exact match on a hidden phone would rank first and tell its value): rank by the
+    // visible values alone.
     let by_index = match class {
+        _ if !target.hidden.is_empty() => MatchRank::Substring,
         // a query longer than a term matched on its first characters only
         0 if parts.iter().all(|p| p.verify.is_none()) => MatchRank::Exact,
         0 | 1 => MatchRank::Prefix,

@@ -34,12 +34,22 @@ pub enum Visibility {
     Restricted(Box<Restriction>),
 }
 
+/// What a caller needs of a record: to read it, to edit it, or full access — delete,
+/// restore, purge, share, transfer — which shares and sharing rules never give (as in
+/// Salesforce: a read-write share lets one edit a record, not give it away or delete it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Read,
+    Edit,
+    Full,
+}
+
 #[derive(Debug, Clone)]
 pub struct Restriction {
     object: String,
     owners: Vec<Uuid>,
     principals: Vec<(&'static str, Vec<Uuid>)>,
-    need: AccessLevel,
+    need: Need,
     rules: Vec<TypedFilter>,
     /// The lookup column, the parent's table, and the parent's visibility.
     parent: Option<(String, String, Visibility)>,
@@ -48,12 +58,18 @@ pub struct Restriction {
 impl Visibility {
     /// The records `access` may read.
     pub fn read(access: &Access, object: &ObjectDef, schema: &Schema, now: DateTime<Utc>) -> Self {
-        Self::build(access, object, schema, now, AccessLevel::Read, 0)
+        Self::build(access, object, schema, now, Need::Read, 0)
     }
 
     /// The records `access` may change.
     pub fn edit(access: &Access, object: &ObjectDef, schema: &Schema, now: DateTime<Utc>) -> Self {
-        Self::build(access, object, schema, now, AccessLevel::Edit, 0)
+        Self::build(access, object, schema, now, Need::Edit, 0)
+    }
+
+    /// The records `access` has full access to: their own, their subordinates' when
+    /// managers may edit them, all with modify-all.
+    pub fn full(access: &Access, object: &ObjectDef, schema: &Schema, now: DateTime<Utc>) -> Self {
+        Self::build(access, object, schema, now, Need::Full, 0)
     }
 
     pub fn is_all(&self) -> bool {
@@ -65,7 +81,7 @@ impl Visibility {
         object: &ObjectDef,
         schema: &Schema,
         now: DateTime<Utc>,
-        need: AccessLevel,
+        need: Need,
         depth: usize,
     ) -> Self {
         if access.superuser {
@@ -73,21 +89,20 @@ impl Visibility {
         }
         let perm = access.object(object.name());
         let everything = match need {
-            AccessLevel::Read => {
+            Need::Read => {
                 perm.view_all
                     || matches!(
                         object.sharing,
                         Sharing::PublicRead | Sharing::PublicReadWrite
                     )
             }
-            AccessLevel::Edit => {
-                perm.modify_all || matches!(object.sharing, Sharing::PublicReadWrite)
-            }
+            Need::Edit => perm.modify_all || matches!(object.sharing, Sharing::PublicReadWrite),
+            Need::Full => perm.modify_all,
         };
         if everything {
             return Visibility::All;
         }
-        let owners = if need == AccessLevel::Read || object.manager_edit {
+        let owners = if need == Need::Read || object.manager_edit {
             access.hierarchy_owners.clone()
         } else {
             vec![access.user_id.0]
@@ -97,7 +112,11 @@ impl Visibility {
             .get(object.name())
             .into_iter()
             .flatten()
-            .filter(|r| r.access >= need)
+            .filter(|r| match need {
+                Need::Read => true,
+                Need::Edit => r.access == AccessLevel::Edit,
+                Need::Full => false,
+            })
             .filter_map(|r| {
                 // A rule over a field since archived or retyped shares nothing.
                 type_filter(&r.filter, object, now, &|_| true)
@@ -130,6 +149,33 @@ impl Visibility {
         }))
     }
 
+    /// The columns of the record's own table the predicate reads (beyond `id` and
+    /// `owner_id`), so that a query over a narrow projection can carry them.
+    pub fn columns(&self) -> Vec<String> {
+        fn walk(filter: &TypedFilter, out: &mut Vec<String>) {
+            match filter {
+                TypedFilter::And(items) | TypedFilter::Or(items) => {
+                    items.iter().for_each(|f| walk(f, out));
+                }
+                TypedFilter::Not(inner) => walk(inner, out),
+                TypedFilter::Cond { field, .. } => {
+                    out.push(field.name().to_owned());
+                    if field.field_type == FieldType::Currency {
+                        out.push(relata_store::ddl::currency_column(field.name()));
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if let Visibility::Restricted(r) = self {
+            r.rules.iter().for_each(|f| walk(f, &mut out));
+            if let Some((column, _, _)) = &r.parent {
+                out.push(column.clone());
+            }
+        }
+        out
+    }
+
     /// Appends ` AND <predicate>` for rows of the table aliased `alias` (e.g. `t.`).
     pub fn push(&self, sql: &mut Sql, alias: &str) {
         self.push_at(sql, alias, 0);
@@ -147,26 +193,28 @@ impl Restriction {
     fn push_predicate(&self, sql: &mut Sql, alias: &str, depth: usize) {
         sql.push(&format!("({alias}owner_id"));
         push_in_list(sql, &self.owners);
-        sql.push(&format!(
-            " OR {alias}id IN (SELECT s.record_id FROM sys_record_shares s WHERE s.object = "
-        ));
-        sql.param(SqlValue::Text(self.object.clone()));
-        if self.need == AccessLevel::Edit {
-            sql.push(" AND s.access = 'edit'");
-        }
-        sql.push(" AND (");
-        for (i, (kind, ids)) in self.principals.iter().enumerate() {
-            if i > 0 {
-                sql.push(" OR ");
+        if self.need != Need::Full {
+            sql.push(&format!(
+                " OR {alias}id IN (SELECT s.record_id FROM sys_record_shares s WHERE s.object = "
+            ));
+            sql.param(SqlValue::Text(self.object.clone()));
+            if self.need == Need::Edit {
+                sql.push(" AND s.access = 'edit'");
             }
-            sql.push(&format!("(s.principal_kind = '{kind}' AND s.principal_id"));
-            push_in_list(sql, ids);
-            sql.push(")");
+            sql.push(" AND (");
+            for (i, (kind, ids)) in self.principals.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push(&format!("(s.principal_kind = '{kind}' AND s.principal_id"));
+                push_in_list(sql, ids);
+                sql.push(")");
+            }
+            if self.principals.is_empty() {
+                sql.push("1=0");
+            }
+            sql.push("))");
         }
-        if self.principals.is_empty() {
-            sql.push("1=0");
-        }
-        sql.push("))");
         for rule in &self.rules {
             sql.push(" OR ");
             push_filter(sql, rule, alias);
@@ -203,9 +251,47 @@ fn push_in_list(sql: &mut Sql, ids: &[Uuid]) {
 }
 
 impl crate::Core {
+    /// The records of `object` the actor has full access to (to share or transfer them);
+    /// forbidden when they may not edit the object at all.
+    pub(crate) fn full_access(
+        &self,
+        actor: &crate::Actor,
+        object: &ObjectDef,
+    ) -> Result<Visibility, crate::CoreError> {
+        actor.require(object.name(), relata_domain::access::Operation::Edit)?;
+        Ok(Visibility::full(
+            &actor.access,
+            object,
+            &self.schema(),
+            self.clock.now(),
+        ))
+    }
+
+    /// The actor's read visibility of every object `object`'s lookups point to (objects they
+    /// may not read are left out), for checking lookups on write.
+    pub(crate) fn lookup_targets(
+        &self,
+        actor: &crate::Actor,
+        object: &ObjectDef,
+    ) -> crate::records::write::LookupTargets {
+        use relata_domain::access::Operation;
+        let schema = self.schema();
+        object
+            .live_fields()
+            .filter(|f| f.field_type == FieldType::Lookup)
+            .filter_map(|f| f.target.as_ref())
+            .filter_map(|t| schema.object(t.as_str()))
+            .filter(|t| actor.may(t.name(), Operation::Read))
+            .map(|t| {
+                let vis = Visibility::read(&actor.access, t, &schema, self.clock.now());
+                (t.name().to_owned(), vis)
+            })
+            .collect()
+    }
+
     /// The records of `object` the actor may act on with `op`; forbidden when they may not
-    /// perform `op` on the object at all. Reads and exports see the read visibility; edits,
-    /// deletes, restores and purges need edit access to the record.
+    /// perform `op` on the object at all. Reads and exports see the read visibility; edits
+    /// need edit access to the record; deletes, restores and purges full access.
     pub(crate) fn visibility(
         &self,
         actor: &crate::Actor,
@@ -220,9 +306,10 @@ impl crate::Core {
             Operation::Read | Operation::Export => {
                 Visibility::read(&actor.access, object, &schema, now)
             }
-            Operation::Create | Operation::Edit | Operation::Delete | Operation::Import => {
+            Operation::Create | Operation::Edit | Operation::Import => {
                 Visibility::edit(&actor.access, object, &schema, now)
             }
+            Operation::Delete => Visibility::full(&actor.access, object, &schema, now),
         })
     }
 }

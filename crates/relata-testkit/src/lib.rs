@@ -37,6 +37,9 @@ pub struct SpawnOptions {
     pub max_body_bytes: Option<usize>,
     /// How email is sent; none configured when `None`.
     pub mailer: Option<Arc<dyn relata_core::mail::Mailer>>,
+    /// Leave the installation untouched: no admin token (first-run setup stays open, and
+    /// the app's client is anonymous).
+    pub untouched: bool,
 }
 
 impl TestApp {
@@ -49,16 +52,20 @@ impl TestApp {
             Some(c) => c.clone(),
             None => Arc::new(SystemClock),
         };
-        let settings = opts.settings.unwrap_or_default();
+        let settings = opts.settings.clone().unwrap_or_default();
+        let untouched = opts.untouched;
         // Opening migrates and the admin token is written synchronously: off the runtime.
         let (db, core, token) = tokio::task::spawn_blocking(move || {
             let db = TestDb::fresh();
             let mut store_opts = StoreOptions::new(db.url.clone());
             store_opts.pool_size = 4;
             let core = Core::open(&store_opts, clock, settings).expect("open core");
-            let token = core
-                .create_admin_token_blocking("test")
-                .expect("admin token");
+            let token = if untouched {
+                String::new()
+            } else {
+                core.create_admin_token_blocking("test")
+                    .expect("admin token")
+            };
             (db, core, token)
         })
         .await
@@ -88,7 +95,7 @@ impl TestApp {
             .await;
         });
         let base = format!("http://{addr}");
-        let client = Client::new(&base, Some(token.clone()));
+        let client = Client::new(&base, (!token.is_empty()).then(|| token.clone()));
         TestApp {
             addr,
             base,

@@ -10,7 +10,26 @@ use serde_json::json;
 
 #[tokio::test]
 async fn setup_gives_the_first_admin_a_password_once() {
-    let app = TestApp::spawn().await;
+    // once a token exists, the owner is in and setup is closed
+    let used = TestApp::spawn().await;
+    used.anonymous()
+        .get("/api/v1/setup")
+        .await
+        .assert_status(200);
+    assert_eq!(
+        used.anonymous().get("/api/v1/setup").await.body["needed"],
+        false
+    );
+    used.anonymous()
+        .post("/api/v1/setup", &json!({"name": "Mallory", "email": "m@example.com", "password": "a long hijacking phrase"}))
+        .await
+        .assert_problem(409, "setup_done");
+
+    let app = TestApp::spawn_with(SpawnOptions {
+        untouched: true,
+        ..Default::default()
+    })
+    .await;
     let anon = app.anonymous();
     let status = anon.get("/api/v1/setup").await;
     status.assert_status(200);
@@ -469,4 +488,376 @@ async fn a_user_manager_cannot_take_over_an_administrator() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "forbidden");
+}
+
+/// Findings of the security review, each pinned by a test.
+mod review {
+    use super::*;
+    use relata_core::records::bulk::BulkMode;
+
+    #[tokio::test]
+    async fn idempotent_replays_stay_with_their_credential_and_never_hold_secrets() {
+        let app = TestApp::spawn().await;
+        let first = app
+            .client
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/records/account",
+                Some(&json!({"name": "京东"})),
+                &[("idempotency-key", "k1")],
+            )
+            .await;
+        first.assert_status(201);
+        // another credential of the same user does not get the first one's answer replayed
+        let admin = app.admin().await;
+        let other = app.client_for(&admin).await;
+        let second = other
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/records/account",
+                Some(&json!({"name": "京东"})),
+                &[("idempotency-key", "k1")],
+            )
+            .await;
+        second.assert_status(201);
+        assert_ne!(first.body["id"], second.body["id"]);
+        // a token's secret is never stored for replay
+        let t1 = app
+            .client
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/me/tokens",
+                Some(&json!({"name": "a"})),
+                &[("idempotency-key", "k2")],
+            )
+            .await;
+        let t2 = app
+            .client
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/me/tokens",
+                Some(&json!({"name": "a"})),
+                &[("idempotency-key", "k2")],
+            )
+            .await;
+        assert_ne!(t1.body["token"], t2.body["token"], "no replay of a secret");
+        let secret = t1.body["token"].as_str().unwrap().to_owned();
+        let stored = app
+            .core
+            .store
+            .read(move |conn| {
+                let rows = conn.query("SELECT body FROM sys_idempotency", &[])?;
+                Ok::<_, relata_core::CoreError>(
+                    rows.iter()
+                        .any(|r| r[0].as_str().is_some_and(|b| b.contains(&secret))),
+                )
+            })
+            .await
+            .unwrap();
+        assert!(!stored);
+    }
+
+    #[tokio::test]
+    async fn only_administrators_create_records_with_ids_of_their_choosing() {
+        let app = TestApp::spawn().await;
+        let core = &app.core;
+        let admin = app.admin().await;
+        let rep = app.user("rep@example.com", json!({})).await;
+        let hidden = core
+            .create_record(&admin, "account", json!({"name": "隐藏客户"}))
+            .await
+            .unwrap();
+        let hidden_id = hidden.id().unwrap();
+        for (object, id) in [
+            ("account", hidden_id),
+            ("lead", hidden_id),
+            ("lead", uuid::Uuid::now_v7()),
+        ] {
+            let r = core
+                .bulk_upsert(
+                    &rep,
+                    object,
+                    "id",
+                    BulkMode::PerRecord,
+                    vec![json!({"id": id, "name": "x"})],
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.failed, 1, "{object} {id}: {r:?}");
+            assert_eq!(r.results[0].errors[0].code.as_str(), "lookup_not_found");
+        }
+        // an administrator may (imports, copies between installations)
+        let r = core
+            .bulk_upsert(
+                &admin,
+                "lead",
+                "id",
+                BulkMode::PerRecord,
+                vec![json!({"id": uuid::Uuid::now_v7(), "name": "导入"})],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.created, 1, "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_lookup_to_a_record_one_cannot_see_is_refused_like_a_missing_one() {
+        let app = TestApp::spawn().await;
+        let core = &app.core;
+        let admin = app.admin().await;
+        let rep = app.user("rep@example.com", json!({})).await;
+        let hidden = core
+            .create_record(&admin, "account", json!({"name": "隐藏客户"}))
+            .await
+            .unwrap();
+        let mine = core
+            .create_record(&rep, "account", json!({"name": "我的客户"}))
+            .await
+            .unwrap();
+        let missing = uuid::Uuid::now_v7();
+        for target in [hidden.id().unwrap(), missing] {
+            let err = core
+                .create_record(
+                    &rep,
+                    "contact",
+                    json!({"name": "张三", "account_id": target}),
+                )
+                .await
+                .unwrap_err();
+            let relata_core::CoreError::Validation(errors) = err else {
+                panic!("{err:?}")
+            };
+            assert_eq!(errors[0].code.as_str(), "lookup_not_found");
+            assert_eq!(errors[0].message, format!("no account with id {target}"));
+        }
+        core.create_record(
+            &rep,
+            "contact",
+            json!({"name": "张三", "account_id": mine.id().unwrap()}),
+        )
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_edit_share_lets_one_edit_but_not_delete_share_or_transfer() {
+        let app = TestApp::spawn().await;
+        let core = &app.core;
+        let owner = app.user("owner@example.com", json!({})).await;
+        let helper = app.user("helper@example.com", json!({})).await;
+        let third = app.user("third@example.com", json!({})).await;
+        let lead = core
+            .create_record(&owner, "lead", json!({"name": "孙丽"}))
+            .await
+            .unwrap();
+        let id = lead.id().unwrap();
+        core.share_record(
+            &owner,
+            "lead",
+            id,
+            serde_json::from_value(
+                json!({"principal": {"kind": "user", "id": helper.user_id.0}, "access": "edit"}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        core.update_record(&helper, "lead", id, json!({"company": "蚂蚁"}), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            core.delete_record(&helper, "lead", id, None)
+                .await
+                .unwrap_err()
+                .code(),
+            "not_found"
+        );
+        let share = serde_json::from_value(
+            json!({"principal": {"kind": "user", "id": third.user_id.0}, "access": "read"}),
+        )
+        .unwrap();
+        assert_eq!(
+            core.share_record(&helper, "lead", id, share)
+                .await
+                .unwrap_err()
+                .code(),
+            "not_found"
+        );
+        let moved = core
+            .transfer_ownership(
+                &helper,
+                "lead",
+                TransferInput {
+                    ids: vec![id],
+                    from_owner: None,
+                    to_owner: helper.user_id.0,
+                    include_related: false,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(moved.transferred.is_empty());
+        core.delete_record(&owner, "lead", id, None).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_archived_hidden_field_stays_out_of_the_change_feed() {
+        let app = TestApp::spawn().await;
+        let core = &app.core;
+        let admin = app.admin().await;
+        core.add_field(
+            &admin,
+            "contact",
+            serde_json::from_value(
+                json!({"api_name": "salary", "type": "text", "label": "Salary"}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        let profile = core
+            .create_permission_set(
+                &admin,
+                serde_json::from_value(json!({"name": "no salary", "is_profile": true, "grants": {
+                    "default_objects": {"create": true, "read": true, "edit": true, "delete": true},
+                    "fields": {"contact": {"salary": "hidden"}}}}))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        let rep = app
+            .user("rep@example.com", json!({"profile_id": profile.id}))
+            .await;
+        core.create_record(
+            &admin,
+            "contact",
+            json!({"name": "周杰", "salary": "SECRET-90000", "owner_id": rep.user_id.0}),
+        )
+        .await
+        .unwrap();
+        core.delete_field(&admin, "contact", "salary", false)
+            .await
+            .unwrap();
+        let rep = app.actor_of(&rep.user_id.0.to_string()).await;
+        let events = core
+            .changes(&rep, 0, 100, Some("contact".into()))
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert!(
+            events[0].changes.get("salary").is_none(),
+            "{}",
+            events[0].changes
+        );
+        assert_eq!(events[0].changes["name"], "周杰");
+    }
+
+    #[tokio::test]
+    async fn transfer_needs_the_owner_field_editable() {
+        let app = TestApp::spawn().await;
+        let core = &app.core;
+        let admin = app.admin().await;
+        let profile = core
+            .create_permission_set(
+                &admin,
+                serde_json::from_value(
+                    json!({"name": "fixed owners", "is_profile": true, "grants": {
+                    "default_objects": {"create": true, "read": true, "edit": true, "delete": true},
+                    "fields": {"lead": {"owner_id": "read"}}}}),
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        let rep = app
+            .user("rep@example.com", json!({"profile_id": profile.id}))
+            .await;
+        let other = app.user("other@example.com", json!({})).await;
+        let lead = core
+            .create_record(&rep, "lead", json!({"name": "钱多多"}))
+            .await
+            .unwrap();
+        let err = core
+            .transfer_ownership(
+                &rep,
+                "lead",
+                TransferInput {
+                    ids: vec![lead.id().unwrap()],
+                    from_owner: None,
+                    to_owner: other.user_id.0,
+                    include_related: false,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "validation_failed", "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn new_credentials_set_by_an_administrator_end_the_users_sessions() {
+        let app = TestApp::spawn().await;
+        let password = "the first long password";
+        let user = app
+            .user("victim@example.com", json!({"password": password}))
+            .await;
+        let login = app
+            .anonymous()
+            .post(
+                "/api/v1/auth/login",
+                &json!({"email": "victim@example.com", "password": password}),
+            )
+            .await;
+        login.assert_status(200);
+        let cookie = login
+            .header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let me = |c: String| {
+            let client = app.anonymous();
+            async move {
+                client
+                    .send(
+                        reqwest::Method::GET,
+                        "/api/v1/me",
+                        None,
+                        &[("cookie", c.as_str())],
+                    )
+                    .await
+            }
+        };
+        me(cookie.clone()).await.assert_status(200);
+        app.patch(
+            &format!("/api/v1/admin/users/{}", user.user_id.0),
+            &json!({"password": "a recovered long password"}),
+        )
+        .await
+        .assert_status(200);
+        me(cookie).await.assert_status(401);
+    }
+
+    #[tokio::test]
+    async fn a_login_sent_as_a_plain_text_form_is_refused() {
+        let app = TestApp::spawn().await;
+        app.user(
+            "li.ming@example.com",
+            json!({"password": "a long form password"}),
+        )
+        .await;
+        let r = app
+            .anonymous()
+            .send_raw(
+                reqwest::Method::POST,
+                "/api/v1/auth/login",
+                "text/plain",
+                json!({"email": "li.ming@example.com", "password": "a long form password"})
+                    .to_string()
+                    .into_bytes(),
+            )
+            .await;
+        r.assert_problem(415, "unsupported_media_type");
+        assert!(r.header("set-cookie").is_none());
+    }
 }

@@ -385,6 +385,67 @@ async fn check_world(app: &TestApp, seed: u64) {
                 "seed {seed}: user {u} counts {object}"
             );
 
+            // a filtered list, paged: served from a window of the sort index, which must
+            // carry what the visibility predicate reads (rule fields, the parent lookup)
+            let two_cities = relata_domain::filter::json::parse(&json!({"or": [
+                {"field": "city", "op": "eq", "value": "上海"},
+                {"field": "city", "op": "eq", "value": "北京"},
+            ]}))
+            .unwrap();
+            let mut paged = HashSet::new();
+            let mut cursor = None;
+            let city_hidden = object == "account" && m.city_hidden.contains(&u);
+            if city_hidden {
+                // filtering on a hidden field is refused, so counts cannot reveal it
+                let refused = app
+                    .core
+                    .list_records(
+                        actor,
+                        object,
+                        ListRequest {
+                            filter: Some(two_cities.clone()),
+                            count: true,
+                            ..Default::default()
+                        },
+                    )
+                    .await;
+                assert!(
+                    refused.is_err(),
+                    "seed {seed}: user {u} filtered on a hidden field"
+                );
+            }
+            let mut more = !city_hidden;
+            while more {
+                let (_, page) = app
+                    .core
+                    .list_records(
+                        actor,
+                        object,
+                        ListRequest {
+                            filter: Some(two_cities.clone()),
+                            limit: Some(7),
+                            cursor,
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+                paged.extend(page.records.iter().filter_map(|r| r.id()));
+                cursor = page.next_cursor;
+                more = cursor.is_some();
+            }
+            let expected_cities: HashSet<Uuid> = expected
+                .iter()
+                .filter(|id| matches!(m.records[&(object, **id)].1, "上海" | "北京"))
+                .copied()
+                .collect();
+            if !city_hidden {
+                assert_eq!(
+                    paged, expected_cities,
+                    "seed {seed}: user {u} pages through a filtered {object} list"
+                );
+            }
+
             // get: visible ones answer, the others do not exist for this user
             for (o, id) in m.records.keys().filter(|(o, _)| *o == object).take(30) {
                 let got = app.core.get_record(actor, o, *id).await;

@@ -296,19 +296,12 @@ fn secrets_never_reach_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let url = sqlite_url(d, "relata.db");
-    let admin_token = common::stdout(&common::run_ok(relata(d).args([
-        "--database-url",
-        &url,
-        "token",
-        "create",
-    ])))
-    .trim()
-    .to_owned();
     let server = Server::start(d, &url, &["--log", "trace,hyper=info,h2=info"]);
     let a = server.addr.clone();
     let password = "correct horse battery staple";
     let wrong = "wrong horse battery staple";
 
+    // setup first: it closes once a token exists
     let (status, _) = http(
         &a,
         "POST",
@@ -339,6 +332,14 @@ fn secrets_never_reach_the_log() {
         .and_then(|s| s.split(';').next())
         .expect("a session cookie")
         .to_owned();
+    let admin_token = common::stdout(&common::run_ok(relata(d).args([
+        "--database-url",
+        &url,
+        "token",
+        "create",
+    ])))
+    .trim()
+    .to_owned();
     let (status, created) = http(
         &a,
         "POST",

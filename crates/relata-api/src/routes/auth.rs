@@ -56,12 +56,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> ApiResult<Res
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let bytes = axum::body::to_bytes(req.into_body(), 64 * 1024)
-        .await
-        .map_err(|_| {
-            ApiError::bad_request("unreadable_body", "the request body could not be read")
-        })?;
-    let body: LoginBody = parse(&bytes)?;
+    let body: LoginBody = body_of(req).await?;
     let session = state
         .core
         .login(&body.email, &body.password, addr, agent)
@@ -108,7 +103,23 @@ pub async fn logout(
     Ok(response)
 }
 
+/// The JSON body of a public request. Only `application/json` is read: a cross-site form can
+/// post `text/plain` without a preflight, and would otherwise sign a victim's browser in to
+/// the attacker's account (login CSRF).
 async fn body_of<T: serde::de::DeserializeOwned>(req: Request) -> ApiResult<T> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ));
+    }
     let bytes = axum::body::to_bytes(req.into_body(), 64 * 1024)
         .await
         .map_err(|_| {

@@ -113,14 +113,24 @@ impl Access {
 /// The current snapshot and the accesses derived from it.
 pub(crate) struct AccessState {
     snapshot: RwLock<Arc<Snapshot>>,
-    derived: Mutex<HashMap<UserId, Arc<Access>>>,
+    /// Accesses derived from the snapshot of this version (never from an older one).
+    derived: Mutex<Derived>,
+}
+
+#[derive(Default)]
+struct Derived {
+    version: i64,
+    by_user: HashMap<UserId, Arc<Access>>,
 }
 
 impl AccessState {
     pub(crate) fn new(snapshot: Snapshot) -> Self {
         AccessState {
+            derived: Mutex::new(Derived {
+                version: snapshot.version,
+                by_user: HashMap::new(),
+            }),
             snapshot: RwLock::new(Arc::new(snapshot)),
-            derived: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -142,13 +152,20 @@ impl Core {
 
     /// A user's access, or unauthenticated when the user is unknown or deactivated.
     pub fn access_of(&self, user: UserId) -> Result<Arc<Access>, CoreError> {
-        let snapshot = self.access_snapshot();
+        // The snapshot is read under the cache's lock, and the cache is cleared under the
+        // same lock when a snapshot is installed: an access derived from a replaced snapshot
+        // can never be stored after the clear.
         let mut derived = self
             .access
             .derived
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(a) = derived.get(&user) {
+        let snapshot = self.access_snapshot();
+        if derived.version != snapshot.version {
+            derived.version = snapshot.version;
+            derived.by_user.clear();
+        }
+        if let Some(a) = derived.by_user.get(&user) {
             return Ok(a.clone());
         }
         let access = Arc::new(
@@ -156,11 +173,17 @@ impl Core {
                 .access_for(user)
                 .ok_or(CoreError::Unauthenticated)?,
         );
-        derived.insert(user, access.clone());
+        derived.by_user.insert(user, access.clone());
         Ok(access)
     }
 
     fn install_snapshot(&self, snapshot: Snapshot) {
+        // same lock order as `access_of`: the cache, then the snapshot
+        let mut derived = self
+            .access
+            .derived
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let mut current = self
             .access
             .snapshot
@@ -168,12 +191,9 @@ impl Core {
             .unwrap_or_else(|p| p.into_inner());
         // Two reloads may race; keep the newer.
         if snapshot.version >= current.version {
+            derived.version = snapshot.version;
+            derived.by_user.clear();
             *current = Arc::new(snapshot);
-            self.access
-                .derived
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clear();
         }
     }
 

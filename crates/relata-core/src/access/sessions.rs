@@ -83,6 +83,14 @@ impl LoginThrottle {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(addr.to_owned()).or_default().push(now);
     }
+
+    /// Takes back the latest attempt of `addr` (it succeeded).
+    fn forgive(&self, addr: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = map.get_mut(addr) {
+            list.pop();
+        }
+    }
 }
 
 struct LoginRow {
@@ -104,6 +112,23 @@ fn find_login(conn: &mut dyn Conn, email: &str) -> Result<Option<LoginRow>, Core
             locked: !r[3].is_null(),
         })
     }))
+}
+
+/// Counts one more login attempt on an unlocked account and returns the count (consecutive
+/// attempts without a success); `None` when the account is locked.
+fn reserve_attempt(conn: &mut dyn Conn, id: Uuid) -> Result<Option<i64>, CoreError> {
+    let mut sql = Sql::new(conn.dialect());
+    sql.push("UPDATE sys_users SET failed_logins = COALESCE(failed_logins, 0) + 1 WHERE locked_at IS NULL AND id = ");
+    sql.param(SqlValue::Uuid(id));
+    if conn.execute(&sql.text, &sql.params)? == 0 {
+        return Ok(None);
+    }
+    let mut sql = Sql::new(conn.dialect());
+    sql.push("SELECT failed_logins FROM sys_users WHERE id = ");
+    sql.param(SqlValue::Uuid(id));
+    Ok(conn
+        .query_one(&sql.text, &sql.params)?
+        .and_then(|r| r[0].as_i64()))
 }
 
 /// Every refusal looks the same to the client: which part was wrong is for the audit log.
@@ -147,12 +172,29 @@ impl Core {
         let now = self.clock.now();
         let addr = client_addr.clone().unwrap_or_default();
         self.check_login_throttle(&addr, now)?;
+        // The attempt counts against the address before the slow check, so guesses sent
+        // concurrently all count; a success takes it back.
+        self.login_throttle.fail(&addr, now);
         let email = email.trim().to_lowercase();
         let lookup = email.clone();
         let row = self
             .store
             .read(move |conn| find_login(conn, &lookup))
             .await?;
+        // … and against the account: an attempt is reserved while the account is unlocked,
+        // and one past the limit is not even checked.
+        let lockout = i64::from(self.settings.login_lockout_failures);
+        let attempt = match row.as_ref().filter(|r| r.active && !r.locked) {
+            Some(r) => {
+                let id = r.id;
+                self.store
+                    .write(move |conn| reserve_attempt(conn, id))
+                    .await?
+            }
+            None => None,
+        };
+        let within = attempt.is_some_and(|n| n <= lockout);
+        // verified whatever the outcome, so every refusal costs the same time
         let ok = password::verify(
             password_text.to_owned(),
             row.as_ref().and_then(|r| r.hash.clone()),
@@ -163,47 +205,27 @@ impl Core {
             source: Source::Ui,
             client_addr: client_addr.clone(),
         };
-        let success = ok && row.as_ref().is_some_and(|r| r.active && !r.locked);
-        if !success {
-            self.login_throttle.fail(&addr, now);
-            let lockout = i64::from(self.settings.login_lockout_failures);
+        if !(ok && within) {
             let reason = match &row {
                 None => "unknown_email",
                 Some(r) if !r.active => "deactivated",
-                Some(r) if r.locked => "locked",
+                Some(_) if !within => "locked",
                 Some(_) => "wrong_password",
             };
-            let user = row
+            let lock = row
                 .as_ref()
-                .filter(|_| reason == "wrong_password")
-                .map(|r| r.id);
+                .map(|r| r.id)
+                .filter(|_| attempt.is_some_and(|n| n >= lockout));
             self.store
                 .write(move |conn| {
                     let mut locked_now = false;
-                    if let Some(id) = user {
-                        // counted in the database, not from the row read before the (slow)
-                        // password check: concurrent wrong passwords must each count
+                    if let Some(id) = lock {
                         let mut sql = Sql::new(conn.dialect());
-                        sql.push(
-                            "UPDATE sys_users SET failed_logins = COALESCE(failed_logins, 0) + 1 WHERE id = ",
-                        );
+                        sql.push("UPDATE sys_users SET locked_at = ");
+                        sql.param(SqlValue::Timestamp(now));
+                        sql.push(" WHERE locked_at IS NULL AND id = ");
                         sql.param(SqlValue::Uuid(id));
-                        conn.execute(&sql.text, &sql.params)?;
-                        let mut sql = Sql::new(conn.dialect());
-                        sql.push("SELECT failed_logins FROM sys_users WHERE id = ");
-                        sql.param(SqlValue::Uuid(id));
-                        let failed = conn
-                            .query_one(&sql.text, &sql.params)?
-                            .and_then(|r| r[0].as_i64())
-                            .unwrap_or(0);
-                        if failed >= lockout {
-                            let mut sql = Sql::new(conn.dialect());
-                            sql.push("UPDATE sys_users SET locked_at = ");
-                            sql.param(SqlValue::Timestamp(now));
-                            sql.push(" WHERE locked_at IS NULL AND id = ");
-                            sql.param(SqlValue::Uuid(id));
-                            locked_now = conn.execute(&sql.text, &sql.params)? > 0;
-                        }
+                        locked_now = conn.execute(&sql.text, &sql.params)? > 0;
                     }
                     audit::append(
                         conn,
@@ -228,6 +250,7 @@ impl Core {
                 .await?;
             return Err(refused());
         }
+        self.login_throttle.forgive(&addr);
         let Some(row) = row else {
             return Err(refused());
         };

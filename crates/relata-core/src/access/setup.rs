@@ -1,9 +1,12 @@
 //! First-run setup and password reset.
 //!
-//! There is no default password anywhere: a fresh installation has one administrator without
-//! a password (the owner of `relata token create` tokens). Until some user has a password,
-//! setup may give that administrator a name, an email and a password — once. Afterwards
-//! passwords change through the user's own settings, an administrator, or a reset by email.
+//! There is no default password anywhere. Setup is open only on an untouched installation:
+//! no user has a password, no API token was ever created (`relata token create` and
+//! `serve --demo` make one for the server's owner, who then sets passwords with it) and no one
+//! has signed in. It gives the first administrator a name, an email and a password — once,
+//! atomically. Until then the server listens on loopback by default; an owner who exposes a
+//! fresh server should complete setup first. Afterwards passwords change through the user's
+//! own settings, an administrator, or a reset by email.
 //!
 //! A reset sends a one-time token (30 minutes, stored as its SHA-256) through the mailer
 //! port. The request answers the same whether or not the email is known, so it cannot be
@@ -27,6 +30,9 @@ use crate::error::CoreError;
 use crate::mail::Mail;
 
 const RESET_MINUTES: i64 = 30;
+
+/// A row while the installation is untouched (see the module documentation).
+const UNTOUCHED: &str = "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM sys_users WHERE password_hash IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM sys_api_tokens) AND NOT EXISTS (SELECT 1 FROM sys_sessions)";
 const RESET_PREFIX: &str = "rlr_";
 
 fn anonymous(client_addr: Option<String>) -> Who {
@@ -41,15 +47,7 @@ impl Core {
     /// Whether first-run setup is still open (no user has a password yet).
     pub async fn setup_needed(&self) -> Result<bool, CoreError> {
         self.store
-            .read(|conn| {
-                Ok::<_, CoreError>(
-                    conn.query_one(
-                        "SELECT 1 FROM sys_users WHERE password_hash IS NOT NULL",
-                        &[],
-                    )?
-                    .is_none(),
-                )
-            })
+            .read(|conn| Ok::<_, CoreError>(conn.query_one(UNTOUCHED, &[])?.is_some()))
             .await
     }
 
@@ -87,17 +85,13 @@ impl Core {
         };
         self.store
             .write(move |conn| {
-                if conn
-                    .query_one(
-                        "SELECT 1 FROM sys_users WHERE password_hash IS NOT NULL",
-                        &[],
-                    )?
-                    .is_some()
-                {
-                    return Err(CoreError::Conflict {
-                        code: "setup_done",
-                        message: "setup is already complete: sign in instead".into(),
-                    });
+                let done = || CoreError::Conflict {
+                    code: "setup_done",
+                    message: "setup is closed: sign in, or use a token from `relata token create`"
+                        .into(),
+                };
+                if conn.query_one(UNTOUCHED, &[])?.is_none() {
+                    return Err(done());
                 }
                 let mut sql = Sql::new(conn.dialect());
                 sql.push("SELECT 1 FROM sys_users WHERE email = ");
@@ -123,7 +117,14 @@ impl Core {
                 sql.param(SqlValue::Timestamp(now));
                 sql.push(" WHERE id = ");
                 sql.param(SqlValue::Uuid(admin.0));
-                conn.execute(&sql.text, &sql.params)?;
+                // re-checked in the statement itself: of two concurrent setups on PostgreSQL
+                // the second waits for the row and then finds a password there
+                sql.push(" AND password_hash IS NULL AND EXISTS (");
+                sql.push(UNTOUCHED);
+                sql.push(")");
+                if conn.execute(&sql.text, &sql.params)? == 0 {
+                    return Err(done());
+                }
                 super::bump_version(conn)?;
                 audit::append(
                     conn,

@@ -300,7 +300,7 @@ impl Core {
         input: ShareInput,
     ) -> Result<ShareView, CoreError> {
         let object = self.object(object)?;
-        let vis = self.visibility(actor, &object, Operation::Edit)?;
+        let vis = self.full_access(actor, &object)?;
         let team_role = match &input.team_role {
             Some(r) => Some(check_name(r).map_err(|_| {
                 FieldError::new(
@@ -366,7 +366,7 @@ impl Core {
         share: Uuid,
     ) -> Result<(), CoreError> {
         let object = self.object(object)?;
-        let vis = self.visibility(actor, &object, Operation::Edit)?;
+        let vis = self.full_access(actor, &object)?;
         let who = crate::audit::Who::from(actor);
         let now = self.clock.now();
         self.store
@@ -378,6 +378,8 @@ impl Core {
                 sql.param(SqlValue::Uuid(share));
                 sql.push(" AND record_id = ");
                 sql.param(SqlValue::Uuid(record));
+                sql.push(" AND object = ");
+                sql.param(SqlValue::Text(object.name().to_owned()));
                 if conn.execute(&sql.text, &sql.params)? == 0 {
                     return Err(CoreError::not_found(format!("share {share}")));
                 }

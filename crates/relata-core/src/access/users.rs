@@ -487,6 +487,7 @@ impl Core {
         };
         let detail = changed_keys(&input);
         let is_superuser = actor.is_superuser();
+        let new_password = hash.is_some();
         let action = match c.active {
             Some(false) => "user.deactivate",
             _ => "user.update",
@@ -514,7 +515,9 @@ impl Core {
                 sql.push(" WHERE id = ");
                 sql.param(SqlValue::Uuid(id));
                 conn.execute(&sql.text, &sql.params)?;
-                if c.active == Some(false) {
+                // deactivation, or new credentials set by someone else (recovering an
+                // account): whoever is signed in with the old ones is signed out
+                if c.active == Some(false) || new_password {
                     end_sessions(conn, id, now)?;
                 }
                 let view = load_user(conn, snapshot, id)?;

@@ -101,6 +101,7 @@ impl Core {
         // caller may edit.
         actor.require(object.name(), Operation::Create)?;
         let vis = self.visibility(actor, &object, Operation::Edit)?;
+        let targets = self.lookup_targets(actor, &object);
         let ctx = self.parse_context();
         let now = self.clock.now();
         let actor = actor.clone();
@@ -140,6 +141,21 @@ impl Core {
                         .as_ref()
                         .is_some_and(|k| existing.contains_key(&key_text(k)));
                     let allow_id = key_field.name() == "id";
+                    // Creating with an id of one's choosing is for administrators (imports,
+                    // copies between installations): anyone else could aim at the id of a
+                    // record they cannot see, in this object or another, and learn of it.
+                    if allow_id && !exists && !actor.is_superuser() && keys[index].is_some() {
+                        results[index] = failed(
+                            index,
+                            vec![FieldError::new(
+                                "id",
+                                FieldErrorCode::LookupNotFound,
+                                "no record with this id to update",
+                            )],
+                        );
+                        planned.push(None);
+                        continue;
+                    }
                     let forbidden = crate::fields::check_editable(&actor, &object, input);
                     if !forbidden.is_empty() {
                         results[index] = failed(index, forbidden);
@@ -148,7 +164,8 @@ impl Core {
                     }
                     match write::parse_input(&object, input, &ctx, !exists, allow_id) {
                         Ok(values) => {
-                            let lookup_errors = write::check_lookups(conn, &object, &values)?;
+                            let lookup_errors =
+                                write::check_lookups(conn, &object, &values, &targets)?;
                             if lookup_errors.is_empty() {
                                 planned.push(Some((exists, values)));
                             } else {

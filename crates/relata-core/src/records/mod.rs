@@ -72,10 +72,11 @@ impl Core {
         let now = self.clock.now();
         let writer = actor.clone();
         let obj = object.clone();
+        let targets = self.lookup_targets(actor, &object);
         let mut record = self
             .store
             .write(move |conn| {
-                let errors = write::check_lookups(conn, &obj, &values)?;
+                let errors = write::check_lookups(conn, &obj, &values, &targets)?;
                 with_errors(errors, ())?;
                 with_companions(conn, |conn, side| {
                     write::insert(conn, side, &obj, &writer, now, values)
@@ -116,6 +117,7 @@ impl Core {
     ) -> Result<Record, CoreError> {
         let object = self.object(object)?;
         let vis = self.visibility(actor, &object, Operation::Edit)?;
+        let targets = self.lookup_targets(actor, &object);
         with_errors(fields::check_editable(actor, &object, &input), ())?;
         let changes = write::parse_input(&object, &input, &self.parse_context(), false, false)
             .map_err(CoreError::Validation)?;
@@ -128,7 +130,7 @@ impl Core {
                 let current = read::get_for_update(conn, &obj, id, &vis, Bin::Live)?
                     .ok_or_else(|| CoreError::not_found(format!("{} {id}", obj.name())))?;
                 check_version(&current, expected_version)?;
-                with_errors(write::check_lookups(conn, &obj, &changes)?, ())?;
+                with_errors(write::check_lookups(conn, &obj, &changes, &targets)?, ())?;
                 with_companions(conn, |conn, side| {
                     write::update(conn, side, &obj, &writer, now, current, changes)
                 })
@@ -333,6 +335,8 @@ impl Core {
                 let mut sql = Sql::new(conn.dialect());
                 sql.push("SELECT field, old_value, new_value, actor, at FROM sys_field_history WHERE record_id = ");
                 sql.param(SqlValue::Uuid(id));
+                sql.push(" AND object = ");
+                sql.param(SqlValue::Text(object.name().to_owned()));
                 sql.push(" ORDER BY at DESC, id DESC LIMIT 1000");
                 let rows = conn.query(&sql.text, &sql.params)?;
                 Ok(rows

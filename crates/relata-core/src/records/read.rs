@@ -236,7 +236,7 @@ pub fn list(
     if window_serves(object, spec) {
         // The window carries only the columns the filter, the visibility predicate and the
         // order read; the page's rows are then read whole by id.
-        let narrow = window_columns(spec);
+        let narrow = window_columns(spec, vis);
         let text = format!(
             "SELECT {columns} FROM {table} t WHERE t.id IN (SELECT t.id FROM \
              (SELECT {narrow} FROM {table} t WHERE 1=1{keyset}{order} LIMIT {LIST_WINDOW}) t \
@@ -326,8 +326,9 @@ fn equality_index_serves(object: &ObjectDef, spec: &ListSpec) -> bool {
 }
 
 /// The columns a list window must carry: the system columns filters, visibility and order
-/// read, the sort field, and every field the filter names (both columns of a currency).
-fn window_columns(spec: &ListSpec) -> String {
+/// read, the sort field, every field the filter names (both columns of a currency), and the
+/// columns the visibility predicate reads.
+fn window_columns(spec: &ListSpec, vis: &Visibility) -> String {
     fn walk<'a>(filter: &'a TypedFilter, out: &mut Vec<&'a FieldDef>) {
         match filter {
             TypedFilter::And(items) | TypedFilter::Or(items) => {
@@ -344,15 +345,18 @@ fn window_columns(spec: &ListSpec) -> String {
         .iter()
         .map(|c| (*c).to_owned())
         .collect();
+    let mut names = Vec::new();
     for field in fields {
-        let mut names = vec![field.name().to_owned()];
+        names.push(field.name().to_owned());
         if field.field_type == FieldType::Currency {
             names.push(currency_column(field.name()));
         }
-        for name in names {
-            if !columns.contains(&name) {
-                columns.push(name);
-            }
+    }
+    // sharing rules' fields and a controlling parent's lookup
+    names.extend(vis.columns());
+    for name in names {
+        if !columns.contains(&name) {
+            columns.push(name);
         }
     }
     columns

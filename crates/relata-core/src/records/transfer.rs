@@ -123,7 +123,19 @@ impl Core {
         input: TransferInput,
     ) -> Result<TransferResult, CoreError> {
         let object = self.object(object)?;
-        let vis = self.visibility(actor, &object, Operation::Edit)?;
+        let vis = self.full_access(actor, &object)?;
+        // the owner is a field like any other: one who may not edit it may not transfer
+        let owner_editable = |o: &ObjectDef| {
+            crate::fields::check_editable(actor, o, &json!({"owner_id": null})).is_empty()
+        };
+        if !owner_editable(&object) {
+            return Err(FieldError::new(
+                "owner_id",
+                FieldErrorCode::ReadOnly,
+                "you may not edit this field",
+            )
+            .into());
+        }
         let limit = self.settings.bulk_limit;
         if input.ids.is_empty() == input.from_owner.is_none() {
             return Err(FieldError::new(
@@ -160,6 +172,7 @@ impl Core {
                 .objects()
                 // other objects only: child accounts do not follow their parent account
                 .filter(|o| o.name() != object.name() && actor.may(o.name(), Operation::Edit))
+                .filter(|o| owner_editable(o))
                 .filter_map(|o| {
                     let fields: Vec<String> = o
                         .live_fields()
@@ -174,7 +187,7 @@ impl Core {
                     if fields.is_empty() {
                         return None;
                     }
-                    let vis = self.visibility(actor, o, Operation::Edit).ok()?;
+                    let vis = self.full_access(actor, o).ok()?;
                     Some(Related {
                         object: o.clone(),
                         fields,

@@ -112,11 +112,17 @@ pub fn parse_input(
     }
 }
 
-/// Checks that every lookup points at a live record (or an existing user).
+/// What the writer may see of each object its lookups point to: a lookup to a record they
+/// cannot see is refused like one to a missing record, so it neither links to it nor tells
+/// that it exists. An object missing from the map is one they may not read at all.
+pub type LookupTargets = std::collections::HashMap<String, crate::visibility::Visibility>;
+
+/// Checks that every lookup points at a live record the writer can see (or an existing user).
 pub fn check_lookups(
     conn: &mut dyn Conn,
     object: &ObjectDef,
     values: &BTreeMap<String, Value>,
+    targets: &LookupTargets,
 ) -> Result<Vec<FieldError>, CoreError> {
     let mut errors = Vec::new();
     for (name, value) in values {
@@ -132,11 +138,19 @@ pub fn check_lookups(
             FieldType::UserLookup => ("sys_users".to_owned(), ""),
             _ => continue,
         };
-        let sql = format!(
-            "SELECT 1 FROM {table} WHERE id = {}{live}",
-            placeholder(conn.dialect(), 1)
-        );
-        if conn.query_one(&sql, &[SqlValue::Uuid(*id)])?.is_none() {
+        let mut sql = relata_store::Sql::new(conn.dialect());
+        sql.push(&format!("SELECT 1 FROM {table} t WHERE t.id = "));
+        sql.param(SqlValue::Uuid(*id));
+        if !live.is_empty() {
+            sql.push(" AND t.deleted_at IS NULL");
+            match targets.get(&table) {
+                Some(vis) => vis.push(&mut sql, "t."),
+                None => {
+                    sql.push(" AND 1=0");
+                }
+            }
+        }
+        if conn.query_one(&sql.text, &sql.params)?.is_none() {
             let what = if field.field_type == FieldType::UserLookup {
                 "user".to_owned()
             } else {
@@ -402,8 +416,11 @@ pub fn purge(
     let d = conn.dialect();
     let p1 = placeholder(d, 1);
     conn.execute(
-        &format!("DELETE FROM sys_field_history WHERE record_id = {p1}"),
-        &[SqlValue::Uuid(id)],
+        &format!(
+            "DELETE FROM sys_field_history WHERE record_id = {p1} AND object = {}",
+            placeholder(d, 2)
+        ),
+        &[SqlValue::Uuid(id), SqlValue::Text(object.name().to_owned())],
     )?;
     search::remove_record(side, id);
     conn.execute(

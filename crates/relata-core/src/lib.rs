@@ -71,7 +71,8 @@ pub struct Core {
     pub settings: Settings,
     schema: RwLock<Arc<Schema>>,
     access: access::AccessState,
-    login_throttle: access::sessions::LoginThrottle,
+    login_throttle: Arc<access::sessions::LoginThrottle>,
+    passwords: access::password::Passwords,
     mailer: RwLock<Arc<dyn mail::Mailer>>,
 }
 
@@ -100,6 +101,7 @@ impl Core {
             schema: RwLock::new(Arc::new(schema)),
             access: access::AccessState::new(access),
             login_throttle: Default::default(),
+            passwords: access::password::Passwords::start(),
             mailer: RwLock::new(Arc::new(mail::NoMailer)),
         }))
     }

@@ -68,7 +68,7 @@ pub(crate) struct LoginThrottle {
 }
 
 impl LoginThrottle {
-    fn recent(&self, addr: &str, now: DateTime<Utc>) -> (usize, Option<DateTime<Utc>>) {
+    pub(crate) fn recent(&self, addr: &str, now: DateTime<Utc>) -> (usize, Option<DateTime<Utc>>) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let cutoff = now - Duration::seconds(ADDRESS_WINDOW_SECS);
         if map.len() > 100_000 {
@@ -84,12 +84,12 @@ impl LoginThrottle {
         map.entry(addr.to_owned()).or_default().push(now);
     }
 
-    /// Takes back the latest attempt of `addr` (it succeeded).
-    fn forgive(&self, addr: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(list) = map.get_mut(addr) {
-            list.pop();
-        }
+    /// Seconds until the oldest failure in the window leaves it.
+    pub(crate) fn wait_secs(oldest: Option<DateTime<Utc>>, now: DateTime<Utc>) -> u64 {
+        oldest
+            .map(|t| (t + Duration::seconds(ADDRESS_WINDOW_SECS) - now).num_seconds())
+            .unwrap_or(ADDRESS_WINDOW_SECS)
+            .max(1) as u64
     }
 }
 
@@ -131,6 +131,14 @@ fn reserve_attempt(conn: &mut dyn Conn, id: Uuid) -> Result<Option<i64>, CoreErr
         .and_then(|r| r[0].as_i64()))
 }
 
+fn throttled(wait: u64) -> CoreError {
+    CoreError::TooManyRequests {
+        code: "too_many_logins",
+        message: "too many failed attempts from this address; wait and try again".into(),
+        retry_after_secs: wait,
+    }
+}
+
 /// Every refusal looks the same to the client: which part was wrong is for the audit log.
 fn refused() -> CoreError {
     CoreError::Forbidden {
@@ -147,15 +155,7 @@ impl Core {
     ) -> Result<(), CoreError> {
         let (recent, oldest) = self.login_throttle.recent(addr, now);
         if recent >= self.settings.login_address_failures as usize {
-            let wait = oldest
-                .map(|t| (t + Duration::seconds(ADDRESS_WINDOW_SECS) - now).num_seconds())
-                .unwrap_or(ADDRESS_WINDOW_SECS)
-                .max(1);
-            return Err(CoreError::TooManyRequests {
-                code: "too_many_logins",
-                message: "too many failed attempts from this address; wait and try again".into(),
-                retry_after_secs: wait as u64,
-            });
+            return Err(throttled(LoginThrottle::wait_secs(oldest, now)));
         }
         Ok(())
     }
@@ -171,10 +171,8 @@ impl Core {
     ) -> Result<NewSession, CoreError> {
         let now = self.clock.now();
         let addr = client_addr.clone().unwrap_or_default();
+        // cheap early refusal; the exact one is in the password queue (see `password`)
         self.check_login_throttle(&addr, now)?;
-        // The attempt counts against the address before the slow check, so guesses sent
-        // concurrently all count; a success takes it back.
-        self.login_throttle.fail(&addr, now);
         let email = email.trim().to_lowercase();
         let lookup = email.clone();
         let row = self
@@ -194,12 +192,27 @@ impl Core {
             None => None,
         };
         let within = attempt.is_some_and(|n| n <= lockout);
-        // verified whatever the outcome, so every refusal costs the same time
-        let ok = password::verify(
-            password_text.to_owned(),
-            row.as_ref().and_then(|r| r.hash.clone()),
-        )
-        .await;
+        // verified whatever the outcome, so every refusal costs the same time; a wrong
+        // password counts against the address there
+        let gate = password::Gate {
+            throttle: self.login_throttle.clone(),
+            addr: addr.clone(),
+            limit: self.settings.login_address_failures as usize,
+            now,
+        };
+        let ok = match self
+            .passwords
+            .verify(
+                password_text.to_owned(),
+                row.as_ref().and_then(|r| r.hash.clone()),
+                Some(gate),
+            )
+            .await?
+        {
+            password::Verdict::Match => true,
+            password::Verdict::NoMatch => false,
+            password::Verdict::Throttled(wait) => return Err(throttled(wait)),
+        };
         let who = Who {
             actor: row.as_ref().map(|r| r.id),
             source: Source::Ui,
@@ -250,7 +263,6 @@ impl Core {
                 .await?;
             return Err(refused());
         }
-        self.login_throttle.forgive(&addr);
         let Some(row) = row else {
             return Err(refused());
         };

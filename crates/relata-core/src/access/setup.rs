@@ -20,7 +20,6 @@ use relata_domain::value::is_email;
 use relata_domain::{FieldError, FieldErrorCode as Code, UserId};
 use relata_store::{Sql, SqlValue, dialect::placeholders};
 
-use super::password;
 use super::users::end_sessions;
 use crate::Core;
 use crate::audit::{self, Who};
@@ -76,7 +75,7 @@ impl Core {
         if !errors.is_empty() {
             return Err(CoreError::Validation(errors));
         }
-        let hash = password::hash(password_text.to_owned()).await?;
+        let hash = self.passwords.hash(password_text.to_owned()).await?;
         let admin = self.ensure_admin_blocking_async().await?;
         let now = self.clock.now();
         let who = Who {
@@ -244,7 +243,7 @@ impl Core {
         if let Some(p) = password_problem(new_password, &email, &name) {
             return Err(FieldError::new("new_password", Code::WeakPassword, p).into());
         }
-        let hash = password::hash(new_password.to_owned()).await?;
+        let hash = self.passwords.hash(new_password.to_owned()).await?;
         let who = Who {
             actor: Some(user),
             ..anonymous(client_addr)

@@ -410,7 +410,7 @@ impl Core {
             });
         }
         let hash = match c.password.take() {
-            Some(p) => Some(password::hash(p).await?),
+            Some(p) => Some(self.passwords.hash(p).await?),
             None => None,
         };
         let detail = changed_keys(&input);
@@ -482,7 +482,7 @@ impl Core {
             }
         }
         let hash = match c.password.take() {
-            Some(p) => Some(password::hash(p).await?),
+            Some(p) => Some(self.passwords.hash(p).await?),
             None => None,
         };
         let detail = changed_keys(&input);
@@ -637,7 +637,26 @@ impl Core {
                 ))
             })
             .await?;
-        if !password::verify(current.to_owned(), stored).await {
+        // Guessing the current password from a stolen session is throttled like signing in,
+        // per user.
+        let gate = password::Gate {
+            throttle: self.login_throttle.clone(),
+            addr: format!("password-change:{id}"),
+            limit: self.settings.login_lockout_failures as usize,
+            now: self.clock.now(),
+        };
+        let verdict = self
+            .passwords
+            .verify(current.to_owned(), stored, Some(gate))
+            .await?;
+        if let password::Verdict::Throttled(wait) = verdict {
+            return Err(CoreError::TooManyRequests {
+                code: "too_many_attempts",
+                message: "too many wrong current passwords; wait and try again".into(),
+                retry_after_secs: wait,
+            });
+        }
+        if verdict != password::Verdict::Match {
             return Err(FieldError::new(
                 "current_password",
                 Code::PatternMismatch,
@@ -648,7 +667,7 @@ impl Core {
         if let Some(problem) = password_problem(new, &email, &name) {
             return Err(FieldError::new("new_password", Code::WeakPassword, problem).into());
         }
-        let hash = password::hash(new.to_owned()).await?;
+        let hash = self.passwords.hash(new.to_owned()).await?;
         let who = crate::audit::Who::from(actor);
         let now = self.clock.now();
         self.store

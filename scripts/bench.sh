@@ -14,7 +14,7 @@
 # mode, and for PostgreSQL uses RELATA_BENCH_POSTGRES_URL when set, else the throwaway cluster
 # of scripts/pg-test-cluster.sh (started here, and stopped again only if it was started here).
 # Everything listens on 127.0.0.1. There are no thresholds: the figures are reported, not
-# judged (BENCHMARKS.md shows them against issue 3's targets).
+# judged (BENCHMARKS.md shows them against the targets of issues 3 and 4).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

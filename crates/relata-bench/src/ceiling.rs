@@ -3,7 +3,8 @@
 //!
 //! The contact table is rendered by `relata_store::ddl::object_table` from the standard contact
 //! object plus the custom `external_id` field the HTTP load creates, so the ceiling writes the
-//! same columns with the same indexes and foreign keys as Relata. It writes only that table:
+//! same columns with the same indexes and foreign keys as Relata, and its rows are owned by as
+//! many users, spread the same way ([`crate::data::owner_index`]). It writes only that table:
 //! Relata's extra work in the same transaction (search index, change feed) is part of what the
 //! ratio measures.
 
@@ -23,7 +24,7 @@ use relata_store::ddl::object_table;
 use relata_store::schema::TableDef;
 use relata_store::{Dialect, SqlValue};
 
-use crate::data::{Contact, contact};
+use crate::data::{Contact, contact, owner_index};
 
 /// Rows generated (untimed) before each timed slice of inserts.
 const CHUNK: u64 = 10_000;
@@ -47,15 +48,31 @@ pub fn external_id_field() -> FieldDef {
     })
 }
 
+/// Stand-ins for the users of the HTTP load: the creator (the administrator) first, then one
+/// per user of the benchmark organisation, who own the rows as they own the loaded records.
+fn standin_users() -> Vec<Uuid> {
+    (0..=crate::org::user_count())
+        .map(|_| uuid_v7_at(SystemClock.now()))
+        .collect()
+}
+
 /// The column values of one contact, in `object.live_fields()` order (the order of Relata's
-/// own INSERT).
-fn row(object: &ObjectDef, c: &Contact, id: Uuid, user: Uuid, now: DateTime<Utc>) -> Vec<SqlValue> {
+/// own INSERT): created by `users[0]`, owned by one of the others as in the HTTP load.
+fn row(
+    object: &ObjectDef,
+    c: &Contact,
+    id: Uuid,
+    users: &[Uuid],
+    owner: usize,
+    now: DateTime<Utc>,
+) -> Vec<SqlValue> {
     let fields = c.fields();
     object
         .live_fields()
         .map(|f| match f.name() {
             "id" => SqlValue::Uuid(id),
-            "owner_id" | "created_by" | "updated_by" => SqlValue::Uuid(user),
+            "owner_id" => SqlValue::Uuid(users[owner]),
+            "created_by" | "updated_by" => SqlValue::Uuid(users[0]),
             "created_at" | "updated_at" => SqlValue::Timestamp(now),
             "version" => SqlValue::Int(1),
             name => match fields.iter().find(|(k, _)| *k == name) {
@@ -103,11 +120,24 @@ impl CommitCeiling {
 }
 
 /// Generates rows `from..to` (untimed work).
-fn rows(object: &ObjectDef, seed: u64, from: u64, to: u64, user: Uuid) -> Vec<Vec<SqlValue>> {
+fn rows(object: &ObjectDef, seed: u64, from: u64, to: u64, users: &[Uuid]) -> Vec<Vec<SqlValue>> {
+    let owners = users.len().saturating_sub(1);
     (from..to)
         .map(|i| {
             let now = SystemClock.now();
-            row(object, &contact(seed, i), uuid_v7_at(now), user, now)
+            let owner = if owners == 0 {
+                0
+            } else {
+                1 + owner_index(seed, i, owners)
+            };
+            row(
+                object,
+                &contact(seed, i),
+                uuid_v7_at(now),
+                users,
+                owner,
+                now,
+            )
         })
         .collect()
 }
@@ -135,8 +165,12 @@ fn sqlite_open(path: &Path) -> anyhow::Result<rusqlite::Connection> {
 }
 
 /// Creates the contact table (and stand-ins for the tables its foreign keys point at) and the
-/// one user every row is owned by.
-fn sqlite_schema(conn: &rusqlite::Connection, table: &TableDef, user: Uuid) -> anyhow::Result<()> {
+/// users the rows are created and owned by.
+fn sqlite_schema(
+    conn: &rusqlite::Connection,
+    table: &TableDef,
+    users: &[Uuid],
+) -> anyhow::Result<()> {
     conn.execute_batch(
         "CREATE TABLE sys_users (id BLOB NOT NULL PRIMARY KEY);
          CREATE TABLE account (id BLOB NOT NULL PRIMARY KEY);",
@@ -144,7 +178,9 @@ fn sqlite_schema(conn: &rusqlite::Connection, table: &TableDef, user: Uuid) -> a
     for stmt in table.render(Dialect::Sqlite) {
         conn.execute_batch(&stmt)?;
     }
-    conn.execute("INSERT INTO sys_users (id) VALUES (?1)", [user.as_bytes()])?;
+    for user in users {
+        conn.execute("INSERT INTO sys_users (id) VALUES (?1)", [user.as_bytes()])?;
+    }
     Ok(())
 }
 
@@ -173,9 +209,9 @@ pub fn sqlite_insert(
     if !indexes {
         table.indexes.clear();
     }
-    let user = uuid_v7_at(SystemClock.now());
+    let users = standin_users();
     let mut conn = sqlite_open(path)?;
-    sqlite_schema(&conn, &table, user)?;
+    sqlite_schema(&conn, &table, &users)?;
     let sql = sqlite_insert_sql(&object);
     let every = sample_every(rows_total, sample);
     let mut sample_ids = Vec::new();
@@ -186,7 +222,7 @@ pub fn sqlite_insert(
         let mut from = 0;
         while from < rows_total {
             let to = (from + CHUNK).min(rows_total);
-            let chunk = rows(&object, seed, from, to, user);
+            let chunk = rows(&object, seed, from, to, &users);
             let start = Instant::now();
             for (k, r) in chunk.iter().enumerate() {
                 stmt.execute(rusqlite::params_from_iter(r.iter()))?;
@@ -221,14 +257,17 @@ pub fn sqlite_commits(
 ) -> anyhow::Result<CommitCeiling> {
     let object = contact_object()?;
     let conn = sqlite_open(path)?;
-    let user: Vec<u8> = conn.query_row("SELECT id FROM sys_users LIMIT 1", [], |r| r.get(0))?;
-    let user = Uuid::from_slice(&user)?;
+    let users = conn
+        .prepare("SELECT id FROM sys_users ORDER BY id")?
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+        .map(|id| Ok(Uuid::from_slice(&id?)?))
+        .collect::<anyhow::Result<Vec<Uuid>>>()?;
     let mut stmt = conn.prepare(&sqlite_insert_sql(&object))?;
     commit_rows(
         first,
         max,
         limit,
-        |from, to| rows(&object, seed, from, to, user),
+        |from, to| rows(&object, seed, from, to, &users),
         |r| {
             // Autocommit: each statement is its own transaction.
             stmt.execute(rusqlite::params_from_iter(r.iter()))?;
@@ -320,7 +359,7 @@ pub fn pg_insert(
 ) -> anyhow::Result<InsertCeiling> {
     let object = contact_object()?;
     let table = object_table(&object);
-    let user = uuid_v7_at(SystemClock.now());
+    let users = standin_users();
     let mut client = pg_connect(url, schema)?;
     client.batch_execute(
         "CREATE TABLE sys_users (id UUID NOT NULL PRIMARY KEY);
@@ -329,7 +368,9 @@ pub fn pg_insert(
     for stmt in table.render(Dialect::Postgres) {
         client.batch_execute(&stmt)?;
     }
-    client.execute("INSERT INTO sys_users (id) VALUES ($1)", &[&user])?;
+    for user in &users {
+        client.execute("INSERT INTO sys_users (id) VALUES ($1)", &[user])?;
+    }
     let every = sample_every(rows_total, sample);
     let mut sample_ids = Vec::new();
     let start = Instant::now();
@@ -344,7 +385,7 @@ pub fn pg_insert(
     while from < rows_total {
         let to = (from + CHUNK).min(rows_total);
         buf.clear();
-        for (k, r) in rows(&object, seed, from, to, user).iter().enumerate() {
+        for (k, r) in rows(&object, seed, from, to, &users).iter().enumerate() {
             for (j, v) in r.iter().enumerate() {
                 if j > 0 {
                     buf.push(b'\t');
@@ -385,9 +426,11 @@ pub fn pg_commits(
 ) -> anyhow::Result<CommitCeiling> {
     let object = contact_object()?;
     let mut client = pg_connect(url, schema)?;
-    let user: Uuid = client
-        .query_one("SELECT id FROM sys_users LIMIT 1", &[])?
-        .get(0);
+    let users: Vec<Uuid> = client
+        .query("SELECT id FROM sys_users ORDER BY id", &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
     let cols = columns(&object);
     let marks: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
     let stmt = client.prepare(&format!(
@@ -399,7 +442,7 @@ pub fn pg_commits(
         first,
         max,
         limit,
-        |from, to| rows(&object, seed, from, to, user),
+        |from, to| rows(&object, seed, from, to, &users),
         |r| {
             // Dates travel as text on SQLite; PostgreSQL wants a DATE for `birthday`.
             let params: Vec<SqlValue> = object

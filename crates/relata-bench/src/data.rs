@@ -186,6 +186,12 @@ pub fn contact(seed: u64, i: u64) -> Contact {
     }
 }
 
+/// The owner of record `i` among `owners` users: uniform and deterministic by `(seed, i)`.
+/// Drawn from a generator of its own, so that owning records changed none of their values.
+pub fn owner_index(seed: u64, i: u64, owners: usize) -> usize {
+    Rng::for_record(seed ^ 0x0000_0A11_0CA7_E0FF, i).below(owners.max(1))
+}
+
 pub fn external_id(i: u64) -> String {
     format!("EXT-{i:09}")
 }

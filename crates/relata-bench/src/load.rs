@@ -1,6 +1,6 @@
-//! Traffic that wrk cannot send: the metadata call that creates `external_id`, the bulk load
-//! (large generated bodies whose answers carry the new ids), and the files of paths and
-//! bodies that wrk rotates over.
+//! Traffic that wrk cannot send: the metadata and admin calls that set the server up, the bulk
+//! load (large generated bodies whose answers carry the new ids), password logins, and the
+//! files of paths and bodies that wrk rotates over.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -32,12 +32,27 @@ impl Api {
                 String::from_utf8_lossy(&body[..body.len().min(2000)])
             );
         }
+        if body.is_empty() {
+            return Ok(Json::Null); // 204
+        }
         Ok(serde_json::from_slice(&body)?)
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Json> {
         self.send(self.http.get(format!("{}{path}", self.base)))
             .await
+    }
+
+    pub async fn post(&self, path: &str, body: &Json) -> anyhow::Result<Json> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+            .with_context(|| format!("POST {path}"))
+    }
+
+    pub async fn put(&self, path: &str) -> anyhow::Result<Json> {
+        self.send(self.http.put(format!("{}{path}", self.base)))
+            .await
+            .with_context(|| format!("PUT {path}"))
     }
 
     /// Creates the custom unique text field `external_id` on contact (the upsert key).
@@ -74,9 +89,20 @@ pub struct BulkOutcome {
     pub ids: Vec<String>,
 }
 
-/// The body of one bulk call: records `from..to` of the data set, upserted by `external_id`.
-fn bulk_body(seed: u64, from: u64, to: u64) -> anyhow::Result<Vec<u8>> {
-    let records: Vec<Json> = (from..to).map(|i| contact(seed, i).to_json()).collect();
+/// The body of one bulk call: records `from..to` of the data set, upserted by `external_id`,
+/// each owned by one of `owners` (user ids; [`data::owner_index`]), or by the caller when
+/// `owners` is empty.
+fn bulk_body(seed: u64, from: u64, to: u64, owners: &[String]) -> anyhow::Result<Vec<u8>> {
+    let records: Vec<Json> = (from..to)
+        .map(|i| {
+            let mut record = contact(seed, i).to_json();
+            if let (Some(map), false) = (record.as_object_mut(), owners.is_empty()) {
+                let owner = &owners[data::owner_index(seed, i, owners.len())];
+                map.insert("owner_id".into(), json!(owner));
+            }
+            record
+        })
+        .collect();
     Ok(serde_json::to_vec(&json!({
         "key": "external_id",
         "mode": "all_or_nothing",
@@ -85,12 +111,14 @@ fn bulk_body(seed: u64, from: u64, to: u64) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Loads records `0..records` through `POST /api/v1/records/contact/bulk`, `batch` per call,
-/// `senders` calls in flight. Bodies are generated before the clock starts, so the figure is
-/// the server's, not the generator's. Bounded by the record count and by `limit`.
+/// `senders` calls in flight, each record owned by one of `owners`. Bodies are generated
+/// before the clock starts, so the figure is the server's, not the generator's. Bounded by
+/// the record count and by `limit`.
 pub async fn bulk_load(
     api: &Api,
     seed: u64,
     records: u64,
+    owners: &[String],
     batch: u64,
     senders: usize,
     limit: Duration,
@@ -99,7 +127,7 @@ pub async fn bulk_load(
     let mut from = 0;
     while from < records {
         let to = (from + batch).min(records);
-        bodies.push((from, to, bulk_body(seed, from, to)?));
+        bodies.push((from, to, bulk_body(seed, from, to, owners)?));
         from = to;
     }
     let bodies = Arc::new(bodies);
@@ -225,4 +253,239 @@ pub fn create_bodies(seed: u64, count: u64) -> Vec<String> {
             record.to_string()
         })
         .collect()
+}
+
+/// A signed-in browser: the session cookie (`relata_session=…`) and its CSRF token.
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// Signs in with a password (`POST /api/v1/auth/login`).
+pub async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<Session> {
+    let resp = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await?;
+    let status = resp.status();
+    let cookie = resp
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| pair.trim().starts_with("relata_session="))
+        .map(|pair| pair.trim().to_owned());
+    let body = resp.bytes().await?;
+    if !status.is_success() {
+        bail!(
+            "login as {email}: HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(500)])
+        );
+    }
+    let answer: Json = serde_json::from_slice(&body)?;
+    Ok(Session {
+        cookie: cookie.with_context(|| format!("login as {email}: no session cookie"))?,
+        csrf: answer
+            .get("csrf_token")
+            .and_then(Json::as_str)
+            .with_context(|| format!("login as {email}: no csrf_token"))?
+            .to_owned(),
+    })
+}
+
+/// A new API token of the session's user (`POST /api/v1/me/tokens` with the cookie): how a
+/// user gets a token of their own, so its requests see what that user sees.
+pub async fn user_token(
+    http: &reqwest::Client,
+    base: &str,
+    session: &Session,
+    name: &str,
+) -> anyhow::Result<String> {
+    let resp = http
+        .post(format!("{base}/api/v1/me/tokens"))
+        .header(reqwest::header::COOKIE, &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .json(&json!({ "name": name }))
+        .send()
+        .await?;
+    let status = resp.status();
+    let body = resp.bytes().await?;
+    if !status.is_success() {
+        bail!(
+            "token {name}: HTTP {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(500)])
+        );
+    }
+    let answer: Json = serde_json::from_slice(&body)?;
+    Ok(answer
+        .get("token")
+        .and_then(Json::as_str)
+        .with_context(|| format!("token {name}: no token in the answer"))?
+        .to_owned())
+}
+
+/// One login of the login load: when it answered, how long it took, and its HTTP status (0
+/// when no answer came).
+type LoginSample = (Instant, Duration, u16);
+
+fn succeeded(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+/// Password logins kept in flight in the background: one worker per email, each signing in
+/// again as soon as its previous login answered. Bounded: at most `per_worker` logins per
+/// worker, no worker starts a login after `limit`, and each login times out after 30 s.
+pub struct LoginLoad {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    done: Arc<AtomicUsize>,
+    started: Instant,
+    workers: Vec<tokio::task::JoinHandle<Vec<LoginSample>>>,
+}
+
+/// What the login load did within a measurement window.
+pub struct LoginOutcome {
+    /// Logins that answered within the window, and those of them that failed.
+    pub logins: u64,
+    pub failures: u64,
+    /// Successful logins per second over the window.
+    pub per_second: f64,
+    /// Latency of the logins that answered within the window.
+    pub latency_ms: crate::results::Latency,
+    /// How the failed ones answered: HTTP status (0: no answer) → count.
+    pub failure_statuses: std::collections::BTreeMap<u16, u64>,
+    /// Logins over the whole load, warm-up and wind-down included.
+    pub total: u64,
+    pub total_seconds: f64,
+}
+
+impl LoginLoad {
+    pub fn start(
+        base: &str,
+        emails: &[String],
+        password: &str,
+        per_worker: u64,
+        limit: Duration,
+    ) -> anyhow::Result<LoginLoad> {
+        // Its own client: the login connections stay apart from the harness's other calls.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(emails.len())
+            .build()?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let workers = emails
+            .iter()
+            .map(|email| {
+                let (http, stop, done) = (http.clone(), stop.clone(), done.clone());
+                let url = format!("{base}/api/v1/auth/login");
+                let body = json!({"email": email, "password": password});
+                tokio::spawn(async move {
+                    let mut samples = Vec::new();
+                    while (samples.len() as u64) < per_worker
+                        && !stop.load(Ordering::Relaxed)
+                        && started.elapsed() < limit
+                    {
+                        let t = Instant::now();
+                        let status = match http
+                            .post(&url)
+                            .json(&body)
+                            .timeout(Duration::from_secs(30))
+                            .send()
+                            .await
+                        {
+                            Ok(resp) => {
+                                let status = resp.status().as_u16();
+                                // read the answer to the end: the connection is reused
+                                if resp.bytes().await.is_ok() {
+                                    status
+                                } else {
+                                    0
+                                }
+                            }
+                            Err(_) => 0,
+                        };
+                        samples.push((Instant::now(), t.elapsed(), status));
+                        done.fetch_add(1, Ordering::Relaxed);
+                        if !succeeded(status) {
+                            // no hot loop against a refusing server
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                    samples
+                })
+            })
+            .collect();
+        Ok(LoginLoad {
+            stop,
+            done,
+            started,
+            workers,
+        })
+    }
+
+    /// Waits until `n` logins have answered (the load is at its steady state), at most `limit`.
+    pub async fn warm_up(&self, n: usize, limit: Duration) {
+        let start = Instant::now();
+        while self.done.load(Ordering::Relaxed) < n && start.elapsed() < limit {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops the workers (each finishes the login it has in flight) and counts the logins
+    /// that answered between `from` and `to`.
+    pub async fn finish(self, from: Instant, to: Instant) -> anyhow::Result<LoginOutcome> {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut samples = Vec::new();
+        for w in self.workers {
+            samples.extend(w.await?);
+        }
+        let total_seconds = self.started.elapsed().as_secs_f64();
+        let total = samples.len() as u64;
+        let window: Vec<&LoginSample> = samples
+            .iter()
+            .filter(|(at, _, _)| *at >= from && *at <= to)
+            .collect();
+        let mut failure_statuses = std::collections::BTreeMap::new();
+        for (_, _, status) in window.iter().filter(|(_, _, s)| !succeeded(*s)) {
+            *failure_statuses.entry(*status).or_insert(0) += 1;
+        }
+        let failures = failure_statuses.values().sum::<u64>();
+        let logins = window.len() as u64;
+        let seconds = to.duration_since(from).as_secs_f64().max(1e-9);
+        let mut ms: Vec<f64> = window
+            .iter()
+            .map(|(_, d, _)| d.as_secs_f64() * 1000.0)
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        Ok(LoginOutcome {
+            logins,
+            failures,
+            per_second: (logins - failures) as f64 / seconds,
+            latency_ms: crate::results::Latency {
+                p50: percentile(&ms, 50.0),
+                p95: percentile(&ms, 95.0),
+                p99: percentile(&ms, 99.0),
+            },
+            failure_statuses,
+            total,
+            total_seconds,
+        })
+    }
+}
+
+/// Nearest-rank percentile of sorted values (0 when there are none).
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }

@@ -13,6 +13,7 @@ mod bare;
 mod ceiling;
 mod data;
 mod load;
+mod org;
 mod process;
 mod report;
 mod results;
@@ -74,6 +75,9 @@ enum Cmd {
         /// Bulk calls in flight
         #[arg(long, default_value_t = 2)]
         senders: usize,
+        /// Password logins in flight while get by id is measured under logins (issue 4: 50)
+        #[arg(long, default_value_t = 50)]
+        login_clients: usize,
         /// Keep the scratch files (databases, logs, wrk inputs) for inspection
         #[arg(long)]
         keep: bool,
@@ -145,6 +149,7 @@ fn real_main() -> anyhow::Result<()> {
             results,
             batch,
             senders,
+            login_clients,
             keep,
         } => {
             let opts = Options {
@@ -161,6 +166,7 @@ fn real_main() -> anyhow::Result<()> {
                 work: work.clone(),
                 batch,
                 senders,
+                login_clients,
                 keep,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -110,6 +110,17 @@ impl Server {
         Ok((kb("VmRSS:")?, kb("VmHWM:")?))
     }
 
+    /// Threads of the process (its async workers plus its blocking pool), from /proc.
+    pub fn threads(&self) -> Option<u64> {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// SIGTERM, then wait up to `grace` for a clean exit before killing.
     pub fn stop(mut self, grace: Duration) -> anyhow::Result<()> {
         let Some(mut child) = self.child.take() else {

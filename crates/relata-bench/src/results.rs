@@ -1,5 +1,6 @@
 //! The results file of one run: the machine, the run's parameters, the ceilings and every
-//! figure with its ceiling, ratio and the issue-3 target it answers to. `BENCHMARKS.md` is
+//! figure with its ceiling (or reference figure), ratio and the target (issues 3 and 4) it
+//! answers to. `BENCHMARKS.md` is
 //! generated from these files only, so anything worth reporting must be in here.
 
 use std::path::Path;
@@ -54,7 +55,7 @@ pub struct Latency {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Target {
-    /// The target as issue 3 states it, e.g. "≥ 15,000 req/s".
+    /// The target as its issue states it, e.g. "≥ 15,000 req/s".
     pub text: String,
     /// `None` when this run cannot tell (e.g. a target stated for 1,000,000 records, measured
     /// on fewer).
@@ -70,7 +71,8 @@ pub struct Figure {
     pub unit: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<Latency>,
-    /// The ceiling this figure is compared with (an id among the run's ceilings).
+    /// What this figure is compared with: an id among the run's ceilings, or among its figures
+    /// (the administrator's list p95 for the rep's, get by id alone for get by id under logins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceiling: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,8 +102,8 @@ impl Figure {
         }
     }
 
-    /// Compares with `ceiling`; for latencies (lower is better) the ratio is ceiling/value
-    /// is not meaningful, so only throughput-like figures get one.
+    /// Compares with `ceiling` (a ceiling or another figure of the run): the ratio is
+    /// value / reference, so for a latency lower is better (the rep's p95 over the admin's).
     pub fn against(mut self, ceiling: &Figure) -> Self {
         self.ceiling = Some(ceiling.id.clone());
         self.ceiling_value = Some(ceiling.value);

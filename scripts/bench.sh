@@ -9,6 +9,8 @@
 #   --quick     3-second measurements at 10k unless --scale is given: the CI smoke test of the
 #               harness. Its results go to bench/work/results/ and BENCHMARKS.md is left alone.
 #   --keep      keep databases, logs and wrk inputs under bench/work/ for inspection
+#   --profile   cargo profile of the binaries: release (default) or dev (CI's smoke test, which
+#               reuses its test build; dev figures mean nothing)
 #
 # Installs wrk with apt-get when missing (root), builds relata and relata-bench in release
 # mode, and for PostgreSQL uses RELATA_BENCH_POSTGRES_URL when set, else the throwaway cluster
@@ -24,7 +26,7 @@ usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 }
 
-SCALE="" BACKEND=sqlite QUICK="" KEEP=""
+SCALE="" BACKEND=sqlite QUICK="" KEEP="" PROFILE=release
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --scale) SCALE="${2:?--scale needs a value}"; shift 2 ;;
@@ -33,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     --backend=*) BACKEND="${1#*=}"; shift ;;
     --quick) QUICK=yes; shift ;;
     --keep) KEEP=yes; shift ;;
+    --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; echo "bench.sh: unknown option: $1" >&2; exit 2 ;;
   esac
@@ -59,11 +62,21 @@ if ! command -v wrk >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk
 fi
 
-say "building relata and relata-bench (release)"
-cargo build --release -p relata -p relata-bench
+case "$PROFILE" in
+  release) PROFILE_DIR=release ;;
+  dev) PROFILE_DIR=debug ;;
+  *) echo "bench.sh: --profile is release or dev" >&2; exit 2 ;;
+esac
+if [[ "$PROFILE" != release && -z "$QUICK" ]]; then
+  echo "bench.sh: --profile dev is for --quick smoke tests only" >&2
+  exit 2
+fi
+
+say "building relata and relata-bench ($PROFILE)"
+cargo build --profile "$PROFILE" -p relata -p relata-bench
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-RELATA="$TARGET_DIR/release/relata"
-BENCH="$TARGET_DIR/release/relata-bench"
+RELATA="$TARGET_DIR/$PROFILE_DIR/relata"
+BENCH="$TARGET_DIR/$PROFILE_DIR/relata-bench"
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 

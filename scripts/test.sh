@@ -2,9 +2,14 @@
 # The one test command: every check CI runs, in the order CI runs them.
 #
 #   scripts/test.sh                 fmt, clippy, boundary, git hygiene, tests on SQLite and PostgreSQL
-#   scripts/test.sh --quick         skip fmt and clippy
+#   scripts/test.sh --quick         skip fmt, clippy and the harness smoke tests
 #   scripts/test.sh --sqlite-only   run the tests on SQLite only
 #   scripts/test.sh --pg-only       run the tests on PostgreSQL only
+#
+# After the tests, the harnesses run as smoke tests on the dev build the tests compiled:
+# `scripts/bench.sh --quick` (SQLite; figures reported, never judged) and
+# `scripts/reliability.sh --quick` on both backends (crash, concurrency, backup, fuzz and soak
+# checks, which fail the run when they find a problem).
 #
 # Tests run with cargo-nextest when it is installed (plus `cargo test --doc`, which nextest
 # cannot run), otherwise with `cargo test`. The PostgreSQL run uses a throwaway cluster from
@@ -224,6 +229,21 @@ test_postgres() {
   record postgres ok
 }
 
+harness() {
+  step harness "scripts/bench.sh --quick and scripts/reliability.sh --quick (dev build)"
+  scripts/bench.sh --quick --profile dev
+  local backend=both
+  if [[ -z "$POSTGRES" || -z "${RELATA_TEST_POSTGRES_URL:-}" ]]; then
+    backend=sqlite
+  fi
+  if [[ -z "$SQLITE" ]]; then
+    backend=postgres
+  fi
+  RELATA_BENCH_POSTGRES_URL="${RELATA_TEST_POSTGRES_URL:-}" \
+    scripts/reliability.sh --quick --profile dev --backend "$backend"
+  record harness ok
+}
+
 # --- main ---------------------------------------------------------------------------------------
 
 echo "test.sh in $ROOT (CI=${CI:-}; $(cargo --version))"
@@ -239,5 +259,8 @@ if [[ -n "$SQLITE" ]]; then
 fi
 if [[ -n "$POSTGRES" ]]; then
   test_postgres
+fi
+if [[ -z "$QUICK" ]]; then
+  harness
 fi
 CURRENT_STEP="done"

@@ -4,7 +4,8 @@
 --   wrk -t2 -c64 -d15s -s rotate.lua http://127.0.0.1:PORT -- LINES_FILE [TOKEN] [POST_PATH]
 --
 -- Without POST_PATH each line is a path to GET; with it, each line is a JSON body POSTed to
--- POST_PATH. TOKEN, when not empty, is sent as `Authorization: Bearer TOKEN`. At the end one
+-- POST_PATH. With POST_PATH `-` each line is a whole request, `METHOD<TAB>PATH[<TAB>BODY]`
+-- (the mixed workload: reads, changes and creates in the proportions of the file). TOKEN, when not empty, is sent as `Authorization: Bearer TOKEN`. At the end one
 -- line `WRK_JSON {...}` reports requests, errors and latency percentiles (microseconds).
 
 local lines = {}
@@ -37,6 +38,13 @@ end
 function request()
   counter = counter + 1
   local line = lines[(counter % #lines) + 1]
+  if post_path == "-" then
+    local method, path, body = line:match("^(%u+)\t([^\t]+)\t?(.*)$")
+    if body == "" then
+      body = nil
+    end
+    return wrk.format(method, path, nil, body)
+  end
   if post_path then
     return wrk.format("POST", post_path, nil, line)
   end

@@ -489,3 +489,52 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
+
+/// Changes for `PATCH`: a new title and city, as a user editing a contact sends.
+fn patch_body(rng: &mut data::Rng) -> String {
+    const TITLES: [&str; 6] = [
+        "销售经理",
+        "采购总监",
+        "IT Manager",
+        "CFO",
+        "工程师",
+        "Buyer",
+    ];
+    let cities = data::list_cities();
+    json!({"title": rng.pick(&TITLES), "city": rng.pick(&cities)}).to_string()
+}
+
+/// Whole requests for wrk's mixed mode (`METHOD<TAB>PATH[<TAB>BODY]`, see rotate.lua):
+/// `reads`% get by id, `changes`% PATCH of a title and city, the rest creates, shuffled by
+/// `seed`. Ids come from `ids`; creates are new contacts without an external id.
+pub fn mixed_lines(
+    ids: &[String],
+    seed: u64,
+    count: usize,
+    reads: u64,
+    changes: u64,
+) -> Vec<String> {
+    let mut rng = data::Rng::new(seed ^ 0x00BA_5EED);
+    let mut created = 0u64;
+    (0..count)
+        .map(|_| {
+            let roll = rng.below(100) as u64;
+            let id = &ids[rng.below(ids.len().max(1)).min(ids.len().saturating_sub(1))];
+            if roll < reads {
+                format!("GET\t/api/v1/records/contact/{id}")
+            } else if roll < reads + changes {
+                format!(
+                    "PATCH\t/api/v1/records/contact/{id}\t{}",
+                    patch_body(&mut rng)
+                )
+            } else {
+                created += 1;
+                let mut record = contact(seed, 2_000_000_000 + created).to_json();
+                if let Some(map) = record.as_object_mut() {
+                    map.remove("external_id");
+                }
+                format!("POST\t/api/v1/records/contact\t{record}")
+            }
+        })
+        .collect()
+}

@@ -15,6 +15,7 @@ mod data;
 mod load;
 mod org;
 mod process;
+mod reliability;
 mod report;
 mod results;
 mod run;
@@ -82,6 +83,37 @@ enum Cmd {
         #[arg(long)]
         keep: bool,
     },
+    /// The reliability suite: crash safety, concurrency, backup, fuzzing, soak
+    Reliability {
+        #[arg(long, value_enum, default_value_t = BackendArg::Sqlite)]
+        backend: BackendArg,
+        /// The CI profile: fewer rounds, records and seconds, the same checks
+        #[arg(long)]
+        quick: bool,
+        /// Parts to run, comma-separated [default: all]
+        #[arg(long, value_enum, value_delimiter = ',')]
+        parts: Vec<reliability::Part>,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value = "target/release/relata")]
+        relata: PathBuf,
+        #[arg(long, env = "RELATA_BENCH_POSTGRES_URL")]
+        pg_url: Option<String>,
+        #[arg(long, default_value = "bench/work")]
+        work: PathBuf,
+        /// Where the report goes (a JSON file per run; quick runs stay under --work)
+        #[arg(long, default_value = "bench/results")]
+        results: PathBuf,
+        /// The schemathesis command (for the fuzz part)
+        #[arg(long)]
+        schemathesis: Option<PathBuf>,
+        /// Examples per API operation for the fuzzer
+        #[arg(long, default_value_t = 100)]
+        fuzz_examples: u32,
+        /// Seconds of mixed load in the soak
+        #[arg(long, default_value_t = 600)]
+        soak_seconds: u64,
+    },
     /// Regenerate BENCHMARKS.md from the results files
     Report {
         #[arg(long, default_value = "bench/results")]
@@ -130,12 +162,80 @@ fn real_main() -> anyhow::Result<()> {
         Cmd::BareServer { db, listen } => bare::serve(&db, &listen),
         Cmd::Report { results, out } => {
             let runs = report::load_runs(&results)?;
-            std::fs::write(&out, report::render(&runs))?;
+            let reliability = report::load_reliability(&results.join("reliability"));
+            std::fs::write(&out, report::render(&runs, &reliability))?;
             eprintln!(
                 "[bench] wrote {} from {} results files",
                 out.display(),
                 runs.len()
             );
+            Ok(())
+        }
+        Cmd::Reliability {
+            backend,
+            quick,
+            parts,
+            seed,
+            relata,
+            pg_url,
+            work,
+            results,
+            schemathesis,
+            fuzz_examples,
+            soak_seconds,
+        } => {
+            let opts = reliability::Options {
+                backend: match backend {
+                    BackendArg::Sqlite => Backend::Sqlite,
+                    BackendArg::Postgres => Backend::Postgres,
+                },
+                pg_url,
+                relata,
+                work: work.clone(),
+                quick,
+                seed,
+                parts: if parts.is_empty() {
+                    reliability::Part::all()
+                } else {
+                    parts
+                },
+                schemathesis,
+                fuzz_examples,
+                soak_seconds,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(reliability::run(&opts))?;
+            let name = format!(
+                "reliability-{}-{}{}.json",
+                report.date.get(..10).unwrap_or("undated"),
+                report.backend,
+                if quick { "-quick" } else { "" }
+            );
+            let path = if quick {
+                work.join("results").join(name)
+            } else {
+                results.join("reliability").join(name)
+            };
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")?;
+            eprintln!("[reliability] wrote {}", path.display());
+            if !report.passed {
+                bail!(
+                    "the reliability suite failed: {}",
+                    report
+                        .parts
+                        .iter()
+                        .filter(|p| !p.passed)
+                        .map(|p| format!("{:?} ({} problems)", p.part, p.problems.len()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             Ok(())
         }
         Cmd::Run {

@@ -121,6 +121,29 @@ impl Server {
             .ok()
     }
 
+    /// `kill -9`: the process gets no chance to flush, finish or say goodbye.
+    pub fn crash(mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?; // SIGKILL on Unix
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// Anonymous resident memory (heap and stacks, not mapped files such as SQLite's
+    /// memory-mapped database), in MB: what a leak grows.
+    pub fn anon_mb(&self) -> Option<f64> {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()?
+            .lines()
+            .find_map(|l| l.strip_prefix("RssAnon:"))?
+            .split_whitespace()
+            .next()?
+            .parse::<f64>()
+            .ok()
+            .map(|kb| kb / 1024.0)
+    }
+
     /// SIGTERM, then wait up to `grace` for a clean exit before killing.
     pub fn stop(mut self, grace: Duration) -> anyhow::Result<()> {
         let Some(mut child) = self.child.take() else {

@@ -30,6 +30,8 @@ const REPRODUCE: &str = "## How to reproduce
 scripts/bench.sh --scale 100k --backend sqlite     # one run: results file + this page
 scripts/bench.sh --scale 1m --backend both         # SQLite, then PostgreSQL
 scripts/bench.sh --quick                           # 10k smoke test (CI); writes under bench/work/
+scripts/reliability.sh --backend both              # the reliability suite (10-minute soak per backend)
+scripts/reliability.sh --quick                     # its CI profile
 ```
 
 `scripts/bench.sh` installs wrk from Debian when it is missing, builds `relata` and
@@ -52,6 +54,8 @@ time. What each figure is:
 | list page as a rep / a manager | the same requests with the token of 上海销售代表 (a leaf of the role tree: sees their own contacts, the team's 上海 contacts and the 华东 event contacts) and of 华东区域经理 (also the contacts of the eight reps beneath); every read compiles these into its SQL. The number of contacts each sees is in the details. Ratio: p95 to the administrator's list p95 (issue 4: the rep's at most 2× over 1,000,000 contacts). |
 | search | wrk, 1 connection: `GET /api/v1/search?q=…&objects=contact` over 300 queries drawn from the data: two Chinese characters of a name (张伟 also finds 张伟明), four consecutive phone digits, an email prefix. |
 | get by id under logins | get by id as above, measured alone and right after while 50 other clients sign in with passwords (`POST /api/v1/auth/login`, Argon2id, 50 in flight: each client signs in again as soon as its previous login answered; 50 users made for it). All clients come from 127.0.0.1, as behind a reverse proxy, so the server runs with `login_address_failures` = 1,000 (docs/security.md); with the default 30 the address throttle, which counts attempts while they are checked, refuses the logins beyond 30 in flight. Both come after the single creates and the loaded idle RSS reading, so that the hashes' memory is not in that figure (the login figure's details give the RSS after the logins). The login load starts first and runs until wrk ends; the logins answered during wrk's run give the login figure (logins/s and latency). Ratio: to get by id alone (issue 4: at least 0.8). |
+| PATCH | wrk, 2 threads, 16 connections: `PATCH /api/v1/records/contact/{id}` (no `If-Match`) setting a title and a city, over 20,000 requests drawn from up to 100,000 loaded ids. Ratio: to the bare handler. |
+| mixed | wrk, 2 threads, 64 connections, 20,000 whole requests in rotation (`bench/wrk/rotate.lua`'s mixed mode), shuffled by seed: 70% get by id, 20% PATCH as above, 10% creates of new contacts. req/s counts successful requests of every kind. Ratio: to the bare handler. |
 | single creates | wrk, 2 threads, 16 connections, POSTing 20,000 distinct contact bodies in rotation; records/s = contacts counted by the server after minus before, over wrk's duration. Ratio: to single-row commits (above 1 only through group commit). |
 | idle RSS | `VmRSS` of the server process from `/proc/PID/status`, after the load (peak `VmHWM` in the details) and after a fresh start on the loaded database. Ratio: to the bare handler's idle RSS. |
 | startup | from spawning `relata serve` on the loaded database to the first `200` from `/healthz` (polled every 2 ms). |
@@ -246,7 +250,7 @@ pub fn load_runs(dir: &Path) -> anyhow::Result<Vec<Run>> {
     Ok(runs)
 }
 
-pub fn render(runs: &[Run]) -> String {
+pub fn render(runs: &[Run], reliability: &[serde_json::Value]) -> String {
     let mut s = String::from(INTRO);
     s.push('\n');
     if runs.is_empty() {
@@ -258,6 +262,118 @@ pub fn render(runs: &[Run]) -> String {
             s.push_str(&section(r));
         }
     }
+    s.push_str(&reliability_section(reliability));
+    s.push('\n');
     s.push_str(REPRODUCE);
+    s
+}
+
+/// The reliability reports in `dir` (`bench/results/reliability/`), newest first, as JSON (the
+/// report is read back only to be shown).
+pub fn load_reliability(dir: &Path) -> Vec<serde_json::Value> {
+    let mut out: Vec<serde_json::Value> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter_map(|p| serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok())
+        .collect();
+    let date = |r: &serde_json::Value| r["date"].as_str().unwrap_or_default().to_owned();
+    out.sort_by_key(|r| std::cmp::Reverse(date(r)));
+    out
+}
+
+/// One value of a reliability fact, short enough for a table cell.
+fn fact_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Number(n) => Some(match n.as_f64() {
+            Some(f) if n.is_f64() => num(f),
+            _ => n.to_string(),
+        }),
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Object(m) if m.len() <= 16 => Some(
+            m.iter()
+                .filter_map(|(k, v)| Some(format!("{k}: {}", fact_text(v)?)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        serde_json::Value::Array(a) if a.iter().all(|x| x.is_string()) && a.len() <= 8 => Some(
+            a.iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        // Per-round and per-sample series stay in the JSON file.
+        _ => None,
+    }
+}
+
+fn reliability_section(reports: &[serde_json::Value]) -> String {
+    let mut s = String::from(
+        "\n## Reliability\n\nFrom `scripts/reliability.sh` (through `relata-bench reliability`), \
+         `bench/results/reliability/`: outcomes, not timings — each part passes only when it \
+         found no problem. How each part works is in `crates/relata-bench/src/reliability/`.\n\n",
+    );
+    if reports.is_empty() {
+        s.push_str("No reliability report yet: run `scripts/reliability.sh`.\n");
+        return s;
+    }
+    for r in reports {
+        let _ = writeln!(
+            s,
+            "### {} · {} · {}\n\nCommit `{}`{}; run took {:.0} s.\n",
+            r["date"]
+                .as_str()
+                .unwrap_or("?")
+                .get(..16)
+                .unwrap_or("?")
+                .replace('T', " "),
+            r["backend"].as_str().unwrap_or("?"),
+            if r["passed"].as_bool() == Some(true) {
+                "passed"
+            } else {
+                "**FAILED**"
+            },
+            r["commit"].as_str().unwrap_or("?"),
+            if r["dirty"].as_bool() == Some(true) {
+                " (with uncommitted changes)"
+            } else {
+                ""
+            },
+            r["seconds"].as_f64().unwrap_or(0.0)
+        );
+        s.push_str("| part | passed | s | what was done and found |\n|---|---|---:|---|\n");
+        for p in r["parts"].as_array().into_iter().flatten() {
+            let facts = p["facts"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some(format!("{k} = {}", fact_text(v)?)))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .unwrap_or_default();
+            let problems = p["problems"].as_array().map_or(0, Vec::len);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.0} | {}{} |",
+                p["part"].as_str().unwrap_or("?"),
+                if p["passed"].as_bool() == Some(true) {
+                    "yes"
+                } else {
+                    "**no**"
+                },
+                p["seconds"].as_f64().unwrap_or(0.0),
+                facts.replace('|', "\\|"),
+                if problems > 0 {
+                    format!("; **{problems} problems** (see the JSON file)")
+                } else {
+                    String::new()
+                }
+            );
+        }
+        s.push('\n');
+    }
     s
 }

@@ -20,7 +20,7 @@ use crate::process::{self, Server, Wrk};
 use crate::results::{Figure, Run, SCHEMA};
 
 /// The wrk script, shipped inside the binary and written next to the run's other files.
-const WRK_SCRIPT: &str = include_str!("../../../bench/wrk/rotate.lua");
+pub const WRK_SCRIPT: &str = include_str!("../../../bench/wrk/rotate.lua");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -549,6 +549,62 @@ async fn measure(
                 .detail("load", w.describe())
                 .detail("req_per_s", r.ok_per_second())
                 .detail("distinct_requests", load::list_paths().len() as u64)
+                .detail("errors", r.error_count()),
+        );
+    }
+
+    // PATCH alone, then the mixed workload (issue 5): 70% get by id, 20% PATCH, 10% creates.
+    for (id, label, reads, changes, connections) in [
+        (
+            "patch",
+            "PATCH of a title and city by id (wrk, 16 connections)",
+            0,
+            100,
+            16,
+        ),
+        (
+            "mixed",
+            "Mixed: 70% get by id, 20% PATCH, 10% create (wrk, 64 connections)",
+            70,
+            20,
+            64,
+        ),
+    ] {
+        say(&format!("relata: {id}"));
+        let lines = dir.join(format!("{id}-requests.txt"));
+        load::write_lines(
+            &lines,
+            &load::mixed_lines(
+                &load::spread(&bulk.ids, 100_000),
+                seed,
+                20_000,
+                reads,
+                changes,
+            ),
+        )?;
+        let w = wrk(&lines, connections, &token, Some("-"));
+        let (base, w2) = (server.base(), w.clone());
+        let r = blocking(move || w2.run(&base)).await?;
+        say(&format!(
+            "  {:.0} req/s, p99 {:.1} ms, {} errors",
+            r.ok_per_second(),
+            r.latency_ms().p99,
+            r.error_count()
+        ));
+        if r.error_count() > 0 {
+            run.notes.push(format!(
+                "{id}: {} of {} requests failed",
+                r.error_count(),
+                r.requests
+            ));
+        }
+        run.figures.push(
+            Figure::new(id, label, r.ok_per_second(), "req/s")
+                .against(&bare_ceiling)
+                .latency(r.latency_ms())
+                .detail("load", w.describe())
+                .detail("reads_percent", reads)
+                .detail("changes_percent", changes)
                 .detail("errors", r.error_count()),
         );
     }

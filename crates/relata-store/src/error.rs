@@ -71,6 +71,13 @@ impl From<postgres::Error> for StoreError {
             if *db.code() == SqlState::FOREIGN_KEY_VIOLATION {
                 return StoreError::ForeignKey;
             }
+            // Concurrent transactions locked rows in opposite orders, or one could not be
+            // serialised after another: nothing wrong with the request, which may run again.
+            if *db.code() == SqlState::T_R_DEADLOCK_DETECTED
+                || *db.code() == SqlState::T_R_SERIALIZATION_FAILURE
+            {
+                return StoreError::Conflict;
+            }
             return StoreError::Internal(format!("{}: {}", db.code().code(), db.message()));
         }
         if e.is_closed() {

@@ -401,3 +401,35 @@ async fn more_than_the_limit_is_refused_whole() {
     assert_eq!(r.body["created"], 10_000);
     assert_eq!(count(&app, "account").await, 10_000);
 }
+
+#[tokio::test]
+async fn concurrent_upserts_of_the_same_keys_all_succeed_and_leave_one_record_per_key() {
+    // On PostgreSQL two transactions can both find a key missing (the second insert then
+    // breaks the unique index) or both read a record (the second update finds its version
+    // gone); the server runs such a call again instead of refusing it. SQLite serialises.
+    let app = TestApp::spawn().await;
+    let bodies: Vec<Json> = (0..4)
+        .map(|c| {
+            json!({"key": "sku", "mode": "all_or_nothing",
+                   "records": products(200, &format!("client {c}"))})
+        })
+        .collect();
+    for round in 0..3 {
+        let (a, b, c, d) = tokio::join!(
+            bulk(&app, "product", &bodies[0]),
+            bulk(&app, "product", &bodies[1]),
+            bulk(&app, "product", &bodies[2]),
+            bulk(&app, "product", &bodies[3]),
+        );
+        for r in [&a, &b, &c, &d] {
+            assert_eq!(
+                r.status,
+                200,
+                "round {round}: {}",
+                &r.text[..r.text.len().min(400)]
+            );
+            assert_eq!(r.body["failed"], 0);
+        }
+    }
+    assert_eq!(count(&app, "product").await, 200);
+}

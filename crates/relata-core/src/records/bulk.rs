@@ -3,6 +3,7 @@
 //! nothing when any record fails; `per_record` writes the good ones, each in a savepoint.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -96,160 +97,231 @@ impl Core {
             )
             .into());
         }
-        let key_field = key_field.clone();
         // An upsert may create and may update: it needs both, and updates only records the
         // caller may edit.
         actor.require(object.name(), Operation::Create)?;
-        let vis = self.visibility(actor, &object, Operation::Edit)?;
-        let targets = self.lookup_targets(actor, &object);
-        let ctx = self.parse_context();
-        let now = self.clock.now();
-        let actor = actor.clone();
-        self.store
-            .write_large(move |conn| {
-                // Key values, parsed; a record without a key is created.
-                let mut keys: Vec<Option<Value>> = Vec::with_capacity(records.len());
-                let mut results: Vec<BulkItem> = Vec::with_capacity(records.len());
-                for (index, input) in records.iter().enumerate() {
-                    let raw = input.get(key_field.name()).cloned().unwrap_or(Json::Null);
-                    match Value::parse(&key_field, &raw, &ctx) {
-                        Ok(v) => keys.push((!v.is_null()).then_some(v)),
-                        Err(e) => {
-                            keys.push(None);
-                            results.push(failed(index, vec![e]));
-                            continue;
-                        }
-                    }
-                    results.push(BulkItem {
-                        index,
-                        status: BulkStatus::Skipped,
-                        id: None,
-                        errors: Vec::new(),
-                    });
+        let plan = Arc::new(UpsertPlan {
+            vis: self.visibility(actor, &object, Operation::Edit)?,
+            targets: self.lookup_targets(actor, &object),
+            ctx: self.parse_context(),
+            now: self.clock.now(),
+            actor: actor.clone(),
+            key_field: key_field.clone(),
+            object,
+            mode,
+            records,
+        });
+        // On PostgreSQL, upserts of the same keys in concurrent transactions race: both find a
+        // key missing and the second insert breaks the unique index, or both read a record
+        // and the second update finds its version gone. Neither is the caller's mistake (SQLite
+        // has one writer and never races): the whole call is run again, from a fresh read.
+        let racy = self.store.dialect() == relata_store::Dialect::Postgres;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let run = plan.clone();
+            let outcome = self
+                .store
+                .write_large(move |conn| upsert_in(conn, &run))
+                .await;
+            match outcome {
+                Err(e) if attempt < RACE_ATTEMPTS && racy && lost_race(&e, &plan) => {
+                    tracing::debug!(attempt, "bulk upsert lost a race; running it again");
+                    let pause = rand::random_range(5..50u64) * attempt as u64;
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 }
-                let mut existing = find_existing(conn, &object, &key_field, &keys, &vis)?;
-
-                // Pass 1: parse and check everything.
-                let mut planned: Vec<Option<(bool, BTreeMap<String, Value>)>> =
-                    Vec::with_capacity(records.len());
-                for (index, input) in records.iter().enumerate() {
-                    if results[index].status == BulkStatus::Failed {
-                        planned.push(None);
-                        continue;
-                    }
-                    let exists = keys[index]
-                        .as_ref()
-                        .is_some_and(|k| existing.contains_key(&key_text(k)));
-                    let allow_id = key_field.name() == "id";
-                    // Creating with an id of one's choosing is for administrators (imports,
-                    // copies between installations): anyone else could aim at the id of a
-                    // record they cannot see, in this object or another, and learn of it.
-                    if allow_id && !exists && !actor.is_superuser() && keys[index].is_some() {
-                        results[index] = failed(
-                            index,
-                            vec![FieldError::new(
-                                "id",
-                                FieldErrorCode::LookupNotFound,
-                                "no record with this id to update",
-                            )],
-                        );
-                        planned.push(None);
-                        continue;
-                    }
-                    let forbidden = crate::fields::check_editable(&actor, &object, input);
-                    if !forbidden.is_empty() {
-                        results[index] = failed(index, forbidden);
-                        planned.push(None);
-                        continue;
-                    }
-                    match write::parse_input(&object, input, &ctx, !exists, allow_id) {
-                        Ok(values) => {
-                            let lookup_errors =
-                                write::check_lookups(conn, &object, &values, &targets)?;
-                            if lookup_errors.is_empty() {
-                                planned.push(Some((exists, values)));
-                            } else {
-                                results[index] = failed(index, lookup_errors);
-                                planned.push(None);
-                            }
-                        }
-                        Err(errors) => {
-                            results[index] = failed(index, errors);
-                            planned.push(None);
-                        }
-                    }
-                }
-                let any_failed = results.iter().any(|r| r.status == BulkStatus::Failed);
-                if any_failed && mode == BulkMode::AllOrNothing {
-                    return Ok(summarise(results));
-                }
-
-                // Pass 2: write. Search terms and events are queued and flushed together.
-                let mut side = Companions::new();
-                for (index, plan) in planned.into_iter().enumerate() {
-                    let Some((exists, mut values)) = plan else {
-                        continue;
-                    };
-                    let key = keys[index].as_ref().map(key_text);
-                    let mark = side.mark();
-                    if mode == BulkMode::PerRecord {
-                        conn.batch("SAVEPOINT bulk_record")?;
-                    }
-                    let outcome = match key.as_ref().and_then(|k| existing.get(k).cloned()) {
-                        Some(current) if exists || key.is_some() => {
-                            values.remove("id");
-                            let before = current.version();
-                            write::update(conn, &mut side, &object, &actor, now, current, values)
-                                .map(|r| {
-                                    let status = if r.version() == before {
-                                        BulkStatus::Unchanged
-                                    } else {
-                                        BulkStatus::Updated
-                                    };
-                                    (r, status)
-                                })
-                        }
-                        _ => write::insert(conn, &mut side, &object, &actor, now, values)
-                            .map(|r| (r, BulkStatus::Created)),
-                    };
-                    match outcome {
-                        Ok((record, status)) => {
-                            if mode == BulkMode::PerRecord {
-                                conn.batch("RELEASE bulk_record")?;
-                            }
-                            results[index].status = status;
-                            results[index].id = record.id().map(|u| u.to_string());
-                            if let Some(k) = key {
-                                // a later record with the same key updates this one
-                                existing.insert(k, record);
-                            }
-                        }
-                        Err(e) => {
-                            let errors = match e {
-                                CoreError::Validation(errors) => errors,
-                                other => return Err(other),
-                            };
-                            if mode == BulkMode::AllOrNothing {
-                                let errors = errors
-                                    .into_iter()
-                                    .map(|e| FieldError {
-                                        field: format!("records[{index}].{}", e.field),
-                                        ..e
-                                    })
-                                    .collect();
-                                return Err(CoreError::Validation(errors));
-                            }
-                            conn.batch("ROLLBACK TO bulk_record; RELEASE bulk_record")?;
-                            side.rollback_to(mark);
-                            results[index] = failed(index, errors);
-                        }
-                    }
-                }
-                side.flush(conn)?;
-                Ok(summarise(results))
-            })
-            .await
+                other => return other,
+            }
+        }
     }
+}
+
+/// How often a bulk upsert that lost a race with a concurrent one is run in all.
+const RACE_ATTEMPTS: u32 = 5;
+
+/// Everything one bulk upsert needs inside its transaction (shared by its attempts).
+struct UpsertPlan {
+    object: std::sync::Arc<ObjectDef>,
+    key_field: relata_domain::meta::FieldDef,
+    mode: BulkMode,
+    records: Vec<Json>,
+    vis: Visibility,
+    targets: write::LookupTargets,
+    ctx: relata_domain::value::ParseContext,
+    now: chrono::DateTime<chrono::Utc>,
+    actor: Actor,
+}
+
+/// Whether `e` is a concurrent transaction's doing rather than the input's: a record changed
+/// or a row lock deadlocked under this transaction, or (all or nothing) the only errors are
+/// duplicates of the key — keys that did not exist when this transaction looked.
+fn lost_race(e: &CoreError, plan: &UpsertPlan) -> bool {
+    match e {
+        CoreError::Conflict { .. } => true,
+        CoreError::Validation(errors) => {
+            let suffix = format!(".{}", plan.key_field.name());
+            plan.mode == BulkMode::AllOrNothing
+                && !errors.is_empty()
+                && errors
+                    .iter()
+                    .all(|e| e.code == FieldErrorCode::Duplicate && e.field.ends_with(&suffix))
+        }
+        _ => false,
+    }
+}
+
+/// One attempt of a bulk upsert, in the writer's transaction.
+fn upsert_in(conn: &mut dyn Conn, plan: &UpsertPlan) -> Result<BulkResult, CoreError> {
+    let UpsertPlan {
+        object,
+        key_field,
+        mode,
+        records,
+        vis,
+        targets,
+        ctx,
+        now,
+        actor,
+    } = plan;
+    let (mode, now) = (*mode, *now);
+    // Key values, parsed; a record without a key is created.
+    let mut keys: Vec<Option<Value>> = Vec::with_capacity(records.len());
+    let mut results: Vec<BulkItem> = Vec::with_capacity(records.len());
+    for (index, input) in records.iter().enumerate() {
+        let raw = input.get(key_field.name()).cloned().unwrap_or(Json::Null);
+        match Value::parse(key_field, &raw, ctx) {
+            Ok(v) => keys.push((!v.is_null()).then_some(v)),
+            Err(e) => {
+                keys.push(None);
+                results.push(failed(index, vec![e]));
+                continue;
+            }
+        }
+        results.push(BulkItem {
+            index,
+            status: BulkStatus::Skipped,
+            id: None,
+            errors: Vec::new(),
+        });
+    }
+    let mut existing = find_existing(conn, object, key_field, &keys, vis)?;
+
+    // Pass 1: parse and check everything.
+    let mut planned: Vec<Option<(bool, BTreeMap<String, Value>)>> =
+        Vec::with_capacity(records.len());
+    for (index, input) in records.iter().enumerate() {
+        if results[index].status == BulkStatus::Failed {
+            planned.push(None);
+            continue;
+        }
+        let exists = keys[index]
+            .as_ref()
+            .is_some_and(|k| existing.contains_key(&key_text(k)));
+        let allow_id = key_field.name() == "id";
+        // Creating with an id of one's choosing is for administrators (imports,
+        // copies between installations): anyone else could aim at the id of a
+        // record they cannot see, in this object or another, and learn of it.
+        if allow_id && !exists && !actor.is_superuser() && keys[index].is_some() {
+            results[index] = failed(
+                index,
+                vec![FieldError::new(
+                    "id",
+                    FieldErrorCode::LookupNotFound,
+                    "no record with this id to update",
+                )],
+            );
+            planned.push(None);
+            continue;
+        }
+        let forbidden = crate::fields::check_editable(actor, object, input);
+        if !forbidden.is_empty() {
+            results[index] = failed(index, forbidden);
+            planned.push(None);
+            continue;
+        }
+        match write::parse_input(object, input, ctx, !exists, allow_id) {
+            Ok(values) => {
+                let lookup_errors = write::check_lookups(conn, object, &values, targets)?;
+                if lookup_errors.is_empty() {
+                    planned.push(Some((exists, values)));
+                } else {
+                    results[index] = failed(index, lookup_errors);
+                    planned.push(None);
+                }
+            }
+            Err(errors) => {
+                results[index] = failed(index, errors);
+                planned.push(None);
+            }
+        }
+    }
+    let any_failed = results.iter().any(|r| r.status == BulkStatus::Failed);
+    if any_failed && mode == BulkMode::AllOrNothing {
+        return Ok(summarise(results));
+    }
+
+    // Pass 2: write. Search terms and events are queued and flushed together.
+    let mut side = Companions::new();
+    for (index, plan) in planned.into_iter().enumerate() {
+        let Some((exists, mut values)) = plan else {
+            continue;
+        };
+        let key = keys[index].as_ref().map(key_text);
+        let mark = side.mark();
+        if mode == BulkMode::PerRecord {
+            conn.batch("SAVEPOINT bulk_record")?;
+        }
+        let outcome = match key.as_ref().and_then(|k| existing.get(k).cloned()) {
+            Some(current) if exists || key.is_some() => {
+                values.remove("id");
+                let before = current.version();
+                write::update(conn, &mut side, object, actor, now, current, values).map(|r| {
+                    let status = if r.version() == before {
+                        BulkStatus::Unchanged
+                    } else {
+                        BulkStatus::Updated
+                    };
+                    (r, status)
+                })
+            }
+            _ => write::insert(conn, &mut side, object, actor, now, values)
+                .map(|r| (r, BulkStatus::Created)),
+        };
+        match outcome {
+            Ok((record, status)) => {
+                if mode == BulkMode::PerRecord {
+                    conn.batch("RELEASE bulk_record")?;
+                }
+                results[index].status = status;
+                results[index].id = record.id().map(|u| u.to_string());
+                if let Some(k) = key {
+                    // a later record with the same key updates this one
+                    existing.insert(k, record);
+                }
+            }
+            Err(e) => {
+                let errors = match e {
+                    CoreError::Validation(errors) => errors,
+                    other => return Err(other),
+                };
+                if mode == BulkMode::AllOrNothing {
+                    let errors = errors
+                        .into_iter()
+                        .map(|e| FieldError {
+                            field: format!("records[{index}].{}", e.field),
+                            ..e
+                        })
+                        .collect();
+                    return Err(CoreError::Validation(errors));
+                }
+                conn.batch("ROLLBACK TO bulk_record; RELEASE bulk_record")?;
+                side.rollback_to(mark);
+                results[index] = failed(index, errors);
+            }
+        }
+    }
+    side.flush(conn)?;
+    Ok(summarise(results))
 }
 
 fn failed(index: usize, errors: Vec<FieldError>) -> BulkItem {

@@ -59,6 +59,13 @@ impl From<postgres::Error> for StoreError {
                 // Unique indexes are named ux_<table>__<column>, or ux_<hash>__<column> when
                 // that would be too long; see `IndexDef::new`.
                 let name = db.constraint().unwrap_or_default();
+                // The primary key's constraint is PostgreSQL's own `<table>_pkey`.
+                if let Some(table) = name.strip_suffix("_pkey") {
+                    return StoreError::Unique {
+                        table: db.table().unwrap_or(table).to_owned(),
+                        column: "id".into(),
+                    };
+                }
                 let (table, column) = name
                     .strip_prefix("ux_")
                     .and_then(|rest| rest.split_once("__"))
@@ -76,6 +83,11 @@ impl From<postgres::Error> for StoreError {
             if *db.code() == SqlState::T_R_DEADLOCK_DETECTED
                 || *db.code() == SqlState::T_R_SERIALIZATION_FAILURE
             {
+                tracing::warn!(
+                    sqlstate = db.code().code(),
+                    message = db.message(),
+                    "a transaction lost to a concurrent one; answered as a conflict"
+                );
                 return StoreError::Conflict;
             }
             return StoreError::Internal(format!("{}: {}", db.code().code(), db.message()));

@@ -115,23 +115,34 @@ impl Core {
         // key missing and the second insert breaks the unique index, or both read a record
         // and the second update finds its version gone. Neither is the caller's mistake (SQLite
         // has one writer and never races): the whole call is run again, from a fresh read.
+        // A duplicate that comes back on the next attempt is real: the key belongs to a record
+        // in the recycle bin or one the caller cannot see, which no attempt will find.
         let racy = self.store.dialect() == relata_store::Dialect::Postgres;
         let mut attempt = 0;
+        let mut last_duplicates: Option<Vec<String>> = None;
         loop {
             attempt += 1;
             let run = plan.clone();
             let outcome = self
                 .store
-                .write_large(move |conn| upsert_in(conn, &run))
+                .write_large(move |conn| upsert_in(conn, &run, racy))
                 .await;
-            match outcome {
-                Err(e) if attempt < RACE_ATTEMPTS && racy && lost_race(&e, &plan) => {
-                    tracing::debug!(attempt, "bulk upsert lost a race; running it again");
-                    let pause = rand::random_range(5..50u64) * attempt as u64;
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                }
-                other => return other,
+            let Err(e) = &outcome else {
+                return outcome;
+            };
+            let Some(duplicates) = lost_race(e, &plan) else {
+                return outcome;
+            };
+            if !racy
+                || attempt >= RACE_ATTEMPTS
+                || (!duplicates.is_empty() && last_duplicates.as_ref() == Some(&duplicates))
+            {
+                return outcome;
             }
+            tracing::debug!(attempt, "bulk upsert lost a race; running it again");
+            last_duplicates = Some(duplicates);
+            let pause = rand::random_range(5..50u64) * u64::from(attempt);
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
         }
     }
 }
@@ -152,26 +163,40 @@ struct UpsertPlan {
     actor: Actor,
 }
 
-/// Whether `e` is a concurrent transaction's doing rather than the input's: a record changed
-/// or a row lock deadlocked under this transaction, or (all or nothing) the only errors are
-/// duplicates of the key — keys that did not exist when this transaction looked.
-fn lost_race(e: &CoreError, plan: &UpsertPlan) -> bool {
+/// Whether `e` may be a concurrent transaction's doing rather than the input's: a record
+/// changed or a row lock deadlocked under this transaction (`Some` of no fields), or (all or
+/// nothing) the only errors are duplicates of the key, of keys that did not exist when this
+/// transaction looked (`Some` of those fields).
+fn lost_race(e: &CoreError, plan: &UpsertPlan) -> Option<Vec<String>> {
     match e {
-        CoreError::Conflict { .. } => true,
+        CoreError::Conflict { .. } => Some(Vec::new()),
         CoreError::Validation(errors) => {
             let suffix = format!(".{}", plan.key_field.name());
-            plan.mode == BulkMode::AllOrNothing
+            let only_key_duplicates = plan.mode == BulkMode::AllOrNothing
                 && !errors.is_empty()
                 && errors
                     .iter()
-                    .all(|e| e.code == FieldErrorCode::Duplicate && e.field.ends_with(&suffix))
+                    .all(|e| e.code == FieldErrorCode::Duplicate && e.field.ends_with(&suffix));
+            only_key_duplicates.then(|| errors.iter().map(|e| e.field.clone()).collect())
         }
-        _ => false,
+        _ => None,
     }
 }
 
+/// Whether every error is a duplicate of the key field.
+fn key_duplicate(errors: &[FieldError], key_field: &relata_domain::meta::FieldDef) -> bool {
+    !errors.is_empty()
+        && errors
+            .iter()
+            .all(|e| e.code == FieldErrorCode::Duplicate && e.field == key_field.name())
+}
+
 /// One attempt of a bulk upsert, in the writer's transaction.
-fn upsert_in(conn: &mut dyn Conn, plan: &UpsertPlan) -> Result<BulkResult, CoreError> {
+///
+/// `racy`: other transactions may insert the same keys meanwhile (PostgreSQL). In per-record
+/// mode a create that then breaks the unique index is rolled back to its savepoint and made
+/// an update of the record that won, which this statement now sees.
+fn upsert_in(conn: &mut dyn Conn, plan: &UpsertPlan, racy: bool) -> Result<BulkResult, CoreError> {
     let UpsertPlan {
         object,
         key_field,
@@ -284,8 +309,44 @@ fn upsert_in(conn: &mut dyn Conn, plan: &UpsertPlan) -> Result<BulkResult, CoreE
                     (r, status)
                 })
             }
-            _ => write::insert(conn, &mut side, object, actor, now, values)
-                .map(|r| (r, BulkStatus::Created)),
+            _ => {
+                let retry = (racy && mode == BulkMode::PerRecord && keys[index].is_some())
+                    .then(|| values.clone());
+                match write::insert(conn, &mut side, object, actor, now, values) {
+                    Err(CoreError::Validation(errors))
+                        if retry.is_some() && key_duplicate(&errors, key_field) =>
+                    {
+                        conn.batch("ROLLBACK TO bulk_record")?;
+                        side.rollback_to(mark);
+                        let winner = find_existing(
+                            conn,
+                            object,
+                            key_field,
+                            std::slice::from_ref(&keys[index]),
+                            vis,
+                        )?
+                        .into_values()
+                        .next();
+                        match (winner, retry) {
+                            (Some(current), Some(mut values)) => {
+                                values.remove("id");
+                                let before = current.version();
+                                write::update(conn, &mut side, object, actor, now, current, values)
+                                    .map(|r| {
+                                        let status = if r.version() == before {
+                                            BulkStatus::Unchanged
+                                        } else {
+                                            BulkStatus::Updated
+                                        };
+                                        (r, status)
+                                    })
+                            }
+                            _ => Err(CoreError::Validation(errors)),
+                        }
+                    }
+                    other => other.map(|r| (r, BulkStatus::Created)),
+                }
+            }
         };
         match outcome {
             Ok((record, status)) => {

@@ -231,13 +231,31 @@ test_postgres() {
 
 harness() {
   step harness "scripts/bench.sh --quick and scripts/reliability.sh --quick (dev build)"
-  scripts/bench.sh --quick --profile dev
-  local backend=both
-  if [[ -z "$POSTGRES" || -z "${RELATA_TEST_POSTGRES_URL:-}" ]]; then
-    backend=sqlite
+  # The harnesses need wrk (Debian) and schemathesis (PyPI): installing wrk takes root, which
+  # CI has. Elsewhere, without it, the step is skipped rather than failed.
+  if [[ -z "$IS_CI" && "$(id -u)" -ne 0 ]] && ! command -v wrk >/dev/null 2>&1; then
+    echo "  skipped: wrk is missing and only root can install it (CI runs this step)"
+    record harness "SKIPPED (no wrk)"
+    return 0
   fi
-  if [[ -z "$SQLITE" ]]; then
-    backend=postgres
+  local backends=()
+  if [[ -n "$SQLITE" ]]; then
+    backends+=(sqlite)
+  fi
+  if [[ -n "$POSTGRES" && -n "${RELATA_TEST_POSTGRES_URL:-}" ]]; then
+    backends+=(postgres)
+  fi
+  if ((${#backends[@]} == 0)); then
+    echo "  skipped: no backend to run on"
+    record harness "SKIPPED (no backend)"
+    return 0
+  fi
+  if [[ -n "$SQLITE" ]]; then
+    scripts/bench.sh --quick --profile dev
+  fi
+  local backend="${backends[0]}"
+  if ((${#backends[@]} == 2)); then
+    backend=both
   fi
   RELATA_BENCH_POSTGRES_URL="${RELATA_TEST_POSTGRES_URL:-}" \
     scripts/reliability.sh --quick --profile dev --backend "$backend"

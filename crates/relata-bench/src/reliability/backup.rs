@@ -164,6 +164,38 @@ pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<(
             }
         }
     }
+    // Across writers: a write the backup holds was sent after every write it lacks had been
+    // acknowledged? Then the backup is no moment at all (it has the later, not the earlier).
+    let mut latest_held: Option<Instant> = None;
+    let mut earliest_missing: Option<Instant> = None;
+    for (w, log) in logs.iter().enumerate() {
+        for x in &log.writes {
+            let r = by_ext.get(&writers::external_id(w, x.k));
+            let held = match x.step {
+                Step::Create => r.is_some(),
+                Step::Patch => r.is_some_and(|r| r.is_version(w, x.k, 2)),
+            };
+            if held {
+                latest_held = latest_held.max(Some(x.sent));
+            } else if let Some(acked) = x.acked {
+                earliest_missing = Some(earliest_missing.map_or(acked, |e: Instant| e.min(acked)));
+            }
+            if x.acked.is_none() {
+                report.problem(format!(
+                    "{}: a write without an answer (no crash in this part)",
+                    writers::external_id(w, x.k)
+                ));
+            }
+        }
+    }
+    if let (Some(held), Some(missing)) = (latest_held, earliest_missing)
+        && missing < held
+    {
+        report.problem(format!(
+            "the backup lacks a write acknowledged {:?} before another write it holds was sent: not one moment",
+            held - missing
+        ));
+    }
     let expected: usize = logs.iter().map(|l| l.ids.len()).sum();
     // Field by field against the source, at the same version.
     let mut identical = 0u64;

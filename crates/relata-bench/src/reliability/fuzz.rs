@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::{Value as Json, json};
 
-use super::instance::{Context, add_check_fields};
+use super::instance::{Context, add_check_fields, output_within};
 use super::{PartReport, say};
 
 pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<()> {
@@ -20,6 +20,8 @@ pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<(
         );
         return Ok(());
     };
+    // Absolute, as it runs in another directory.
+    let st = std::fs::canonicalize(&st).with_context(|| format!("no {}", st.display()))?;
     let inst = ctx.fresh("fuzz")?;
     let server = inst.start(&ctx.http).await?;
     let api = inst.api(&server, &ctx.http);
@@ -32,8 +34,12 @@ pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<(
         )
         .await?;
     }
-    let har = ctx.dir.join("fuzz.har");
-    let out = ctx.dir.join("schemathesis.txt");
+    // Absolute: schemathesis runs in the part's directory (its own `.schemathesis/` cache
+    // stays there, out of the work tree).
+    let dir = std::fs::canonicalize(&ctx.dir)?;
+    let har = dir.join("fuzz.har");
+    let junit = dir.join("fuzz.junit.xml");
+    let out = dir.join("schemathesis.txt");
     let examples = ctx.opts.fuzz_examples.max(1);
     let mut cmd = Command::new(&st);
     cmd.arg("run")
@@ -47,17 +53,21 @@ pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<(
         .args(["--workers", "2"])
         .args(["--request-timeout", "30"])
         .args(["--suppress-health-check", "all"])
-        .args(["--report", "har"])
+        .args(["--report", "har,junit"])
         .arg("--report-har-path")
         .arg(&har)
+        .arg("--report-junit-path")
+        .arg(&junit)
         .arg("--no-color")
+        .current_dir(&dir)
         .env("SCHEMATHESIS_TELEMETRY", "false");
     say(&format!(
         "   schemathesis, {examples} examples per operation, every phase"
     ));
-    let output = tokio::task::spawn_blocking(move || cmd.output())
-        .await?
-        .with_context(|| format!("cannot run {}", st.display()))?;
+    let output =
+        tokio::task::spawn_blocking(move || output_within(cmd, Duration::from_secs(3_600)))
+            .await?
+            .with_context(|| format!("running {}", st.display()))?;
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     std::fs::write(&out, &text)?;
@@ -123,10 +133,20 @@ pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<(
     }
     // Its exit status is not the verdict: it also fails on its own errors (a Python
     // "SystemError: AST constructor recursion depth mismatch" from hypothesis on CPython 3.11
-    // was seen). Failed checks are the verdict; its own errors are counted and shown.
-    let failed_checks = text
-        .lines()
-        .any(|l| l.trim() == "Failures:" || (l.starts_with('=') && l.contains(" FAILURES ")));
+    // was seen). Failed checks are the verdict, from the JUnit report (and, should its format
+    // change, from the summary text too); its own errors are counted and shown.
+    let junit_text = std::fs::read_to_string(&junit).unwrap_or_default();
+    let junit_failures = junit_text.matches("<failure").count();
+    let failed_checks = junit_failures > 0
+        || text
+            .lines()
+            .any(|l| l.trim() == "Failures:" || (l.starts_with('=') && l.contains(" FAILURES ")));
+    if junit_text.is_empty() {
+        report.problem(format!(
+            "schemathesis wrote no JUnit report; see {}",
+            out.display()
+        ));
+    }
     if failed_checks {
         report.problem(format!(
             "schemathesis: checks failed; the full output is in {}:\n{}",
@@ -152,6 +172,14 @@ pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<(
     if requests == 0 {
         report.problem("schemathesis sent no request");
     }
+    // Were the fuzzer to revoke its own token, everything after would be a 401 and pass.
+    let unauthorised = by_status.get(&401).copied().unwrap_or(0);
+    if unauthorised * 10 > requests {
+        report.problem(format!(
+            "{unauthorised} of {requests} requests answered 401: the fuzzer lost its credentials"
+        ));
+    }
+    report.fact("fuzz_junit_failures", junit_failures as u64);
     report.fact("fuzz_examples_per_operation", u64::from(examples));
     report.fact("fuzz_test_cases", generated);
     report.fact("fuzz_summary", cases);

@@ -53,7 +53,11 @@ impl Context<'_> {
                     .pg_url
                     .clone()
                     .context("--backend postgres needs --pg-url")?;
-                let schema = format!("rel_{name}_{}", std::process::id());
+                // A fresh name each time: a schema left by a killed earlier run is never reused.
+                let schema = format!(
+                    "rel_{name}_{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..12]
+                );
                 // The postgres client runs a runtime of its own, which cannot start inside
                 // tokio's: on a plain thread.
                 let (u, sc) = (url.clone(), schema.clone());
@@ -151,12 +155,55 @@ pub fn integrity_problem(path: &Path) -> anyhow::Result<Option<String>> {
     Ok(None)
 }
 
+/// Runs `cmd` to its end, or kills it after `limit`: one hung child must not stall CI.
+pub fn output_within(mut cmd: Command, limit: Duration) -> anyhow::Result<std::process::Output> {
+    use std::io::Read as _;
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+    // Drained on threads of their own, so that a child writing much never blocks on a pipe.
+    let mut out = child.stdout.take().context("no stdout")?;
+    let mut err = child.stderr.take().context("no stderr")?;
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "{:?} did not finish within {limit:?}; killed it",
+                cmd.get_program()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    })
+}
+
 pub fn relata_cli(relata: &Path, db_url: &str, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new(relata)
-        .args(args)
-        .env("RELATA_DATABASE_URL", db_url)
-        .output()
-        .with_context(|| format!("cannot run relata {}", args.join(" ")))?;
+    let mut cmd = Command::new(relata);
+    cmd.args(args).env("RELATA_DATABASE_URL", db_url);
+    let out = output_within(cmd, Duration::from_secs(900))
+        .with_context(|| format!("relata {}", args.join(" ")))?;
     if !out.status.success() {
         bail!(
             "relata {} failed ({}): {}",

@@ -148,8 +148,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
         passed: false,
         seconds: 0.0,
     };
+    // No request of the suite waits longer than this: a hang is a finding, not a stall.
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
+        .timeout(std::time::Duration::from_secs(120))
         .build()?;
     for &part in &opts.parts {
         say(&format!("== {part:?} on {}", opts.backend.name()));
@@ -157,7 +159,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
             "reliability-{}-{:?}-{}",
             opts.backend.name(),
             part,
-            std::process::id()
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
         ));
         std::fs::create_dir_all(&dir)?;
         let mut part_report = PartReport::new(part);

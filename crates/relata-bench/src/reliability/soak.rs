@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use serde_json::json;
 
 use super::instance::Context;
@@ -55,13 +56,15 @@ pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<(
     let mut samples = Vec::new();
     while !load.is_finished() && started.elapsed() < Duration::from_secs(seconds + 30) {
         let (rss, _) = server.memory_mb()?;
-        let anon = server.anon_mb().unwrap_or(0.0);
+        let anon = server
+            .anon_mb()
+            .context("no RssAnon in /proc/PID/status: the memory check cannot be made")?;
         samples.push((started.elapsed().as_secs_f64(), rss, anon));
         tokio::time::sleep(every).await;
     }
     let result = load.await??;
     let (end_rss, peak) = server.memory_mb()?;
-    let end_anon = server.anon_mb().unwrap_or(0.0);
+    let end_anon = server.anon_mb().context("no RssAnon in /proc/PID/status")?;
     server.stop(Duration::from_secs(30))?;
 
     let tenth = samples

@@ -44,6 +44,15 @@ enum BackendArg {
     Postgres,
 }
 
+impl From<BackendArg> for Backend {
+    fn from(b: BackendArg) -> Backend {
+        match b {
+            BackendArg::Sqlite => Backend::Sqlite,
+            BackendArg::Postgres => Backend::Postgres,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Measure one backend at one scale and write a results file
@@ -185,10 +194,7 @@ fn real_main() -> anyhow::Result<()> {
             soak_seconds,
         } => {
             let opts = reliability::Options {
-                backend: match backend {
-                    BackendArg::Sqlite => Backend::Sqlite,
-                    BackendArg::Postgres => Backend::Postgres,
-                },
+                backend: backend.into(),
                 pg_url,
                 relata,
                 work: work.clone(),
@@ -253,10 +259,7 @@ fn real_main() -> anyhow::Result<()> {
             keep,
         } => {
             let opts = Options {
-                backend: match backend {
-                    BackendArg::Sqlite => Backend::Sqlite,
-                    BackendArg::Postgres => Backend::Postgres,
-                },
+                backend: backend.into(),
                 records: records_of(&scale)?,
                 scale: scale.to_lowercase(),
                 quick,

@@ -112,11 +112,17 @@ impl Server {
 
     /// Threads of the process (its async workers plus its blocking pool), from /proc.
     pub fn threads(&self) -> Option<u64> {
+        self.status_number("Threads:").map(|n| n as u64)
+    }
+
+    /// The first number on the line of `/proc/PID/status` that starts with `key`.
+    fn status_number(&self, key: &str) -> Option<f64> {
         std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .ok()?
             .lines()
-            .find_map(|l| l.strip_prefix("Threads:"))?
-            .trim()
+            .find_map(|l| l.strip_prefix(key))?
+            .split_whitespace()
+            .next()?
             .parse()
             .ok()
     }
@@ -133,15 +139,7 @@ impl Server {
     /// Anonymous resident memory (heap and stacks, not mapped files such as SQLite's
     /// memory-mapped database), in MB: what a leak grows.
     pub fn anon_mb(&self) -> Option<f64> {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .ok()?
-            .lines()
-            .find_map(|l| l.strip_prefix("RssAnon:"))?
-            .split_whitespace()
-            .next()?
-            .parse::<f64>()
-            .ok()
-            .map(|kb| kb / 1024.0)
+        self.status_number("RssAnon:").map(|kb| kb / 1024.0)
     }
 
     /// SIGTERM, then wait up to `grace` for a clean exit before killing.

@@ -146,6 +146,29 @@ async fn if_match(api: &Api, per_client: u64, report: &mut PartReport) -> anyhow
     Ok(())
 }
 
+/// POSTs `body` as JSON and returns the status and the body text, whatever the status.
+async fn post_answer(api: &Api, path: &str, body: &Json) -> anyhow::Result<(u16, String)> {
+    let resp = api
+        .http
+        .post(format!("{}{path}", api.base))
+        .bearer_auth(&api.token)
+        .json(body)
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.text().await.unwrap_or_default()))
+}
+
+/// HTTP status → count, as a JSON object for the report.
+pub fn status_counts<'a>(counts: impl IntoIterator<Item = (&'a u16, &'a u64)>) -> Json {
+    Json::Object(
+        counts
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect(),
+    )
+}
+
 /// Whether a problem answer says that `field` duplicates another record's value.
 fn names_duplicate(body: &str, field: &str) -> bool {
     serde_json::from_str::<Json>(body)
@@ -171,15 +194,7 @@ async fn unique_creates(api: &Api, ids: usize, report: &mut PartReport) -> anyho
                 json!({"name": format!("唯一 {ext} {c}"), "external_id": ext, "seq": c}),
             );
             tasks.push(tokio::spawn(async move {
-                let resp = api
-                    .http
-                    .post(format!("{}/api/v1/records/contact", api.base))
-                    .bearer_auth(&api.token)
-                    .json(&body)
-                    .send()
-                    .await?;
-                let status = resp.status().as_u16();
-                Ok::<_, anyhow::Error>((status, resp.text().await.unwrap_or_default()))
+                post_answer(&api, "/api/v1/records/contact", &body).await
             }));
         }
         let mut created = 0;
@@ -214,15 +229,7 @@ async fn unique_creates(api: &Api, ids: usize, report: &mut PartReport) -> anyho
     ));
     report.fact("unique_create_ids", ids as u64);
     report.fact("unique_create_racers", RACERS as u64);
-    report.fact(
-        "unique_create_statuses",
-        json!(
-            statuses
-                .iter()
-                .map(|(k, v)| (k.to_string(), json!(v)))
-                .collect::<serde_json::Map<_, _>>()
-        ),
-    );
+    report.fact("unique_create_statuses", status_counts(&statuses));
     Ok(())
 }
 
@@ -244,16 +251,7 @@ async fn unique_bulk(api: &Api, repeats: usize, report: &mut PartReport) -> anyh
         for c in 0..UPSERTERS {
             let (api, body) = (api.clone(), body(c, r));
             tasks.push(tokio::spawn(async move {
-                let resp = api
-                    .http
-                    .post(format!("{}/api/v1/records/contact/bulk", api.base))
-                    .bearer_auth(&api.token)
-                    .json(&body)
-                    .send()
-                    .await?;
-                let status = resp.status().as_u16();
-                let text = resp.text().await.unwrap_or_default();
-                Ok::<_, anyhow::Error>((status, text))
+                post_answer(&api, "/api/v1/records/contact/bulk", &body).await
             }));
         }
         for t in tasks {
@@ -304,14 +302,6 @@ async fn unique_bulk(api: &Api, repeats: usize, report: &mut PartReport) -> anyh
         found.len()
     ));
     report.fact("unique_bulk_calls", (UPSERTERS * repeats) as u64);
-    report.fact(
-        "unique_bulk_statuses",
-        json!(
-            statuses
-                .iter()
-                .map(|(k, v)| (k.to_string(), json!(v)))
-                .collect::<serde_json::Map<_, _>>()
-        ),
-    );
+    report.fact("unique_bulk_statuses", status_counts(&statuses));
     Ok(())
 }

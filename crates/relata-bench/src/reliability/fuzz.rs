@@ -187,12 +187,7 @@ pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<(
     report.fact("fuzz_5xx", five_xx);
     report.fact(
         "fuzz_statuses",
-        json!(
-            by_status
-                .iter()
-                .map(|(k, v)| (k.to_string(), json!(v)))
-                .collect::<serde_json::Map<_, _>>()
-        ),
+        super::concurrency::status_counts(&by_status),
     );
     Ok(())
 }

@@ -151,6 +151,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole HTTP application: `/api/v1/…`, `/healthz`, `/metrics`, `/docs`.
 pub fn router(core: Arc<Core>, opts: ApiOptions) -> Router {
+    router_with(core, opts, Router::new())
+}
+
+/// The API together with other routes (the web UI), which share its request ids, tracing,
+/// metrics and body limit; what neither serves answers the API's 404.
+pub fn router_with(core: Arc<Core>, opts: ApiOptions, pages: Router) -> Router {
     let state = AppState {
         core,
         metrics: Arc::new(metrics::Metrics::new()),
@@ -195,6 +201,8 @@ pub fn router(core: Arc<Core>, opts: ApiOptions) -> Router {
         )
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
+        .with_state(state.clone())
+        .merge(pages)
         .layer(from_fn_with_state(state.clone(), middleware::metrics))
         .layer(from_fn(middleware::locale))
         .layer(
@@ -205,5 +213,4 @@ pub fn router(core: Arc<Core>, opts: ApiOptions) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(middleware::RequestIds::new()))
         .layer(DefaultBodyLimit::max(opts.max_body_bytes))
-        .with_state(state)
 }

@@ -27,6 +27,11 @@ pub fn readable(actor: &Actor, object: &ObjectDef, field: &str) -> bool {
     access(actor, object, field) >= FieldAccess::Read
 }
 
+/// Whether the actor may change `field` of `object`.
+pub fn editable(actor: &Actor, object: &ObjectDef, field: &str) -> bool {
+    access(actor, object, field) >= FieldAccess::Edit
+}
+
 /// The fields of `object` hidden from the actor (none for most users).
 pub fn hidden(actor: &Actor, object: &ObjectDef) -> Vec<String> {
     if actor.access.superuser {

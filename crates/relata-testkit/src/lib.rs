@@ -78,7 +78,8 @@ impl TestApp {
         if let Some(mailer) = opts.mailer {
             core.set_mailer(mailer);
         }
-        let router = relata_api::router(core.clone(), api_opts);
+        let router =
+            relata_api::router_with(core.clone(), api_opts, relata_web::router(core.clone()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");

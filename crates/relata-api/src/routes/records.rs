@@ -196,6 +196,7 @@ pub async fn list(
         limit: usize_param(&params, "limit")?,
         cursor: params.get("cursor").cloned().filter(|c| !c.is_empty()),
         count: bool_param(&params, "count")?,
+        count_cap: None,
         bin: Some(if bool_param(&params, "deleted")? {
             Bin::Deleted
         } else {

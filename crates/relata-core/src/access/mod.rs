@@ -6,6 +6,7 @@
 //! version (row 3 of `sys_meta_state`); servers sharing a PostgreSQL database compare it about
 //! once a second, like the metadata version.
 
+pub mod directory;
 pub mod org;
 pub mod password;
 pub mod sessions;

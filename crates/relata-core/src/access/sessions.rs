@@ -58,6 +58,16 @@ pub struct SessionActor {
     pub actor: Actor,
     pub session_id: Uuid,
     pub csrf_token: String,
+    /// The user's name, language and time zone, for pages rendered for them.
+    pub profile: SessionProfile,
+}
+
+/// What a page needs to know about the signed-in user besides their access.
+#[derive(Debug, Clone, Default)]
+pub struct SessionProfile {
+    pub name: String,
+    pub locale: String,
+    pub time_zone: String,
 }
 
 /// Failed logins per client address, in memory: a restart forgets them, which only gives an
@@ -312,11 +322,11 @@ impl Core {
         let hash = hash_token(secret);
         let now = self.clock.now();
         let idle = Duration::minutes(i64::from(self.settings.session_idle_minutes));
-        let (session, user, csrf, last_seen) = self
+        let (session, user, csrf, last_seen, profile) = self
             .store
             .read(move |conn| {
                 let mut sql = Sql::new(conn.dialect());
-                sql.push("SELECT s.id, s.user_id, s.csrf_token, s.last_seen_at FROM sys_sessions s JOIN sys_users u ON u.id = s.user_id WHERE s.token_hash = ");
+                sql.push("SELECT s.id, s.user_id, s.csrf_token, s.last_seen_at, u.name, u.locale, u.time_zone FROM sys_sessions s JOIN sys_users u ON u.id = s.user_id WHERE s.token_hash = ");
                 sql.param(SqlValue::Text(hash));
                 sql.push(" AND s.revoked_at IS NULL AND u.active = ");
                 sql.param(SqlValue::Bool(true));
@@ -330,6 +340,11 @@ impl Core {
                     r[1].as_uuid().ok_or(CoreError::Unauthenticated)?,
                     r[2].as_str().unwrap_or_default().to_owned(),
                     r[3].as_timestamp().unwrap_or(now),
+                    SessionProfile {
+                        name: r[4].as_str().unwrap_or_default().to_owned(),
+                        locale: r[5].as_str().unwrap_or("en").to_owned(),
+                        time_zone: r[6].as_str().unwrap_or("UTC").to_owned(),
+                    },
                 ))
             })
             .await?;
@@ -351,6 +366,7 @@ impl Core {
             actor: Actor::user(self.fresh_access_of(user).await?, Source::Ui),
             session_id: session,
             csrf_token: csrf,
+            profile,
         })
     }
 

@@ -2,8 +2,10 @@
 //! history and bulk upsert, for every object. Each write runs the steps of [`write`] in one
 //! transaction; each read carries the caller's visibility predicate.
 
+pub mod aggregate;
 pub mod bulk;
 pub mod companions;
+pub mod labels;
 pub mod read;
 pub mod transfer;
 pub mod write;
@@ -34,6 +36,9 @@ pub struct ListRequest {
     pub limit: Option<usize>,
     pub cursor: Option<String>,
     pub count: bool,
+    /// Count at most this many matches (the UI shows "10,000+" rather than scan a million
+    /// rows for an exact figure); `None` counts them all.
+    pub count_cap: Option<u64>,
     pub bin: Option<Bin>,
 }
 
@@ -104,6 +109,31 @@ impl Core {
             .ok_or_else(|| CoreError::not_found(format!("{} {id}", object.name())))?;
         fields::redact(actor, &object, &mut record);
         Ok(record)
+    }
+
+    /// One visible record, live or in the recycle bin (`true`), for a page that offers to
+    /// restore it.
+    pub async fn get_record_or_binned(
+        &self,
+        actor: &Actor,
+        object: &str,
+        id: uuid::Uuid,
+    ) -> Result<(Record, bool), CoreError> {
+        let object = self.object(object)?;
+        let vis = self.visibility(actor, &object, Operation::Read)?;
+        let obj = object.clone();
+        let (mut record, binned) = self
+            .store
+            .read(move |conn| {
+                let Some(record) = read::get(conn, &obj, id, &vis, Bin::Any)? else {
+                    return Ok(None);
+                };
+                Ok::<_, CoreError>(Some((record, is_in_bin(conn, &obj, id)?)))
+            })
+            .await?
+            .ok_or_else(|| CoreError::not_found(format!("{} {id}", object.name())))?;
+        fields::redact(actor, &object, &mut record);
+        Ok((record, binned))
     }
 
     /// Applies a partial update. `expected_version` comes from `If-Match`.
@@ -314,6 +344,7 @@ impl Core {
             limit,
             cursor,
             count: req.count,
+            count_cap: req.count_cap,
             bin: req.bin.unwrap_or(Bin::Live),
         })
     }

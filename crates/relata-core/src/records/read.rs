@@ -121,6 +121,7 @@ pub struct ListSpec {
     pub limit: usize,
     pub cursor: Option<Cursor>,
     pub count: bool,
+    pub count_cap: Option<u64>,
     pub bin: Bin,
 }
 
@@ -278,7 +279,13 @@ pub fn list(
         None
     };
     let total = if spec.count {
-        let count = format!("SELECT COUNT(*) FROM {table} t WHERE {}", filter.text);
+        let count = match spec.count_cap {
+            None => format!("SELECT COUNT(*) FROM {table} t WHERE {}", filter.text),
+            Some(cap) => format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {table} t WHERE {} LIMIT {cap}) capped",
+                filter.text
+            ),
+        };
         let row = conn.query_one(&count, &filter.params)?;
         row.and_then(|r| r.first().and_then(SqlValue::as_i64))
     } else {
@@ -471,6 +478,7 @@ mod tests {
             limit: 50,
             cursor: None,
             count: false,
+            count_cap: None,
             bin: Bin::Live,
         }
     }

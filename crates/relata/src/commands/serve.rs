@@ -50,7 +50,7 @@ fn seed_demo(
     core: &Arc<Core>,
     runtime: &tokio::runtime::Runtime,
     args: &ServeArgs,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Option<DemoAccess>> {
     let actor = admin_actor(core, Source::System)?;
     let probe = ListRequest {
         limit: Some(1),
@@ -69,10 +69,27 @@ fn seed_demo(
     let token = core
         .create_admin_token_blocking("demo")
         .map_err(core_error)?;
-    Ok(Some(token))
+    // A password for the web UI, random for this installation (there is no default one),
+    // shown once like the token.
+    let admin = core.ensure_admin_blocking().map_err(core_error)?;
+    let password = relata_core::auth::random_secret("")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(16)
+        .collect::<String>();
+    runtime
+        .block_on(core.update_user(&actor, admin.0, serde_json::json!({ "password": password })))
+        .map_err(core_error)?;
+    Ok(Some(DemoAccess { token, password }))
 }
 
-async fn serve(core: Arc<Core>, config: &Config, demo_token: Option<String>) -> anyhow::Result<()> {
+/// How a newcomer gets into a fresh demo installation.
+struct DemoAccess {
+    token: String,
+    password: String,
+}
+
+async fn serve(core: Arc<Core>, config: &Config, demo: Option<DemoAccess>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -112,7 +129,7 @@ async fn serve(core: Arc<Core>, config: &Config, demo_token: Option<String>) -> 
             }
         }
     });
-    let app = relata_api::router(core, opts);
+    let app = relata_api::router_with(core.clone(), opts, relata_web::router(core));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = axum::serve(
         listener,
@@ -124,8 +141,13 @@ async fn serve(core: Arc<Core>, config: &Config, demo_token: Option<String>) -> 
     let mut server = tokio::spawn(server.into_future());
     let shutdown = shutdown_signal()?;
 
-    if let Some(token) = demo_token {
-        println!("demo data loaded; admin API token (shown once): {token}");
+    if let Some(DemoAccess { token, password }) = demo {
+        println!("demo data loaded; sign in at http://{addr}/login");
+        println!(
+            "  as {} with the password {password} (shown once; change it under My profile)",
+            relata_core::auth::BOOTSTRAP_EMAIL
+        );
+        println!("admin API token (shown once): {token}");
         println!(
             "try: curl -H 'Authorization: Bearer {token}' 'http://{addr}/api/v1/records/account?limit=5'"
         );

@@ -1,0 +1,62 @@
+//! Relata's web UI: server-rendered pages (askama templates, checked at compile time) over
+//! the same services as the API, in English and Simplified Chinese. Every page works without
+//! JavaScript; our own small script (`static/app.js`) adds instant search, type-ahead
+//! lookups, keyboard shortcuts and drag and drop. Assets are embedded in the binary.
+//!
+//! Security: pages use the API's browser session cookie; every state-changing form carries
+//! the session's CSRF token; responses forbid framing and inline script (`Content-Security-
+//! Policy`), and every value a user typed is escaped by the templates.
+
+pub mod assets;
+pub mod error;
+pub mod form;
+pub mod format;
+pub mod i18n;
+pub mod pages;
+pub mod session;
+pub mod state;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::from_fn;
+use axum::routing::{get, post};
+
+use pages::{auth, bulk, edit, home, list, profile, record, search};
+use relata_core::Core;
+use state::WebState;
+
+/// The routes of the web UI, for the binary to serve beside the API.
+pub fn router(core: Arc<Core>) -> Router {
+    let state = WebState { core };
+    Router::new()
+        .route("/", get(home::home))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/setup", get(auth::setup_page).post(auth::setup))
+        .route("/lang", post(auth::switch_language))
+        .route("/search", get(search::page))
+        .route("/search/instant", get(search::instant))
+        .route("/lookup/{object}", get(search::lookup))
+        .route("/lookup-users", get(search::users))
+        .route("/me", get(profile::page).post(profile::save))
+        .route("/me/password", post(profile::change_password))
+        .route("/me/sessions/{id}/revoke", post(profile::revoke_session))
+        .route("/me/tokens", post(profile::create_token))
+        .route("/me/tokens/{id}/revoke", post(profile::revoke_token))
+        .route("/o/{object}", get(list::page).post(edit::create))
+        .route("/o/{object}/new", get(edit::new_page))
+        .route("/o/{object}/bulk", post(bulk::bulk))
+        .route("/o/{object}/bin", get(list::bin))
+        .route("/o/{object}/{id}", get(record::page))
+        .route(
+            "/o/{object}/{id}/edit",
+            get(edit::edit_page).post(edit::update),
+        )
+        .route("/o/{object}/{id}/field/{field}", post(edit::inline))
+        .route("/o/{object}/{id}/delete", post(edit::delete))
+        .route("/o/{object}/{id}/restore", post(edit::restore))
+        .route("/static/{file}", get(assets::serve))
+        .layer(from_fn(pages::security_headers))
+        .with_state(state)
+}

@@ -1,0 +1,191 @@
+//! Page handlers. Each is thin: read the request, call relata-core, fill a template.
+
+pub mod auth;
+pub mod bulk;
+pub mod cells;
+pub mod charts;
+pub mod edit;
+pub mod home;
+pub mod inputs;
+pub mod list;
+pub mod profile;
+pub mod record;
+pub mod search;
+
+use std::sync::Arc;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use relata_domain::access::{Capability, Operation};
+use relata_domain::meta::ObjectDef;
+
+use crate::error::WebError;
+use crate::i18n::Tr;
+use crate::session::Viewer;
+use crate::state::WebState;
+
+/// The standard objects in the order a sales team works through them; custom objects follow
+/// by name.
+const NAV_ORDER: &[&str] = &[
+    "lead",
+    "account",
+    "contact",
+    "opportunity",
+    "task",
+    "note",
+    "product",
+];
+
+/// An object in the navigation or the create menu.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub name: String,
+    pub label: String,
+    pub plural: String,
+}
+
+/// What every signed-in page shows around its content.
+pub struct Chrome {
+    pub tr: Tr,
+    pub title: String,
+    pub user_name: String,
+    pub csrf: String,
+    /// Objects the user may read.
+    pub nav: Vec<NavItem>,
+    /// Objects the user may create records of.
+    pub creatable: Vec<NavItem>,
+    /// The nav entry to highlight: an object name, `home`, `search`, `me` or `settings`.
+    pub current: String,
+    pub is_admin: bool,
+    pub asset_version: &'static str,
+    /// A one-line confirmation of what just happened ("Saved").
+    pub notice: Option<String>,
+    /// This page's path and query, to come back to after the language switch.
+    pub here: String,
+}
+
+impl Chrome {
+    pub fn new(state: &WebState, viewer: &Viewer, title: String, current: &str) -> Chrome {
+        let schema = state.core.schema();
+        let mut objects: Vec<&Arc<ObjectDef>> = schema
+            .objects()
+            .filter(|o| viewer.actor.may(o.name(), Operation::Read))
+            .collect();
+        let rank = |o: &ObjectDef| {
+            NAV_ORDER
+                .iter()
+                .position(|n| *n == o.name())
+                .unwrap_or(NAV_ORDER.len())
+        };
+        let tr = viewer.tr();
+        objects.sort_by_key(|o| (rank(o), tr.object_plural(o)));
+        let item = |o: &ObjectDef| NavItem {
+            name: o.name().to_owned(),
+            label: tr.object_label(o),
+            plural: tr.object_plural(o),
+        };
+        Chrome {
+            tr,
+            title,
+            user_name: viewer.profile.name.clone(),
+            csrf: viewer.csrf.clone(),
+            creatable: objects
+                .iter()
+                .filter(|o| viewer.actor.may(o.name(), Operation::Create))
+                .map(|o| item(o))
+                .collect(),
+            nav: objects.iter().map(|o| item(o)).collect(),
+            current: current.to_owned(),
+            is_admin: viewer.actor.access.has(Capability::ManageMetadata)
+                || viewer.actor.access.has(Capability::ManageUsers),
+            asset_version: crate::assets::version(),
+            notice: None,
+            here: viewer.here.clone(),
+        }
+    }
+
+    pub fn with_notice(mut self, notice: Option<String>) -> Chrome {
+        self.notice = notice;
+        self
+    }
+}
+
+/// A rendered template as an HTML response (an error page when rendering failed).
+pub fn html(rendered: Result<String, askama::Error>) -> Response {
+    match rendered {
+        Ok(body) => Html(body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page template failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// After a successful POST: to the page that shows the result (303, so a reload does not
+/// post again).
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// Only a path on this site may be a redirect target (no `//evil.example`).
+pub fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") => {
+            p.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// The object named in a page's path, if the viewer may read it.
+pub fn readable_object(
+    state: &WebState,
+    viewer: &Viewer,
+    name: &str,
+) -> Result<Arc<ObjectDef>, WebError> {
+    let object = state
+        .core
+        .object(name)
+        .map_err(|_| WebError::NotFound(viewer.tr()))?;
+    if !viewer.actor.may(object.name(), Operation::Read) {
+        return Err(WebError::NotFound(viewer.tr()));
+    }
+    Ok(object)
+}
+
+/// Headers every page carries: no framing (clickjacking), no inline or foreign script, no
+/// MIME sniffing, and no referrer beyond this site.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store, private"),
+        );
+    }
+    response
+}

@@ -1,0 +1,454 @@
+//! The record page: a header with the key fields, the details with inline editing, related
+//! lists (an account's contacts, opportunities, tasks, notes…), and the record's timeline of
+//! field changes and activities. A record in the recycle bin shows with a restore button.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde_json::{Value as Json, json};
+use uuid::Uuid;
+
+use relata_core::fields;
+use relata_core::records::ListRequest;
+use relata_domain::access::Operation;
+use relata_domain::filter::{Filter, Op};
+use relata_domain::meta::{FieldDef, FieldType, ObjectDef};
+use relata_domain::value::ParseContext;
+use relata_domain::{FieldError, Record, Value};
+
+use super::cells::{Cell, Names, cell};
+use super::inputs::{self, Input};
+use super::{Chrome, html, readable_object};
+use crate::error::WebError;
+use crate::form::FormData;
+use crate::session::Viewer;
+use crate::state::WebState;
+
+/// Rows of each related list on the page; "view all" opens the filtered list.
+const RELATED_ROWS: usize = 5;
+const RELATED_COUNT_CAP: u64 = 1_000;
+const TIMELINE_ITEMS: usize = 50;
+/// Objects whose records are activities on the timeline of what they are linked to.
+const ACTIVITY_OBJECTS: &[&str] = &["task", "note"];
+
+pub struct Item {
+    pub name: String,
+    pub label: String,
+    pub cell: Cell,
+    /// The inline editor, when the viewer may change this field.
+    pub input: Option<Input>,
+}
+
+pub struct Section {
+    pub title: String,
+    pub items: Vec<Item>,
+}
+
+pub struct RelatedList {
+    pub object: String,
+    pub title: String,
+    pub count_text: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<(String, Vec<Cell>)>,
+    pub all_href: String,
+    pub new_href: Option<String>,
+}
+
+pub struct Event {
+    pub when: String,
+    pub who: String,
+    pub text: String,
+    pub href: Option<String>,
+    /// `change`, `created`, `task`, `note`…
+    pub kind: String,
+}
+
+#[derive(Template)]
+#[template(path = "record.html")]
+struct RecordPage {
+    chrome: Chrome,
+    object: String,
+    object_label: String,
+    id: String,
+    version: i64,
+    title: String,
+    binned: bool,
+    header: Vec<Item>,
+    sections: Vec<Section>,
+    related: Vec<RelatedList>,
+    timeline: Vec<Event>,
+    can_edit: bool,
+    can_delete: bool,
+    /// The field whose inline editor failed and stays open.
+    open_field: String,
+    errors: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct RecordQuery {
+    saved: Option<String>,
+}
+
+pub async fn page(
+    State(state): State<WebState>,
+    viewer: Viewer,
+    Path((name, id)): Path<(String, String)>,
+    Query(q): Query<RecordQuery>,
+) -> Result<Response, WebError> {
+    let tr = viewer.tr();
+    let notice = match q.saved.as_deref() {
+        Some("created") => Some(tr.t("record.created").to_owned()),
+        Some("restored") => Some(tr.t("record.restored").to_owned()),
+        Some(_) => Some(tr.t("record.saved").to_owned()),
+        None => None,
+    };
+    render(&state, &viewer, &name, &id, None, notice).await
+}
+
+/// A failed inline edit: the same page with the field's editor open and its error shown.
+pub struct Failed<'a> {
+    pub field: &'a str,
+    pub form: &'a FormData,
+    pub errors: &'a [FieldError],
+}
+
+pub async fn render(
+    state: &WebState,
+    viewer: &Viewer,
+    name: &str,
+    id: &str,
+    failed: Option<Failed<'_>>,
+    notice: Option<String>,
+) -> Result<Response, WebError> {
+    let tr = viewer.tr();
+    let object = readable_object(state, viewer, name)?;
+    let id = Uuid::parse_str(id).map_err(|_| WebError::NotFound(tr))?;
+    let (record, binned) = state
+        .core
+        .get_record_or_binned(&viewer.actor, object.name(), id)
+        .await
+        .map_err(|e| WebError::core(e, tr))?;
+
+    let shown: Vec<&FieldDef> = object
+        .live_fields()
+        .filter(|f| f.name() != "id")
+        .filter(|f| fields::readable(&viewer.actor, &object, f.name()))
+        .collect();
+    let names = Names::resolve(state, viewer, &[&record], &shown).await;
+    let currency = state.core.parse_context().default_currency;
+    let mut editors = if binned {
+        Vec::new()
+    } else {
+        inputs::from_record(viewer, &object, Some(&record), &names, &currency)
+    };
+    if let Some(f) = &failed {
+        let posted = inputs::from_form(viewer, &object, f.form, f.errors, &currency);
+        if let (Some(slot), Some(fresh)) = (
+            editors.iter_mut().find(|i| i.name == f.field),
+            posted.into_iter().find(|i| i.name == f.field),
+        ) {
+            *slot = fresh;
+        }
+    }
+    let item = |f: &FieldDef| Item {
+        name: f.name().to_owned(),
+        label: tr.field_label(&object, f),
+        cell: cell(viewer, &object, f, &record, &names),
+        input: editors.iter().find(|i| i.name == f.name()).cloned(),
+    };
+    let name_field = object.name_field.as_str();
+    let header: Vec<Item> = shown
+        .iter()
+        .filter(|f| !f.system && f.name() != name_field)
+        .filter(|f| !matches!(f.field_type, FieldType::LongText | FieldType::MultiPicklist))
+        .take(4)
+        .map(|f| item(f))
+        .collect();
+    let sections = vec![
+        Section {
+            title: tr.t("record.details").to_owned(),
+            items: shown
+                .iter()
+                .filter(|f| !f.system)
+                .map(|f| item(f))
+                .collect(),
+        },
+        Section {
+            title: tr.t("record.system").to_owned(),
+            items: shown.iter().filter(|f| f.system).map(|f| item(f)).collect(),
+        },
+    ];
+    let title = match record.get(name_field) {
+        Value::Text(t) if !t.is_empty() => t.clone(),
+        _ => tr.object_label(&object),
+    };
+
+    let (related, activities) = related_lists(state, viewer, &object, id).await;
+    let timeline = timeline(state, viewer, &object, &record, activities).await;
+    let errors = failed
+        .as_ref()
+        .map(|f| inputs::unplaced_errors(&editors, f.errors, tr))
+        .unwrap_or_default();
+    let page = RecordPage {
+        chrome: Chrome::new(state, viewer, title.clone(), object.name()).with_notice(notice),
+        object: object.name().to_owned(),
+        object_label: tr.object_label(&object),
+        id: id.to_string(),
+        version: record.version(),
+        title,
+        binned,
+        header,
+        sections,
+        related,
+        timeline,
+        can_edit: !binned && viewer.actor.may(object.name(), Operation::Edit),
+        can_delete: viewer.actor.may(object.name(), Operation::Delete),
+        open_field: failed.map(|f| f.field.to_owned()).unwrap_or_default(),
+        errors,
+    };
+    Ok(html(page.render()))
+}
+
+/// Every (object, lookup field) that points at `object`, readable by the viewer.
+fn children(
+    state: &WebState,
+    viewer: &Viewer,
+    object: &ObjectDef,
+) -> Vec<(Arc<ObjectDef>, String)> {
+    let schema = state.core.schema();
+    let mut out = Vec::new();
+    for child in schema.objects() {
+        if !viewer.actor.may(child.name(), Operation::Read) {
+            continue;
+        }
+        for f in child.live_fields() {
+            let points_here = f.field_type == FieldType::Lookup
+                && f.target
+                    .as_ref()
+                    .is_some_and(|t| t.as_str() == object.name());
+            if points_here && fields::readable(&viewer.actor, child, f.name()) {
+                out.push((child.clone(), f.name().to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// The related lists, and the activity records among them for the timeline.
+async fn related_lists(
+    state: &WebState,
+    viewer: &Viewer,
+    object: &ObjectDef,
+    id: Uuid,
+) -> (Vec<RelatedList>, Vec<(Arc<ObjectDef>, Record)>) {
+    let tr = viewer.tr();
+    let mut lists = Vec::new();
+    let mut activities = Vec::new();
+    for (child, via) in children(state, viewer, object) {
+        let is_activity = ACTIVITY_OBJECTS.contains(&child.name());
+        let request = ListRequest {
+            filter: Some(Filter::Cond {
+                field: via.clone(),
+                op: Op::Eq,
+                value: json!(id.to_string()),
+            }),
+            limit: Some(if is_activity { 20 } else { RELATED_ROWS }),
+            count: true,
+            count_cap: Some(RELATED_COUNT_CAP),
+            ..ListRequest::default()
+        };
+        let page = match state
+            .core
+            .list_records(&viewer.actor, child.name(), request)
+            .await
+        {
+            Ok((_, page)) => page,
+            Err(e) => {
+                tracing::warn!(error = ?e, object = child.name(), "a related list failed");
+                continue;
+            }
+        };
+        let columns: Vec<&FieldDef> = child
+            .live_fields()
+            .filter(|f| !f.system && f.name() != via)
+            .filter(|f| !matches!(f.field_type, FieldType::LongText | FieldType::MultiPicklist))
+            .filter(|f| fields::readable(&viewer.actor, &child, f.name()))
+            .take(4)
+            .collect();
+        let refs: Vec<&Record> = page.records.iter().take(RELATED_ROWS).collect();
+        let names = Names::resolve(state, viewer, &refs, &columns).await;
+        let total = page.total.unwrap_or(0);
+        let many_children = child
+            .live_fields()
+            .filter(|f| {
+                f.field_type == FieldType::Lookup
+                    && f.target
+                        .as_ref()
+                        .is_some_and(|t| t.as_str() == object.name())
+            })
+            .count()
+            > 1;
+        let mut title = tr.object_plural(&child);
+        if many_children || child.name() == object.name() {
+            let via_field = child.field(&via);
+            if let Some(f) = via_field {
+                title = format!("{title} ({})", tr.field_label(&child, f));
+            }
+        }
+        lists.push(RelatedList {
+            object: child.name().to_owned(),
+            title,
+            count_text: if total as u64 >= RELATED_COUNT_CAP {
+                format!("{}+", viewer.fmt.integer(total))
+            } else {
+                viewer.fmt.integer(total)
+            },
+            columns: columns.iter().map(|f| tr.field_label(&child, f)).collect(),
+            rows: refs
+                .iter()
+                .map(|r| {
+                    (
+                        r.id().map(|i| i.to_string()).unwrap_or_default(),
+                        columns
+                            .iter()
+                            .map(|f| cell(viewer, &child, f, r, &names))
+                            .collect(),
+                    )
+                })
+                .collect(),
+            all_href: format!("/o/{}?f0={via}&o0=eq&v0={id}", child.name()),
+            new_href: viewer
+                .actor
+                .may(child.name(), Operation::Create)
+                .then(|| format!("/o/{}/new?{via}={id}", child.name())),
+        });
+        if is_activity {
+            activities.extend(page.records.into_iter().map(|r| (child.clone(), r)));
+        }
+    }
+    (lists, activities)
+}
+
+/// Field changes, activities and the creation of the record, newest first.
+async fn timeline(
+    state: &WebState,
+    viewer: &Viewer,
+    object: &ObjectDef,
+    record: &Record,
+    activities: Vec<(Arc<ObjectDef>, Record)>,
+) -> Vec<Event> {
+    let tr = viewer.tr();
+    let Some(id) = record.id() else {
+        return Vec::new();
+    };
+    let history = state
+        .core
+        .record_history(&viewer.actor, object.name(), id)
+        .await
+        .unwrap_or_default();
+    let mut users: Vec<Uuid> = history
+        .iter()
+        .filter_map(|h| h.actor.as_deref().and_then(|a| Uuid::parse_str(a).ok()))
+        .collect();
+    for (_, r) in &activities {
+        if let Value::Ref(u) = r.get("created_by") {
+            users.push(*u);
+        }
+    }
+    if let Value::Ref(u) = record.get("created_by") {
+        users.push(*u);
+    }
+    let user_names = state.core.user_names(users).await.unwrap_or_default();
+    let who = |id: Option<Uuid>| {
+        id.and_then(|u| user_names.get(&u).map(|b| b.name.clone()))
+            .unwrap_or_default()
+    };
+    let ctx = ParseContext::default();
+    let shown_json = |f: &FieldDef, v: &Json| -> String {
+        if v.is_null() {
+            return tr.t("value.empty").to_owned();
+        }
+        match Value::parse(f, v, &ctx) {
+            Ok(Value::Ref(u)) if f.field_type == FieldType::UserLookup => user_names
+                .get(&u)
+                .map(|b| b.name.clone())
+                .unwrap_or_else(|| u.to_string()),
+            Ok(value) => viewer.fmt.value(object, f, &value),
+            Err(_) => v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string()),
+        }
+    };
+    let mut events: Vec<(String, Event)> = Vec::new();
+    for h in history.iter().take(TIMELINE_ITEMS) {
+        let Some(field) = object.field(&h.field) else {
+            continue;
+        };
+        let at = relata_domain::value::parse_datetime(&h.at);
+        events.push((
+            h.at.clone(),
+            Event {
+                when: at.map(|t| viewer.fmt.datetime(&t)).unwrap_or_default(),
+                who: who(h.actor.as_deref().and_then(|a| Uuid::parse_str(a).ok())),
+                text: tr.tf(
+                    "timeline.changed",
+                    &[
+                        ("field", &tr.field_label(object, field)),
+                        ("old", &shown_json(field, &h.old_value)),
+                        ("new", &shown_json(field, &h.new_value)),
+                    ],
+                ),
+                href: None,
+                kind: "change".into(),
+            },
+        ));
+    }
+    for (child, r) in &activities {
+        let Value::Datetime(at) = r.get("created_at") else {
+            continue;
+        };
+        let title = match r.get(child.name_field.as_str()) {
+            Value::Text(t) => t.clone(),
+            _ => String::new(),
+        };
+        let who_id = match r.get("created_by") {
+            Value::Ref(u) => Some(*u),
+            _ => None,
+        };
+        events.push((
+            relata_domain::value::format_datetime(at),
+            Event {
+                when: viewer.fmt.datetime(at),
+                who: who(who_id),
+                text: format!("{}: {title}", tr.object_label(child)),
+                href: r.id().map(|i| format!("/o/{}/{i}", child.name())),
+                kind: child.name().to_owned(),
+            },
+        ));
+    }
+    if let Value::Datetime(at) = record.get("created_at") {
+        let who_id = match record.get("created_by") {
+            Value::Ref(u) => Some(*u),
+            _ => None,
+        };
+        events.push((
+            relata_domain::value::format_datetime(at),
+            Event {
+                when: viewer.fmt.datetime(at),
+                who: who(who_id),
+                text: tr.tf("timeline.created", &[("object", &tr.object_label(object))]),
+                href: None,
+                kind: "created".into(),
+            },
+        ));
+    }
+    events.sort_by(|a, b| b.0.cmp(&a.0));
+    events
+        .into_iter()
+        .take(TIMELINE_ITEMS)
+        .map(|(_, e)| e)
+        .collect()
+}

@@ -15,7 +15,9 @@
 # cannot run), otherwise with `cargo test`. The PostgreSQL run uses a throwaway cluster from
 # scripts/pg-test-cluster.sh, stopped again on exit; if RELATA_TEST_POSTGRES_URL is already set,
 # that server is used instead. Without PostgreSQL the PostgreSQL run is skipped with a warning,
-# except under CI=true, where that is a failure.
+# except under CI=true, where that is a failure. The web UI's browser tests (chromium through
+# chromedriver, screenshots in target/screenshots/) skip when chromedriver is missing, except
+# under CI=true (.ci/run installs chromium and chromium-driver).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,6 +57,8 @@ IS_CI=""
 if [[ "${CI:-}" == "true" ]]; then
   IS_CI=yes
   export CARGO_TERM_COLOR=never
+  # .ci/run installs chromium: on CI the browser tests must run, not skip
+  export RELATA_BROWSER_TESTS=required
 fi
 
 # --- reporting ----------------------------------------------------------------------------------

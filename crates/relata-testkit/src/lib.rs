@@ -6,6 +6,7 @@
 
 mod client;
 mod db;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use relata_store::StoreOptions;
 
 pub use client::{Client, Resp};
 pub use db::{TestDb, postgres_url};
+pub use web::{Page, WebSession};
 
 /// A running server with an admin token.
 pub struct TestApp {
@@ -163,6 +165,33 @@ impl TestApp {
             .await
             .expect("token");
         Client::new(&self.base, Some(token))
+    }
+
+    /// Gives a user a password (through the user service) so they can sign in to the web UI.
+    pub async fn set_password(&self, user: &relata_core::Actor, password: &str) {
+        let admin = self.admin().await;
+        self.core
+            .update_user(
+                &admin,
+                user.user_id.0,
+                serde_json::json!({ "password": password }),
+            )
+            .await
+            .expect("set password");
+    }
+
+    /// A browser session signed in as `user` (given `password` first).
+    pub async fn web_as(&self, user: &relata_core::Actor, password: &str) -> WebSession {
+        self.set_password(user, password).await;
+        let view = self
+            .core
+            .get_user(&self.admin().await, user.user_id.0)
+            .await
+            .expect("user");
+        let web = WebSession::new(&self.base);
+        let page = web.sign_in(&view.email, password).await;
+        assert_eq!(page.status, 303, "sign-in failed: {}", page.html);
+        web
     }
 
     /// Which backend this app runs on: "sqlite" or "postgres".

@@ -22,7 +22,7 @@ use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
-use pages::{auth, bulk, edit, home, list, profile, record, search};
+use pages::{auth, board, bulk, edit, home, list, profile, record, search};
 use relata_core::Core;
 use state::WebState;
 
@@ -48,6 +48,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}/new", get(edit::new_page))
         .route("/o/{object}/bulk", post(bulk::bulk))
         .route("/o/{object}/bin", get(list::bin))
+        .route("/o/{object}/board", get(board::page))
         .route("/o/{object}/{id}", get(record::page))
         .route(
             "/o/{object}/{id}/edit",

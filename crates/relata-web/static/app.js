@@ -181,7 +181,73 @@
     });
   }
 
+  // Kanban: drag a card to another column. The card's own move form (which works without
+  // script) is posted; the board is then read again for the new counts and totals.
+  function board() {
+    var root = document.querySelector("[data-board]");
+    if (!root) return;
+    var dragged = null;
+    function refresh(message) {
+      fetch(location.href, { credentials: "same-origin" })
+        .then(function (r) { return r.text(); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-board]");
+          var current = document.querySelector("[data-board]");
+          if (fresh && current) { current.replaceWith(fresh); board(); }
+          var err = document.getElementById("board-error");
+          if (err) { err.hidden = !message; err.textContent = message || ""; }
+        });
+    }
+    root.addEventListener("dragstart", function (e) {
+      var card = e.target.closest && e.target.closest(".card-item");
+      if (!card) return;
+      dragged = card;
+      card.classList.add("dragging");
+      e.dataTransfer.effectAllowed = "move";
+      e.dataTransfer.setData("text/plain", card.getAttribute("data-id"));
+    });
+    root.addEventListener("dragend", function () {
+      if (dragged) dragged.classList.remove("dragging");
+      Array.prototype.forEach.call(root.querySelectorAll(".drop-target"), function (c) { c.classList.remove("drop-target"); });
+    });
+    root.addEventListener("dragover", function (e) {
+      var col = e.target.closest && e.target.closest(".column");
+      if (!col || !dragged) return;
+      e.preventDefault();
+      col.classList.add("drop-target");
+    });
+    root.addEventListener("dragleave", function (e) {
+      var col = e.target.closest && e.target.closest(".column");
+      if (col && !col.contains(e.relatedTarget)) col.classList.remove("drop-target");
+    });
+    root.addEventListener("drop", function (e) {
+      var col = e.target.closest && e.target.closest(".column");
+      if (!col || !dragged) return;
+      e.preventDefault();
+      col.classList.remove("drop-target");
+      var card = dragged;
+      dragged = null;
+      var from = card.closest(".column");
+      if (from === col) return;
+      col.querySelector(".cards").prepend(card); // at once; the server confirms below
+      var form = card.querySelector("form.move");
+      form.querySelector("select").value = col.getAttribute("data-value");
+      fetch(form.getAttribute("action"), {
+        method: "POST",
+        credentials: "same-origin",
+        redirect: "manual",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(new FormData(form)).toString()
+      }).then(function (r) {
+        var moved = r.type === "opaqueredirect" || r.status === 303 || r.ok;
+        refresh(moved ? "" : root.getAttribute("data-error"));
+      }).catch(function () { refresh(root.getAttribute("data-error")); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.documentElement.classList.add("js");
+    board();
     instantSearch();
     lookups(document);
     inlineEdit();

@@ -305,10 +305,11 @@ pub async fn inline(
         }
     }
     match apply(&state, &viewer, &object, record_id, &only).await? {
-        Ok(()) => Ok(see_other(&format!(
-            "/o/{}/{record_id}?saved=1#v-{field}",
-            object.name()
-        ))),
+        // back to the page the change was made on (the board), else to the record
+        Ok(()) => Ok(see_other(&match form.first("_back") {
+            Some(_) => super::local_path(form.first("_back")),
+            None => format!("/o/{}/{record_id}?saved=1#v-{field}", object.name()),
+        })),
         Err(errors) => {
             let failed = Failed {
                 field: &field,

@@ -200,7 +200,12 @@ pub fn from_record(
                 }
                 Value::Ref(id) => {
                     input.value = id.to_string();
-                    input.shown = names.of(field, *id).unwrap_or_default();
+                    input.shown = match names.of(field, *id) {
+                        Some(name) => name,
+                        // a new record's owner is the viewer
+                        None if *id == viewer.actor.user_id.0 => viewer.profile.name.clone(),
+                        None => String::new(),
+                    };
                 }
             }
             if !input.currencies.contains(&input.currency) {

@@ -79,6 +79,8 @@ struct ListPage {
     can_create: bool,
     can_edit: bool,
     can_delete: bool,
+    /// The object has a picklist to show as a board.
+    has_board: bool,
     clear_href: String,
     here: String,
 }
@@ -487,6 +489,10 @@ async fn render(
         can_create: viewer.actor.may(object.name(), Operation::Create),
         can_edit: viewer.actor.may(object.name(), Operation::Edit),
         can_delete: viewer.actor.may(object.name(), Operation::Delete),
+        has_board: object.live_fields().any(|f| {
+            f.field_type == FieldType::Picklist
+                && fields::readable(&viewer.actor, &object, f.name())
+        }),
         clear_href: base.clone(),
         here: viewer.here.clone(),
     };

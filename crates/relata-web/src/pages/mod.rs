@@ -1,6 +1,7 @@
 //! Page handlers. Each is thin: read the request, call relata-core, fill a template.
 
 pub mod auth;
+pub mod board;
 pub mod bulk;
 pub mod cells;
 pub mod charts;

@@ -163,6 +163,7 @@ pub async fn render(
         .iter()
         .filter(|f| !f.system && f.name() != name_field)
         .filter(|f| !matches!(f.field_type, FieldType::LongText | FieldType::MultiPicklist))
+        .filter(|f| !record.get(f.name()).is_null())
         .take(4)
         .map(|f| item(f))
         .collect();

@@ -115,6 +115,10 @@ pub struct AuditQuery {
     pub until: Option<DateTime<Utc>>,
     /// Entries after this sequence number (paging, oldest first).
     pub after: Option<i64>,
+    /// Entries before this sequence number, newest first (paging back from the latest, as
+    /// the audit page reads them); `after` is then ignored.
+    pub before: Option<i64>,
+    pub newest_first: bool,
     pub limit: usize,
 }
 
@@ -130,8 +134,14 @@ impl Core {
         self.store
             .read(move |conn| {
                 let mut sql = Sql::new(conn.dialect());
-                sql.push("SELECT seq, at, actor, action, source, client_addr, object, record_id, detail FROM sys_audit_log WHERE seq > ");
-                sql.param(SqlValue::Int(q.after.unwrap_or(0)));
+                sql.push("SELECT seq, at, actor, action, source, client_addr, object, record_id, detail FROM sys_audit_log WHERE ");
+                if q.newest_first {
+                    sql.push("seq < ");
+                    sql.param(SqlValue::Int(q.before.unwrap_or(i64::MAX)));
+                } else {
+                    sql.push("seq > ");
+                    sql.param(SqlValue::Int(q.after.unwrap_or(0)));
+                }
                 if let Some(a) = q.actor {
                     sql.push(" AND actor = ");
                     sql.param(SqlValue::Uuid(a));
@@ -166,7 +176,8 @@ impl Core {
                     sql.push(" AND at < ");
                     sql.param(SqlValue::Timestamp(t));
                 }
-                sql.push(&format!(" ORDER BY seq LIMIT {limit}"));
+                let order = if q.newest_first { "DESC" } else { "ASC" };
+                sql.push(&format!(" ORDER BY seq {order} LIMIT {limit}"));
                 let rows = conn.query(&sql.text, &sql.params)?;
                 Ok::<_, CoreError>(rows.iter().map(|r| entry(r)).collect())
             })

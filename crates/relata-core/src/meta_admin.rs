@@ -184,6 +184,7 @@ impl Core {
             fields,
             sharing: Sharing::default(),
             manager_edit: false,
+            layout: Vec::new(),
         };
         let created = object.clone();
         let audit = MetaAudit::new(
@@ -321,6 +322,81 @@ impl Core {
             .map_err(|e| unique_backfill_error(e, name))?;
         self.reload_schema().await?;
         Ok(after)
+    }
+
+    /// Sets the page layout of an object: sections, each a label and fields in order. A field
+    /// may appear once; system fields have their own section on every page and cannot be
+    /// placed. An empty list returns the object to its default layout.
+    pub async fn set_layout(
+        &self,
+        actor: &Actor,
+        object: &str,
+        sections: Vec<(String, Vec<String>)>,
+    ) -> Result<ObjectDef, CoreError> {
+        require_admin(actor)?;
+        let object = self.object(object)?;
+        let mut errors = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        let mut layout = Vec::new();
+        for (i, (label, fields)) in sections.into_iter().enumerate() {
+            let key = format!("sections.{i}");
+            let label = match check_label(&format!("{key}.label"), &label) {
+                Ok(l) => l,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let mut names = Vec::new();
+            for name in fields {
+                match object.field(&name) {
+                    Some(f) if !f.system && !f.archived && !seen.contains(&name) => {
+                        seen.push(name.clone());
+                        names.push(f.api_name.clone());
+                    }
+                    Some(f) if f.system => errors.push(FieldError::new(
+                        format!("{key}.fields"),
+                        Code::InvalidOption,
+                        format!("'{name}' is a system field, shown on every page"),
+                    )),
+                    Some(_) if seen.contains(&name) => errors.push(FieldError::new(
+                        format!("{key}.fields"),
+                        Code::InvalidOption,
+                        format!("'{name}' is already in another section"),
+                    )),
+                    _ => errors.push(FieldError::new(
+                        format!("{key}.fields"),
+                        Code::UnknownField,
+                        format!("'{}' has no field '{name}'", object.name()),
+                    )),
+                }
+            }
+            layout.push(relata_domain::meta::LayoutSection {
+                label,
+                fields: names,
+            });
+        }
+        if !errors.is_empty() {
+            return Err(CoreError::Validation(errors));
+        }
+        let mut updated = (*object).clone();
+        updated.layout = layout;
+        let saved = updated.clone();
+        let audit = MetaAudit::new(
+            self,
+            actor,
+            "metadata.layout_update",
+            serde_json::json!({"object": object.name()}),
+        );
+        self.store
+            .write(move |conn| -> Result<(), CoreError> {
+                meta_sql::update_object(conn, &updated)?;
+                meta_sql::bump_version(conn)?;
+                audit.write(conn)
+            })
+            .await?;
+        self.reload_schema().await?;
+        Ok(saved)
     }
 
     /// Archives a custom field; with `purge`, drops an archived field's column for good.

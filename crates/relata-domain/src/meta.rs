@@ -243,6 +243,17 @@ pub struct ObjectDef {
     /// role hierarchy.
     #[serde(default)]
     pub manager_edit: bool,
+    /// The page layout: sections of the record page and form, each with its fields in
+    /// order. Empty: every field in one section, in field order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layout: Vec<LayoutSection>,
+}
+
+/// One section of a page layout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayoutSection {
+    pub label: String,
+    pub fields: Vec<ApiName>,
 }
 
 /// The org-wide default of record visibility for one object. Owners, the role hierarchy,

@@ -97,6 +97,7 @@ fn object(
         fields: all,
         sharing: Sharing::Private,
         manager_edit: false,
+        layout: Vec::new(),
     }
 }
 

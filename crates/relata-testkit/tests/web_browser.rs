@@ -361,6 +361,55 @@ async fn a_sales_user_works_through_the_ui_in_a_browser() {
     );
     shot(&c, "06b-board-after").await;
 
+    // build a custom object with a field in settings, then create a record of it
+    c.goto(&format!("{base}/settings/objects"))
+        .await
+        .expect("goto");
+    fill(&c, "#o-label", "Project").await;
+    fill(&c, "#o-plural", "Projects").await;
+    fill(&c, "#o-api", "project").await;
+    css(&c, "section[aria-labelledby=new-object] button.primary")
+        .await
+        .click()
+        .await
+        .expect("create");
+    wait_path(&c, "/settings/objects/project").await;
+    fill(&c, "#nf-label", "Budget").await;
+    fill(&c, "#nf-api", "budget").await;
+    css(&c, "#nf-type")
+        .await
+        .select_by_value("currency")
+        .await
+        .expect("type");
+    css(&c, "section[aria-labelledby=new-field] button.primary")
+        .await
+        .click()
+        .await
+        .expect("add field");
+    wait_path(&c, "/settings/objects/project").await;
+    assert!(text_of(&c, "#fields").await.contains("budget"));
+    shot(&c, "07a-settings-object").await;
+    css(&c, "nav.side a[href='/o/project']")
+        .await
+        .click()
+        .await
+        .expect("nav to the new object");
+    wait_path(&c, "/o/project").await;
+    css(&c, "a.button.primary[href='/o/project/new']")
+        .await
+        .click()
+        .await
+        .expect("new");
+    fill(&c, "#f-name", "ERP 升级").await;
+    fill(&c, "#f-budget", "1,250,000").await;
+    css(&c, "button[value=show]")
+        .await
+        .click()
+        .await
+        .expect("save");
+    wait_path(&c, "/o/project/0").await;
+    assert!(text_of(&c, ".key-fields").await.contains("CN¥1,250,000.00"));
+
     // switch the language from the user menu
     c.goto(&format!("{base}/o/contact")).await.expect("goto");
     css(&c, ".user-menu summary")

@@ -22,7 +22,7 @@ use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
-use pages::{auth, board, bulk, edit, home, list, profile, record, search};
+use pages::{auth, board, bulk, edit, home, list, profile, record, search, settings};
 use relata_core::Core;
 use state::WebState;
 
@@ -57,6 +57,77 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}/{id}/field/{field}", post(edit::inline))
         .route("/o/{object}/{id}/delete", post(edit::delete))
         .route("/o/{object}/{id}/restore", post(edit::restore))
+        .route("/settings", get(settings::index))
+        .route(
+            "/settings/objects",
+            get(settings::objects::list).post(settings::objects::create),
+        )
+        .route("/settings/objects/{object}", get(settings::objects::show))
+        .route(
+            "/settings/objects/{object}/fields",
+            post(settings::objects::add_field),
+        )
+        .route(
+            "/settings/objects/{object}/fields/{field}",
+            get(settings::objects::field).post(settings::objects::update_field),
+        )
+        .route(
+            "/settings/objects/{object}/fields/{field}/archive",
+            post(settings::objects::archive_field),
+        )
+        .route(
+            "/settings/objects/{object}/layout",
+            get(settings::objects::layout).post(settings::objects::save_layout),
+        )
+        .route(
+            "/settings/objects/{object}/sharing",
+            post(settings::objects::set_sharing),
+        )
+        .route(
+            "/settings/users",
+            get(settings::users::list).post(settings::users::create),
+        )
+        .route(
+            "/settings/users/{id}",
+            get(settings::users::show).post(settings::users::update),
+        )
+        .route("/settings/users/{id}/unlock", post(settings::users::unlock))
+        .route("/settings/org", get(settings::org::page))
+        .route("/settings/roles", post(settings::org::create_role))
+        .route(
+            "/settings/roles/{id}/delete",
+            post(settings::org::delete_role),
+        )
+        .route("/settings/teams", post(settings::org::create_team))
+        .route(
+            "/settings/teams/{id}/delete",
+            post(settings::org::delete_team),
+        )
+        .route(
+            "/settings/teams/{id}/members",
+            post(settings::org::team_member),
+        )
+        .route(
+            "/settings/permissions",
+            get(settings::permissions::list).post(settings::permissions::create),
+        )
+        .route(
+            "/settings/permissions/{id}",
+            get(settings::permissions::show).post(settings::permissions::update),
+        )
+        .route(
+            "/settings/permissions/{id}/delete",
+            post(settings::permissions::delete),
+        )
+        .route(
+            "/settings/sharing",
+            get(settings::sharing::page).post(settings::sharing::create),
+        )
+        .route(
+            "/settings/sharing/{id}/delete",
+            post(settings::sharing::delete),
+        )
+        .route("/settings/audit", get(settings::audit::page))
         .route("/static/{file}", get(assets::serve))
         .layer(from_fn(pages::security_headers))
         .with_state(state)

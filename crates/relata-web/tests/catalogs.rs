@@ -79,6 +79,51 @@ fn dynamic_keys() -> BTreeSet<String> {
         FieldErrorCode::RoleCycle,
     ];
     keys.extend(codes.iter().map(|c| format!("field_error.{}", c.as_str())));
+    keys.extend(
+        relata_domain::FieldType::ALL_USER_TYPES
+            .iter()
+            .map(|t| format!("type.{}", t.as_str())),
+    );
+    for model in [
+        "private",
+        "public_read",
+        "public_read_write",
+        "controlled_by_parent",
+    ] {
+        keys.insert(format!("sharing.{model}"));
+    }
+    for op in [
+        "create",
+        "read",
+        "edit",
+        "delete",
+        "view_all",
+        "modify_all",
+        "import",
+        "export",
+    ] {
+        keys.insert(format!("perm.{op}"));
+    }
+    for cap in [
+        "manage_users",
+        "manage_metadata",
+        "manage_automation",
+        "view_audit",
+    ] {
+        keys.insert(format!("capability.{cap}"));
+    }
+    for key in [
+        "settings.indexed",
+        "settings.objects",
+        "settings.users",
+        "settings.org",
+        "settings.permissions",
+        "settings.sharing",
+        "settings.audit",
+        "settings.department",
+    ] {
+        keys.insert(key.to_owned());
+    }
     keys
 }
 

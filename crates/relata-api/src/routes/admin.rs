@@ -450,6 +450,8 @@ fn audit_query(raw: Option<&str>) -> ApiResult<AuditQuery> {
         since: time_param(&p, "since")?,
         until: time_param(&p, "until")?,
         after,
+        before: None,
+        newest_first: false,
         limit: usize_param(&p, "limit")?.unwrap_or(100),
     })
 }

@@ -34,6 +34,8 @@ struct FormPage {
     heading: String,
     action: String,
     inputs: Vec<Input>,
+    /// The inputs by layout section: (heading, indexes into `inputs`).
+    sections: Vec<(String, Vec<usize>)>,
     version: Option<i64>,
     errors: Vec<String>,
     cancel_href: String,
@@ -68,11 +70,28 @@ fn form_page(
             format!("/o/{}/{id}", object.name()),
         ),
     };
+    // owner first, on its own; then the layout's sections; a required field left off the
+    // layout still appears, so the record can be saved
+    let position = |name: &str| inputs.iter().position(|i| i.name == name);
+    let mut sections: Vec<(String, Vec<usize>)> = Vec::new();
+    if let Some(owner) = position("owner_id") {
+        sections.push((tr.t("layout.ownership").to_owned(), vec![owner]));
+    }
+    let has_errors = |name: &str| inputs.iter().any(|i| i.name == name && i.error.is_some());
+    for (title, fields) in
+        super::layout::sections(object, tr, |f| f.required || has_errors(f.name()))
+    {
+        let members: Vec<usize> = fields.iter().filter_map(|f| position(f.name())).collect();
+        if !members.is_empty() {
+            sections.push((title, members));
+        }
+    }
     FormPage {
         chrome: Chrome::new(state, viewer, heading.clone(), object.name()),
         object: object.name().to_owned(),
         heading,
         action,
+        sections,
         inputs,
         version,
         errors,

@@ -8,10 +8,12 @@ pub mod charts;
 pub mod edit;
 pub mod home;
 pub mod inputs;
+pub mod layout;
 pub mod list;
 pub mod profile;
 pub mod record;
 pub mod search;
+pub mod settings;
 
 use std::sync::Arc;
 
@@ -101,7 +103,8 @@ impl Chrome {
             nav: objects.iter().map(|o| item(o)).collect(),
             current: current.to_owned(),
             is_admin: viewer.actor.access.has(Capability::ManageMetadata)
-                || viewer.actor.access.has(Capability::ManageUsers),
+                || viewer.actor.access.has(Capability::ManageUsers)
+                || viewer.actor.access.has(Capability::ViewAudit),
             asset_version: crate::assets::version(),
             notice: None,
             here: viewer.here.clone(),

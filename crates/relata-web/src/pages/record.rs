@@ -167,20 +167,22 @@ pub async fn render(
         .take(4)
         .map(|f| item(f))
         .collect();
-    let sections = vec![
-        Section {
-            title: tr.t("record.details").to_owned(),
-            items: shown
-                .iter()
-                .filter(|f| !f.system)
-                .map(|f| item(f))
+    let readable = |f: &FieldDef| shown.iter().any(|s| s.name() == f.name());
+    let mut sections: Vec<Section> = super::layout::sections(&object, tr, |_| false)
+        .into_iter()
+        .map(|(title, fields)| Section {
+            title,
+            items: fields
+                .into_iter()
+                .filter(|f| readable(f))
+                .map(&item)
                 .collect(),
-        },
-        Section {
-            title: tr.t("record.system").to_owned(),
-            items: shown.iter().filter(|f| f.system).map(|f| item(f)).collect(),
-        },
-    ];
+        })
+        .collect();
+    sections.push(Section {
+        title: tr.t("record.system").to_owned(),
+        items: shown.iter().filter(|f| f.system).map(|f| item(f)).collect(),
+    });
     let title = match record.get(name_field) {
         Value::Text(t) if !t.is_empty() => t.clone(),
         _ => tr.object_label(&object),

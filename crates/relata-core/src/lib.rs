@@ -14,6 +14,7 @@ pub mod mail;
 pub mod meta_admin;
 pub mod records;
 pub mod search;
+pub mod ui_state;
 pub mod visibility;
 
 use std::sync::{Arc, RwLock};

@@ -32,6 +32,7 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
         ),
         (4, "field indexes in list order", ddl::rebuild_field_indexes),
         (5, "identity and access", create_access_tables),
+        (6, "saved list views and recent items", create_ui_tables),
     ]
 }
 
@@ -55,7 +56,49 @@ pub fn system_tables() -> Vec<TableDef> {
     let after_users = access.split_off(2);
     tables.splice(users..users, access);
     tables.extend(after_users);
+    tables.extend(ui_tables());
     tables
+}
+
+/// What the web UI keeps per user: saved list views (private, or shared with everyone who
+/// may read the object) and recently viewed records.
+fn ui_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_saved_views",
+            vec![
+                col("id", Uuid),
+                col("object", Text),
+                col("name", Text),
+                col("owner_id", Uuid).refs("sys_users"),
+                col("shared", Bool),
+                // the list's URL query: filter rows, sort and columns
+                col("query", Text),
+                col("created_at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["object", "owner_id"], false)
+        .index(&["object", "shared"], false),
+        TableDef::new(
+            "sys_recent_items",
+            vec![
+                col("user_id", Uuid).refs("sys_users"),
+                col("object", Text),
+                col("record_id", Uuid),
+                col("viewed_at", Timestamp),
+            ],
+            &["user_id", "record_id"],
+        )
+        .index(&["user_id", "viewed_at"], false),
+    ]
+}
+
+fn create_ui_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for t in ui_tables() {
+        t.create(conn)?;
+    }
+    Ok(())
 }
 
 /// The system tables migration 1 created, frozen as shipped.

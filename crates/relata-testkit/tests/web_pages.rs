@@ -632,3 +632,127 @@ async fn pages_show_only_what_the_user_may_see() {
         .await;
     assert_eq!(edit.status, 404);
 }
+
+#[tokio::test]
+async fn saved_views_are_private_unless_shared_and_recent_items_follow_visibility() {
+    let app = TestApp::spawn().await;
+    let admin = admin_web(&app).await;
+    let rep = app.user("rep@example.com", json!({"name": "Rep"})).await;
+    let rep_web = app.web_as(&rep, PASSWORD).await;
+    let rep_client = app.client_for(&rep).await;
+    app.create(
+        "contact",
+        &json!({"name": "管理员的上海联系人", "city": "上海"}),
+    )
+    .await;
+    rep_client
+        .create(
+            "contact",
+            &json!({"name": "代表的上海联系人", "city": "上海"}),
+        )
+        .await;
+    rep_client
+        .create(
+            "contact",
+            &json!({"name": "代表的北京联系人", "city": "北京"}),
+        )
+        .await;
+
+    // the admin saves "上海" privately, then "上海 shared" for everyone
+    let query = "f0=city&o0=eq&v0=%E4%B8%8A%E6%B5%B7&sort=-created_at&cursor=abc&outcome=x";
+    let private = admin
+        .submit(
+            "/o/contact",
+            "/o/contact/views",
+            &[("name", "上海客户"), ("query", query), ("shared", "false")],
+        )
+        .await;
+    private.assert_status(303);
+    let at = private.location.clone().unwrap();
+    assert!(
+        at.contains("f0=city") && !at.contains("cursor") && !at.contains("outcome"),
+        "{at}"
+    );
+    let page = admin.get(&at).await;
+    page.assert_contains("管理员的上海联系人")
+        .assert_contains("aria-current=\"page\">上海客户");
+    assert!(!rep_web.get("/o/contact").await.html.contains("上海客户"));
+
+    admin
+        .submit(
+            "/o/contact",
+            "/o/contact/views",
+            &[
+                ("name", "上海共享"),
+                ("query", query),
+                ("shared", "false"),
+                ("shared", "true"),
+            ],
+        )
+        .await
+        .assert_status(303);
+    let rep_list = rep_web.get("/o/contact").await;
+    rep_list.assert_contains("上海共享");
+    assert!(!rep_list.html.contains("上海客户"));
+    // through the shared view the rep sees their own Shanghai contacts only
+    let views = app
+        .core
+        .saved_views(&app.admin().await, "contact")
+        .await
+        .unwrap();
+    let shared = views.iter().find(|v| v.name == "上海共享").unwrap();
+    let through = rep_web
+        .get(&format!("/o/contact?{}&view={}", shared.query, shared.id))
+        .await;
+    through.assert_contains("代表的上海联系人");
+    assert!(!through.html.contains("管理员的上海联系人"));
+    assert!(!through.html.contains("代表的北京联系人"));
+    // and may not delete it
+    let del = rep_web
+        .submit(
+            "/o/contact",
+            &format!("/o/contact/views/{}/delete", shared.id),
+            &[],
+        )
+        .await;
+    del.assert_status(404);
+
+    // recent items: opened records, newest first, and only while visible
+    let a = app
+        .create("account", &json!({"name": "先打开的客户"}))
+        .await;
+    let b = app
+        .create("account", &json!({"name": "后打开的客户"}))
+        .await;
+    for id in [&a["id"], &b["id"]] {
+        admin
+            .get(&format!("/o/account/{}", id.as_str().unwrap()))
+            .await
+            .assert_status(200);
+    }
+    let mut home = String::new();
+    for _ in 0..50 {
+        home = admin.get("/recent").await.html;
+        if home.contains("先打开的客户") && home.contains("后打开的客户") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (first, second) = (
+        home.find("后打开的客户").unwrap(),
+        home.find("先打开的客户").unwrap(),
+    );
+    assert!(first < second, "newest first");
+    app.delete(&format!(
+        "/api/v1/records/account/{}",
+        a["id"].as_str().unwrap()
+    ))
+    .await
+    .assert_status(204);
+    let after = admin.get("/").await;
+    after.assert_contains("后打开的客户");
+    assert!(
+        !after.html.contains("先打开的客户"),
+        "a record in the recycle bin is not a recent item"
+    );
+}

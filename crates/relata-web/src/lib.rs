@@ -22,7 +22,7 @@ use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
-use pages::{auth, board, bulk, edit, home, list, profile, record, search, settings};
+use pages::{auth, board, bulk, edit, home, list, profile, record, search, settings, views};
 use relata_core::Core;
 use state::WebState;
 
@@ -47,6 +47,9 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}", get(list::page).post(edit::create))
         .route("/o/{object}/new", get(edit::new_page))
         .route("/o/{object}/bulk", post(bulk::bulk))
+        .route("/o/{object}/views", post(views::save))
+        .route("/o/{object}/views/{id}/delete", post(views::delete))
+        .route("/recent", get(views::recent_page))
         .route("/o/{object}/bin", get(list::bin))
         .route("/o/{object}/board", get(board::page))
         .route("/o/{object}/{id}", get(record::page))

@@ -37,6 +37,7 @@ struct HomePage {
     pipeline: Option<Chart>,
     leads: Option<Chart>,
     tasks: Option<Vec<(String, Vec<Cell>)>>,
+    recent: Vec<super::views::Recent>,
     task_columns: Vec<String>,
     width: u32,
 }
@@ -238,6 +239,7 @@ pub async fn home(State(state): State<WebState>, viewer: Viewer) -> Result<Respo
         pipeline: pipeline(&state, &viewer).await,
         leads: new_leads(&state, &viewer).await,
         tasks,
+        recent: super::views::recent(&state, &viewer, 8).await,
         task_columns,
         width: charts::WIDTH,
     };

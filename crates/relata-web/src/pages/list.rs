@@ -43,6 +43,15 @@ pub struct Column {
     pub numeric: bool,
 }
 
+pub struct ViewLink {
+    pub id: String,
+    pub name: String,
+    pub href: String,
+    pub shared: bool,
+    pub mine: bool,
+    pub current: bool,
+}
+
 pub struct Row {
     pub id: String,
     pub cells: Vec<Cell>,
@@ -81,6 +90,11 @@ struct ListPage {
     can_delete: bool,
     /// The object has a picklist to show as a board.
     has_board: bool,
+    views: Vec<ViewLink>,
+    /// This list's query, to save as a view.
+    view_query: String,
+    all_href: String,
+    viewing_saved: bool,
     clear_href: String,
     here: String,
 }
@@ -295,6 +309,10 @@ async fn render(
         .iter()
         .find(|(k, _)| k == "outcome")
         .map(|(_, v)| v.chars().take(300).collect::<String>());
+    let current_view = pairs
+        .iter()
+        .find(|(k, _)| k == "view")
+        .map(|(_, v)| v.clone());
     let mut list = ListState::from_query(&pairs);
     resolve_lookup_rows(&state, &viewer, &object, &mut list).await;
     let listable = listable(&viewer, &object);
@@ -433,6 +451,27 @@ async fn render(
     } else {
         tr.object_plural(&object)
     };
+    let saved = if bin {
+        Vec::new()
+    } else {
+        state
+            .core
+            .saved_views(&viewer.actor, object.name())
+            .await
+            .unwrap_or_default()
+    };
+    let views: Vec<ViewLink> = saved
+        .iter()
+        .map(|v| ViewLink {
+            id: v.id.to_string(),
+            name: v.name.clone(),
+            href: super::views::view_href(object.name(), &v.query, v.id),
+            shared: v.shared,
+            mine: v.owner_id == viewer.actor.user_id.0,
+            current: current_view.as_deref() == Some(v.id.to_string().as_str()),
+        })
+        .collect();
+    let view_query = list.href("", None, None).trim_start_matches('?').to_owned();
     let page = ListPage {
         chrome: Chrome::new(&state, &viewer, heading.clone(), object.name()).with_notice(outcome),
         object: object.name().to_owned(),
@@ -493,6 +532,10 @@ async fn render(
             f.field_type == FieldType::Picklist
                 && fields::readable(&viewer.actor, &object, f.name())
         }),
+        viewing_saved: views.iter().any(|v| v.current),
+        views,
+        view_query,
+        all_href: base.clone(),
         clear_href: base.clone(),
         here: viewer.here.clone(),
     };

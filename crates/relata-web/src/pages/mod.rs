@@ -14,6 +14,7 @@ pub mod profile;
 pub mod record;
 pub mod search;
 pub mod settings;
+pub mod views;
 
 use std::sync::Arc;
 

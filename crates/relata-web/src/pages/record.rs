@@ -130,6 +130,19 @@ pub async fn render(
         .get_record_or_binned(&viewer.actor, object.name(), id)
         .await
         .map_err(|e| WebError::core(e, tr))?;
+    if failed.is_none() {
+        // the visit is remembered off the request path: the page does not wait for a write
+        let (core, actor, name) = (
+            state.core.clone(),
+            viewer.actor.clone(),
+            object.name().to_owned(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = core.note_recent(&actor, &name, id).await {
+                tracing::debug!(error = ?e, "noting a recent item failed");
+            }
+        });
+    }
 
     let shown: Vec<&FieldDef> = object
         .live_fields()

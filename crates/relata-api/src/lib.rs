@@ -28,7 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use relata_core::Core;
-use routes::{admin, auth, changes, me, meta, records, search, system};
+use routes::{admin, auth, changes, me, meta, records, search, system, views};
 use state::{AppState, TokenCache};
 
 /// Options of the HTTP layer.
@@ -94,6 +94,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(meta::get_object))
         .routes(routes!(meta::add_field))
         .routes(routes!(meta::update_field, meta::delete_field))
+        .routes(routes!(meta::set_layout))
+        .routes(routes!(views::aggregate))
+        .routes(routes!(views::list_views, views::save_view))
+        .routes(routes!(views::delete_view))
+        .routes(routes!(views::recent))
         .routes(routes!(search::search))
         .routes(routes!(changes::changes))
         .routes(routes!(records::shares, records::share))

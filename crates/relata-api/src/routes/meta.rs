@@ -132,3 +132,37 @@ pub async fn delete_field(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// A page layout: sections, each with a label and its fields in order.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"sections": [{"label": "基本信息", "fields": ["name", "industry", "level"]}, {"label": "联系方式", "fields": ["phone", "email"]}]}))]
+pub struct LayoutBody {
+    pub sections: Vec<LayoutSectionBody>,
+}
+
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LayoutSectionBody {
+    pub label: String,
+    pub fields: Vec<String>,
+}
+
+/// Set an object's page layout (the sections of its record page and form in the web UI).
+/// An empty list returns it to one section of every field.
+#[utoipa::path(put, path = "/api/v1/meta/objects/{object}/layout", tag = "metadata", params(("object" = String, Path)), request_body = LayoutBody,
+    responses((status = 200, body = ObjectSchema), (status = 404), (status = 422, description = "an unknown, system or repeated field")))]
+pub async fn set_layout(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(object): Path<String>,
+    ApiJson(body): ApiJson<LayoutBody>,
+) -> ApiResult<Response> {
+    let sections = body
+        .sections
+        .into_iter()
+        .map(|s| (s.label, s.fields))
+        .collect();
+    let def = state.core.set_layout(&actor, &object, sections).await?;
+    Ok(axum::Json(object_json(&def)).into_response())
+}

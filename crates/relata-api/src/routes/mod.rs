@@ -8,3 +8,4 @@ pub mod meta;
 pub mod records;
 pub mod search;
 pub mod system;
+pub mod views;

@@ -5,7 +5,7 @@
 --
 -- Without POST_PATH each line is a path to GET; with it, each line is a JSON body POSTed to
 -- POST_PATH. With POST_PATH `-` each line is a whole request, `METHOD<TAB>PATH[<TAB>BODY]`
--- (the mixed workload: reads, changes and creates in the proportions of the file). TOKEN, when not empty, is sent as `Authorization: Bearer TOKEN`. At the end one
+-- (the mixed workload: reads, changes and creates in the proportions of the file). TOKEN, when not empty, is sent as `Authorization: Bearer TOKEN` (or, written `cookie:NAME=VALUE`, as that cookie: a browser session, for the web pages). At the end one
 -- line `WRK_JSON {...}` reports requests, errors and latency percentiles (microseconds).
 
 local lines = {}
@@ -26,7 +26,12 @@ function init(args)
     end
   end
   if args[2] ~= nil and args[2] ~= "" then
-    wrk.headers["Authorization"] = "Bearer " .. args[2]
+    local cookie = args[2]:match("^cookie:(.*)$")
+    if cookie then
+      wrk.headers["Cookie"] = cookie
+    else
+      wrk.headers["Authorization"] = "Bearer " .. args[2]
+    end
   end
   if args[3] ~= nil and args[3] ~= "" then
     post_path = args[3]

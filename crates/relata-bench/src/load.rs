@@ -49,6 +49,12 @@ impl Api {
             .with_context(|| format!("POST {path}"))
     }
 
+    pub async fn patch(&self, path: &str, body: &Json) -> anyhow::Result<Json> {
+        self.send(self.http.patch(format!("{}{path}", self.base)).json(body))
+            .await
+            .with_context(|| format!("PATCH {path}"))
+    }
+
     pub async fn put(&self, path: &str) -> anyhow::Result<Json> {
         self.send(self.http.put(format!("{}{path}", self.base)))
             .await
@@ -228,6 +234,20 @@ pub fn list_paths() -> Vec<String> {
             format!(
                 "/api/v1/records/contact?filter={}&sort=-created_at&limit=50",
                 encode(&format!("city eq '{city}'"))
+            )
+        })
+        .collect()
+}
+
+/// The web UI's list page with the same filters as [`list_paths`]: a page of 50, sorted,
+/// with its count, as a browser asks for it.
+pub fn web_list_paths() -> Vec<String> {
+    data::list_cities()
+        .into_iter()
+        .map(|city| {
+            format!(
+                "/o/contact?f0=city&o0=eq&v0={}&sort=-created_at",
+                encode(&city)
             )
         })
         .collect()

@@ -553,6 +553,9 @@ async fn measure(
         );
     }
 
+    // --- Issue 6: the web UI's pages, server time, as the administrator in a browser session -
+    web_pages(http, &api, &server, &bulk.ids, opts, dir, &wrk, run).await?;
+
     // PATCH alone, then the mixed workload (issue 5): 70% get by id, 20% PATCH, 10% creates.
     for (id, label, reads, changes, connections) in [
         (
@@ -841,4 +844,95 @@ fn relata_token(relata: &Path, db_url: &str) -> anyhow::Result<String> {
     let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     anyhow::ensure!(!token.is_empty(), "relata token create printed nothing");
     Ok(token)
+}
+
+/// The web UI's list and record pages over the loaded contacts (server time: wrk measures
+/// from request to the last byte of the HTML), and the size of our JavaScript.
+#[allow(clippy::too_many_arguments)]
+async fn web_pages(
+    http: &reqwest::Client,
+    api: &Api,
+    server: &Server,
+    ids: &[String],
+    opts: &Options,
+    dir: &Path,
+    wrk: &dyn Fn(&Path, u32, &str, Option<&str>) -> Wrk,
+    run: &mut Run,
+) -> anyhow::Result<()> {
+    say("relata: web pages (list and record), as the administrator signed in");
+    let me = api.get("/api/v1/me").await?;
+    let (admin, email) = (
+        me["id"].as_str().context("no id in /me")?.to_owned(),
+        me["email"].as_str().context("no email in /me")?.to_owned(),
+    );
+    api.patch(
+        &format!("/api/v1/admin/users/{admin}"),
+        &serde_json::json!({ "password": org::PASSWORD }),
+    )
+    .await?;
+    let session = load::login(http, &server.base(), &email, org::PASSWORD).await?;
+    let cookie = format!("cookie:{}", session.cookie);
+    let record_paths: Vec<String> = load::spread(ids, 20_000)
+        .iter()
+        .map(|id| format!("/o/contact/{id}"))
+        .collect();
+    for (id, label, paths) in [
+        (
+            "web_list_page",
+            "Web list page: 50 contacts, filter city eq <varied>, sort -created_at, with the count (wrk, 1 connection)",
+            load::web_list_paths(),
+        ),
+        (
+            "web_record_page",
+            "Web record page of a contact: details, key fields, related lists, timeline (wrk, 1 connection)",
+            record_paths,
+        ),
+    ] {
+        say(&format!("relata: {id}"));
+        let lines = dir.join(format!("{id}-paths.txt"));
+        load::write_lines(&lines, &paths)?;
+        let w = wrk(&lines, 1, &cookie, None);
+        let (base, w2) = (server.base(), w.clone());
+        let r = blocking(move || w2.run(&base)).await?;
+        let l = r.latency_ms();
+        say(&format!(
+            "  p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            l.p50, l.p95, l.p99
+        ));
+        if r.error_count() > 0 {
+            run.notes.push(format!(
+                "{id}: {} of {} requests failed",
+                r.error_count(),
+                r.requests
+            ));
+        }
+        let met = opts.at_full_scale().then_some(l.p95 <= 30.0);
+        run.figures.push(
+            Figure::new(id, label, l.p95, "ms p95")
+                .latency(l)
+                .target("p95 ≤ 30 ms over 1,000,000 contacts", met)
+                .detail("load", w.describe())
+                .detail("req_per_s", r.ok_per_second())
+                .detail("distinct_requests", paths.len() as u64)
+                .detail("errors", r.error_count()),
+        );
+    }
+    let js = http
+        .get(format!("{}/static/app.js", server.base()))
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    let kb = js.len() as f64 / 1024.0;
+    say(&format!("  our JavaScript: {kb:.1} KB"));
+    run.figures.push(
+        Figure::new(
+            "web_js_kb",
+            "Our JavaScript, uncompressed, in total",
+            kb,
+            "KB",
+        )
+        .target("≤ 40 KB", Some(kb <= 40.0)),
+    );
+    Ok(())
 }

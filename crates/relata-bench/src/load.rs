@@ -247,7 +247,7 @@ pub fn web_list_paths() -> Vec<String> {
         .map(|city| {
             format!(
                 "/o/contact?f0=city&o0=eq&v0={}&sort=-created_at",
-                encode(&city)
+                encode(city)
             )
         })
         .collect()

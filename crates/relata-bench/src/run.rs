@@ -846,6 +846,9 @@ fn relata_token(relata: &Path, db_url: &str) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// Builds a wrk run: lines file, connections, credential, POST path.
+type MakeWrk<'a> = dyn Fn(&Path, u32, &str, Option<&str>) -> Wrk + 'a;
+
 /// The web UI's list and record pages over the loaded contacts (server time: wrk measures
 /// from request to the last byte of the HTML), and the size of our JavaScript.
 #[allow(clippy::too_many_arguments)]
@@ -856,7 +859,7 @@ async fn web_pages(
     ids: &[String],
     opts: &Options,
     dir: &Path,
-    wrk: &dyn Fn(&Path, u32, &str, Option<&str>) -> Wrk,
+    wrk: &MakeWrk<'_>,
     run: &mut Run,
 ) -> anyhow::Result<()> {
     say("relata: web pages (list and record), as the administrator signed in");

@@ -756,3 +756,125 @@ async fn saved_views_are_private_unless_shared_and_recent_items_follow_visibilit
         "a record in the recycle bin is not a recent item"
     );
 }
+
+/// Every control a person can reach has a name: a `<label for>` its id, or an `aria-label`.
+fn unlabelled_controls(html: &str) -> Vec<String> {
+    let tag = regex::Regex::new(r#"<(input|select|textarea)\b[^>]*>"#).unwrap();
+    let attr = |t: &str, name: &str| -> Option<String> {
+        let re = regex::Regex::new(&format!(r#"\b{name}="([^"]*)""#)).unwrap();
+        re.captures(t).map(|c| c[1].to_owned())
+    };
+    tag.find_iter(html)
+        .map(|m| m.as_str())
+        .filter(|t| !matches!(attr(t, "type").as_deref(), Some("hidden" | "submit")))
+        .filter(|t| {
+            let labelled_by_for =
+                attr(t, "id").is_some_and(|id| html.contains(&format!("for=\"{id}\"")));
+            let wrapped = attr(t, "type").as_deref() == Some("checkbox");
+            !(labelled_by_for || wrapped || attr(t, "aria-label").is_some())
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_control_on_every_page_has_a_label() {
+    // the check itself finds what it looks for
+    assert_eq!(
+        unlabelled_controls(r#"<input id="x" name="x"><select name="y"></select>"#).len(),
+        2
+    );
+    assert!(
+        unlabelled_controls(
+            r#"<label for="x">X</label><input id="x"><input type="hidden" name="h">"#
+        )
+        .is_empty()
+    );
+    let app = TestApp::spawn().await;
+    let web = admin_web(&app).await;
+    let account = app.create("account", &json!({"name": "华远"})).await;
+    let opp = app
+        .create(
+            "opportunity",
+            &json!({"name": "ERP", "stage": "proposal", "account_id": account["id"]}),
+        )
+        .await;
+    let pages = [
+        "/".to_owned(),
+        "/o/account".to_owned(),
+        "/o/account/new".to_owned(),
+        format!("/o/account/{}", account["id"].as_str().unwrap()),
+        format!("/o/opportunity/{}/edit", opp["id"].as_str().unwrap()),
+        "/o/opportunity/board".to_owned(),
+        "/search?q=%E5%8D%8E%E8%BF%9C".to_owned(),
+        "/me".to_owned(),
+        "/settings/objects".to_owned(),
+        "/settings/objects/account".to_owned(),
+        "/settings/objects/account/fields/industry".to_owned(),
+        "/settings/objects/account/layout".to_owned(),
+        "/settings/users".to_owned(),
+        "/settings/org".to_owned(),
+        "/settings/permissions".to_owned(),
+        "/settings/sharing".to_owned(),
+        "/settings/audit".to_owned(),
+    ];
+    for path in &pages {
+        let page = web.get(path).await;
+        page.assert_status(200);
+        let missing = unlabelled_controls(&page.html);
+        assert!(
+            missing.is_empty(),
+            "{path}: controls without a label: {missing:#?}"
+        );
+        assert!(
+            page.html.contains("<main id=\"main\""),
+            "{path}: no main landmark"
+        );
+        assert!(page.html.contains("class=\"skip\""), "{path}: no skip link");
+    }
+}
+
+#[tokio::test]
+async fn the_home_dashboard_draws_my_open_tasks_the_pipeline_and_new_leads() {
+    let app = TestApp::spawn().await;
+    let web = admin_web(&app).await;
+    for (subject, due, status) in [
+        ("逾期任务", "2020-01-01", "not_started"),
+        ("另一个逾期", "2021-06-30", "in_progress"),
+        ("已完成的", "2020-01-01", "completed"),
+        ("没有日期", "", "not_started"),
+    ] {
+        let mut body = json!({"subject": subject, "status": status});
+        if !due.is_empty() {
+            body["due_date"] = json!(due);
+        }
+        app.create("task", &body).await;
+    }
+    app.create(
+        "opportunity",
+        &json!({"name": "A", "stage": "proposal", "amount": "300000"}),
+    )
+    .await;
+    app.create(
+        "opportunity",
+        &json!({"name": "B", "stage": "closed_won", "amount": "999"}),
+    )
+    .await;
+    app.create("lead", &json!({"name": "新线索"})).await;
+    let home = web.get("/").await;
+    home.assert_status(200);
+    // bars carry their value in a title and in the table beside the chart
+    home.assert_contains("<title>Overdue: 2</title>")
+        .assert_contains("<title>No due date: 1</title>")
+        .assert_contains("<title>Proposal: CN¥300,000.00 · 1 deals</title>")
+        .assert_contains("<svg viewBox=\"0 0 600");
+    assert!(
+        !home.html.contains("Closed won:"),
+        "closed stages are not open pipeline"
+    );
+    assert!(home.html.contains(": 1</title>"), "this week's new lead");
+    assert!(
+        !home.html.contains("已完成的"),
+        "completed tasks are not open"
+    );
+}

@@ -35,6 +35,7 @@ struct HomePage {
     chrome: Chrome,
     greeting: String,
     pipeline: Option<Chart>,
+    activities: Option<Chart>,
     leads: Option<Chart>,
     tasks: Option<Vec<(String, Vec<Cell>)>>,
     recent: Vec<super::views::Recent>,
@@ -170,6 +171,75 @@ async fn new_leads(state: &WebState, viewer: &Viewer) -> Option<Chart> {
     })
 }
 
+/// My open tasks by when they are due: overdue, today, the next seven days, later, undated.
+async fn open_activities(state: &WebState, viewer: &Viewer) -> Option<Chart> {
+    if !viewer.actor.may("task", Operation::Read) {
+        return None;
+    }
+    let tr = viewer.tr();
+    let today = state
+        .core
+        .clock
+        .now()
+        .with_timezone(&viewer.fmt.tz)
+        .date_naive();
+    let day = |d: NaiveDate| json!(d.format("%Y-%m-%d").to_string());
+    let week = today + Duration::days(7);
+    let buckets: [(&str, Filter); 5] = [
+        ("home.overdue", cond("due_date", Op::Lt, day(today))),
+        ("home.due_today", cond("due_date", Op::Eq, day(today))),
+        (
+            "home.due_week",
+            Filter::And(vec![
+                cond("due_date", Op::Gt, day(today)),
+                cond("due_date", Op::Lte, day(week)),
+            ]),
+        ),
+        ("home.due_later", cond("due_date", Op::Gt, day(week))),
+        (
+            "home.no_due_date",
+            cond("due_date", Op::IsNull, json!(true)),
+        ),
+    ];
+    let mut items = Vec::new();
+    for (key, when) in buckets {
+        let request = ListRequest {
+            filter: Some(Filter::And(vec![
+                cond(
+                    "owner_id",
+                    Op::Eq,
+                    json!(viewer.actor.user_id.0.to_string()),
+                ),
+                cond(
+                    "status",
+                    Op::In,
+                    json!(["not_started", "in_progress", "deferred"]),
+                ),
+                when,
+            ])),
+            limit: Some(1),
+            count: true,
+            count_cap: Some(10_000),
+            ..ListRequest::default()
+        };
+        let (_, page) = state
+            .core
+            .list_records(&viewer.actor, "task", request)
+            .await
+            .ok()?;
+        let n = page.total.unwrap_or(0);
+        items.push((tr.t(key).to_owned(), n as f64, viewer.fmt.integer(n), None));
+    }
+    let empty = items.iter().all(|i| i.1 == 0.0);
+    let (bars, height) = charts::horizontal(items);
+    Some(Chart {
+        title: tr.t("home.open_activities").to_owned(),
+        bars,
+        height,
+        empty,
+    })
+}
+
 async fn my_tasks(
     state: &WebState,
     viewer: &Viewer,
@@ -237,6 +307,7 @@ pub async fn home(State(state): State<WebState>, viewer: Viewer) -> Result<Respo
         chrome: Chrome::new(&state, &viewer, tr.t("home.title").to_owned(), "home"),
         greeting: tr.tf("home.greeting", &[("name", &viewer.profile.name)]),
         pipeline: pipeline(&state, &viewer).await,
+        activities: open_activities(&state, &viewer).await,
         leads: new_leads(&state, &viewer).await,
         tasks,
         recent: super::views::recent(&state, &viewer, 8).await,

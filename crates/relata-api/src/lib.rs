@@ -99,6 +99,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(views::list_views, views::save_view))
         .routes(routes!(views::delete_view))
         .routes(routes!(views::recent))
+        .routes(routes!(views::notifications))
+        .routes(routes!(views::read_notifications))
         .routes(routes!(search::search))
         .routes(routes!(changes::changes))
         .routes(routes!(records::shares, records::share))

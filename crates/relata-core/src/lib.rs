@@ -12,6 +12,7 @@ pub mod fields;
 pub mod idempotency;
 pub mod mail;
 pub mod meta_admin;
+pub mod notifications;
 pub mod records;
 pub mod search;
 pub mod ui_state;

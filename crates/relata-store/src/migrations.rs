@@ -33,6 +33,7 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
         (4, "field indexes in list order", ddl::rebuild_field_indexes),
         (5, "identity and access", create_access_tables),
         (6, "saved list views and recent items", create_ui_tables),
+        (7, "in-app notifications", create_notifications),
     ]
 }
 
@@ -57,7 +58,34 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.splice(users..users, access);
     tables.extend(after_users);
     tables.extend(ui_tables());
+    tables.push(notifications_table());
     tables
+}
+
+/// In-app notifications: what happened that a user should know (a record assigned to them;
+/// later issues add automation's messages, mentions, approvals).
+fn notifications_table() -> TableDef {
+    TableDef::new(
+        "sys_notifications",
+        vec![
+            col("id", Uuid),
+            col("user_id", Uuid).refs("sys_users"),
+            col("kind", Text),
+            col("object", Text).null(),
+            col("record_id", Uuid).null(),
+            col("actor_id", Uuid).null(),
+            col("detail", Json),
+            col("created_at", Timestamp),
+            col("read_at", Timestamp).null(),
+        ],
+        &["id"],
+    )
+    .index(&["user_id", "created_at"], false)
+    .index(&["user_id", "read_at"], false)
+}
+
+fn create_notifications(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    notifications_table().create(conn)
 }
 
 /// What the web UI keeps per user: saved list views (private, or shared with everyone who

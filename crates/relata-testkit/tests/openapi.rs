@@ -30,6 +30,8 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/views/{object}", &["get", "post"]),
     ("/api/v1/views/{object}/{id}", &["delete"]),
     ("/api/v1/me/recent", &["get"]),
+    ("/api/v1/me/notifications", &["get"]),
+    ("/api/v1/me/notifications/read", &["post"]),
     ("/api/v1/records/{object}/{id}/shares", &["get", "post"]),
     ("/api/v1/records/{object}/{id}/shares/{share}", &["delete"]),
     ("/api/v1/records/{object}/transfer", &["post"]),

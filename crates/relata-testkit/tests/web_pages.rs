@@ -878,3 +878,67 @@ async fn the_home_dashboard_draws_my_open_tasks_the_pipeline_and_new_leads() {
         "completed tasks are not open"
     );
 }
+
+#[tokio::test]
+async fn a_record_given_to_someone_else_notifies_them_and_the_bell_counts_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let rep = app.user("rep@example.com", json!({"name": "王强"})).await;
+    let rep_web = app.web_as(&rep, PASSWORD).await;
+    assert!(!rep_web.get("/").await.html.contains("class=\"unread\""));
+    // created for the rep, then one of the rep's own records edited by the rep: one notification
+    let acc = app
+        .create(
+            "account",
+            &json!({"name": "华远科技", "owner_id": rep.user_id.0.to_string()}),
+        )
+        .await;
+    let rep_client = app.client_for(&rep).await;
+    let own = rep_client
+        .create("account", &json!({"name": "自己建的"}))
+        .await;
+    rep_client
+        .patch(
+            &format!("/api/v1/records/account/{}", own["id"].as_str().unwrap()),
+            &json!({"city": "上海"}),
+        )
+        .await
+        .assert_status(200);
+    // a transfer of two more notifies once
+    let a2 = app.create("account", &json!({"name": "云帆"})).await;
+    let a3 = app.create("account", &json!({"name": "天成"})).await;
+    app.post(
+        "/api/v1/records/account/transfer",
+        &json!({"ids": [a2["id"], a3["id"]], "to_owner": rep.user_id.0.to_string()}),
+    )
+    .await
+    .assert_status(200);
+    let home = rep_web.get("/").await;
+    home.assert_contains("<span class=\"unread\"");
+    let page = rep_web.get("/notifications").await;
+    page.assert_contains("assigned you the Account “华远科技”")
+        .assert_contains(&format!(
+            "href=\"/o/account/{}\"",
+            acc["id"].as_str().unwrap()
+        ))
+        .assert_contains("transferred 2 records to you");
+    assert!(
+        !page.html.contains("自己建的"),
+        "one's own changes notify no one"
+    );
+    let api = rep_client.get("/api/v1/me/notifications").await;
+    assert_eq!(api.body["unread"], 2);
+    assert_eq!(api.body["data"].as_array().unwrap().len(), 2);
+    // the admin's own notifications are theirs alone
+    let (mine, _) = app.core.my_notifications(&admin, 10).await.unwrap();
+    assert!(mine.is_empty());
+    rep_web
+        .submit("/notifications", "/notifications/read", &[])
+        .await
+        .assert_status(303);
+    assert!(!rep_web.get("/").await.html.contains("class=\"unread\""));
+    assert_eq!(
+        rep_client.get("/api/v1/me/notifications").await.body["unread"],
+        0
+    );
+}

@@ -22,7 +22,9 @@ use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
-use pages::{auth, board, bulk, edit, home, list, profile, record, search, settings, views};
+use pages::{
+    auth, board, bulk, edit, home, list, notifications, profile, record, search, settings, views,
+};
 use relata_core::Core;
 use state::WebState;
 
@@ -50,6 +52,8 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}/views", post(views::save))
         .route("/o/{object}/views/{id}/delete", post(views::delete))
         .route("/recent", get(views::recent_page))
+        .route("/notifications", get(notifications::page))
+        .route("/notifications/read", post(notifications::mark_read))
         .route("/o/{object}/bin", get(list::bin))
         .route("/o/{object}/board", get(board::page))
         .route("/o/{object}/{id}", get(record::page))

@@ -31,6 +31,8 @@ pub struct Viewer {
     pub fmt: Fmt,
     /// The path and query of this request, to come back to after an action.
     pub here: String,
+    /// Unread notifications (the bell's number; counted up to 100).
+    pub unread: i64,
 }
 
 impl Viewer {
@@ -97,7 +99,9 @@ impl FromRequestParts<WebState> for Viewer {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip().to_string());
         let tr = Tr::new(Lang::from_tag(&session.profile.locale));
+        let unread = state.core.unread_notifications(&actor).await.unwrap_or(0);
         Ok(Viewer {
+            unread,
             actor,
             session_id: session.session_id,
             csrf: session.csrf_token,

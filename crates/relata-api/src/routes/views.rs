@@ -131,3 +131,40 @@ pub async fn aggregate(
         .collect();
     Ok(axum::Json(json!({ "data": data })).into_response())
 }
+
+/// My notifications, newest first, with the number unread (records assigned or transferred
+/// to me by someone else).
+#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "me",
+    responses((status = 200, description = "`{\"data\": [{id, kind, object, record_id, actor_id, detail, created_at, read}], \"unread\": n}`")))]
+pub async fn notifications(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> ApiResult<Response> {
+    let (list, unread) = state.core.my_notifications(&actor, 100).await?;
+    let data: Vec<Json> = list
+        .iter()
+        .map(|n| {
+            json!({
+                "id": n.id.to_string(),
+                "kind": n.kind,
+                "object": n.object,
+                "record_id": n.record_id.map(|u| u.to_string()),
+                "actor_id": n.actor_id.map(|u| u.to_string()),
+                "detail": n.detail,
+                "created_at": relata_domain::value::format_datetime(&n.created_at),
+                "read": n.read,
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "data": data, "unread": unread })).into_response())
+}
+
+/// Mark all my notifications read.
+#[utoipa::path(post, path = "/api/v1/me/notifications/read", tag = "me", responses((status = 204)))]
+pub async fn read_notifications(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> ApiResult<StatusCode> {
+    state.core.mark_notifications_read(&actor).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

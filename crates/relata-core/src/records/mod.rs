@@ -84,7 +84,9 @@ impl Core {
                 let errors = write::check_lookups(conn, &obj, &values, &targets)?;
                 with_errors(errors, ())?;
                 with_companions(conn, |conn, side| {
-                    write::insert(conn, side, &obj, &writer, now, values)
+                    let record = write::insert(conn, side, &obj, &writer, now, values)?;
+                    notify_owner(conn, &writer, &obj, &record, None, now)?;
+                    Ok(record)
                 })
             })
             .await?;
@@ -161,8 +163,11 @@ impl Core {
                     .ok_or_else(|| CoreError::not_found(format!("{} {id}", obj.name())))?;
                 check_version(&current, expected_version)?;
                 with_errors(write::check_lookups(conn, &obj, &changes, &targets)?, ())?;
+                let before = owner_of(&current);
                 with_companions(conn, |conn, side| {
-                    write::update(conn, side, &obj, &writer, now, current, changes)
+                    let record = write::update(conn, side, &obj, &writer, now, current, changes)?;
+                    notify_owner(conn, &writer, &obj, &record, before, now)?;
+                    Ok(record)
                 })
             })
             .await?;
@@ -396,6 +401,31 @@ fn with_companions<T>(
     let out = f(conn, &mut side)?;
     side.flush(conn)?;
     Ok(out)
+}
+
+fn owner_of(record: &Record) -> Option<uuid::Uuid> {
+    match record.get("owner_id") {
+        relata_domain::Value::Ref(u) => Some(*u),
+        _ => None,
+    }
+}
+
+/// A single record created for, or given to, someone other than its writer: they are told.
+/// (Bulk writes and imports do not notify per record; a transfer notifies once.)
+fn notify_owner(
+    conn: &mut dyn relata_store::Conn,
+    writer: &Actor,
+    object: &ObjectDef,
+    record: &Record,
+    before: Option<uuid::Uuid>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), CoreError> {
+    match (owner_of(record), record.id()) {
+        (Some(owner), Some(id)) if Some(owner) != before => {
+            crate::notifications::assigned(conn, writer, object.name(), id, owner, now)
+        }
+        _ => Ok(()),
+    }
 }
 
 fn json_of(v: &SqlValue) -> Json {

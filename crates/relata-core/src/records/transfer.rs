@@ -246,6 +246,19 @@ impl Core {
                         *result.transferred.entry(rel.object.name().to_owned()).or_default() += 1;
                     }
                 }
+                let total: usize = result.transferred.values().sum();
+                if total > 0 && input.to_owner != writer.user_id.0 {
+                    crate::notifications::append(
+                        conn,
+                        input.to_owner,
+                        crate::notifications::TRANSFERRED,
+                        Some(object.name()),
+                        None,
+                        Some(writer.user_id.0),
+                        json!({"transferred": result.transferred, "total": total}),
+                        now,
+                    )?;
+                }
                 crate::audit::append(
                     conn,
                     &who,

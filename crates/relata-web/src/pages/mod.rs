@@ -10,6 +10,7 @@ pub mod home;
 pub mod inputs;
 pub mod layout;
 pub mod list;
+pub mod notifications;
 pub mod profile;
 pub mod record;
 pub mod search;
@@ -69,6 +70,7 @@ pub struct Chrome {
     pub notice: Option<String>,
     /// This page's path and query, to come back to after the language switch.
     pub here: String,
+    pub unread: i64,
 }
 
 impl Chrome {
@@ -109,6 +111,7 @@ impl Chrome {
             asset_version: crate::assets::version(),
             notice: None,
             here: viewer.here.clone(),
+            unread: viewer.unread,
         }
     }
 

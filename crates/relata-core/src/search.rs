@@ -387,31 +387,8 @@ fn visible_records(
     candidates: &[Candidate],
     vis: &Visibility,
 ) -> Result<Vec<(Record, u8)>, CoreError> {
-    if candidates.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sql = Sql::new(conn.dialect());
-    sql.push(&format!(
-        "SELECT {} FROM {} t WHERE t.deleted_at IS NULL",
-        select_list(object, "t."),
-        object.name()
-    ));
-    vis.push(&mut sql, "t.");
-    sql.push(" AND t.id IN (");
-    for (i, c) in candidates.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.param(SqlValue::Uuid(c.record_id));
-    }
-    sql.push(")");
-    let mut found = std::collections::HashMap::new();
-    for row in conn.query(&sql.text, &sql.params)? {
-        let record = decode_row(object, &row)?;
-        if let Some(id) = record.id() {
-            found.insert(id, record);
-        }
-    }
+    let ids: Vec<uuid::Uuid> = candidates.iter().map(|c| c.record_id).collect();
+    let mut found = crate::records::read::get_many(conn, object, &ids, vis)?;
     Ok(candidates
         .iter()
         .filter_map(|c| found.remove(&c.record_id).map(|record| (record, c.class)))

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use relata_domain::Value;
 use relata_domain::access::Operation;
 
-use super::read::{self, Bin};
+use super::read;
 use crate::Core;
 use crate::context::Actor;
 use crate::error::CoreError;
@@ -40,17 +40,18 @@ impl Core {
         ids.truncate(MAX_IDS);
         self.store
             .read(move |conn| {
-                let mut labels = HashMap::with_capacity(ids.len());
-                for id in ids {
-                    if let Some(record) = read::get(conn, &object, id, &vis, Bin::Live)? {
+                let found = read::get_many(conn, &object, &ids, &vis)?;
+                let labels = found
+                    .into_iter()
+                    .map(|(id, record)| {
                         let label = match record.get(object.name_field.as_str()) {
                             Value::Text(t) => t.clone(),
                             Value::Null => String::new(),
                             other => other.to_json().to_string(),
                         };
-                        labels.insert(id, label);
-                    }
-                }
+                        (id, label)
+                    })
+                    .collect::<HashMap<_, _>>();
                 Ok::<_, CoreError>(labels)
             })
             .await

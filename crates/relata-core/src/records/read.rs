@@ -70,6 +70,41 @@ pub fn get(
     select_one(conn, object, id, vis, bin, false)
 }
 
+/// The live, visible records among `ids`, by id, in one query.
+pub fn get_many(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    ids: &[uuid::Uuid],
+    vis: &Visibility,
+) -> Result<std::collections::HashMap<uuid::Uuid, Record>, CoreError> {
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(found);
+    }
+    let mut sql = Sql::new(conn.dialect());
+    sql.push(&format!(
+        "SELECT {} FROM {} t WHERE t.deleted_at IS NULL",
+        select_list(object, "t."),
+        table_name(object)
+    ));
+    vis.push(&mut sql, "t.");
+    sql.push(" AND t.id IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.param(SqlValue::Uuid(*id));
+    }
+    sql.push(")");
+    for row in conn.query(&sql.text, &sql.params)? {
+        let record = decode_row(object, &row)?;
+        if let Some(id) = record.id() {
+            found.insert(id, record);
+        }
+    }
+    Ok(found)
+}
+
 /// Like [`get`], locking the row until the transaction ends on PostgreSQL, so concurrent
 /// updates of one record queue up (SQLite's single writer needs no lock).
 pub fn get_for_update(

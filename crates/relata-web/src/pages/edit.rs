@@ -101,9 +101,7 @@ fn form_page(
 }
 
 fn unprocessable(page: FormPage) -> Response {
-    let mut response = html(page.render());
-    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    response
+    super::html_unless(page.render(), true)
 }
 
 fn require(viewer: &Viewer, object: &ObjectDef, op: Operation) -> Result<(), WebError> {

@@ -136,6 +136,15 @@ pub fn html(rendered: Result<String, askama::Error>) -> Response {
     }
 }
 
+/// A rendered page answered 422 when `failed` (a form shown again with its errors).
+pub fn html_unless(rendered: Result<String, askama::Error>, failed: bool) -> Response {
+    let mut response = html(rendered);
+    if failed {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    response
+}
+
 /// After a successful POST: to the page that shows the result (303, so a reload does not
 /// post again).
 pub fn see_other(to: &str) -> Response {

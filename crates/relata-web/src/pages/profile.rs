@@ -12,7 +12,7 @@ use relata_core::access::sessions::SessionView;
 use relata_core::auth::{TokenInput, TokenView};
 
 use super::inputs::field_error_text;
-use super::{Chrome, html, see_other};
+use super::{Chrome, html_unless, see_other};
 use crate::error::WebError;
 use crate::session::{Posted, Viewer};
 use crate::state::WebState;
@@ -151,11 +151,7 @@ async fn render(
         new_token,
         errors,
     };
-    let mut response = html(page.render());
-    if failed {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    Ok(html_unless(page.render(), failed))
 }
 
 pub async fn page(

@@ -18,7 +18,7 @@ use relata_domain::meta::{FieldDef, FieldType, ObjectDef, Sharing};
 use super::{Tab, chrome, error_for, form_errors, general_errors};
 use crate::error::WebError;
 use crate::form::FormData;
-use crate::pages::{Chrome, html, see_other};
+use crate::pages::{Chrome, html_unless, see_other};
 use crate::session::{Posted, Viewer};
 use crate::state::WebState;
 
@@ -210,11 +210,7 @@ fn render_list(
         form,
         errors,
     };
-    let mut response = html(page.render());
-    if failed {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    Ok(html_unless(page.render(), failed))
 }
 
 pub async fn create(State(state): State<WebState>, posted: Posted) -> Result<Response, WebError> {
@@ -356,11 +352,7 @@ fn render_object(
         errors,
         general,
     };
-    let mut response = html(page.render());
-    if failed {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    Ok(html_unless(page.render(), failed))
 }
 
 /// Picklist values typed one per line: `value = Label`, or just `Label` (the value is then
@@ -538,11 +530,7 @@ fn render_field(
         errors,
         general,
     };
-    let mut response = html(page.render());
-    if failed {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    Ok(html_unless(page.render(), failed))
 }
 
 pub async fn update_field(
@@ -683,11 +671,7 @@ fn render_layout(
         rows,
         general,
     };
-    let mut response = html(page.render());
-    if failed {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    Ok(html_unless(page.render(), failed))
 }
 
 pub async fn save_layout(

@@ -11,7 +11,7 @@ use relata_domain::access::Capability;
 
 use super::{Tab, chrome, form_errors};
 use crate::error::WebError;
-use crate::pages::{Chrome, html, see_other};
+use crate::pages::{Chrome, html_unless, see_other};
 use crate::session::{Posted, Viewer};
 use crate::state::WebState;
 
@@ -134,11 +134,7 @@ async fn render(
             .collect(),
         errors: errors.clone(),
     };
-    let mut response = html(page.render());
-    if !errors.is_empty() {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    Ok(html_unless(page.render(), !errors.is_empty()))
 }
 
 /// Runs an organisation change; its errors are shown on the page.

@@ -15,7 +15,7 @@ use relata_domain::access::{Capability, FieldAccess, Grants, ObjectPerm};
 use super::{Tab, chrome, form_errors};
 use crate::error::WebError;
 use crate::form::FormData;
-use crate::pages::{Chrome, html, see_other};
+use crate::pages::{Chrome, html_unless, see_other};
 use crate::session::{Posted, Viewer};
 use crate::state::WebState;
 
@@ -127,11 +127,7 @@ async fn render_list(
         sets,
         errors,
     };
-    let mut response = html(page.render());
-    if failed {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    Ok(html_unless(page.render(), failed))
 }
 
 pub async fn create(State(state): State<WebState>, posted: Posted) -> Result<Response, WebError> {
@@ -266,11 +262,7 @@ fn render_set(
         set,
         errors,
     };
-    let mut response = html(page.render());
-    if failed {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    Ok(html_unless(page.render(), failed))
 }
 
 /// The grants a posted grid stands for: every object's ticks, the capabilities, and the

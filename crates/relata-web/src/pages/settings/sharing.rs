@@ -14,7 +14,7 @@ use relata_domain::filter::{compact, json as filter_json};
 use super::{Tab, chrome, form_errors};
 use crate::error::WebError;
 use crate::form::FormData;
-use crate::pages::{Chrome, html, see_other};
+use crate::pages::{Chrome, html_unless, see_other};
 use crate::session::{Posted, Viewer};
 use crate::state::WebState;
 
@@ -153,11 +153,7 @@ async fn render(
         form,
         errors: errors.clone(),
     };
-    let mut response = html(page.render());
-    if !errors.is_empty() {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    Ok(html_unless(page.render(), !errors.is_empty()))
 }
 
 fn principal(s: &str) -> Option<Principal> {

@@ -14,7 +14,7 @@ use relata_domain::access::Capability;
 use super::{Tab, chrome, error_for, form_errors, general_errors};
 use crate::error::WebError;
 use crate::form::FormData;
-use crate::pages::{Chrome, html, see_other};
+use crate::pages::{Chrome, html_unless, see_other};
 use crate::session::{Posted, Viewer};
 use crate::state::WebState;
 
@@ -188,11 +188,7 @@ async fn render_list(
         errors,
         general,
     };
-    let mut response = html(page.render());
-    if failed {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    Ok(html_unless(page.render(), failed))
 }
 
 pub async fn create(State(state): State<WebState>, posted: Posted) -> Result<Response, WebError> {
@@ -260,11 +256,7 @@ async fn render_user(
         errors,
         general,
     };
-    let mut response = html(page.render());
-    if failed {
-        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+    Ok(html_unless(page.render(), failed))
 }
 
 pub async fn update(

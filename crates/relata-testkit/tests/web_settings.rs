@@ -414,3 +414,42 @@ async fn users_roles_teams_permissions_and_sharing_rules_are_managed_in_settings
     assert_eq!(creates.html.matches("<code>role.create</code>").count(), 2);
     assert!(!creates.html.contains("user.create"));
 }
+
+#[tokio::test]
+async fn saving_a_profile_in_settings_keeps_its_grant_for_objects_not_in_the_grid() {
+    let app = TestApp::spawn().await;
+    let web = app.web_as(&app.admin().await, PASSWORD).await;
+    let sets = app.get("/api/v1/admin/permission_sets").await;
+    let standard = sets.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["is_profile"] == true && s["grants"]["default_objects"]["read"] == true)
+        .expect("a built-in profile that reads every object by default")
+        .clone();
+    let id = standard["id"].as_str().unwrap();
+    let page = web.get(&format!("/settings/permissions/{id}")).await;
+    web.post(
+        &format!("/settings/permissions/{id}"),
+        &[
+            ("_csrf", &page.csrf()),
+            ("name", standard["name"].as_str().unwrap()),
+            ("field_object", "contact"),
+            ("perm", "contact.read"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    let after = app.get("/api/v1/admin/permission_sets").await;
+    let saved = after.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        saved["grants"]["default_objects"],
+        standard["grants"]["default_objects"]
+    );
+}

@@ -153,8 +153,14 @@ pub fn see_other(to: &str) -> Response {
 
 /// Only a path on this site may be a redirect target (no `//evil.example`).
 pub fn local_path(next: Option<&str>) -> String {
+    // browsers drop tabs and newlines from URLs ("/\t/evil" is "//evil") and read "\" as
+    // "/": a path with either is refused
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") => {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.chars().any(|c| c.is_control() || c == '\\') =>
+        {
             p.to_owned()
         }
         _ => "/".to_owned(),
@@ -205,4 +211,28 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        assert_eq!(
+            local_path(Some("/o/account?sort=name")),
+            "/o/account?sort=name"
+        );
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\\evil.example",
+            "/\n/evil",
+            "https://evil.example",
+            "evil",
+        ] {
+            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(local_path(None), "/");
+    }
 }

@@ -269,7 +269,8 @@ fn render_set(
 /// field access of the one object shown (other objects' field rules are kept).
 fn grants_of(form: &FormData, before: &Grants, objects: &[String]) -> Grants {
     let mut grants = Grants {
-        default_objects: ObjectPerm::default(),
+        // the grant for objects not in the grid (created later) is kept
+        default_objects: before.default_objects,
         objects: BTreeMap::new(),
         fields: before.fields.clone(),
         capabilities: Default::default(),

@@ -17,6 +17,19 @@ use crate::error::CoreError;
 /// How many recent items a user keeps.
 const RECENT_KEPT: i64 = 50;
 const MAX_QUERY: usize = 4_000;
+/// Parameters of a list URL that belong to one visit, never to a saved view: the page's
+/// position, the view it came from, and a one-time message with its signature.
+const TRANSIENT_PARAMS: [&str; 4] = ["cursor", "view", "outcome", "sig"];
+
+/// A list URL's query without its transient parameters.
+fn view_query(query: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+                .filter(|(k, _)| !TRANSIENT_PARAMS.contains(&k.as_ref())),
+        )
+        .finish()
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SavedView {
@@ -108,7 +121,7 @@ impl Core {
             name,
             owner_id: actor.user_id.0,
             shared,
-            query: query.trim_start_matches('?').to_owned(),
+            query: view_query(query),
         };
         let (v, now) = (view.clone(), self.clock.now());
         self.store

@@ -12,6 +12,7 @@ pub mod error;
 pub mod form;
 pub mod format;
 pub mod i18n;
+pub mod notice;
 pub mod pages;
 pub mod session;
 pub mod state;

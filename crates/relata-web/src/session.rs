@@ -78,38 +78,59 @@ impl FromRequestParts<WebState> for Viewer {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, WebError> {
-        let lang = anonymous_lang(&parts.headers);
-        let back = if parts.method == Method::GET {
-            here(parts)
-        } else {
-            "/".to_owned()
-        };
-        let secret = cookie(&parts.headers, SESSION_COOKIE)
-            .ok_or_else(|| WebError::SignIn { next: back.clone() })?;
-        let session = match state.core.authenticate_session(secret).await {
-            Ok(s) => s,
-            Err(relata_core::CoreError::Unauthenticated) => {
-                return Err(WebError::SignIn { next: back });
-            }
-            Err(e) => return Err(WebError::core(e, Tr::new(lang))),
-        };
-        let mut actor = session.actor;
-        actor.client_addr = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        let tr = Tr::new(Lang::from_tag(&session.profile.locale));
-        let unread = state.core.unread_notifications(&actor).await.unwrap_or(0);
-        Ok(Viewer {
-            unread,
-            actor,
-            session_id: session.session_id,
-            csrf: session.csrf_token,
-            fmt: Fmt::new(tr, &session.profile.time_zone),
-            profile: session.profile,
-            here: here(parts),
-        })
+        signed_in(parts, state, true).await
     }
+}
+
+/// The signed-in user of a request that answers data, not a page (type-ahead, instant
+/// search): the same session checks as [`Viewer`], without counting the bell's
+/// notifications, which nothing shows.
+pub struct Caller(pub Viewer);
+
+impl FromRequestParts<WebState> for Caller {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, WebError> {
+        signed_in(parts, state, false).await.map(Caller)
+    }
+}
+
+async fn signed_in(parts: &Parts, state: &WebState, with_bell: bool) -> Result<Viewer, WebError> {
+    let lang = anonymous_lang(&parts.headers);
+    let back = if parts.method == Method::GET {
+        here(parts)
+    } else {
+        "/".to_owned()
+    };
+    let secret = cookie(&parts.headers, SESSION_COOKIE)
+        .ok_or_else(|| WebError::SignIn { next: back.clone() })?;
+    let session = match state.core.authenticate_session(secret).await {
+        Ok(s) => s,
+        Err(relata_core::CoreError::Unauthenticated) => {
+            return Err(WebError::SignIn { next: back });
+        }
+        Err(e) => return Err(WebError::core(e, Tr::new(lang))),
+    };
+    let mut actor = session.actor;
+    actor.client_addr = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let tr = Tr::new(Lang::from_tag(&session.profile.locale));
+    let unread = if with_bell {
+        state.core.unread_notifications(&actor).await.unwrap_or(0)
+    } else {
+        0
+    };
+    Ok(Viewer {
+        unread,
+        actor,
+        session_id: session.session_id,
+        csrf: session.csrf_token,
+        fmt: Fmt::new(tr, &session.profile.time_zone),
+        profile: session.profile,
+        here: here(parts),
+    })
 }
 
 /// A form posted by a signed-in user, its CSRF token checked.

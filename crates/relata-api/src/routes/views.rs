@@ -99,7 +99,7 @@ pub async fn recent(
         ("group_by" = String, Query, description = "a picklist, boolean, text, date, lookup or user field"),
         ("sum" = Option<String>, Query, description = "a currency, decimal, integer or percent field to total"),
         ("filter" = Option<String>, Query, description = "as for lists")),
-    responses((status = 200, description = "`{\"data\": [{key, count, sums: [{currency, amount}]}]}`, largest groups first"), (status = 422)))]
+    responses((status = 200, description = "`{\"data\": [{key, count, sums: [{currency, amount}]}], \"truncated\": bool}`, largest groups first; at most 200 groups, `truncated` when the smallest were left out"), (status = 422)))]
 pub async fn aggregate(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
@@ -109,7 +109,7 @@ pub async fn aggregate(
     let params = query_map(raw.as_deref())?;
     let group_by = params.get("group_by").cloned().unwrap_or_default();
     let filter = filter_param(params.get("filter"))?;
-    let (_, buckets) = state
+    let (_, groups) = state
         .core
         .aggregate(
             &actor,
@@ -119,7 +119,8 @@ pub async fn aggregate(
             filter,
         )
         .await?;
-    let data: Vec<Json> = buckets
+    let data: Vec<Json> = groups
+        .buckets
         .iter()
         .map(|b| {
             json!({
@@ -129,7 +130,7 @@ pub async fn aggregate(
             })
         })
         .collect();
-    Ok(axum::Json(json!({ "data": data })).into_response())
+    Ok(axum::Json(json!({ "data": data, "truncated": groups.truncated })).into_response())
 }
 
 /// My notifications, newest first, with the number unread (records assigned or transferred

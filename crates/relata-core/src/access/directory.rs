@@ -33,21 +33,21 @@ impl Core {
         query: &str,
         limit: usize,
     ) -> Result<Vec<UserBrief>, CoreError> {
-        let needle = format!(
-            "%{}%",
-            query.trim().to_lowercase().replace(['\\', '%', '_'], "")
-        );
+        // a substring test, not LIKE: '_' and '%' in a name or email are plain characters
+        let needle = query.trim().to_lowercase();
         let limit = limit.clamp(1, 100);
         self.store
             .read(move |conn| {
                 let mut sql = Sql::new(conn.dialect());
                 sql.push("SELECT id, name, email, active FROM sys_users WHERE active = ");
                 sql.param(SqlValue::Bool(true));
-                sql.push(" AND (LOWER(name) LIKE ");
-                sql.param(SqlValue::Text(needle.clone()));
-                sql.push(" OR LOWER(email) LIKE ");
-                sql.param(SqlValue::Text(needle));
-                sql.push(&format!(") ORDER BY name, id LIMIT {limit}"));
+                let d = conn.dialect();
+                let p = sql.bind(SqlValue::Text(needle));
+                sql.push(&format!(
+                    " AND ({} > 0 OR {} > 0) ORDER BY name, id LIMIT {limit}",
+                    d.strpos("LOWER(name)", &p),
+                    d.strpos("LOWER(email)", &p)
+                ));
                 Ok::<_, CoreError>(
                     conn.query(&sql.text, &sql.params)?
                         .iter()

@@ -29,6 +29,18 @@ pub struct Bucket {
     pub sums: Vec<(String, Decimal)>,
 }
 
+/// The most groups one aggregation returns (the largest ones); a text or lookup field may
+/// have as many distinct values as there are records.
+pub const MAX_GROUPS: usize = 200;
+
+/// The groups of one aggregation, largest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Groups {
+    pub buckets: Vec<Bucket>,
+    /// More groups exist than [`MAX_GROUPS`]; the smallest were left out.
+    pub truncated: bool,
+}
+
 /// Fields whose values make sensible groups.
 fn groupable(t: FieldType) -> bool {
     matches!(
@@ -53,7 +65,7 @@ fn unknown(param: &str, object: &ObjectDef, name: &str) -> CoreError {
 
 impl Core {
     /// Live records of `object` matching `filter`, counted (and `sum` totalled) per value
-    /// of `group_by`, largest groups first.
+    /// of `group_by`, largest groups first, at most [`MAX_GROUPS`] of them.
     pub async fn aggregate(
         &self,
         actor: &Actor,
@@ -61,7 +73,7 @@ impl Core {
         group_by: &str,
         sum: Option<&str>,
         filter: Option<Filter>,
-    ) -> Result<(Arc<ObjectDef>, Vec<Bucket>), CoreError> {
+    ) -> Result<(Arc<ObjectDef>, Groups), CoreError> {
         let object = self.object(object)?;
         let vis = self.visibility(actor, &object, Operation::Read)?;
         let visible = |f: &relata_domain::FieldDef| fields::readable(actor, &object, f.name());
@@ -94,21 +106,20 @@ impl Core {
             None => TypedFilter::all(),
         };
         let obj = object.clone();
-        let buckets = self
+        let groups = self
             .store
             .read(move |conn| {
                 let d = conn.dialect();
                 let g = group.name();
+                let currency = summed
+                    .as_ref()
+                    .filter(|f| f.field_type == FieldType::Currency);
+                // one row per group, largest first, at most one past the cap: a text field
+                // with a million distinct values costs the database a GROUP BY, never the
+                // server a million buckets
                 let mut select = format!("SELECT t.{g}, COUNT(*)");
-                let mut group_cols = format!("t.{g}");
-                match &summed {
-                    Some(f) if f.field_type == FieldType::Currency => {
-                        let c = currency_column(f.name());
-                        select.push_str(&format!(", SUM(t.{}), t.{c}", f.name()));
-                        group_cols.push_str(&format!(", t.{c}"));
-                    }
-                    Some(f) => select.push_str(&format!(", SUM(t.{})", f.name())),
-                    None => {}
+                if let Some(f) = summed.as_ref().filter(|_| currency.is_none()) {
+                    select.push_str(&format!(", SUM(t.{})", f.name()));
                 }
                 let mut sql = Sql::new(d);
                 sql.push(&format!(
@@ -117,37 +128,88 @@ impl Core {
                 ));
                 push_filter(&mut sql, &typed, "t.");
                 vis.push(&mut sql, "t.");
-                sql.push(&format!(" GROUP BY {group_cols}"));
-                let rows = conn.query(&sql.text, &sql.params)?;
-                let mut buckets: Vec<Bucket> = Vec::new();
-                for row in rows {
-                    let key = decode(&group, &row[..1])?;
-                    let count = row.get(1).and_then(SqlValue::as_i64).unwrap_or(0);
-                    let total = match &summed {
-                        Some(f) => match decode(f, &row[2..])? {
-                            Value::Money { amount, currency } => Some((currency, amount)),
-                            Value::Decimal(d) => Some((String::new(), d)),
-                            Value::Int(n) => Some((String::new(), Decimal::from(n))),
-                            _ => None,
-                        },
-                        None => None,
+                sql.push(&format!(
+                    " GROUP BY t.{g} ORDER BY COUNT(*) DESC, t.{g} LIMIT {}",
+                    MAX_GROUPS + 1
+                ));
+                let mut rows = conn.query(&sql.text, &sql.params)?;
+                let truncated = rows.len() > MAX_GROUPS;
+                rows.truncate(MAX_GROUPS);
+                let mut buckets = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let sums = match summed.as_ref().filter(|_| currency.is_none()) {
+                        Some(f) => number_total(f, &row[2..])?.into_iter().collect(),
+                        None => Vec::new(),
                     };
-                    match buckets.iter_mut().find(|b| b.key == key) {
-                        Some(b) => {
-                            b.count += count;
-                            b.sums.extend(total);
+                    buckets.push(Bucket {
+                        key: decode(&group, &row[..1])?,
+                        count: row.get(1).and_then(SqlValue::as_i64).unwrap_or(0),
+                        sums,
+                    });
+                }
+                // money is totalled per currency, for the groups kept only
+                if let (Some(f), false) = (currency, rows.is_empty()) {
+                    let c = currency_column(f.name());
+                    let mut sql = Sql::new(d);
+                    sql.push(&format!(
+                        "SELECT t.{g}, t.{c}, SUM(t.{}) FROM {} t WHERE t.deleted_at IS NULL AND ",
+                        f.name(),
+                        table_name(&obj)
+                    ));
+                    push_filter(&mut sql, &typed, "t.");
+                    vis.push(&mut sql, "t.");
+                    push_group_keys(&mut sql, g, &rows);
+                    sql.push(&format!(" GROUP BY t.{g}, t.{c} ORDER BY t.{c}"));
+                    for row in conn.query(&sql.text, &sql.params)? {
+                        let key = decode(&group, &row[..1])?;
+                        let Some(bucket) = buckets.iter_mut().find(|b| b.key == key) else {
+                            continue;
+                        };
+                        if let Value::Money { amount, currency } =
+                            decode(f, &[row[2].clone(), row[1].clone()])?
+                        {
+                            bucket.sums.push((currency, amount));
                         }
-                        None => buckets.push(Bucket {
-                            key,
-                            count,
-                            sums: total.into_iter().collect(),
-                        }),
                     }
                 }
-                buckets.sort_by_key(|b| std::cmp::Reverse(b.count));
-                Ok::<_, CoreError>(buckets)
+                Ok::<_, CoreError>(Groups { buckets, truncated })
             })
             .await?;
-        Ok((object, buckets))
+        Ok((object, groups))
     }
+}
+
+/// The total of a number field as a (currency-less) sum.
+fn number_total(
+    field: &relata_domain::FieldDef,
+    cells: &[SqlValue],
+) -> Result<Option<(String, Decimal)>, CoreError> {
+    Ok(match decode(field, cells)? {
+        Value::Decimal(d) => Some((String::new(), d)),
+        Value::Int(n) => Some((String::new(), Decimal::from(n))),
+        _ => None,
+    })
+}
+
+/// ` AND (t.g IN (…) OR t.g IS NULL)`: the groups the first query kept.
+fn push_group_keys(sql: &mut Sql, g: &str, rows: &[relata_store::Row]) {
+    let (nulls, keys): (Vec<&SqlValue>, Vec<&SqlValue>) =
+        rows.iter().map(|r| &r[0]).partition(|v| v.is_null());
+    sql.push(" AND (");
+    if keys.is_empty() {
+        sql.push("1 = 0");
+    } else {
+        sql.push(&format!("t.{g} IN ("));
+        for (i, k) in keys.into_iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.param(k.clone());
+        }
+        sql.push(")");
+    }
+    if !nulls.is_empty() {
+        sql.push(&format!(" OR t.{g} IS NULL"));
+    }
+    sql.push(")");
 }

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod companions;
 pub mod labels;
 pub mod read;
+pub mod rights;
 pub mod transfer;
 pub mod write;
 

@@ -102,7 +102,7 @@ pub async fn page(
     };
     let total = total_field(&viewer, &object);
     let currency = state.core.parse_context().default_currency;
-    let (_, buckets) = state
+    let (_, groups) = state
         .core
         .aggregate(
             &viewer.actor,
@@ -143,7 +143,8 @@ pub async fn page(
             .map_err(|e| WebError::core(e, tr))?;
         let refs: Vec<&Record> = page.records.iter().collect();
         let names = Names::resolve(&state, &viewer, &refs, &card_fields).await;
-        let bucket = buckets
+        let bucket = groups
+            .buckets
             .iter()
             .find(|b| b.key == Value::Text(v.value.clone()));
         let count = bucket.map_or(0, |b| b.count);
@@ -193,8 +194,8 @@ pub async fn page(
             more_href: page.next_cursor.map(|c| {
                 format!(
                     "{base}&after_{}={}",
-                    v.value,
-                    form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
+                    super::url_component(&v.value),
+                    super::url_component(&c)
                 )
             }),
         });

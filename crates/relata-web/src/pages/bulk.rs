@@ -7,13 +7,17 @@ use axum::response::Response;
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
+use relata_core::CoreError;
+use relata_core::records::transfer::TransferInput;
 use relata_domain::access::Operation;
 
 use super::inputs::{self, field_error_text};
 use super::{local_path, readable_object, see_other};
 use crate::error::WebError;
 use crate::form::FormData;
-use crate::session::Posted;
+use crate::i18n::Tr;
+use crate::notice;
+use crate::session::{Posted, Viewer};
 use crate::state::WebState;
 
 /// A list page shows at most this many rows to tick.
@@ -34,8 +38,9 @@ pub async fn bulk(
         .take(MAX_IDS)
         .collect();
     let back = local_path(form.first("back"));
+    let back_with = |message: &str| see_other(&notice::redirect_with(&viewer.csrf, &back, message));
     if ids.is_empty() {
-        return Ok(see_other(&with_outcome(&back, tr.t("list.none_selected"))));
+        return Ok(back_with(tr.t("list.none_selected")));
     }
     let action = form.first("action").unwrap_or_default();
     // the single-field change, as the record form would send it
@@ -64,17 +69,15 @@ pub async fn bulk(
                     }
                 }
                 Some(_) => one.push(field, value),
-                None => {
-                    return Ok(see_other(&with_outcome(&back, tr.t("list.bulk_no_field"))));
-                }
+                None => return Ok(back_with(tr.t("list.bulk_no_field"))),
             }
             let (input, errors) = inputs::to_json(&state, &viewer, &object, &one).await;
             if let Some(e) = errors.first() {
-                return Ok(see_other(&with_outcome(&back, &field_error_text(tr, e))));
+                return Ok(back_with(&field_error_text(tr, e)));
             }
             let empty = input.as_object().is_none_or(Map::is_empty);
             if empty {
-                return Ok(see_other(&with_outcome(&back, tr.t("list.bulk_no_field"))));
+                return Ok(back_with(tr.t("list.bulk_no_field")));
             }
             Some(input)
         }
@@ -91,36 +94,17 @@ pub async fn bulk(
             tr.t("error.may_not_change").to_owned(),
         ));
     }
-    let mut done = 0usize;
-    let mut first_problem: Option<String> = None;
-    for id in &ids {
-        let outcome = match &change {
-            None => state
-                .core
-                .delete_record(&viewer.actor, object.name(), *id, None)
-                .await
-                .map(|_| ()),
-            Some(input) => state
-                .core
-                .update_record(&viewer.actor, object.name(), *id, input.clone(), None)
-                .await
-                .map(|_| ()),
-        };
-        match outcome {
-            Ok(()) => done += 1,
-            Err(relata_core::CoreError::Validation(errors)) => {
-                first_problem.get_or_insert_with(|| {
-                    errors
-                        .first()
-                        .map(|e| field_error_text(tr, e))
-                        .unwrap_or_default()
-                });
-            }
-            Err(e) => {
-                first_problem.get_or_insert_with(|| e.to_string());
-            }
-        }
-    }
+    let new_owner = change
+        .as_ref()
+        .filter(|_| action == "owner")
+        .and_then(|c| c.get("owner_id"))
+        .and_then(Json::as_str)
+        .and_then(|u| Uuid::parse_str(u).ok());
+    let (done, problem) = match new_owner {
+        // one transfer, so the new owner hears of it once, not once per record
+        Some(to_owner) => give_to(&state, &viewer, object.name(), ids.clone(), to_owner).await,
+        None => one_by_one(&state, &viewer, object.name(), &ids, change.as_ref()).await,
+    };
     let mut message = tr.tf(
         "list.bulk_done",
         &[
@@ -128,15 +112,83 @@ pub async fn bulk(
             ("total", &ids.len().to_string()),
         ],
     );
-    if let Some(p) = first_problem {
+    if let Some(p) = problem {
         message = format!("{message} {p}");
     }
-    Ok(see_other(&with_outcome(&back, &message)))
+    Ok(back_with(&message))
 }
 
-/// The list URL with a message to show once.
-fn with_outcome(back: &str, message: &str) -> String {
-    let sep = if back.contains('?') { '&' } else { '?' };
-    let encoded: String = form_urlencoded::byte_serialize(message.as_bytes()).collect();
-    format!("{back}{sep}outcome={encoded}")
+/// Gives the records to `to_owner` in one transfer: how many are theirs now, and why the
+/// others are not.
+async fn give_to(
+    state: &WebState,
+    viewer: &Viewer,
+    object: &str,
+    ids: Vec<Uuid>,
+    to_owner: Uuid,
+) -> (usize, Option<String>) {
+    let tr = viewer.tr();
+    let total = ids.len();
+    let input = TransferInput {
+        ids,
+        from_owner: None,
+        to_owner,
+        include_related: false,
+    };
+    match state
+        .core
+        .transfer_ownership(&viewer.actor, object, input)
+        .await
+    {
+        Ok(result) if result.not_found.is_empty() => (total, None),
+        Ok(result) => (
+            total - result.not_found.len(),
+            Some(tr.t("list.bulk_not_yours").to_owned()),
+        ),
+        Err(e) => (0, Some(problem_text(tr, e))),
+    }
+}
+
+/// Applies the change (or the move to the recycle bin) to each record through the one write
+/// path: how many changed, and the first reason one did not.
+async fn one_by_one(
+    state: &WebState,
+    viewer: &Viewer,
+    object: &str,
+    ids: &[Uuid],
+    change: Option<&Json>,
+) -> (usize, Option<String>) {
+    let mut done = 0usize;
+    let mut first_problem: Option<String> = None;
+    for id in ids {
+        let outcome = match change {
+            None => state
+                .core
+                .delete_record(&viewer.actor, object, *id, None)
+                .await
+                .map(|_| ()),
+            Some(input) => state
+                .core
+                .update_record(&viewer.actor, object, *id, input.clone(), None)
+                .await
+                .map(|_| ()),
+        };
+        match outcome {
+            Ok(()) => done += 1,
+            Err(e) => {
+                first_problem.get_or_insert_with(|| problem_text(viewer.tr(), e));
+            }
+        }
+    }
+    (done, first_problem)
+}
+
+fn problem_text(tr: Tr, e: CoreError) -> String {
+    match e {
+        CoreError::Validation(errors) => errors
+            .first()
+            .map(|e| field_error_text(tr, e))
+            .unwrap_or_default(),
+        e => e.to_string(),
+    }
 }

@@ -58,7 +58,7 @@ async fn pipeline(state: &WebState, viewer: &Viewer) -> Option<Chart> {
     let tr = viewer.tr();
     let currency = state.core.parse_context().default_currency;
     let filter = Filter::Not(Box::new(cond("stage", Op::In, json!(CLOSED_STAGES))));
-    let (object, buckets) = state
+    let (object, groups) = state
         .core
         .aggregate(
             &viewer.actor,
@@ -69,6 +69,7 @@ async fn pipeline(state: &WebState, viewer: &Viewer) -> Option<Chart> {
         )
         .await
         .ok()?;
+    let buckets = groups.buckets;
     let stage = object.field("stage")?;
     // in the picklist's order, which is the order of the sales process
     let items = stage
@@ -98,7 +99,10 @@ async fn pipeline(state: &WebState, viewer: &Viewer) -> Option<Chart> {
                     viewer.fmt.money(&total, &currency),
                     tr.tf("home.deals", &[("n", &viewer.fmt.integer(count))])
                 ),
-                Some(format!("/o/opportunity?f0=stage&o0=eq&v0={}", v.value)),
+                Some(format!(
+                    "/o/opportunity?f0=stage&o0=eq&v0={}",
+                    super::url_component(&v.value)
+                )),
             )
         })
         .collect::<Vec<_>>();

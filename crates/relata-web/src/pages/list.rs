@@ -305,10 +305,7 @@ async fn render(
         form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
-    let outcome = pairs
-        .iter()
-        .find(|(k, _)| k == "outcome")
-        .map(|(_, v)| v.chars().take(300).collect::<String>());
+    let outcome = crate::notice::read(&viewer.csrf, &pairs);
     let current_view = pairs
         .iter()
         .find(|(k, _)| k == "view")

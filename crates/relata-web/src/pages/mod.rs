@@ -151,6 +151,11 @@ pub fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
+/// `s` encoded for a URL's query (a picklist value or a cursor in a link).
+pub fn url_component(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// Only a path on this site may be a redirect target (no `//evil.example`).
 pub fn local_path(next: Option<&str>) -> String {
     // browsers drop tabs and newlines from URLs ("/\t/evil" is "//evil") and read "\" as

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use relata_core::CoreError;
 use relata_core::access::sessions::SessionView;
 use relata_core::auth::{TokenInput, TokenView};
+use relata_domain::{FieldError, FieldErrorCode};
 
 use super::inputs::field_error_text;
 use super::{Chrome, html_unless, see_other};
@@ -261,9 +262,26 @@ pub async fn create_token(
     posted: Posted,
 ) -> Result<Response, WebError> {
     let Posted { viewer, form } = posted;
+    // an empty box means "never expires"; anything else must be a number of days, so a
+    // typo ("9O") is an error at the field, never a token that lives for ever
+    let expires_in_days = match form.first("expires_in_days").map(str::trim) {
+        None | Some("") => None,
+        Some(days) => match days.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                let e = FieldError::new(
+                    "expires_in_days",
+                    FieldErrorCode::WrongType,
+                    "must be a whole number of days from 1 to 3650, or empty for a token that does not expire",
+                );
+                let errors = vec![(e.field.clone(), field_error_text(viewer.tr(), &e))];
+                return render(&state, &viewer, None, errors, None).await;
+            }
+        },
+    };
     let input = TokenInput {
         name: form.first("token_name").unwrap_or_default().to_owned(),
-        expires_in_days: form.first("expires_in_days").and_then(|d| d.parse().ok()),
+        expires_in_days,
         scopes: match form.first("scope") {
             Some("read") => Some(vec![relata_core::context::TokenScope {
                 object: "*".into(),

@@ -130,6 +130,12 @@ pub async fn render(
         .get_record_or_binned(&viewer.actor, object.name(), id)
         .await
         .map_err(|e| WebError::core(e, tr))?;
+    // a record shared read-only offers no editor, one shared for edit no delete
+    let rights = state
+        .core
+        .record_rights(&viewer.actor, object.name(), id)
+        .await
+        .map_err(|e| WebError::core(e, tr))?;
     if failed.is_none() {
         // the visit is remembered off the request path: the page does not wait for a write
         let (core, actor, name) = (
@@ -151,7 +157,7 @@ pub async fn render(
         .collect();
     let names = Names::resolve(state, viewer, &[&record], &shown).await;
     let currency = state.core.parse_context().default_currency;
-    let mut editors = if binned {
+    let mut editors = if binned || !rights.edit {
         Vec::new()
     } else {
         inputs::from_record(viewer, &object, Some(&record), &names, &currency)
@@ -219,8 +225,8 @@ pub async fn render(
         sections,
         related,
         timeline,
-        can_edit: !binned && viewer.actor.may(object.name(), Operation::Edit),
-        can_delete: viewer.actor.may(object.name(), Operation::Delete),
+        can_edit: !binned && rights.edit,
+        can_delete: rights.delete,
         open_field: failed.map(|f| f.field.to_owned()).unwrap_or_default(),
         errors,
     };

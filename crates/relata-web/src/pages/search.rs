@@ -15,7 +15,7 @@ use relata_domain::{Record, Value};
 
 use super::{Chrome, html, readable_object};
 use crate::error::WebError;
-use crate::session::Viewer;
+use crate::session::{Caller, Viewer};
 use crate::state::WebState;
 
 const PAGE_HITS: usize = 20;
@@ -147,7 +147,7 @@ pub async fn page(
 /// Instant results under the search box, as JSON for our script.
 pub async fn instant(
     State(state): State<WebState>,
-    viewer: Viewer,
+    Caller(viewer): Caller,
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, WebError> {
     let q = query.q.trim();
@@ -167,7 +167,7 @@ struct Choice {
 /// Type-ahead of a lookup field: visible records of one object matching what was typed.
 pub async fn lookup(
     State(state): State<WebState>,
-    viewer: Viewer,
+    Caller(viewer): Caller,
     Path(object): Path<String>,
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, WebError> {
@@ -196,7 +196,7 @@ pub async fn lookup(
 /// Type-ahead of a user field: active users by name or email.
 pub async fn users(
     State(state): State<WebState>,
-    viewer: Viewer,
+    Caller(viewer): Caller,
     Query(query): Query<SearchQuery>,
 ) -> Result<Response, WebError> {
     let found = state

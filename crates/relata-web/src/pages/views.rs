@@ -26,7 +26,8 @@ pub async fn save(
     let kept: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(
             form_urlencoded::parse(query.as_bytes())
-                .filter(|(k, _)| !matches!(k.as_ref(), "cursor" | "outcome" | "view")),
+                .filter(|(k, _)| !matches!(k.as_ref(), "cursor" | "view"))
+                .filter(|(k, _)| !crate::notice::PARAMS.contains(&k.as_ref())),
         )
         .finish();
     let shared = form.last("shared") == Some("true");
@@ -47,11 +48,11 @@ pub async fn save(
                 .first()
                 .map(|e| super::inputs::field_error_text(tr, e))
                 .unwrap_or_default();
-            let encoded: String = form_urlencoded::byte_serialize(message.as_bytes()).collect();
-            let sep = if kept.is_empty() { "" } else { "&" };
-            Ok(see_other(&format!(
-                "/o/{}?{kept}{sep}outcome={encoded}",
-                object.name()
+            let back = format!("/o/{}?{kept}", object.name());
+            Ok(see_other(&crate::notice::redirect_with(
+                &viewer.csrf,
+                &back,
+                &message,
             )))
         }
         Err(e) => Err(WebError::core(e, tr)),

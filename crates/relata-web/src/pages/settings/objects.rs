@@ -12,7 +12,6 @@ use serde_json::{Value as Json, json};
 use relata_core::access::sharing::ObjectSharingInput;
 use relata_core::meta_admin::{FieldInput, NewObject, PicklistInput};
 use relata_domain::access::Capability;
-use relata_domain::api_name::ApiName;
 use relata_domain::meta::{FieldDef, FieldType, ObjectDef, Sharing};
 
 use super::{Tab, chrome, error_for, form_errors, general_errors};
@@ -152,6 +151,7 @@ struct LayoutPage {
     general: Vec<String>,
 }
 
+/// Section slots the layout page offers at least.
 const SECTION_SLOTS: usize = 6;
 
 fn sharing_name(s: &Sharing) -> &'static str {
@@ -434,9 +434,25 @@ pub async fn set_sharing(
     let sharing = match form.first("sharing").unwrap_or("private") {
         "public_read" => Sharing::PublicRead,
         "public_read_write" => Sharing::PublicReadWrite,
-        "controlled_by_parent" => Sharing::ControlledByParent {
-            field: ApiName::trusted(form.first("parent_field").unwrap_or_default()),
-        },
+        "controlled_by_parent" => {
+            // the parent is one of the object's own fields, named as the metadata names it
+            let posted = form.first("parent_field").unwrap_or_default();
+            let object = object_of(&state, &viewer, &name)?;
+            match object.field(posted) {
+                Some(f) => Sharing::ControlledByParent {
+                    field: f.api_name.clone(),
+                },
+                None => {
+                    let e = relata_domain::FieldError::new(
+                        "parent_field",
+                        relata_domain::FieldErrorCode::UnknownField,
+                        format!("'{}' has no field '{posted}'", object.name()),
+                    );
+                    let errors = form_errors(&viewer, e.into())?;
+                    return render_object(&state, &viewer, &name, FormData::default(), errors);
+                }
+            }
+        }
         _ => Sharing::Private,
     };
     let input = ObjectSharingInput {
@@ -635,7 +651,8 @@ fn render_layout(
     } else {
         object.layout.iter().map(|s| s.label.clone()).collect()
     };
-    sections.resize(SECTION_SLOTS.max(sections.len()), String::new());
+    // room for two more sections than the layout has, and never fewer than the usual six
+    sections.resize(SECTION_SLOTS.max(sections.len() + 2), String::new());
     let rows = object
         .live_fields()
         .filter(|f| !f.system)
@@ -693,7 +710,11 @@ pub async fn save_layout(
         })
         .collect();
     placed.sort();
-    let sections: Vec<(String, Vec<String>)> = (1..=SECTION_SLOTS)
+    // every section a field was placed in, however many the page offered
+    let mut numbers: Vec<usize> = placed.iter().map(|(s, _, _)| *s).collect();
+    numbers.dedup();
+    let sections: Vec<(String, Vec<String>)> = numbers
+        .into_iter()
         .filter_map(|s| {
             let fields: Vec<String> = placed
                 .iter()

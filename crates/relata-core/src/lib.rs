@@ -8,6 +8,7 @@ pub mod auth;
 pub mod changes;
 pub mod context;
 pub mod error;
+pub mod export;
 pub mod fields;
 pub mod idempotency;
 pub mod mail;

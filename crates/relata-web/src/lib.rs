@@ -24,7 +24,8 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 use pages::{
-    auth, board, bulk, edit, home, list, notifications, profile, record, search, settings, views,
+    auth, board, bulk, edit, export, home, list, notifications, profile, record, search, settings,
+    views,
 };
 use relata_core::Core;
 use state::WebState;
@@ -50,6 +51,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}", get(list::page).post(edit::create))
         .route("/o/{object}/new", get(edit::new_page))
         .route("/o/{object}/bulk", post(bulk::bulk))
+        .route("/o/{object}/export", get(export::view))
         .route("/o/{object}/views", post(views::save))
         .route("/o/{object}/views/{id}/delete", post(views::delete))
         .route("/recent", get(views::recent_page))

@@ -115,6 +115,10 @@ pub struct ExportArgs {
     #[arg(long)]
     pub object: String,
 
+    /// File format: jsonl, csv, xlsx, or vcf (vCard, contacts only)
+    #[arg(long, default_value = "jsonl")]
+    pub format: String,
+
     /// Output file [default: stdout]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -239,3 +239,59 @@ fn export_of_an_unknown_object_fails_clearly() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("spaceship"), "{}", stderr(&out));
 }
+
+#[test]
+fn export_writes_csv_and_vcard_files_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let url = sqlite_url(d, "relata.db");
+    let file = d.join("contacts.jsonl");
+    std::fs::write(
+        &file,
+        r#"{"name":"张伟","last_name":"张","first_name":"伟","mobile":"+8613800001111"}"#,
+    )
+    .unwrap();
+    assert!(import(d, &url, "contact", &file).status.success());
+    let csv_file = d.join("contacts.csv");
+    run_ok(relata(d).args([
+        "--database-url",
+        &url,
+        "export",
+        "--object",
+        "contact",
+        "--format",
+        "csv",
+        "--out",
+        csv_file.to_str().unwrap(),
+    ]));
+    let csv = std::fs::read_to_string(&csv_file).unwrap();
+    assert!(
+        csv.starts_with("\u{feff}id,owner_id,owner_id_name,"),
+        "{csv}"
+    );
+    assert!(csv.contains("张伟"), "{csv}");
+    let card = run_ok(relata(d).args([
+        "--database-url",
+        &url,
+        "export",
+        "--object",
+        "contact",
+        "--format",
+        "vcf",
+    ]));
+    let card = String::from_utf8(card.stdout).unwrap();
+    assert!(card.contains("FN:张伟\r\n"), "{card}");
+    let out = relata(d)
+        .args([
+            "--database-url",
+            &url,
+            "export",
+            "--object",
+            "account",
+            "--format",
+            "vcf",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "vCard is for contacts");
+}

@@ -43,6 +43,9 @@ pub async fn bulk(
         return Ok(back_with(tr.t("list.none_selected")));
     }
     let action = form.first("action").unwrap_or_default();
+    if let Some(format) = action.strip_prefix("export_") {
+        return super::export::picked(&state, &viewer, &object, format, ids).await;
+    }
     // the single-field change, as the record form would send it
     let change: Option<Json> = match action {
         "delete" => None,

@@ -90,6 +90,8 @@ struct ListPage {
     can_delete: bool,
     /// The object has a picklist to show as a board.
     has_board: bool,
+    /// Downloads of this view: (format, label, href); empty without export permission.
+    exports: Vec<(String, String, String)>,
     views: Vec<ViewLink>,
     /// This list's query, to save as a view.
     view_query: String,
@@ -292,6 +294,53 @@ async fn resolve_lookup_rows(
     }
 }
 
+/// The download formats offered for an object's records.
+pub fn export_formats(object: &str) -> &'static [&'static str] {
+    if object == "contact" {
+        &["csv", "xlsx", "vcf"]
+    } else {
+        &["csv", "xlsx"]
+    }
+}
+
+/// The filter of the list view in a URL's query (its filter rows, lookups named by name
+/// resolved), and its sort and chosen columns: what a list shows and an export writes.
+pub async fn view_of(
+    state: &WebState,
+    viewer: &Viewer,
+    object: &ObjectDef,
+    pairs: &[(String, String)],
+) -> (Option<Filter>, Option<String>, Option<Vec<String>>) {
+    let mut list = ListState::from_query(pairs);
+    let filter = filter_of(state, viewer, object, &mut list).await;
+    let cols = list
+        .cols
+        .map(|c| c.split(',').map(|n| n.trim().to_owned()).collect());
+    (filter, list.sort, cols)
+}
+
+async fn filter_of(
+    state: &WebState,
+    viewer: &Viewer,
+    object: &ObjectDef,
+    list: &mut ListState,
+) -> Option<Filter> {
+    resolve_lookup_rows(state, viewer, object, list).await;
+    let listable = listable(viewer, object);
+    let mut conditions: Vec<Filter> = list
+        .active_rows()
+        .filter_map(|r| {
+            let f = listable.iter().copied().find(|f| f.name() == r.field)?;
+            condition(viewer, f, r)
+        })
+        .collect();
+    match conditions.len() {
+        0 => None,
+        1 => conditions.pop(),
+        _ => Some(Filter::And(conditions)),
+    }
+}
+
 async fn render(
     State(state): State<WebState>,
     viewer: Viewer,
@@ -311,7 +360,7 @@ async fn render(
         .find(|(k, _)| k == "view")
         .map(|(_, v)| v.clone());
     let mut list = ListState::from_query(&pairs);
-    resolve_lookup_rows(&state, &viewer, &object, &mut list).await;
+    let view_filter = filter_of(&state, &viewer, &object, &mut list).await;
     let listable = listable(&viewer, &object);
     let by_name = |n: &str| listable.iter().copied().find(|f| f.name() == n);
     let columns: Vec<&FieldDef> = match &list.cols {
@@ -324,17 +373,9 @@ async fn render(
         columns
     };
 
-    let conditions: Vec<Filter> = list
-        .active_rows()
-        .filter_map(|r| by_name(&r.field).and_then(|f| condition(&viewer, f, r)))
-        .collect();
-    let filtered = !conditions.is_empty();
+    let filtered = view_filter.is_some();
     let request = ListRequest {
-        filter: match conditions.len() {
-            0 => None,
-            1 => conditions.into_iter().next(),
-            _ => Some(Filter::And(conditions)),
-        },
+        filter: view_filter,
         sort: list.sort.clone(),
         limit: Some(PAGE_SIZE),
         cursor: list.cursor.clone(),
@@ -529,6 +570,22 @@ async fn render(
             f.field_type == FieldType::Picklist
                 && fields::readable(&viewer.actor, &object, f.name())
         }),
+        exports: if bin || !viewer.actor.may(object.name(), Operation::Export) {
+            Vec::new()
+        } else {
+            let to = list.href(&format!("/o/{}/export", object.name()), None, None);
+            let sep = if to.contains('?') { '&' } else { '?' };
+            export_formats(object.name())
+                .iter()
+                .map(|f| {
+                    (
+                        (*f).to_owned(),
+                        tr.t(&format!("export.as_{f}")).to_owned(),
+                        format!("{to}{sep}format={f}"),
+                    )
+                })
+                .collect()
+        },
         viewing_saved: views.iter().any(|v| v.current),
         views,
         view_query,

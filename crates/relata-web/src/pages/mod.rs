@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod cells;
 pub mod charts;
 pub mod edit;
+pub mod export;
 pub mod home;
 pub mod inputs;
 pub mod layout;

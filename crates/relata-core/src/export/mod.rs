@@ -102,6 +102,9 @@ pub struct ExportRequest {
     pub fields: Option<Vec<String>>,
     /// Column headings of CSV and XLSX.
     pub header: Header,
+    /// Write the audit entry (every export by a user; not the operator's `relata export`,
+    /// which reads the database file directly and must not change it).
+    pub audited: bool,
 }
 
 impl ExportRequest {
@@ -113,6 +116,7 @@ impl ExportRequest {
             ids: Vec::new(),
             fields: None,
             header: Header::Names,
+            audited: true,
         }
     }
 }
@@ -190,9 +194,13 @@ impl Core {
             "sort": req.sort,
             "fields": columns.field_names(),
         });
-        self.store
-            .write(move |conn| crate::audit::append(conn, &who, now, "record.export", None, detail))
-            .await?;
+        if req.audited {
+            self.store
+                .write(move |conn| {
+                    crate::audit::append(conn, &who, now, "record.export", None, detail)
+                })
+                .await?;
+        }
         Ok(Export {
             core: self.clone(),
             actor: actor.clone(),

@@ -1,7 +1,8 @@
 //! `relata export --object O [--format jsonl|csv|xlsx|vcf] [--out FILE]`: every live record
 //! of one object, oldest first, through the same export as the API's (JSON Lines in the API's
 //! flat JSON form by default, one record per line). Pages through the list with its keyset
-//! cursor, so memory stays flat however many records there are. The export is audited.
+//! cursor, so memory stays flat however many records there are. Unlike a user's export
+//! it writes nothing to the database (no audit entry): it must work on a backup file as it is.
 //!
 //! Each page is its own read: records changed during a long export appear as they were when
 //! their page was read. For one consistent snapshot of everything, use `relata backup`.
@@ -33,6 +34,7 @@ pub fn run(config: &Config, args: &ExportArgs) -> anyhow::Result<()> {
     let rt = runtime()?;
     let request = ExportRequest {
         sort: Some("id".into()),
+        audited: false,
         ..ExportRequest::new(format)
     };
     let mut export = rt

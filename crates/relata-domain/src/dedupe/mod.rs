@@ -1,0 +1,232 @@
+//! Duplicate detection rules: how two records of one object are compared field by field, and
+//! how the evidence adds up to a score between 0 and 1.
+//!
+//! Each field of a rule has a comparator (exact, email, phone, company name, person name,
+//! fuzzy text) that gives a similarity, and a weight: how sure a perfect match of that field
+//! alone makes us. Evidence combines as independent signals ("noisy or"): the score is
+//! `1 − Π(1 − weight × similarity)`. So one matching email (0.95) is a duplicate, a matching
+//! name alone (0.7) is not — there are many 张伟 — but a name and the same account are (0.85).
+//! Fuzzy similarities below [`FUZZY_FLOOR`] count as no evidence.
+
+pub mod company;
+pub mod person;
+pub mod phone;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Value;
+use crate::record::Record;
+use crate::search_terms::normalize;
+use phone::PhoneRegion;
+
+/// A fuzzy similarity below this says nothing.
+pub const FUZZY_FLOOR: f64 = 0.85;
+
+/// How one field's values are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparator {
+    /// Equal after width folding and lower-casing (ids, codes, picklists).
+    Exact,
+    Email,
+    /// Equal in E.164.
+    Phone,
+    CompanyName,
+    PersonName,
+    /// Jaro-Winkler over the folded text.
+    Fuzzy,
+}
+
+/// One piece of evidence: a group of fields compared across (a contact's phone with the
+/// other's mobile), and how much a perfect match says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchField {
+    pub fields: Vec<String>,
+    pub comparator: Comparator,
+    pub weight: f64,
+}
+
+/// What a likely duplicate does to a create or an edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleAction {
+    /// Save, and show the possible duplicates.
+    #[default]
+    Warn,
+    /// Refuse to save.
+    Block,
+}
+
+/// A matching rule of one object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchRule {
+    pub object: String,
+    pub fields: Vec<MatchField>,
+    /// The score from which two records are possible duplicates.
+    pub threshold: f64,
+    #[serde(default)]
+    pub action: RuleAction,
+}
+
+/// Why two records matched: each field group's similarity that counted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    pub fields: Vec<String>,
+    pub similarity: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    pub score: f64,
+    pub evidence: Vec<Evidence>,
+}
+
+fn field(names: &[&str], comparator: Comparator, weight: f64) -> MatchField {
+    MatchField {
+        fields: names.iter().map(|n| (*n).to_owned()).collect(),
+        comparator,
+        weight,
+    }
+}
+
+impl MatchRule {
+    /// The rule a standard object starts with; `None` for objects without one.
+    pub fn standard(object: &str) -> Option<MatchRule> {
+        use Comparator::*;
+        let fields = match object {
+            "contact" => vec![
+                field(&["email"], Email, 0.95),
+                field(&["phone", "mobile"], Phone, 0.9),
+                field(&["name"], PersonName, 0.7),
+                field(&["account_id"], Exact, 0.5),
+            ],
+            "lead" => vec![
+                field(&["email"], Email, 0.95),
+                field(&["phone", "mobile"], Phone, 0.9),
+                field(&["name"], PersonName, 0.7),
+                field(&["company"], CompanyName, 0.5),
+            ],
+            "account" => vec![
+                field(&["name"], CompanyName, 0.9),
+                field(&["phone"], Phone, 0.6),
+                field(&["email"], Email, 0.6),
+                field(&["website"], Exact, 0.6),
+            ],
+            _ => return None,
+        };
+        Some(MatchRule {
+            object: object.to_owned(),
+            fields,
+            threshold: 0.85,
+            action: RuleAction::Warn,
+        })
+    }
+
+    /// The score of `a` against `b`, and the evidence behind it.
+    pub fn score(&self, a: &Record, b: &Record, region: &PhoneRegion) -> Score {
+        let mut doubt = 1.0;
+        let mut evidence = Vec::new();
+        for f in &self.fields {
+            let best = f
+                .fields
+                .iter()
+                .flat_map(|x| f.fields.iter().map(move |y| (x, y)))
+                .map(|(x, y)| similarity(f.comparator, a.get(x), b.get(y), region))
+                .fold(0.0, f64::max);
+            if best > 0.0 {
+                doubt *= 1.0 - f.weight.clamp(0.0, 1.0) * best;
+                evidence.push(Evidence {
+                    fields: f.fields.clone(),
+                    similarity: best,
+                });
+            }
+        }
+        Score {
+            score: 1.0 - doubt,
+            evidence,
+        }
+    }
+
+    /// Whether `score` makes two records possible duplicates.
+    pub fn matches(&self, score: &Score) -> bool {
+        score.score >= self.threshold
+    }
+}
+
+/// The similarity of two values under `comparator`, 0 when either is empty.
+pub fn similarity(comparator: Comparator, a: &Value, b: &Value, region: &PhoneRegion) -> f64 {
+    let (a, b) = match (a, b) {
+        (Value::Text(a), Value::Text(b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+            (a.as_str(), b.as_str())
+        }
+        (Value::Ref(a), Value::Ref(b)) => return if a == b { 1.0 } else { 0.0 },
+        _ => return 0.0,
+    };
+    let fuzzy = |s: f64| if s >= FUZZY_FLOOR { s } else { 0.0 };
+    let same = |x: Option<String>, y: Option<String>| match (x, y) {
+        (Some(x), Some(y)) if x == y => 1.0,
+        _ => 0.0,
+    };
+    match comparator {
+        Comparator::Exact => same(Some(normalize(a)), Some(normalize(b))),
+        Comparator::Email => same(person::email_key(a), person::email_key(b)),
+        Comparator::Phone => same(phone::to_e164(a, region), phone::to_e164(b, region)),
+        Comparator::CompanyName => fuzzy(company::company_similarity(a, b)),
+        Comparator::PersonName => fuzzy(person::name_similarity(a, b)),
+        Comparator::Fuzzy => fuzzy(strsim::jaro_winkler(&normalize(a), &normalize(b))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contact(pairs: &[(&str, &str)]) -> Record {
+        let mut r = Record::default();
+        for (k, v) in pairs {
+            r.set(k, Value::Text((*v).to_owned()));
+        }
+        r
+    }
+
+    #[test]
+    fn one_strong_signal_or_two_weak_ones_make_a_duplicate_and_a_common_name_does_not() {
+        let rule = MatchRule::standard("contact").unwrap();
+        let region = PhoneRegion::default();
+        let a = contact(&[("name", "张伟"), ("mobile", "138-0013-8000")]);
+        let same_phone = contact(&[("name", "张 伟"), ("phone", "+86 13800138000")]);
+        let s = rule.score(&a, &same_phone, &region);
+        assert!(rule.matches(&s), "{s:?}");
+        assert_eq!(s.evidence.len(), 2);
+
+        let namesake = contact(&[("name", "张伟"), ("mobile", "13900001111")]);
+        assert!(!rule.matches(&rule.score(&a, &namesake, &region)));
+
+        let account = uuid::Uuid::from_u128(1);
+        let mut a2 = contact(&[("name", "Wei Zhang")]);
+        a2.set("account_id", Value::Ref(account));
+        let mut b2 = contact(&[("name", "zhang wei")]);
+        b2.set("account_id", Value::Ref(account));
+        let s = rule.score(&a2, &b2, &region);
+        assert!(rule.matches(&s), "name and account: {s:?}");
+
+        let e1 = contact(&[("email", "Li.Na@Example.com")]);
+        let e2 = contact(&[("email", "li.na+work@example.com")]);
+        assert!(rule.matches(&rule.score(&e1, &e2, &region)));
+        assert!(!rule.matches(&rule.score(&e1, &contact(&[]), &region)));
+    }
+
+    #[test]
+    fn accounts_match_by_company_name_variants() {
+        let rule = MatchRule::standard("account").unwrap();
+        let region = PhoneRegion::default();
+        let a = contact(&[("name", "上海华远科技有限公司")]);
+        for b in ["华远科技（中国）有限公司", "上海华远科技股份有限公司"] {
+            let s = rule.score(&a, &contact(&[("name", b)]), &region);
+            assert!(rule.matches(&s), "{b}: {s:?}");
+        }
+        let other = contact(&[("name", "上海云帆科技有限公司")]);
+        assert!(!rule.matches(&rule.score(&a, &other, &region)));
+        assert!(MatchRule::standard("task").is_none());
+    }
+}

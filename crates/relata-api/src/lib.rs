@@ -28,7 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use relata_core::Core;
-use routes::{admin, auth, changes, export, me, meta, records, search, system, views};
+use routes::{admin, auth, changes, duplicates, export, me, meta, records, search, system, views};
 use state::{AppState, TokenCache};
 
 /// Options of the HTTP layer.
@@ -97,6 +97,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(meta::set_layout))
         .routes(routes!(views::aggregate))
         .routes(routes!(export::export))
+        .routes(routes!(duplicates::of_input))
+        .routes(routes!(duplicates::of_record))
         .routes(routes!(views::list_views, views::save_view))
         .routes(routes!(views::delete_view))
         .routes(routes!(views::recent))

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod changes;
 pub mod context;
+pub mod duplicates;
 pub mod error;
 pub mod export;
 pub mod fields;
@@ -33,6 +34,8 @@ pub use error::{CoreError, ErrorClass};
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub default_currency: String,
+    /// Country calling code of phone numbers written without one, for duplicate matching.
+    pub phone_country_code: String,
     /// Most records one bulk call may carry.
     pub bulk_limit: usize,
     /// Largest page a list may ask for.
@@ -55,6 +58,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             default_currency: "CNY".into(),
+            phone_country_code: "86".into(),
             bulk_limit: 10_000,
             max_page_size: 1000,
             session_idle_minutes: 120,

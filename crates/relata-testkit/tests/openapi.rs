@@ -27,6 +27,8 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/records/{object}/bulk", &["post"]),
     ("/api/v1/records/{object}/aggregate", &["get"]),
     ("/api/v1/records/{object}/export", &["get"]),
+    ("/api/v1/records/{object}/duplicates", &["post"]),
+    ("/api/v1/records/{object}/{id}/duplicates", &["get"]),
     ("/api/v1/meta/objects/{object}/layout", &["put"]),
     ("/api/v1/views/{object}", &["get", "post"]),
     ("/api/v1/views/{object}/{id}", &["delete"]),

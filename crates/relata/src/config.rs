@@ -36,6 +36,7 @@ pub struct Config {
     pub sqlite_synchronous: String,
     pub sqlite_cache_mb: u32,
     pub default_currency: String,
+    pub phone_country_code: String,
     pub max_body_bytes: usize,
     pub bulk_limit: usize,
     pub max_page_size: usize,
@@ -61,6 +62,7 @@ impl Default for Config {
             sqlite_synchronous: store.sqlite_synchronous,
             sqlite_cache_mb: store.sqlite_cache_mb,
             default_currency: settings.default_currency,
+            phone_country_code: settings.phone_country_code,
             max_body_bytes: relata_api::ApiOptions::default().max_body_bytes,
             bulk_limit: settings.bulk_limit,
             max_page_size: settings.max_page_size,
@@ -99,6 +101,10 @@ const DOCS: &[(&str, &str)] = &[
     (
         "default_currency",
         "ISO 4217 code given to amounts sent without a currency.",
+    ),
+    (
+        "phone_country_code",
+        "Country calling code of phone numbers written without one (86 for China), for duplicate matching.",
     ),
     (
         "max_body_bytes",
@@ -292,6 +298,13 @@ impl Config {
         if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
             bail!("default_currency must be an ISO 4217 code such as CNY, not '{c}'");
         }
+        let cc = &self.phone_country_code;
+        if !(1..=3).contains(&cc.len())
+            || !cc.bytes().all(|b| b.is_ascii_digit())
+            || cc.starts_with('0')
+        {
+            bail!("phone_country_code must be a country calling code such as 86, not '{cc}'");
+        }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes must be at least 1024");
         }
@@ -330,6 +343,7 @@ impl Config {
     pub fn settings(&self) -> Settings {
         Settings {
             default_currency: self.default_currency.clone(),
+            phone_country_code: self.phone_country_code.clone(),
             bulk_limit: self.bulk_limit,
             max_page_size: self.max_page_size,
             session_idle_minutes: self.session_idle_minutes,

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod changes;
+pub mod duplicates;
 pub mod export;
 pub mod me;
 pub mod meta;

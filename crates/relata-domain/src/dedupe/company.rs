@@ -148,6 +148,20 @@ pub fn company_key(name: &str) -> String {
     key
 }
 
+/// A company key without a leading place name ("上海华远科技" → "华远科技", "深圳市华远" →
+/// "华远"); the key itself when it starts with none, or is nothing but the place.
+pub fn without_place(key: &str) -> &str {
+    for place in PLACES {
+        if let Some(rest) = key.strip_prefix(place) {
+            let rest = rest.strip_prefix(['市', '省']).unwrap_or(rest);
+            if !rest.is_empty() {
+                return rest;
+            }
+        }
+    }
+    key
+}
+
 /// How alike two company names are, from 0 to 1: 1 for the same key, 0.95 when one is the
 /// other with a place name in front, otherwise the Jaro-Winkler similarity of the keys.
 pub fn company_similarity(a: &str, b: &str) -> f64 {
@@ -214,5 +228,9 @@ mod tests {
         assert!(company_similarity("华远科技有限公司", "云帆科技有限公司") < 0.85);
         assert!(company_similarity("Northwind Trading", "Northwind Tradng Ltd") > 0.9);
         assert_eq!(company_similarity("", "华远"), 0.0);
+        assert_eq!(without_place("上海华远科技"), "华远科技");
+        assert_eq!(without_place("深圳市华远"), "华远");
+        assert_eq!(without_place("华远科技"), "华远科技");
+        assert_eq!(without_place("上海"), "上海");
     }
 }

@@ -1,0 +1,154 @@
+//! Possible duplicates through the real server: a contact typed again with another phone
+//! format, an account with another legal form, scores and evidence, a common name that is no
+//! duplicate, and visibility (a record the user may not see is never offered).
+
+mod common;
+
+use relata_testkit::TestApp;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_contact_typed_again_is_found_by_phone_email_or_name_and_account() {
+    let app = TestApp::spawn().await;
+    let acct = app
+        .create("account", &json!({"name": "上海华远科技有限公司"}))
+        .await;
+    let zhang = app
+        .create(
+            "contact",
+            &json!({"name": "张伟", "mobile": "138-0013-8000", "email": "Wei.Zhang@huayuan.cn", "account_id": acct["id"]}),
+        )
+        .await;
+    // a namesake elsewhere: the same common name alone is no duplicate
+    app.create("contact", &json!({"name": "张伟", "mobile": "13900001111"}))
+        .await;
+
+    let by_phone = app
+        .post(
+            "/api/v1/records/contact/duplicates",
+            &json!({"name": "张 伟", "phone": "+86 138 0013 8000"}),
+        )
+        .await;
+    by_phone.assert_status(200);
+    let data = by_phone.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "{data:?}");
+    assert_eq!(data[0]["id"], zhang["id"]);
+    assert!(data[0]["score"].as_f64().unwrap() >= 0.85);
+    let matched: Vec<&str> = data[0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["fields"].as_array().unwrap())
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(
+        matched.contains(&"mobile") && matched.contains(&"name"),
+        "{matched:?}"
+    );
+    assert_eq!(data[0]["record"]["name"], "张伟");
+
+    let by_email = app
+        .post(
+            "/api/v1/records/contact/duplicates",
+            &json!({"name": "Zhang Wei", "email": "wei.zhang+crm@HUAYUAN.cn"}),
+        )
+        .await;
+    assert_eq!(by_email.body["data"][0]["id"], zhang["id"]);
+
+    let by_name_and_account = app
+        .post(
+            "/api/v1/records/contact/duplicates",
+            &json!({"name": "张伟", "account_id": acct["id"]}),
+        )
+        .await;
+    assert_eq!(
+        by_name_and_account.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        by_name_and_account.text
+    );
+    let common_name = app
+        .post(
+            "/api/v1/records/contact/duplicates",
+            &json!({"name": "张伟"}),
+        )
+        .await;
+    assert_eq!(common_name.body["data"], json!([]), "{}", common_name.text);
+
+    // of an existing record: the namesake is not its duplicate, and it is not its own
+    let of_record = app
+        .get(&format!(
+            "/api/v1/records/contact/{}/duplicates",
+            zhang["id"].as_str().unwrap()
+        ))
+        .await;
+    of_record.assert_status(200);
+    assert_eq!(of_record.body["data"], json!([]));
+
+    // a bad value is named as for a create
+    let bad = app
+        .post(
+            "/api/v1/records/contact/duplicates",
+            &json!({"email": "not-an-email"}),
+        )
+        .await;
+    bad.assert_status(422);
+    assert_eq!(bad.error_fields(), vec!["email"]);
+}
+
+#[tokio::test]
+async fn an_account_with_another_legal_form_or_place_is_a_possible_duplicate() {
+    let app = TestApp::spawn().await;
+    let first = app
+        .create("account", &json!({"name": "上海华远科技有限公司"}))
+        .await;
+    app.create("account", &json!({"name": "上海云帆科技有限公司"}))
+        .await;
+    for variant in [
+        "华远科技（中国）有限公司",
+        "上海华远科技股份有限公司",
+        "华远科技",
+    ] {
+        let found = app
+            .post(
+                "/api/v1/records/account/duplicates",
+                &json!({ "name": variant }),
+            )
+            .await;
+        let data = found.body["data"].as_array().unwrap();
+        assert_eq!(data.len(), 1, "{variant}: {data:?}");
+        assert_eq!(data[0]["id"], first["id"], "{variant}");
+    }
+    let tasks = app
+        .post("/api/v1/records/task/duplicates", &json!({"subject": "x"}))
+        .await;
+    tasks.assert_status(200);
+    assert_eq!(tasks.body["data"], json!([]));
+}
+
+#[tokio::test]
+async fn a_record_the_user_may_not_see_is_never_offered_as_a_duplicate() {
+    let app = TestApp::spawn().await;
+    let a = app.user("a@example.com", json!({"name": "Rep A"})).await;
+    let b = app.user("b@example.com", json!({"name": "Rep B"})).await;
+    let client_a = app.client_for(&a).await;
+    let client_b = app.client_for(&b).await;
+    client_a
+        .create("contact", &json!({"name": "李娜", "mobile": "13912345678"}))
+        .await;
+    let theirs = client_b
+        .post(
+            "/api/v1/records/contact/duplicates",
+            &json!({"name": "李娜", "mobile": "139 1234 5678"}),
+        )
+        .await;
+    theirs.assert_status(200);
+    assert_eq!(theirs.body["data"], json!([]));
+    let mine = client_a
+        .post(
+            "/api/v1/records/contact/duplicates",
+            &json!({"name": "李娜", "mobile": "139 1234 5678"}),
+        )
+        .await;
+    assert_eq!(mine.body["data"].as_array().unwrap().len(), 1);
+}

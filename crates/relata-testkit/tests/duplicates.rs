@@ -152,3 +152,49 @@ async fn a_record_the_user_may_not_see_is_never_offered_as_a_duplicate() {
         .await;
     assert_eq!(mine.body["data"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_contact_created_in_the_web_ui_that_looks_like_another_shows_it_first() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    app.set_password(&admin, "correct-horse-battery-9").await;
+    let web = app.web_as(&admin, "correct-horse-battery-9").await;
+    let existing = app
+        .create(
+            "contact",
+            &json!({"name": "王芳", "email": "wang.fang@example.com"}),
+        )
+        .await;
+    let form = web.get("/o/contact/new").await;
+    let csrf = form.csrf();
+    let created = web
+        .post(
+            "/o/contact",
+            &[
+                ("_csrf", &csrf),
+                ("name", "王 芳"),
+                ("email", "Wang.Fang@Example.com"),
+            ],
+        )
+        .await;
+    created.assert_status(303);
+    let at = created.location.clone().unwrap();
+    assert!(at.ends_with("/duplicates?new=1"), "{at}");
+    let page = web.get(&at).await;
+    page.assert_status(200)
+        .assert_contains("These existing records may be the same customer")
+        .assert_contains(&format!(
+            "href=\"/o/contact/{}\"",
+            existing["id"].as_str().unwrap()
+        ));
+    assert!(page.html.contains("%</td>"), "a score is shown");
+    // the record page offers the check; a record like no other has none
+    let other = app.create("contact", &json!({"name": "独一无二"})).await;
+    let other_id = other["id"].as_str().unwrap();
+    web.get(&format!("/o/contact/{other_id}"))
+        .await
+        .assert_contains(&format!("/o/contact/{other_id}/duplicates"));
+    web.get(&format!("/o/contact/{other_id}/duplicates"))
+        .await
+        .assert_contains("No other record looks like this one.");
+}

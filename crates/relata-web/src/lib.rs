@@ -24,8 +24,8 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 use pages::{
-    auth, board, bulk, edit, export, home, list, notifications, profile, record, search, settings,
-    views,
+    auth, board, bulk, duplicates, edit, export, home, list, notifications, profile, record,
+    search, settings, views,
 };
 use relata_core::Core;
 use state::WebState;
@@ -66,6 +66,7 @@ pub fn router(core: Arc<Core>) -> Router {
         )
         .route("/o/{object}/{id}/field/{field}", post(edit::inline))
         .route("/o/{object}/{id}/delete", post(edit::delete))
+        .route("/o/{object}/{id}/duplicates", get(duplicates::page))
         .route("/o/{object}/{id}/restore", post(edit::restore))
         .route("/settings", get(settings::index))
         .route(

@@ -186,8 +186,22 @@ pub async fn create(
             .await
         {
             Ok(record) => {
-                let id = record.id().map(|i| i.to_string()).unwrap_or_default();
-                return Ok(if form.first("_then") == Some("new") {
+                let id = record.id().unwrap_or_default();
+                // a new record that looks like existing ones: show them before anything else
+                let similar = match state
+                    .core
+                    .duplicates_of_record(&viewer.actor, object.name(), id)
+                    .await
+                {
+                    Ok((_, found)) => !found.is_empty(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "duplicate check after a create failed");
+                        false
+                    }
+                };
+                return Ok(if similar {
+                    see_other(&format!("/o/{}/{id}/duplicates?new=1", object.name()))
+                } else if form.first("_then") == Some("new") {
                     see_other(&format!("/o/{}/new", object.name()))
                 } else {
                     see_other(&format!("/o/{}/{id}?saved=created", object.name()))

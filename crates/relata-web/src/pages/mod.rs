@@ -5,6 +5,7 @@ pub mod board;
 pub mod bulk;
 pub mod cells;
 pub mod charts;
+pub mod duplicates;
 pub mod edit;
 pub mod export;
 pub mod home;

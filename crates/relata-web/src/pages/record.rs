@@ -80,6 +80,8 @@ struct RecordPage {
     related: Vec<RelatedList>,
     timeline: Vec<Event>,
     can_edit: bool,
+    /// The object has a matching rule: the page offers a duplicate check.
+    has_match_rule: bool,
     can_delete: bool,
     /// The field whose inline editor failed and stays open.
     open_field: String,
@@ -226,6 +228,7 @@ pub async fn render(
         related,
         timeline,
         can_edit: !binned && rights.edit,
+        has_match_rule: relata_domain::dedupe::MatchRule::standard(object.name()).is_some(),
         can_delete: rights.delete,
         open_field: failed.map(|f| f.field.to_owned()).unwrap_or_default(),
         errors,

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 
 use relata_core::Actor;
@@ -97,11 +96,5 @@ pub async fn export(
 /// The export as a streamed attachment.
 pub fn file_response(export: relata_core::export::Export) -> Response {
     let headers = export.download_headers();
-    let mut response = Body::from_stream(export.into_stream()).into_response();
-    for (name, value) in headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
+    (headers, Body::from_stream(export.into_stream())).into_response()
 }

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
@@ -97,11 +96,5 @@ async fn start(
 /// The export as a streamed attachment.
 pub fn attachment(export: relata_core::export::Export) -> Response {
     let headers = export.download_headers();
-    let mut response = Body::from_stream(export.into_stream()).into_response();
-    for (name, value) in headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            response.headers_mut().insert(name, value);
-        }
-    }
-    response
+    (headers, Body::from_stream(export.into_stream())).into_response()
 }

@@ -205,7 +205,7 @@ async fn build(app: &TestApp, seed: u64) -> World {
                 "name": format!("no city {seed}"),
                 "is_profile": true,
                 "grants": {
-                    "default_objects": {"create": true, "read": true, "edit": true, "delete": true},
+                    "default_objects": {"create": true, "read": true, "edit": true, "delete": true, "export": true},
                     "fields": {"account": {"city": "hidden"}}
                 }
             }))
@@ -220,7 +220,8 @@ async fn build(app: &TestApp, seed: u64) -> World {
         let role = (!rng.chance(15)).then(|| rng.below(role_count));
         model.user_role.push(role);
         let mut fields = json!({"role_id": role.map(|r| roles[r])});
-        if rng.chance(30) {
+        // the first user always has it, so every world checks an export's content too
+        if u == 0 || rng.chance(30) {
             fields["profile_id"] = json!(no_city.id);
             model.city_hidden.insert(u);
         }
@@ -353,6 +354,39 @@ async fn listed(
     )
 }
 
+/// The ids in a JSON Lines export of `object` by `actor`, and whether any line carries a
+/// city; `None` when the export is forbidden.
+async fn exported_ids(app: &TestApp, actor: &Actor, object: &str) -> Option<(HashSet<Uuid>, bool)> {
+    use relata_core::export::{ExportFormat, ExportRequest};
+    let mut export = match app
+        .core
+        .export(actor, object, ExportRequest::new(ExportFormat::JsonLines))
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => {
+            assert_eq!(e.code(), "forbidden", "{e:?}");
+            return None;
+        }
+    };
+    let mut bytes = Vec::new();
+    while let Some(chunk) = export.next_chunk().await.unwrap() {
+        bytes.extend(chunk);
+    }
+    let text = String::from_utf8(bytes).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    Some((
+        lines
+            .iter()
+            .filter_map(|l| l["id"].as_str()?.parse().ok())
+            .collect(),
+        lines.iter().any(|l| l.get("city").is_some()),
+    ))
+}
+
 async fn check_world(app: &TestApp, seed: u64) {
     let world = build(app, seed).await;
     let m = &world.model;
@@ -472,6 +506,23 @@ async fn check_world(app: &TestApp, seed: u64) {
                 .flat_map(|g| g.hits.iter().filter_map(|h| h.record.id()))
                 .collect();
             assert_eq!(found, expected, "seed {seed}: user {u} searches {object}");
+
+            // export: refused without the export grant (the standard profile); with it (the
+            // no-city profile), exactly the visible records, without the hidden field
+            let exported = exported_ids(app, actor, object).await;
+            if m.city_hidden.contains(&u) {
+                let (ids, carries_city) = exported.expect("the no-city profile may export");
+                assert_eq!(ids, expected, "seed {seed}: user {u} exports {object}");
+                assert!(
+                    object != "account" || !carries_city,
+                    "seed {seed}: user {u} exports the hidden city"
+                );
+            } else {
+                assert!(
+                    exported.is_none(),
+                    "seed {seed}: user {u} exports without the export grant"
+                );
+            }
 
             // the change feed: the created events of visible records
             let events = app

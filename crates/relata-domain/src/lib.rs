@@ -13,6 +13,7 @@ pub mod dedupe;
 pub mod error;
 pub mod filter;
 pub mod ids;
+pub mod labels_zh;
 pub mod meta;
 pub mod record;
 pub mod search_terms;

@@ -19,6 +19,7 @@ pub mod error;
 pub mod filter_sql;
 pub mod meta_sql;
 pub mod migrations;
+mod idle;
 mod postgres;
 pub mod schema;
 pub mod search_index;
@@ -59,7 +60,7 @@ impl StoreOptions {
 enum Backend {
     Sqlite {
         writer: Mutex<Option<mpsc::Sender<sqlite::WriteJob>>>,
-        readers: r2d2::Pool<sqlite::ReaderManager>,
+        readers: Arc<idle::Readers>,
         path: PathBuf,
     },
     Postgres {
@@ -118,10 +119,17 @@ impl Store {
                 let (committed, commits) = mpsc::sync_channel(1);
                 sqlite::spawn_checkpointer(&sopts, commits)?;
                 sqlite::spawn_writer(writer_conn, rx, committed)?;
-                let readers = r2d2::Pool::builder()
+                let pool = r2d2::Pool::builder()
                     .max_size(sopts.readers)
                     .min_idle(Some(1))
                     .build(sqlite::ReaderManager { opts: sopts })?;
+                let readers = Arc::new(idle::Readers {
+                    pool,
+                    activity: idle::Activity::default(),
+                });
+                idle::spawn_housekeeper(Arc::downgrade(&readers)).map_err(|e| {
+                    StoreError::Internal(format!("cannot start the sqlite housekeeper: {e}"))
+                })?;
                 Store {
                     backend: Arc::new(Backend::Sqlite {
                         writer: Mutex::new(Some(tx)),
@@ -190,7 +198,8 @@ impl Store {
     {
         match &*self.backend {
             Backend::Sqlite { readers, .. } => {
-                let mut conn = readers.get().map_err(StoreError::from)?;
+                readers.activity.touch();
+                let mut conn = readers.pool.get().map_err(StoreError::from)?;
                 // One read transaction, so a multi-statement read sees one snapshot.
                 conn.batch("BEGIN")?;
                 let out = guarded(&mut *conn, f);
@@ -328,7 +337,7 @@ impl Store {
     pub fn pool_state(&self) -> (u32, u32) {
         match &*self.backend {
             Backend::Sqlite { readers, .. } => {
-                let s = readers.state();
+                let s = readers.pool.state();
                 (s.connections, s.idle_connections)
             }
             Backend::Postgres { pool, .. } => {

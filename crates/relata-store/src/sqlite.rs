@@ -26,9 +26,10 @@ use rusqlite::OpenFlags;
 
 use crate::conn::SqliteConn;
 use crate::error::StoreError;
+use crate::idle;
 
 /// The most of the database file each connection maps (SQLite's default upper limit).
-const MMAP_BYTES: u64 = 0x7fff_0000;
+pub(crate) const MMAP_BYTES: u64 = 0x7fff_0000;
 
 /// Most writes committed together.
 const GROUP_LIMIT: usize = 256;
@@ -139,7 +140,20 @@ pub(crate) fn spawn_writer(
         .spawn(move || {
             let mut groups = 0u32;
             let mut optimize_later = false;
-            while let Ok(first) = jobs.recv() {
+            let mut holds_memory = false;
+            loop {
+                let first = match jobs.recv_timeout(idle::QUIET) {
+                    Ok(job) => job,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if holds_memory {
+                            idle::release(&conn.inner);
+                            holds_memory = false;
+                        }
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                };
+                holds_memory = true;
                 let mut opener = Some(first);
                 while let Some(job) = opener.take() {
                     // After a bulk write, or every so many groups: refresh the statistics.
@@ -159,9 +173,6 @@ pub(crate) fn spawn_writer(
                     if let Err(e) = conn.inner.execute_batch("PRAGMA optimize = 0x10002") {
                         tracing::warn!(error = %e, "sqlite: PRAGMA optimize failed");
                     }
-                    // A bulk write filled the writer's page cache; the queue is empty now, so
-                    // give that memory back rather than hold it while idle.
-                    let _ = conn.inner.execute_batch("PRAGMA shrink_memory");
                 }
             }
         })
@@ -184,12 +195,25 @@ pub(crate) fn spawn_checkpointer(
     std::thread::Builder::new()
         .name("relata-sqlite-checkpointer".into())
         .spawn(move || {
-            while committed.recv().is_ok() {
+            let mut holds_memory = false;
+            loop {
+                match committed.recv_timeout(idle::QUIET) {
+                    Ok(()) => {}
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if holds_memory {
+                            idle::release(&conn);
+                            holds_memory = false;
+                        }
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
                 std::thread::sleep(CHECKPOINT_DELAY);
                 while committed.try_recv().is_ok() {}
                 if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
                     tracing::warn!(error = %StoreError::from(e), "sqlite: checkpoint failed");
                 }
+                holds_memory = true;
             }
         })
         .map_err(|e| StoreError::Internal(format!("cannot start the sqlite checkpointer: {e}")))

@@ -247,3 +247,39 @@ fn a_large_write_leaves_planner_statistics() {
         .unwrap();
     assert!(!analysed.is_empty(), "no statistics for t");
 }
+
+/// After a quiet while every connection drops its page cache and its mapping of the file;
+/// reads and writes after that see everything written before, and the file stays sound.
+#[test]
+fn connections_that_gave_their_memory_back_still_see_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let many: Vec<String> = (0..2_000).map(|i| format!("n{i:05}")).collect();
+    let batch = many.clone();
+    store
+        .write_blocking(move |c: &mut dyn Conn| {
+            for n in &batch {
+                insert(c, n)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(names(&store).len(), 2_000);
+    // the housekeeper, writer and checkpointer release after half a second without work
+    std::thread::sleep(std::time::Duration::from_millis(1_600));
+    assert_eq!(names(&store), many);
+    store
+        .write_blocking(|c: &mut dyn Conn| insert(c, "after"))
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1_600));
+    let after = names(&store);
+    assert_eq!(after.len(), 2_001);
+    assert!(after.contains(&"after".to_owned()));
+    let check = store
+        .read_blocking(|c: &mut dyn Conn| {
+            let rows = c.query("PRAGMA integrity_check", &[])?;
+            Ok::<_, StoreError>(format!("{:?}", rows))
+        })
+        .unwrap();
+    assert!(check.contains("ok"), "{check}");
+}

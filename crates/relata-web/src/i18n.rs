@@ -1,7 +1,7 @@
 //! The UI's two languages. Every string a page shows comes from a catalog (`i18n/en.toml`,
 //! `i18n/zh-CN.toml`; a test fails when a key is missing in either or a template uses one
 //! that neither has). Labels of the standard objects, fields and picklist values come from
-//! their metadata in English and from `i18n/meta.zh-CN.toml` in Chinese; what an admin
+//! their metadata in English and from `relata_domain::labels_zh` in Chinese; what an admin
 //! typed for a custom object is shown as typed, in both.
 
 use std::collections::HashMap;
@@ -37,38 +37,13 @@ impl Lang {
 
 pub const EN_SOURCE: &str = include_str!("../i18n/en.toml");
 pub const ZH_SOURCE: &str = include_str!("../i18n/zh-CN.toml");
-pub const META_ZH_SOURCE: &str = include_str!("../i18n/meta.zh-CN.toml");
 
 /// A catalog flattened to dotted keys (`[nav] home = "Home"` is `nav.home`).
-pub fn flatten(source: &str) -> Result<HashMap<String, String>, String> {
-    fn walk(prefix: &str, table: &toml::Table, out: &mut HashMap<String, String>) {
-        for (k, v) in table {
-            let key = if prefix.is_empty() {
-                k.clone()
-            } else {
-                format!("{prefix}.{k}")
-            };
-            match v {
-                toml::Value::Table(t) => walk(&key, t, out),
-                toml::Value::String(s) => {
-                    out.insert(key, s.clone());
-                }
-                other => {
-                    out.insert(key, other.to_string());
-                }
-            }
-        }
-    }
-    let table: toml::Table = source.parse().map_err(|e| format!("{e}"))?;
-    let mut out = HashMap::new();
-    walk("", &table, &mut out);
-    Ok(out)
-}
+pub use relata_domain::labels_zh::flatten;
 
 struct Catalogs {
     en: HashMap<String, String>,
     zh: HashMap<String, String>,
-    meta_zh: HashMap<String, String>,
 }
 
 static CATALOGS: LazyLock<Catalogs> = LazyLock::new(|| {
@@ -82,7 +57,6 @@ static CATALOGS: LazyLock<Catalogs> = LazyLock::new(|| {
     Catalogs {
         en: load("en", EN_SOURCE),
         zh: load("zh-CN", ZH_SOURCE),
-        meta_zh: load("meta.zh-CN", META_ZH_SOURCE),
     }
 });
 
@@ -134,9 +108,7 @@ impl Tr {
         if self.lang != Lang::Zh {
             return None;
         }
-        keys.iter()
-            .find_map(|k| CATALOGS.meta_zh.get(k))
-            .map(|s| -> &'static str { s.as_str() })
+        relata_domain::labels_zh::get(keys)
     }
 
     /// An object's name, singular.
@@ -207,5 +179,5 @@ pub fn catalog_keys(lang: Lang) -> Vec<String> {
 
 /// Whether the Chinese metadata catalog has `key`.
 pub fn has_meta_zh(key: &str) -> bool {
-    CATALOGS.meta_zh.contains_key(key)
+    relata_domain::labels_zh::has(key)
 }

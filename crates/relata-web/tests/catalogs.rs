@@ -132,7 +132,7 @@ fn every_catalog_parses() {
     for source in [
         relata_web::i18n::EN_SOURCE,
         relata_web::i18n::ZH_SOURCE,
-        relata_web::i18n::META_ZH_SOURCE,
+        relata_domain::labels_zh::SOURCE,
     ] {
         let flat = flatten(source).expect("catalog parses");
         assert!(flat.len() > 50, "a catalog is nearly empty");

@@ -48,7 +48,8 @@ impl Activity {
 /// when the limit changes, hence the detour through zero; the mapping comes back lazily,
 /// with the first read after it. Must run outside a transaction.
 pub(crate) fn release(conn: &rusqlite::Connection) {
-    let sql = format!("PRAGMA shrink_memory; PRAGMA mmap_size = 0; PRAGMA mmap_size = {MMAP_BYTES};");
+    let sql =
+        format!("PRAGMA shrink_memory; PRAGMA mmap_size = 0; PRAGMA mmap_size = {MMAP_BYTES};");
     if let Err(e) = conn.execute_batch(&sql) {
         tracing::debug!(error = %e, "sqlite: could not release a connection's memory");
     }
@@ -84,7 +85,9 @@ pub(crate) fn spawn_housekeeper(readers: Weak<Readers>) -> std::io::Result<()> {
             let mut quiet_ticks: Option<u32> = None;
             loop {
                 std::thread::sleep(QUIET);
-                let Some(readers) = readers.upgrade() else { break };
+                let Some(readers) = readers.upgrade() else {
+                    break;
+                };
                 let now = readers.activity.stamp();
                 if seen != Some(now) {
                     seen = Some(now);

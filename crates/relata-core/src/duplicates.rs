@@ -82,7 +82,7 @@ impl Core {
         Ok((object, found))
     }
 
-    async fn duplicates(
+    pub(crate) async fn duplicates(
         &self,
         actor: &Actor,
         object: &Arc<ObjectDef>,
@@ -124,7 +124,7 @@ impl Core {
 
     /// The object's rule, without the fields the actor may not read (a score must not say
     /// that a hidden phone number matched).
-    fn matching_rule(&self, actor: &Actor, object: &ObjectDef) -> Option<MatchRule> {
+    pub(crate) fn matching_rule(&self, actor: &Actor, object: &ObjectDef) -> Option<MatchRule> {
         let mut rule = MatchRule::standard(object.name())?;
         for f in &mut rule.fields {
             f.fields

@@ -12,6 +12,7 @@ pub mod error;
 pub mod export;
 pub mod fields;
 pub mod idempotency;
+pub mod import;
 pub mod mail;
 pub mod meta_admin;
 pub mod notifications;
@@ -81,6 +82,8 @@ pub struct Core {
     login_throttle: Arc<access::sessions::LoginThrottle>,
     passwords: access::password::Passwords,
     mailer: RwLock<Arc<dyn mail::Mailer>>,
+    /// Rung when an import is queued or is to be undone.
+    import_wake: tokio::sync::Notify,
 }
 
 impl Core {
@@ -110,6 +113,7 @@ impl Core {
             login_throttle: Default::default(),
             passwords: access::password::Passwords::start(),
             mailer: RwLock::new(Arc::new(mail::NoMailer)),
+            import_wake: tokio::sync::Notify::new(),
         }))
     }
 

@@ -1,10 +1,10 @@
 //! Validation errors that name the field and the problem. The API layer lists every one of
 //! them in a problem+json response; nothing here knows about HTTP.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Stable machine codes for what is wrong with one field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldErrorCode {
     Required,
@@ -71,7 +71,7 @@ impl FieldErrorCode {
 }
 
 /// One problem with one field of the input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,
     pub code: FieldErrorCode,

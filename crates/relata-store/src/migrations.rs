@@ -34,6 +34,7 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
         (5, "identity and access", create_access_tables),
         (6, "saved list views and recent items", create_ui_tables),
         (7, "in-app notifications", create_notifications),
+        (8, "import jobs and their row ledger", create_import_tables),
     ]
 }
 
@@ -59,7 +60,86 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.extend(after_users);
     tables.extend(ui_tables());
     tables.push(notifications_table());
+    tables.extend(import_tables());
     tables
+}
+
+/// Import jobs, and one ledger row per source row an import has dealt with: written in the
+/// same transaction as that row's record, so a job resumes after a crash exactly where it
+/// stopped, reports on every row, and can be undone.
+fn import_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_import_jobs",
+            vec![
+                col("id", Uuid),
+                col("object", Text),
+                col("actor_id", Uuid).refs("sys_users"),
+                col("file_name", Text),
+                col("format", Text),
+                col("file_bytes", BigInt),
+                // mapping, mode, key, duplicate handling, reading rules
+                col("options", Json),
+                col("status", Text),
+                col("dry_run", Bool),
+                col("total_rows", BigInt).null(),
+                col("rows_done", BigInt),
+                col("created", BigInt),
+                col("updated", BigInt),
+                col("unchanged", BigInt),
+                col("skipped", BigInt),
+                col("failed", BigInt),
+                col("error", Text).null(),
+                col("created_at", Timestamp),
+                col("started_at", Timestamp).null(),
+                col("finished_at", Timestamp).null(),
+                col("undone_at", Timestamp).null(),
+                // set by the process running the job at every batch; a job whose heartbeat
+                // stopped (its process died) is taken over by another
+                col("heartbeat_at", Timestamp).null(),
+            ],
+            &["id"],
+        )
+        .index(&["status"], false)
+        .index(&["actor_id", "created_at"], false),
+        // the uploaded file, in pieces: kept in the database, so a job can resume on any
+        // server process and a backup holds what an import was made of
+        TableDef::new(
+            "sys_import_files",
+            vec![
+                col("job_id", Uuid).refs("sys_import_jobs"),
+                col("seq", BigInt),
+                col("data", Bytes),
+            ],
+            &["job_id", "seq"],
+        ),
+        TableDef::new(
+            "sys_import_rows",
+            vec![
+                col("job_id", Uuid).refs("sys_import_jobs"),
+                col("row_number", BigInt),
+                col("outcome", Text),
+                col("record_id", Uuid).null(),
+                // the record's version after the import wrote it (undo leaves later edits be)
+                col("version", BigInt).null(),
+                // the values the import replaced, for undo
+                col("previous", Json).null(),
+                col("errors", Json).null(),
+                // the row as read, kept for failed rows so the error report can be fixed and
+                // imported again
+                col("cells", Json).null(),
+            ],
+            &["job_id", "row_number"],
+        )
+        .index(&["job_id", "outcome"], false),
+    ]
+}
+
+fn create_import_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for t in import_tables() {
+        t.create(conn)?;
+    }
+    Ok(())
 }
 
 /// In-app notifications: what happened that a user should know (a record assigned to them;

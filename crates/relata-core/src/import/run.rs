@@ -1,0 +1,1170 @@
+//! Running an import job: rows are read on a thread of their own, a batch at a time, turned
+//! into record input (mapping and transforms), their lookups resolved by name, their would-be
+//! creates checked for duplicates — then each batch is written through the record service in
+//! one transaction together with its ledger rows and the job's progress. A crash loses at
+//! most the batch in hand, and the job resumes after the last batch that committed, without
+//! writing any row twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde_json::{Map, Value as Json, json};
+use uuid::Uuid;
+
+use relata_domain::access::Operation;
+use relata_domain::dedupe::Comparator;
+use relata_domain::dedupe::person::email_key;
+use relata_domain::dedupe::phone::to_e164;
+use relata_domain::meta::{FieldType, ObjectDef};
+use relata_domain::{FieldError, FieldErrorCode, Record, UserId, Value};
+use relata_store::codec::encode;
+use relata_store::ddl::table_name;
+use relata_store::dialect::placeholders;
+use relata_store::{Conn, Sql, SqlValue};
+
+use super::job::{
+    ImportJob, ImportMode, ImportOptions, ImportStatus, OnDuplicate, Tally, load_job,
+    materialise_async,
+};
+use super::mapping::Target;
+use super::source::{Sheet, SourceRow};
+use super::transform::{Cell, Reading, read_cell};
+use crate::Core;
+use crate::context::{Actor, Source};
+use crate::error::CoreError;
+use crate::records::companions::Companions;
+use crate::records::{read, write};
+use crate::visibility::Visibility;
+
+/// Rows per batch: one transaction, one ledger insert, one progress update.
+pub const BATCH: usize = 500;
+/// A job whose heartbeat is older than this is taken to have lost its process.
+const STALE_SECS: i64 = 30;
+
+/// What became of one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Skipped,
+    Failed,
+}
+
+impl Outcome {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Skipped => "skipped",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One row, read and mapped, on its way to the database.
+struct Prepared {
+    number: u64,
+    cells: Vec<String>,
+    input: Map<String, Json>,
+    errors: Vec<FieldError>,
+    /// A possible duplicate found before the write: the record the row matched.
+    duplicate_of: Option<Uuid>,
+}
+
+/// One row's ledger entry.
+struct Entry {
+    number: u64,
+    outcome: Outcome,
+    record: Option<Uuid>,
+    version: Option<i64>,
+    previous: Option<Json>,
+    errors: Vec<FieldError>,
+    cells: Option<Vec<String>>,
+}
+
+/// Everything the writes of one job need, shared by its batches.
+struct Plan {
+    job: Uuid,
+    object: Arc<ObjectDef>,
+    options: ImportOptions,
+    dry_run: bool,
+    actor: Actor,
+    edit_vis: Visibility,
+    targets: write::LookupTargets,
+    ctx: relata_domain::value::ParseContext,
+    region: relata_domain::dedupe::phone::PhoneRegion,
+}
+
+enum Progress {
+    /// The batch committed; the job goes on.
+    Written,
+    /// The job was cancelled (or taken over) meanwhile: nothing of the batch was written.
+    Stopped,
+}
+
+impl Core {
+    /// Wakes the import worker: a job was queued or is to be undone.
+    pub fn wake_import_worker(&self) {
+        self.import_wake.notify_one();
+    }
+
+    /// Runs queued imports (and undos) one after another for as long as the runtime lives,
+    /// taking over jobs whose process died.
+    pub fn spawn_import_worker(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let core = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match core.run_next_import(None).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "import worker"),
+                }
+                let wait = std::time::Duration::from_secs(STALE_SECS as u64 / 3);
+                let _ = tokio::time::timeout(wait, core.import_wake.notified()).await;
+            }
+        })
+    }
+
+    /// Claims the oldest job waiting for work and runs it to its end (or, for tests of
+    /// crash recovery, for at most `batches` batches, leaving it running as a crash would).
+    /// Answers the job, or `None` when no job was waiting.
+    pub async fn run_next_import(&self, batches: Option<usize>) -> Result<Option<Uuid>, CoreError> {
+        let Some(job) = self.claim_import(None).await? else {
+            return Ok(None);
+        };
+        let id = job.id;
+        let actor = match self.fresh_access_of(UserId(job.actor_id)).await {
+            Ok(access) => Actor::user(access, Source::Import),
+            Err(e) => {
+                self.fail_import(id, &format!("the importing user cannot act: {e}"))
+                    .await?;
+                return Ok(Some(id));
+            }
+        };
+        self.drive(job, &actor, batches, &|_| {}).await?;
+        Ok(Some(id))
+    }
+
+    /// Runs job `id` here and now as `actor` (the command line), reporting progress after
+    /// every batch.
+    pub async fn run_import(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        progress: &(dyn Fn(&ImportJob) + Sync),
+    ) -> Result<ImportJob, CoreError> {
+        let job = self
+            .claim_import(Some(id))
+            .await?
+            .ok_or_else(|| CoreError::Conflict {
+                code: "import_busy",
+                message: "the import is not waiting to run, or another process runs it".into(),
+            })?;
+        self.drive(job, actor, None, progress).await?;
+        self.store
+            .read(move |conn| load_job(conn, id))
+            .await?
+            .ok_or_else(|| CoreError::not_found("import"))
+    }
+
+    async fn drive(
+        &self,
+        job: ImportJob,
+        actor: &Actor,
+        batches: Option<usize>,
+        progress: &(dyn Fn(&ImportJob) + Sync),
+    ) -> Result<(), CoreError> {
+        let id = job.id;
+        let outcome = if job.status == ImportStatus::Undoing {
+            self.undo_rows(&job, actor, batches, progress).await
+        } else {
+            self.import_rows(job, actor, batches, progress).await
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(import = %id, error = %e, "import failed");
+            let message = match &e {
+                CoreError::Validation(errors) => errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                CoreError::Internal(_) | CoreError::Unavailable(_) => {
+                    "the import stopped on an internal error; see the server log".into()
+                }
+                other => other.to_string(),
+            };
+            self.fail_import(id, &message).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes a job waiting for work (`id`, or the oldest), marking it as this process's.
+    async fn claim_import(&self, id: Option<Uuid>) -> Result<Option<ImportJob>, CoreError> {
+        let now = self.clock.now();
+        let stale = now - chrono::Duration::seconds(STALE_SECS);
+        self.store
+            .write(move |conn| {
+                let d = conn.dialect();
+                let mut sql = Sql::new(d);
+                sql.push("SELECT id, status FROM sys_import_jobs WHERE ((status IN ('queued', 'undoing') AND (heartbeat_at IS NULL OR heartbeat_at < ");
+                sql.param(SqlValue::Timestamp(stale));
+                sql.push(")) OR (status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ");
+                sql.param(SqlValue::Timestamp(stale));
+                sql.push(")))");
+                if let Some(id) = id {
+                    sql.push(" AND id = ");
+                    sql.param(SqlValue::Uuid(id));
+                }
+                sql.push(" ORDER BY created_at, id LIMIT 1");
+                let Some(row) = conn.query_one(&sql.text, &sql.params)? else {
+                    return Ok(None);
+                };
+                let (Some(id), Some(status)) = (row[0].as_uuid(), row[1].as_str().and_then(ImportStatus::parse)) else {
+                    return Ok(None);
+                };
+                let next = if status == ImportStatus::Undoing { status } else { ImportStatus::Running };
+                conn.execute(
+                    &format!(
+                        "UPDATE sys_import_jobs SET status = {}, heartbeat_at = {}, started_at = COALESCE(started_at, {}) WHERE id = {}",
+                        placeholders(d, 1, 1), placeholders(d, 2, 1), placeholders(d, 3, 1), placeholders(d, 4, 1)
+                    ),
+                    &[SqlValue::Text(next.as_str().into()), SqlValue::Timestamp(now), SqlValue::Timestamp(now), SqlValue::Uuid(id)],
+                )?;
+                load_job(conn, id)
+            })
+            .await
+    }
+
+    async fn fail_import(&self, id: Uuid, message: &str) -> Result<(), CoreError> {
+        let (now, message) = (self.clock.now(), message.to_owned());
+        self.store
+            .write(move |conn| {
+                let d = conn.dialect();
+                conn.execute(
+                    &format!(
+                        "UPDATE sys_import_jobs SET status = 'failed', error = {}, finished_at = {}, heartbeat_at = NULL WHERE id = {} AND status IN ('running', 'undoing', 'queued')",
+                        placeholders(d, 1, 1), placeholders(d, 2, 1), placeholders(d, 3, 1)
+                    ),
+                    &[SqlValue::Text(message), SqlValue::Timestamp(now), SqlValue::Uuid(id)],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn import_rows(
+        &self,
+        job: ImportJob,
+        actor: &Actor,
+        batches: Option<usize>,
+        progress: &(dyn Fn(&ImportJob) + Sync),
+    ) -> Result<(), CoreError> {
+        let object = self.object(&job.object)?;
+        let options = job
+            .options
+            .clone()
+            .ok_or_else(|| CoreError::Internal("a queued import has no options".into()))?;
+        let plan = Arc::new(Plan {
+            job: job.id,
+            edit_vis: self.visibility(actor, &object, Operation::Edit)?,
+            targets: self.lookup_targets(actor, &object),
+            ctx: self.parse_context(),
+            region: self.phone_region(),
+            object: object.clone(),
+            options: options.clone(),
+            dry_run: job.dry_run,
+            actor: actor.clone(),
+        });
+        let reading = Reading {
+            date_order: options.date_order,
+            utc_offset: chrono::FixedOffset::east_opt(options.utc_offset_minutes * 60)
+                .unwrap_or_else(|| chrono::Offset::fix(&chrono::Utc)),
+            phone_region: self.phone_region(),
+            normalise_phones: options.normalise_phones,
+            picklist_map: options.picklist_map.clone(),
+        };
+        let file = materialise_async(self, job.id, job.format).await?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<SourceRow>, CoreError>>(2);
+        let (format, encoding, skip, count) = (
+            job.format,
+            options.encoding,
+            job.rows_done as usize,
+            job.total_rows.is_none(),
+        );
+        let reader = std::thread::Builder::new()
+            .name("relata-import-read".into())
+            .spawn(move || {
+                let run = || -> Result<(), CoreError> {
+                    if count {
+                        let total = Sheet::open(file.path(), format, encoding)?.count();
+                        let _ = tx.blocking_send(Err(CoreError::BadRequest {
+                            code: "total",
+                            message: total.to_string(),
+                        }));
+                    }
+                    let mut sheet = Sheet::open(file.path(), format, encoding)?.skip(skip);
+                    loop {
+                        let batch: Vec<SourceRow> = sheet.by_ref().take(BATCH).collect();
+                        if batch.is_empty() || tx.blocking_send(Ok(batch)).is_err() {
+                            return Ok(());
+                        }
+                    }
+                };
+                if let Err(e) = run() {
+                    let _ = tx.blocking_send(Err(e));
+                }
+            })
+            .map_err(|e| CoreError::Internal(format!("cannot start the import reader: {e}")))?;
+        let mut users: Option<Arc<Users>> = None;
+        let mut created_keys: HashMap<String, Uuid> = HashMap::new();
+        let mut written = 0usize;
+        let result = loop {
+            if batches.is_some_and(|n| written >= n) {
+                break Ok(false);
+            }
+            let Some(message) = rx.recv().await else {
+                break Ok(true);
+            };
+            let rows = match message {
+                Ok(rows) => rows,
+                Err(CoreError::BadRequest {
+                    code: "total",
+                    message,
+                }) => {
+                    self.set_total(job.id, message.parse().unwrap_or(0)).await?;
+                    continue;
+                }
+                Err(e) => break Err(e),
+            };
+            let mut prepared: Vec<Prepared> = rows
+                .into_iter()
+                .map(|r| prepare(&object, &options.mapping, &reading, r))
+                .collect();
+            if users.is_none() && needs_users(&object, &options) {
+                users = Some(Arc::new(self.load_users().await?));
+            }
+            self.resolve_names(actor, &object, &options, users.as_deref(), &mut prepared)
+                .await?;
+            if options.mode != ImportMode::Update && options.on_duplicate != OnDuplicate::Create {
+                self.find_duplicates(actor, &object, &plan, &mut prepared)
+                    .await?;
+            }
+            let run = plan.clone();
+            let keys = std::mem::take(&mut created_keys);
+            let now = self.clock.now();
+            let (step, keys) = self
+                .store
+                .write_large(move |conn| {
+                    let mut keys = keys;
+                    let step = write_batch(conn, &run, prepared, &mut keys, now)?;
+                    Ok::<_, CoreError>((step, keys))
+                })
+                .await?;
+            created_keys = keys;
+            written += 1;
+            match step {
+                Progress::Stopped => break Ok(false),
+                Progress::Written => {
+                    let job_id = plan.job;
+                    if let Some(j) = self.store.read(move |conn| load_job(conn, job_id)).await? {
+                        progress(&j);
+                    }
+                }
+            }
+        };
+        drop(rx);
+        let _ = reader.join();
+        if result? {
+            self.finish(job.id, ImportStatus::Running, ImportStatus::Done)
+                .await?;
+            if let Some(j) = self.store.read(move |conn| load_job(conn, job.id)).await? {
+                progress(&j);
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_total(&self, id: Uuid, total: i64) -> Result<(), CoreError> {
+        self.store
+            .write(move |conn| {
+                let d = conn.dialect();
+                conn.execute(
+                    &format!(
+                        "UPDATE sys_import_jobs SET total_rows = {} WHERE id = {}",
+                        placeholders(d, 1, 1),
+                        placeholders(d, 2, 1)
+                    ),
+                    &[SqlValue::Int(total), SqlValue::Uuid(id)],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Marks a job that ran to its end, unless it was cancelled meanwhile.
+    pub(crate) async fn finish(
+        &self,
+        id: Uuid,
+        from: ImportStatus,
+        to: ImportStatus,
+    ) -> Result<(), CoreError> {
+        let now = self.clock.now();
+        self.store
+            .write(move |conn| {
+                let d = conn.dialect();
+                let column = if to == ImportStatus::Undone { "undone_at" } else { "finished_at" };
+                conn.execute(
+                    &format!(
+                        "UPDATE sys_import_jobs SET status = {}, {column} = {}, heartbeat_at = NULL WHERE id = {} AND status = {}",
+                        placeholders(d, 1, 1), placeholders(d, 2, 1), placeholders(d, 3, 1), placeholders(d, 4, 1)
+                    ),
+                    &[SqlValue::Text(to.as_str().into()), SqlValue::Timestamp(now), SqlValue::Uuid(id), SqlValue::Text(from.as_str().into())],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn load_users(&self) -> Result<Users, CoreError> {
+        self.store
+            .read(|conn| {
+                let rows = conn.query(
+                    "SELECT id, name, email FROM sys_users WHERE active = TRUE",
+                    &[],
+                )?;
+                let mut users = Users::default();
+                for r in rows {
+                    let Some(id) = r[0].as_uuid() else { continue };
+                    if let Some(email) = r[2].as_str() {
+                        users.by_email.insert(email.trim().to_lowercase(), id);
+                    }
+                    if let Some(name) = r[1].as_str() {
+                        users
+                            .by_name
+                            .entry(name.trim().to_owned())
+                            .or_default()
+                            .push(id);
+                    }
+                }
+                Ok::<_, CoreError>(users)
+            })
+            .await
+    }
+
+    /// Turns the names written in lookup columns into ids: a user by email or name, a record
+    /// by its name field among the records the actor may see. A name that matches nothing,
+    /// or several, is that cell's error.
+    async fn resolve_names(
+        &self,
+        actor: &Actor,
+        object: &ObjectDef,
+        options: &ImportOptions,
+        users: Option<&Users>,
+        rows: &mut [Prepared],
+    ) -> Result<(), CoreError> {
+        let lookups: Vec<&str> = options
+            .mapping
+            .columns
+            .iter()
+            .flatten()
+            .filter(|t| {
+                matches!(t, Target::Name { .. })
+                    || object.field(t.field()).is_some_and(|f| {
+                        matches!(f.field_type, FieldType::Lookup | FieldType::UserLookup)
+                    })
+            })
+            .map(Target::field)
+            .collect();
+        for name in lookups {
+            let Some(field) = object.field(name) else {
+                continue;
+            };
+            let wanted: Vec<String> = rows
+                .iter()
+                .filter_map(|r| {
+                    r.input
+                        .get(name)
+                        .and_then(|v| v.get(NAME_MARK))
+                        .and_then(Json::as_str)
+                        .map(str::to_owned)
+                })
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let found: HashMap<String, Vec<Uuid>> = if field.field_type == FieldType::UserLookup {
+                let users = users.ok_or_else(|| CoreError::Internal("users not loaded".into()))?;
+                wanted.iter().map(|w| (w.clone(), users.find(w))).collect()
+            } else {
+                let target = field
+                    .target
+                    .as_ref()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default();
+                self.records_named(actor, &target, wanted).await?
+            };
+            for row in rows.iter_mut() {
+                let Some(text) = row
+                    .input
+                    .get(name)
+                    .and_then(|v| v.get(NAME_MARK))
+                    .and_then(Json::as_str)
+                    .map(str::to_owned)
+                else {
+                    continue;
+                };
+                let what = if field.field_type == FieldType::UserLookup {
+                    "user".to_owned()
+                } else {
+                    field
+                        .target
+                        .as_ref()
+                        .map(|t| t.as_str().to_owned())
+                        .unwrap_or_default()
+                };
+                match found.get(&text).map(Vec::as_slice) {
+                    Some([id]) => {
+                        row.input.insert(name.to_owned(), json!(id.to_string()));
+                    }
+                    Some([]) | None => {
+                        row.input.remove(name);
+                        row.errors.push(FieldError::new(
+                            name,
+                            FieldErrorCode::LookupNotFound,
+                            format!("no {what} named '{text}'"),
+                        ));
+                    }
+                    Some(many) => {
+                        row.input.remove(name);
+                        row.errors.push(FieldError::new(
+                            name,
+                            FieldErrorCode::LookupNotFound,
+                            format!(
+                                "{} {what} records are named '{text}'; write the id instead",
+                                many.len()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ids of the visible records of `object` whose name is among `names`.
+    async fn records_named(
+        &self,
+        actor: &Actor,
+        object: &str,
+        mut names: Vec<String>,
+    ) -> Result<HashMap<String, Vec<Uuid>>, CoreError> {
+        let target = self.object(object)?;
+        if !actor.may(target.name(), Operation::Read) {
+            return Ok(HashMap::new());
+        }
+        let vis = self.visibility(actor, &target, Operation::Read)?;
+        names.sort();
+        names.dedup();
+        self.store
+            .read(move |conn| {
+                let mut found: HashMap<String, Vec<Uuid>> = HashMap::new();
+                let name_field = target.name_field.as_str().to_owned();
+                for chunk in names.chunks(KEY_CHUNK) {
+                    let mut sql = Sql::new(conn.dialect());
+                    sql.push(&format!(
+                        "SELECT t.id, t.{name_field} FROM {} t WHERE t.deleted_at IS NULL",
+                        table_name(&target)
+                    ));
+                    vis.push(&mut sql, "t.");
+                    sql.push(&format!(" AND t.{name_field} IN ("));
+                    for (i, n) in chunk.iter().enumerate() {
+                        if i > 0 {
+                            sql.push(", ");
+                        }
+                        sql.param(SqlValue::Text(n.clone()));
+                    }
+                    sql.push(")");
+                    for r in conn.query(&sql.text, &sql.params)? {
+                        if let (Some(id), Some(n)) = (r[0].as_uuid(), r[1].as_str()) {
+                            found.entry(n.to_owned()).or_default().push(id);
+                        }
+                    }
+                }
+                Ok::<_, CoreError>(found)
+            })
+            .await
+    }
+
+    /// For each row that would create a record, the existing record it may duplicate under
+    /// the object's matching rule (the best match), if any.
+    async fn find_duplicates(
+        &self,
+        actor: &Actor,
+        object: &Arc<ObjectDef>,
+        plan: &Plan,
+        rows: &mut [Prepared],
+    ) -> Result<(), CoreError> {
+        if self.matching_rule(actor, object).is_none() {
+            return Ok(());
+        }
+        // rows whose key names an existing record update it: no duplicate question
+        let existing: std::collections::HashSet<String> = match &plan.options.key {
+            Some(key) if plan.options.mode == ImportMode::Upsert => {
+                let keys: Vec<Json> = rows
+                    .iter()
+                    .filter_map(|r| r.input.get(key).cloned())
+                    .collect();
+                self.existing_keys(object, key, keys, plan.edit_vis.clone())
+                    .await?
+            }
+            _ => Default::default(),
+        };
+        for row in rows.iter_mut().filter(|r| r.errors.is_empty()) {
+            if let Some(key) = &plan.options.key
+                && row
+                    .input
+                    .get(key)
+                    .is_some_and(|k| existing.contains(&k.to_string()))
+            {
+                continue;
+            }
+            let Ok(values) = write::parse_input(
+                object,
+                &Json::Object(row.input.clone()),
+                &plan.ctx,
+                false,
+                false,
+            ) else {
+                continue; // its errors are reported by the write
+            };
+            let mut candidate = Record::default();
+            for (k, v) in values {
+                candidate.set(&k, v);
+            }
+            let found = self.duplicates(actor, object, &candidate, None).await?;
+            row.duplicate_of = found.first().and_then(|d| d.record.id());
+        }
+        Ok(())
+    }
+
+    async fn existing_keys(
+        &self,
+        object: &Arc<ObjectDef>,
+        key: &str,
+        keys: Vec<Json>,
+        vis: Visibility,
+    ) -> Result<std::collections::HashSet<String>, CoreError> {
+        let (object, key, ctx) = (object.clone(), key.to_owned(), self.parse_context());
+        self.store
+            .read(move |conn| {
+                let field = object
+                    .field(&key)
+                    .ok_or_else(|| CoreError::Internal("key field".into()))?;
+                let values: Vec<Option<Value>> = keys
+                    .iter()
+                    .map(|k| Value::parse(field, k, &ctx).ok().filter(|v| !v.is_null()))
+                    .collect();
+                let found = find_by_key(conn, &object, &key, &values, &vis)?;
+                Ok::<_, CoreError>(
+                    found
+                        .into_values()
+                        .map(|r| r.get(&key).to_json().to_string())
+                        .collect(),
+                )
+            })
+            .await
+    }
+}
+
+const KEY_CHUNK: usize = 500;
+
+/// Where a lookup cell written as a name waits for its id.
+const NAME_MARK: &str = "$name";
+
+/// Active users by email and by name.
+#[derive(Default)]
+struct Users {
+    by_email: HashMap<String, Uuid>,
+    by_name: HashMap<String, Vec<Uuid>>,
+}
+
+impl Users {
+    fn find(&self, text: &str) -> Vec<Uuid> {
+        if let Some(id) = self.by_email.get(&text.trim().to_lowercase()) {
+            return vec![*id];
+        }
+        self.by_name.get(text.trim()).cloned().unwrap_or_default()
+    }
+}
+
+fn needs_users(object: &ObjectDef, options: &ImportOptions) -> bool {
+    options.mapping.columns.iter().flatten().any(|t| {
+        object
+            .field(t.field())
+            .is_some_and(|f| f.field_type == FieldType::UserLookup)
+    })
+}
+
+/// A source row as record input: each mapped cell read for its field. A lookup written as a
+/// name is left as `{"$name": …}` for [`Core::resolve_names`].
+fn prepare(
+    object: &ObjectDef,
+    mapping: &super::mapping::Mapping,
+    reading: &Reading,
+    row: SourceRow,
+) -> Prepared {
+    let mut out = Prepared {
+        number: row.number,
+        cells: Vec::new(),
+        input: Map::new(),
+        errors: Vec::new(),
+        duplicate_of: None,
+    };
+    let cells = match row.cells {
+        Ok(cells) => cells,
+        Err(message) => {
+            out.errors
+                .push(FieldError::new("row", FieldErrorCode::WrongType, message));
+            return out;
+        }
+    };
+    let mut currencies: Vec<(String, String)> = Vec::new();
+    for (text, target) in cells.iter().zip(&mapping.columns) {
+        let Some(target) = target else { continue };
+        let Some(field) = object.field(target.field()) else {
+            continue;
+        };
+        match target {
+            Target::Currency { field } => {
+                let code = text.trim();
+                if !code.is_empty() {
+                    currencies.push((field.clone(), code.to_uppercase()));
+                }
+            }
+            Target::Value { .. } | Target::Name { .. } => {
+                match read_cell(object, field, text, reading) {
+                    Ok(Cell::Empty) => {}
+                    Ok(Cell::Value(v)) => {
+                        out.input.insert(field.name().to_owned(), v);
+                    }
+                    Ok(Cell::Name(n)) => {
+                        out.input
+                            .insert(field.name().to_owned(), json!({ NAME_MARK: n }));
+                    }
+                    Err(message) => out.errors.push(FieldError::new(
+                        field.name(),
+                        FieldErrorCode::WrongType,
+                        message,
+                    )),
+                }
+            }
+        }
+    }
+    // a currency column sets the currency of an amount written without one
+    for (field, code) in currencies {
+        match out.input.get_mut(&field) {
+            Some(Json::String(amount)) => {
+                let amount = std::mem::take(amount);
+                out.input
+                    .insert(field, json!({"amount": amount, "currency": code}));
+            }
+            Some(_) => {}
+            None => {}
+        }
+    }
+    out.cells = cells;
+    out
+}
+
+/// Live, visible records whose `key` is among `values`, by the key's JSON text.
+fn find_by_key(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    key: &str,
+    values: &[Option<Value>],
+    vis: &Visibility,
+) -> Result<HashMap<String, Record>, CoreError> {
+    let Some(field) = object.field(key) else {
+        return Ok(HashMap::new());
+    };
+    let mut out = HashMap::new();
+    let wanted: Vec<&Value> = values.iter().flatten().collect();
+    for chunk in wanted.chunks(KEY_CHUNK) {
+        let mut sql = Sql::new(conn.dialect());
+        sql.push(&format!(
+            "SELECT {} FROM {} t WHERE t.deleted_at IS NULL",
+            read::select_list(object, "t."),
+            table_name(object)
+        ));
+        vis.push(&mut sql, "t.");
+        sql.push(&format!(" AND t.{key} IN ("));
+        for (i, v) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.param(encode(field, v, conn.dialect()));
+        }
+        sql.push(")");
+        for row in conn.query(&sql.text, &sql.params)? {
+            let record = read::decode_row(object, &row)?;
+            out.insert(record.get(key).to_json().to_string(), record);
+        }
+    }
+    Ok(out)
+}
+
+/// The exact keys (normalised email, phone in E.164) by which a record created earlier in
+/// this import is a duplicate of a later row, before the search index is asked.
+fn exact_keys(
+    object: &ObjectDef,
+    input: &Map<String, Json>,
+    region: &relata_domain::dedupe::phone::PhoneRegion,
+) -> Vec<String> {
+    let Some(rule) = relata_domain::dedupe::MatchRule::standard(object.name()) else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    for f in &rule.fields {
+        for name in &f.fields {
+            let Some(text) = input.get(name).and_then(Json::as_str) else {
+                continue;
+            };
+            let key = match f.comparator {
+                Comparator::Email => email_key(text).map(|k| format!("e:{k}")),
+                Comparator::Phone => to_e164(text, region).map(|k| format!("p:{k}")),
+                _ => None,
+            };
+            keys.extend(key);
+        }
+    }
+    keys
+}
+
+/// Writes one batch, its ledger rows and the job's progress, in the caller's transaction.
+fn write_batch(
+    conn: &mut dyn Conn,
+    plan: &Plan,
+    rows: Vec<Prepared>,
+    created_keys: &mut HashMap<String, Uuid>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Progress, CoreError> {
+    let d = conn.dialect();
+    // the job may have been cancelled, or taken over by another process, since the batch
+    // was read: then nothing of it is written
+    let status = conn
+        .query_one(
+            &format!(
+                "SELECT status FROM sys_import_jobs WHERE id = {}",
+                placeholders(d, 1, 1)
+            ),
+            &[SqlValue::Uuid(plan.job)],
+        )?
+        .and_then(|r| r[0].as_str().map(str::to_owned));
+    if status.as_deref() != Some(ImportStatus::Running.as_str()) {
+        return Ok(Progress::Stopped);
+    }
+    let object = &plan.object;
+    let opts = &plan.options;
+    let region = &plan.region;
+    let existing = match &opts.key {
+        Some(key) => {
+            let field = object
+                .field(key)
+                .ok_or_else(|| CoreError::Internal("key field".into()))?;
+            let values: Vec<Option<Value>> = rows
+                .iter()
+                .map(|r| {
+                    r.input
+                        .get(key)
+                        .and_then(|k| Value::parse(field, k, &plan.ctx).ok())
+                        .filter(|v| !v.is_null())
+                })
+                .collect();
+            find_by_key(conn, object, key, &values, &plan.edit_vis)?
+        }
+        None => HashMap::new(),
+    };
+    if plan.dry_run {
+        conn.batch("SAVEPOINT import_dry_run")?;
+    }
+    let mut side = Companions::new();
+    let start = side.mark();
+    let mut entries: Vec<Entry> = Vec::with_capacity(rows.len());
+    let mut tally = Tally::default();
+    let mut existing = existing;
+    for row in rows {
+        let entry = write_row(
+            conn,
+            &mut side,
+            plan,
+            row,
+            &mut existing,
+            created_keys,
+            region,
+            now,
+        )?;
+        match entry.outcome {
+            Outcome::Created => tally.created += 1,
+            Outcome::Updated => tally.updated += 1,
+            Outcome::Unchanged => tally.unchanged += 1,
+            Outcome::Skipped => tally.skipped += 1,
+            Outcome::Failed => tally.failed += 1,
+        }
+        entries.push(entry);
+    }
+    if plan.dry_run {
+        conn.batch("ROLLBACK TO import_dry_run; RELEASE import_dry_run")?;
+        side.rollback_to(start);
+        // what a dry run "created" does not exist: later rows must not count as its duplicates
+        created_keys.clear();
+    } else {
+        side.flush(conn)?;
+    }
+    insert_entries(conn, plan.job, &entries)?;
+    conn.execute(
+        &format!(
+            "UPDATE sys_import_jobs SET rows_done = rows_done + {}, created = created + {}, updated = updated + {}, unchanged = unchanged + {}, skipped = skipped + {}, failed = failed + {}, heartbeat_at = {} WHERE id = {}",
+            placeholders(d, 1, 1), placeholders(d, 2, 1), placeholders(d, 3, 1), placeholders(d, 4, 1), placeholders(d, 5, 1), placeholders(d, 6, 1), placeholders(d, 7, 1), placeholders(d, 8, 1)
+        ),
+        &[
+            SqlValue::Int(entries.len() as i64),
+            SqlValue::Int(tally.created),
+            SqlValue::Int(tally.updated),
+            SqlValue::Int(tally.unchanged),
+            SqlValue::Int(tally.skipped),
+            SqlValue::Int(tally.failed),
+            SqlValue::Timestamp(now),
+            SqlValue::Uuid(plan.job),
+        ],
+    )?;
+    Ok(Progress::Written)
+}
+
+/// One row through the write path, in a savepoint of its own so a row that fails leaves
+/// nothing behind.
+#[allow(clippy::too_many_arguments)]
+fn write_row(
+    conn: &mut dyn Conn,
+    side: &mut Companions,
+    plan: &Plan,
+    row: Prepared,
+    existing: &mut HashMap<String, Record>,
+    created_keys: &mut HashMap<String, Uuid>,
+    region: &relata_domain::dedupe::phone::PhoneRegion,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Entry, CoreError> {
+    let object = &plan.object;
+    let opts = &plan.options;
+    let mut entry = Entry {
+        number: row.number,
+        outcome: Outcome::Failed,
+        record: None,
+        version: None,
+        previous: None,
+        errors: Vec::new(),
+        cells: None,
+    };
+    if !row.errors.is_empty() {
+        // the cells that could be read are still checked, so the row's every problem is told
+        let mut errors = row.errors;
+        if let Err(more) =
+            write::parse_input(object, &Json::Object(row.input), &plan.ctx, false, false)
+        {
+            for e in more {
+                if !errors.iter().any(|known| known.field == e.field) {
+                    errors.push(e);
+                }
+            }
+        }
+        entry.errors = errors;
+        entry.cells = Some(row.cells);
+        return Ok(entry);
+    }
+    let key_text = opts.key.as_ref().and_then(|k| row.input.get(k)).map(|k| {
+        let field = object.field(opts.key.as_deref().unwrap_or("id"));
+        field
+            .and_then(|f| Value::parse(f, k, &plan.ctx).ok())
+            .map_or_else(|| k.to_string(), |v| v.to_json().to_string())
+    });
+    let by_key = key_text.as_ref().and_then(|k| existing.get(k)).cloned();
+    let keys = exact_keys(object, &row.input, region);
+    let earlier = keys.iter().find_map(|k| created_keys.get(k)).copied();
+    // what the row is to do: update a record (found by key, or the duplicate it matched) or create
+    let mut target: Option<Record> = by_key;
+    if target.is_none() && opts.mode == ImportMode::Update {
+        entry.errors.push(FieldError::new(
+            opts.key.as_deref().unwrap_or("id"),
+            FieldErrorCode::LookupNotFound,
+            match &key_text {
+                Some(k) => format!(
+                    "no {} with {} {k} to update",
+                    object.name(),
+                    opts.key.as_deref().unwrap_or("id")
+                ),
+                None => format!(
+                    "the row has no {} to find the record by",
+                    opts.key.as_deref().unwrap_or("id")
+                ),
+            },
+        ));
+        entry.cells = Some(row.cells);
+        return Ok(entry);
+    }
+    if target.is_none()
+        && opts.on_duplicate != OnDuplicate::Create
+        && let Some(dup) = earlier.or(row.duplicate_of)
+    {
+        match opts.on_duplicate {
+            OnDuplicate::Skip => {
+                entry.outcome = Outcome::Skipped;
+                entry.record = Some(dup);
+                entry.errors.push(FieldError::new(
+                    "row",
+                    FieldErrorCode::Duplicate,
+                    format!("a possible duplicate of {} {dup}", object.name()),
+                ));
+                entry.cells = Some(row.cells);
+                return Ok(entry);
+            }
+            OnDuplicate::Update => {
+                target = read::get_for_update(conn, object, dup, &plan.edit_vis, read::Bin::Live)?;
+                if target.is_none() {
+                    entry.errors.push(FieldError::new(
+                        "row",
+                        FieldErrorCode::Duplicate,
+                        format!(
+                            "a possible duplicate of {} {dup}, which you may not edit",
+                            object.name()
+                        ),
+                    ));
+                    entry.cells = Some(row.cells);
+                    return Ok(entry);
+                }
+            }
+            OnDuplicate::Create => {}
+        }
+    }
+    let mut input = row.input;
+    if target.is_some() {
+        input.remove("id");
+    }
+    let input = Json::Object(input);
+    let forbidden = crate::fields::check_editable(&plan.actor, object, &input);
+    if !forbidden.is_empty() {
+        entry.errors = forbidden;
+        entry.cells = Some(row.cells);
+        return Ok(entry);
+    }
+    let allow_id = target.is_none() && plan.actor.is_superuser();
+    let values = match write::parse_input(object, &input, &plan.ctx, target.is_none(), allow_id) {
+        Ok(v) => v,
+        Err(errors) => {
+            entry.errors = errors;
+            entry.cells = Some(row.cells);
+            return Ok(entry);
+        }
+    };
+    let lookup_errors = write::check_lookups(conn, object, &values, &plan.targets)?;
+    if !lookup_errors.is_empty() {
+        entry.errors = lookup_errors;
+        entry.cells = Some(row.cells);
+        return Ok(entry);
+    }
+    let mark = side.mark();
+    conn.batch("SAVEPOINT import_row")?;
+    let outcome = match target {
+        Some(current) => {
+            let before = current.version();
+            let previous: BTreeMap<String, Json> = values
+                .iter()
+                .filter(|(k, v)| current.get(k) != *v)
+                .map(|(k, _)| (k.clone(), current.get(k).to_json()))
+                .collect();
+            write::update(conn, side, object, &plan.actor, now, current, values).map(|r| {
+                let outcome = if r.version() == before {
+                    Outcome::Unchanged
+                } else {
+                    Outcome::Updated
+                };
+                (r, outcome, Some(json!(previous)))
+            })
+        }
+        None => write::insert(conn, side, object, &plan.actor, now, values)
+            .map(|r| (r, Outcome::Created, None)),
+    };
+    match outcome {
+        Ok((record, outcome, previous)) => {
+            conn.batch("RELEASE import_row")?;
+            entry.outcome = outcome;
+            entry.record = record.id();
+            entry.version = Some(record.version());
+            entry.previous = previous.filter(|_| outcome == Outcome::Updated);
+            if let Some(k) = key_text {
+                existing.insert(k, record.clone());
+            }
+            if outcome == Outcome::Created
+                && let Some(id) = record.id()
+            {
+                for k in keys {
+                    created_keys.entry(k).or_insert(id);
+                }
+            }
+        }
+        Err(CoreError::Validation(errors)) => {
+            conn.batch("ROLLBACK TO import_row; RELEASE import_row")?;
+            side.rollback_to(mark);
+            entry.errors = errors;
+            entry.cells = Some(row.cells);
+        }
+        Err(other) => return Err(other),
+    }
+    Ok(entry)
+}
+
+/// Ledger columns per row.
+const ENTRY_COLUMNS: usize = 8;
+/// Ledger rows per insert statement.
+const ENTRIES_PER_INSERT: usize = 100;
+
+fn insert_entries(conn: &mut dyn Conn, job: Uuid, entries: &[Entry]) -> Result<(), CoreError> {
+    let d = conn.dialect();
+    for chunk in entries.chunks(ENTRIES_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "({})",
+                    placeholders(d, 1 + i * ENTRY_COLUMNS, ENTRY_COLUMNS)
+                )
+            })
+            .collect();
+        let mut params = Vec::with_capacity(chunk.len() * ENTRY_COLUMNS);
+        for e in chunk {
+            params.push(SqlValue::Uuid(job));
+            params.push(SqlValue::Int(e.number as i64));
+            params.push(SqlValue::Text(e.outcome.as_str().into()));
+            params.push(e.record.map_or(SqlValue::Null, SqlValue::Uuid));
+            params.push(e.version.map_or(SqlValue::Null, SqlValue::Int));
+            params.push(e.previous.clone().map_or(SqlValue::Null, SqlValue::Json));
+            params.push(if e.errors.is_empty() {
+                SqlValue::Null
+            } else {
+                SqlValue::Json(json!(e.errors))
+            });
+            params.push(
+                e.cells
+                    .clone()
+                    .map_or(SqlValue::Null, |c| SqlValue::Json(json!(c))),
+            );
+        }
+        conn.execute(
+            &format!(
+                "INSERT INTO sys_import_rows (job_id, row_number, outcome, record_id, version, previous, errors, cells) VALUES {}",
+                values.join(", ")
+            ),
+            &params,
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,579 @@
+//! Importing CSV and XLSX files on both backends: Chinese and English headings mapped by
+//! themselves, values transformed (dates, money, picklists by label, phones to E.164),
+//! lookups by name, per-row errors with nothing half-written, dry runs that write nothing,
+//! update and upsert by key, duplicate handling, resuming after the process died between
+//! batches without writing a row twice, the error report, and undo.
+
+mod common;
+
+use std::sync::Arc;
+
+use relata_core::import::{ImportRequest, ImportStatus, OnDuplicate};
+use relata_core::{Actor, Core};
+use relata_domain::ManualClock;
+use relata_testkit::{SpawnOptions, TestApp};
+use serde_json::{Value as Json, json};
+use uuid::Uuid;
+
+/// Runs queued imports to their end, as the server's worker would.
+async fn run_all(core: &Core) {
+    while core
+        .run_next_import(None)
+        .await
+        .expect("run import")
+        .is_some()
+    {}
+}
+
+async fn upload(app: &TestApp, actor: &Actor, object: &str, name: &str, data: &[u8]) -> Uuid {
+    app.core
+        .create_import(actor, object, name, None, data.to_vec())
+        .await
+        .expect("upload")
+        .id
+}
+
+async fn import(
+    app: &TestApp,
+    actor: &Actor,
+    object: &str,
+    name: &str,
+    data: &[u8],
+    request: ImportRequest,
+) -> relata_core::import::ImportJob {
+    let id = upload(app, actor, object, name, data).await;
+    app.core
+        .start_import(actor, id, request)
+        .await
+        .expect("start");
+    run_all(&app.core).await;
+    app.core.import_job(actor, id).await.expect("job")
+}
+
+async fn records(app: &TestApp, object: &str, filter: &str) -> Vec<Json> {
+    let r = app
+        .get(&format!(
+            "/api/v1/records/{object}?limit=1000&sort=created_at{filter}"
+        ))
+        .await;
+    r.assert_status(200);
+    r.body["data"].as_array().cloned().unwrap_or_default()
+}
+
+fn by_name<'a>(list: &'a [Json], name: &str) -> &'a Json {
+    list.iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no record named {name} in {list:?}"))
+}
+
+const CONTACTS_ZH: &str = "\u{feff}姓名,邮箱,手机号,生日,来源,所属客户,备注\n\
+张伟,zhang.wei@example.cn,138 1234 5678,1990年3月5日,网站,华为技术有限公司,老客户\n\
+李娜,li.na@example.cn,+86 139-0000-1111,1988/12/01,展会,,\n\
+王芳,not-an-email,13700001111,1992-02-30,,,\n\
+赵强,zhao@example.cn,,,,没有这家公司,\n";
+
+#[tokio::test]
+async fn chinese_csv_maps_itself_reads_values_and_reports_bad_rows() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let account = app
+        .post(
+            "/api/v1/records/account",
+            &json!({"name": "华为技术有限公司"}),
+        )
+        .await;
+    account.assert_status(201);
+    let account_id = account.body["id"].as_str().unwrap().to_owned();
+
+    let id = upload(
+        &app,
+        &admin,
+        "contact",
+        "联系人.csv",
+        CONTACTS_ZH.as_bytes(),
+    )
+    .await;
+    let preview = app.core.import_preview(&admin, id).await.unwrap();
+    let targets: Vec<Option<&str>> = preview
+        .columns
+        .iter()
+        .map(|c| c.target.as_deref())
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            Some("name"),
+            Some("email"),
+            Some("mobile"),
+            Some("birthday"),
+            Some("source"),
+            Some("account_id"),
+            Some("description")
+        ]
+    );
+    assert_eq!(preview.sample.len(), 4);
+    assert_eq!(preview.sample[0][0], "张伟");
+
+    // 展会 (trade fair) is no label of a source: the importer says what it stands for
+    let request = ImportRequest {
+        picklist_map: [(
+            "source".to_owned(),
+            [("展会".to_owned(), "event".to_owned())].into(),
+        )]
+        .into(),
+        ..Default::default()
+    };
+    app.core.start_import(&admin, id, request).await.unwrap();
+    run_all(&app.core).await;
+    let job = app.core.import_job(&admin, id).await.unwrap();
+    assert_eq!(job.status, ImportStatus::Done, "{job:?}");
+    let all = app
+        .core
+        .import_ledger(&admin, id, None, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!((job.tally.created, job.tally.failed), (2, 2), "{all:?}");
+    assert_eq!(
+        (
+            job.tally.created,
+            job.tally.failed,
+            job.total_rows,
+            job.rows_done
+        ),
+        (2, 2, Some(4), 4)
+    );
+
+    let list = records(&app, "contact", "").await;
+    assert_eq!(list.len(), 2, "the bad rows wrote nothing: {list:?}");
+    let zhang = by_name(&list, "张伟");
+    assert_eq!(zhang["mobile"], "+8613812345678");
+    assert_eq!(zhang["birthday"], "1990-03-05");
+    assert_eq!(zhang["account_id"], account_id.as_str());
+    assert_eq!(zhang["description"], "老客户");
+    let li = by_name(&list, "李娜");
+    assert_eq!(li["mobile"], "+8613900001111");
+    assert_eq!(li["birthday"], "1988-12-01");
+    assert_eq!(li["source"], "event");
+    assert_eq!(
+        zhang["source"], "web",
+        "a picklist value read from its Chinese label"
+    );
+
+    // every row of the file has a ledger row; the bad ones say which field and why
+    let rows = app
+        .core
+        .import_ledger(&admin, id, Some("failed".into()), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(rows.iter().map(|r| r.row).collect::<Vec<_>>(), [4, 5]);
+    let wang: Vec<&str> = rows[0].errors.iter().map(|e| e.field.as_str()).collect();
+    assert!(
+        wang.contains(&"email") && wang.contains(&"birthday"),
+        "{:?}",
+        rows[0].errors
+    );
+    assert_eq!(rows[1].errors[0].field, "account_id");
+    assert!(
+        rows[1].errors[0].message.contains("没有这家公司"),
+        "{:?}",
+        rows[1].errors
+    );
+
+    // the error report has the failed rows as they were, ready to be fixed and imported again
+    let report =
+        String::from_utf8(app.core.import_error_report(&admin, id).await.unwrap()).unwrap();
+    let report = report.strip_prefix('\u{feff}').expect("BOM");
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Row,Errors,姓名,邮箱,手机号,生日,来源,所属客户,备注"
+    );
+    assert!(
+        lines[1].starts_with("4,")
+            && lines[1].contains("王芳")
+            && lines[1].contains("not-an-email"),
+        "{report}"
+    );
+    assert!(
+        lines[2].starts_with("5,") && lines[2].contains("没有这家公司"),
+        "{report}"
+    );
+    assert_eq!(lines.len(), 3);
+}
+
+#[tokio::test]
+async fn gbk_csv_and_xlsx_read_like_utf8() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let text = "客户名称,行业,年收入,员工数\n上海申通物流有限公司,,\"￥1,250,000.50\",320\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(text);
+    let job = import(
+        &app,
+        &admin,
+        "account",
+        "客户.csv",
+        &gbk,
+        ImportRequest::default(),
+    )
+    .await;
+    let rows = app
+        .core
+        .import_ledger(&admin, job.id, None, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (job.status, job.tally.created, job.tally.failed),
+        (ImportStatus::Done, 1, 0),
+        "{rows:?}"
+    );
+    let list = records(&app, "account", "").await;
+    let a = by_name(&list, "上海申通物流有限公司");
+    assert_eq!(a["employees"], 320);
+    assert_eq!(a["annual_revenue"]["amount"], "1250000.50");
+    assert_eq!(a["annual_revenue"]["currency"], "CNY");
+
+    // the same through an XLSX workbook, dates and numbers as Excel stores them
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, h) in ["Name", "E-mail", "Birthday", "Mobile phone"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    sheet.write_string(1, 0, "Alice Chen").unwrap();
+    sheet.write_string(1, 1, "alice@example.com").unwrap();
+    let date = rust_xlsxwriter::ExcelDateTime::from_ymd(1991, 7, 14).unwrap();
+    let format = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+    sheet
+        .write_datetime_with_format(1, 2, &date, &format)
+        .unwrap();
+    sheet.write_number(1, 3, 13811112222.0).unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    let job = import(
+        &app,
+        &admin,
+        "contact",
+        "contacts.xlsx",
+        &bytes,
+        ImportRequest::default(),
+    )
+    .await;
+    assert_eq!(
+        (job.status, job.tally.created, job.tally.failed),
+        (ImportStatus::Done, 1, 0),
+        "{job:?}"
+    );
+    let c = records(&app, "contact", "").await;
+    assert_eq!(c[0]["birthday"], "1991-07-14");
+    assert_eq!(c[0]["mobile"], "+8613811112222");
+    assert_eq!(c[0]["email"], "alice@example.com");
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing_then_the_same_file_imports_for_real() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let before = common::DbState::capture(&app, &["contact", "account"]).await;
+    let id = upload(&app, &admin, "contact", "c.csv", CONTACTS_ZH.as_bytes()).await;
+    let dry = ImportRequest {
+        dry_run: true,
+        ..Default::default()
+    };
+    app.core.start_import(&admin, id, dry).await.unwrap();
+    run_all(&app.core).await;
+    let job = app.core.import_job(&admin, id).await.unwrap();
+    assert_eq!(job.status, ImportStatus::Done);
+    assert!(job.dry_run);
+    // no account 华为 here, 展会 unmapped, a bad email and date, an unknown account
+    assert_eq!((job.tally.created, job.tally.failed), (0, 4), "{job:?}");
+    before.assert_unchanged(&app, "a dry run").await;
+    assert!(
+        app.core.undo_import(&admin, id).await.is_err(),
+        "nothing to undo after a dry run"
+    );
+
+    app.core
+        .start_import(&admin, id, ImportRequest::default())
+        .await
+        .unwrap();
+    run_all(&app.core).await;
+    let job = app.core.import_job(&admin, id).await.unwrap();
+    assert!(!job.dry_run);
+    assert_eq!((job.tally.created, job.tally.failed), (0, 4));
+    assert_eq!(records(&app, "contact", "").await.len(), 0);
+}
+
+#[tokio::test]
+async fn update_and_upsert_by_key_and_duplicates_skipped_updated_or_created() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let r = app
+        .post(
+            "/api/v1/meta/objects/contact/fields",
+            &json!({"api_name": "crm_code", "type": "text", "label": "CRM code", "unique": true}),
+        )
+        .await;
+    r.assert_status(201);
+    let first = "crm_code,name,email,title\nC-1,Ann Lee,ann@example.com,Buyer\nC-2,Bob Wu,bob@example.com,CFO\n";
+    let job = import(
+        &app,
+        &admin,
+        "contact",
+        "a.csv",
+        first.as_bytes(),
+        ImportRequest::default(),
+    )
+    .await;
+    assert_eq!(job.tally.created, 2);
+
+    // upsert by the unique code: C-1 updated, C-3 created
+    let second = "crm_code,title,name\nC-1,Head of buying,Ann Lee\nC-3,Engineer,Cao Yu\n";
+    let upsert = ImportRequest {
+        mode: relata_core::import::ImportMode::Upsert,
+        key: Some("crm_code".into()),
+        ..Default::default()
+    };
+    let job = import(&app, &admin, "contact", "b.csv", second.as_bytes(), upsert).await;
+    assert_eq!(
+        (job.tally.created, job.tally.updated, job.tally.failed),
+        (1, 1, 0),
+        "{job:?}"
+    );
+    let list = records(&app, "contact", "").await;
+    assert_eq!(by_name(&list, "Ann Lee")["title"], "Head of buying");
+    assert_eq!(list.len(), 3);
+
+    // update only: a code no record has fails, nothing is created
+    let third = "crm_code,title\nC-2,CEO\nC-9,Nobody\n";
+    let update = ImportRequest {
+        mode: relata_core::import::ImportMode::Update,
+        key: Some("crm_code".into()),
+        ..Default::default()
+    };
+    let job = import(
+        &app,
+        &admin,
+        "contact",
+        "c.csv",
+        third.as_bytes(),
+        update.clone(),
+    )
+    .await;
+    assert_eq!(
+        (job.tally.updated, job.tally.failed, job.tally.created),
+        (1, 1, 0),
+        "{job:?}"
+    );
+    assert_eq!(records(&app, "contact", "").await.len(), 3);
+
+    // a key that is not unique is refused before anything runs
+    let id = upload(&app, &admin, "contact", "d.csv", third.as_bytes()).await;
+    let bad = ImportRequest {
+        key: Some("title".into()),
+        ..update
+    };
+    assert!(app.core.start_import(&admin, id, bad).await.is_err());
+
+    // a new row with Bob's email (written differently) is a duplicate: skipped by default …
+    let dup = "name,email\nRobert Wu,BOB@Example.com\nNew Person,new@example.com\nNew Person again,new@example.com\n";
+    let job = import(
+        &app,
+        &admin,
+        "contact",
+        "e.csv",
+        dup.as_bytes(),
+        ImportRequest::default(),
+    )
+    .await;
+    assert_eq!(
+        (job.tally.created, job.tally.skipped),
+        (1, 2),
+        "a duplicate of a record and of a row created just before: {job:?}"
+    );
+    let skipped = app
+        .core
+        .import_ledger(&admin, job.id, Some("skipped".into()), 0, 10)
+        .await
+        .unwrap();
+    let bob = by_name(&records(&app, "contact", "").await, "Bob Wu")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        skipped[0].record_id.map(|u| u.to_string()),
+        Some(bob.clone())
+    );
+    // … updates the matched record when asked …
+    let update_dup = ImportRequest {
+        on_duplicate: OnDuplicate::Update,
+        ..Default::default()
+    };
+    let dup2 = "name,email,title\nBob Wu,bob@example.com,Chairman\n";
+    let job = import(
+        &app,
+        &admin,
+        "contact",
+        "f.csv",
+        dup2.as_bytes(),
+        update_dup,
+    )
+    .await;
+    assert_eq!((job.tally.updated, job.tally.created), (1, 0), "{job:?}");
+    let r = app.get(&format!("/api/v1/records/contact/{bob}")).await;
+    assert_eq!(r.body["title"], "Chairman");
+    // … or is created anyway
+    let create_dup = ImportRequest {
+        on_duplicate: OnDuplicate::Create,
+        ..Default::default()
+    };
+    let job = import(
+        &app,
+        &admin,
+        "contact",
+        "g.csv",
+        dup2.as_bytes(),
+        create_dup,
+    )
+    .await;
+    assert_eq!(job.tally.created, 1);
+}
+
+#[tokio::test]
+async fn an_import_resumes_after_its_process_died_without_writing_a_row_twice() {
+    let clock = Arc::new(ManualClock::new(
+        chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
+    ));
+    let app = TestApp::spawn_with(SpawnOptions {
+        clock: Some(clock.clone()),
+        ..Default::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    let rows = 1_234; // three batches
+    let mut csv = String::from("name,email\n");
+    for i in 0..rows {
+        csv.push_str(&format!("Person {i},p{i}@example.com\n"));
+    }
+    let id = upload(&app, &admin, "contact", "many.csv", csv.as_bytes()).await;
+    let request = ImportRequest {
+        on_duplicate: OnDuplicate::Create,
+        ..Default::default()
+    };
+    app.core.start_import(&admin, id, request).await.unwrap();
+    // one batch, then the process "dies": the job stays running with its last heartbeat
+    app.core.run_next_import(Some(1)).await.unwrap();
+    let job = app.core.import_job(&admin, id).await.unwrap();
+    assert_eq!((job.status, job.rows_done), (ImportStatus::Running, 500));
+    // a live job is not taken over …
+    assert_eq!(app.core.run_next_import(None).await.unwrap(), None);
+    // … one whose heartbeat stopped is
+    clock.advance(chrono::Duration::seconds(31));
+    assert_eq!(app.core.run_next_import(None).await.unwrap(), Some(id));
+    let job = app.core.import_job(&admin, id).await.unwrap();
+    assert_eq!(
+        (job.status, job.rows_done, job.tally.created),
+        (ImportStatus::Done, rows, rows),
+        "{job:?}"
+    );
+    assert_eq!(common::count(&app, "contact").await, rows);
+    let names: std::collections::HashSet<String> = records(&app, "contact", "")
+        .await
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names.len(), 1000, "the first page holds distinct records");
+}
+
+#[tokio::test]
+async fn undo_removes_what_was_created_and_restores_what_was_updated_but_keeps_later_edits() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let a = app
+        .post(
+            "/api/v1/records/contact",
+            &json!({"name": "Kept Edit", "title": "Old"}),
+        )
+        .await;
+    let b = app
+        .post(
+            "/api/v1/records/contact",
+            &json!({"name": "Restored", "title": "Old"}),
+        )
+        .await;
+    let (a, b) = (
+        a.body["id"].as_str().unwrap().to_owned(),
+        b.body["id"].as_str().unwrap().to_owned(),
+    );
+    let csv = format!(
+        "id,name,title\n{a},Kept Edit,New\n{b},Restored,New\n,Created One,New\n,Created Two,New\n"
+    );
+    let upsert = ImportRequest {
+        mode: relata_core::import::ImportMode::Upsert,
+        key: Some("id".into()),
+        on_duplicate: OnDuplicate::Create,
+        ..Default::default()
+    };
+    let job = import(&app, &admin, "contact", "u.csv", csv.as_bytes(), upsert).await;
+    assert_eq!((job.tally.created, job.tally.updated), (2, 2), "{job:?}");
+    // someone edits one of the updated records after the import
+    let r = app.get(&format!("/api/v1/records/contact/{a}")).await;
+    let version = r.body["version"].as_i64().unwrap();
+    app.send(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/records/contact/{a}"),
+        Some(&json!({"title": "Edited later"})),
+        &[("If-Match", &version.to_string())],
+    )
+    .await
+    .assert_status(200);
+
+    app.core.undo_import(&admin, job.id).await.unwrap();
+    run_all(&app.core).await;
+    let job = app.core.import_job(&admin, job.id).await.unwrap();
+    assert_eq!(job.status, ImportStatus::Undone);
+    let list = records(&app, "contact", "").await;
+    assert_eq!(
+        list.len(),
+        2,
+        "the created records went to the recycle bin: {list:?}"
+    );
+    assert_eq!(by_name(&list, "Restored")["title"], "Old");
+    assert_eq!(by_name(&list, "Kept Edit")["title"], "Edited later");
+    let outcomes = app.core.import_outcomes(&admin, job.id).await.unwrap();
+    assert_eq!(outcomes.get("undone"), Some(&3));
+    assert_eq!(outcomes.get("kept"), Some(&1));
+    // undone is final
+    assert!(app.core.undo_import(&admin, job.id).await.is_err());
+}
+
+#[tokio::test]
+async fn imports_need_the_import_right_and_see_only_what_the_user_sees() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let rep = app.user("rep@example.com", json!({})).await;
+    let refused = app
+        .core
+        .create_import(&rep, "contact", "c.csv", None, b"name\nX\n".to_vec())
+        .await;
+    assert!(
+        refused.is_err(),
+        "a user without the import right cannot upload"
+    );
+    // another user's job is not found
+    let id = upload(&app, &admin, "contact", "c.csv", b"name\nX\n").await;
+    assert!(app.core.import_job(&rep, id).await.is_err());
+    // files that are neither CSV nor XLSX are refused at upload, with the field named
+    let e = app
+        .core
+        .create_import(&admin, "contact", "c.pdf", None, b"%PDF".to_vec())
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("format"), "{e:?}");
+    let e = app
+        .core
+        .create_import(&admin, "contact", "c.xlsx", None, b"not a zip".to_vec())
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("file"), "{e:?}");
+}

@@ -28,7 +28,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use relata_core::Core;
-use routes::{admin, auth, changes, duplicates, export, me, meta, records, search, system, views};
+use routes::{
+    admin, auth, changes, duplicates, export, imports, me, meta, records, search, system, views,
+};
 use state::{AppState, TokenCache};
 
 /// Options of the HTTP layer.
@@ -58,6 +60,7 @@ impl Default for ApiOptions {
         (name = "metadata", description = "Objects and fields, standard and custom"),
         (name = "search", description = "Global search"),
         (name = "changes", description = "The change feed"),
+        (name = "imports", description = "Imports of CSV and XLSX files, as background jobs"),
         (name = "auth", description = "Signing in and out (browser sessions)"),
         (name = "me", description = "The signed-in user: profile, password, sessions, API tokens"),
         (name = "admin", description = "Users, roles, teams, permissions, sharing and the audit log"),
@@ -99,6 +102,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(export::export))
         .routes(routes!(duplicates::of_input))
         .routes(routes!(duplicates::of_record))
+        .routes(routes!(imports::upload_import, imports::list_imports))
+        .routes(routes!(imports::get_import))
+        .routes(routes!(imports::preview_import))
+        .routes(routes!(imports::start_import))
+        .routes(routes!(imports::cancel_import))
+        .routes(routes!(imports::undo_import))
+        .routes(routes!(imports::import_rows))
+        .routes(routes!(imports::import_error_report))
         .routes(routes!(views::list_views, views::save_view))
         .routes(routes!(views::delete_view))
         .routes(routes!(views::recent))

@@ -42,6 +42,9 @@ pub struct SpawnOptions {
     /// Leave the installation untouched: no admin token (first-run setup stays open, and
     /// the app's client is anonymous).
     pub untouched: bool,
+    /// Run the import worker in the background, as `relata serve` does. Off by default, so
+    /// a test can run import jobs itself, a batch at a time.
+    pub import_worker: bool,
 }
 
 impl TestApp {
@@ -97,6 +100,9 @@ impl TestApp {
             })
             .await;
         });
+        if opts.import_worker {
+            core.spawn_import_worker();
+        }
         let base = format!("http://{addr}");
         let client = Client::new(&base, (!token.is_empty()).then(|| token.clone()));
         TestApp {

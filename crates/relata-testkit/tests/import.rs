@@ -577,3 +577,151 @@ async fn imports_need_the_import_right_and_see_only_what_the_user_sees() {
         .unwrap_err();
     assert!(format!("{e:?}").contains("file"), "{e:?}");
 }
+
+/// Polls the job over the API until it settles.
+async fn settled(app: &TestApp, id: &str) -> Json {
+    for _ in 0..200 {
+        let r = app.get(&format!("/api/v1/imports/{id}")).await;
+        r.assert_status(200);
+        let status = r.body["status"].as_str().unwrap_or_default().to_owned();
+        if !["queued", "running", "undoing"].contains(&status.as_str()) {
+            return r.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("import {id} did not settle");
+}
+
+#[tokio::test]
+async fn the_api_runs_an_import_in_the_background_from_upload_to_undo() {
+    let app = TestApp::spawn_with(SpawnOptions {
+        import_worker: true,
+        ..Default::default()
+    })
+    .await;
+    let csv = "Name,E-mail,Mobile phone,Title\nAnn Lee,ann@example.com,13800000001,Buyer\nBob Wu,bob@,13800000002,CFO\n";
+    // the object and the file name are required
+    app.client
+        .send_raw(
+            reqwest::Method::POST,
+            "/api/v1/imports?file_name=a.csv",
+            "text/csv",
+            csv.into(),
+        )
+        .await
+        .assert_status(422);
+    let r = app
+        .client
+        .send_raw(
+            reqwest::Method::POST,
+            "/api/v1/imports?object=contact&file_name=a.csv",
+            "text/csv",
+            csv.into(),
+        )
+        .await;
+    r.assert_status(201);
+    assert_eq!(r.body["status"], "draft");
+    let id = r.body["id"].as_str().unwrap().to_owned();
+
+    let r = app.get(&format!("/api/v1/imports/{id}/preview")).await;
+    r.assert_status(200);
+    let targets: Vec<&str> = r.body["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["target"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(targets, ["name", "email", "mobile", "title"]);
+
+    // an unknown target names the column's problem; nothing starts
+    let r = app
+        .post(
+            &format!("/api/v1/imports/{id}/start"),
+            &json!({"columns": {"Title": "no_such_field"}}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/imports/{id}/start"),
+            &json!({"columns": {"Title": ""}, "dry_run": true}),
+        )
+        .await;
+    r.assert_status(202);
+    let job = settled(&app, &id).await;
+    assert_eq!(
+        (
+            job["status"].as_str(),
+            job["created"].as_i64(),
+            job["failed"].as_i64()
+        ),
+        (Some("done"), Some(1), Some(1)),
+        "{job}"
+    );
+    assert_eq!(
+        common::count(&app, "contact").await,
+        0,
+        "a dry run writes nothing"
+    );
+    let r = app
+        .get(&format!("/api/v1/imports/{id}/rows?outcome=failed"))
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["data"][0]["row"], 3);
+    assert_eq!(r.body["data"][0]["errors"][0]["field"], "email");
+
+    // for real, the title skipped as chosen
+    app.post(
+        &format!("/api/v1/imports/{id}/start"),
+        &json!({"columns": {"Title": ""}}),
+    )
+    .await
+    .assert_status(202);
+    let job = settled(&app, &id).await;
+    assert_eq!(
+        (
+            job["created"].as_i64(),
+            job["failed"].as_i64(),
+            job["dry_run"].as_bool()
+        ),
+        (Some(1), Some(1), Some(false)),
+        "{job}"
+    );
+    let list = records(&app, "contact", "").await;
+    assert_eq!(list.len(), 1);
+    assert!(list[0]["title"].is_null());
+    assert_eq!(list[0]["mobile"], "+8613800000001");
+    let r = app.get(&format!("/api/v1/imports/{id}/errors.csv")).await;
+    r.assert_status(200);
+    assert!(
+        r.header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/csv")
+    );
+    assert!(
+        r.text.contains("Bob Wu") && r.text.contains("bob@"),
+        "{}",
+        r.text
+    );
+    let r = app.get("/api/v1/imports").await;
+    assert_eq!(r.body["data"][0]["id"], id.as_str());
+
+    // a started job cannot be started again; undo runs in the background too
+    app.post(&format!("/api/v1/imports/{id}/start"), &json!({}))
+        .await
+        .assert_status(409);
+    app.post(&format!("/api/v1/imports/{id}/undo"), &json!({}))
+        .await
+        .assert_status(202);
+    let job = settled(&app, &id).await;
+    assert_eq!(job["status"], "undone");
+    assert_eq!(job["outcomes"]["undone"], 1);
+    assert_eq!(common::count(&app, "contact").await, 0);
+    // another user does not see the job
+    let rep = app.user("rep@example.com", json!({})).await;
+    let client = app.client_for(&rep).await;
+    assert_eq!(
+        client.get(&format!("/api/v1/imports/{id}")).await.status,
+        404
+    );
+}

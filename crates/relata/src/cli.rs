@@ -130,9 +130,47 @@ pub struct ImportArgs {
     #[arg(long)]
     pub object: String,
 
-    /// Input file of JSON Lines [default: stdin]
+    /// Input file: CSV or XLSX (mapped by its headings), or JSON Lines (as `relata export`
+    /// writes) [default: JSON Lines from stdin]
     #[arg(long = "in", value_name = "FILE")]
     pub input: Option<PathBuf>,
+
+    /// csv, xlsx or jsonl [default: from the file's extension]
+    #[arg(long)]
+    pub format: Option<String>,
+
+    /// create, update or upsert (CSV/XLSX)
+    #[arg(long, default_value = "create")]
+    pub mode: String,
+
+    /// The field rows are matched on in update and upsert mode: id or a unique field
+    #[arg(long)]
+    pub key: Option<String>,
+
+    /// What a row that would create a possible duplicate does: skip, update or create
+    #[arg(long, default_value = "skip")]
+    pub on_duplicate: String,
+
+    /// A column's field, overriding the guess: HEADING=FIELD (FIELD empty skips the column);
+    /// repeatable
+    #[arg(long = "map", value_name = "HEADING=FIELD")]
+    pub map: Vec<String>,
+
+    /// A CSV's encoding, utf8 or gb18030 [default: guessed]
+    #[arg(long)]
+    pub encoding: Option<String>,
+
+    /// How to read dates like 03/04/2025: ymd, dmy or mdy
+    #[arg(long, default_value = "ymd")]
+    pub date_order: String,
+
+    /// Check every row and report, writing nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Write the failed and skipped rows, with what was wrong, to this CSV file
+    #[arg(long, value_name = "FILE")]
+    pub errors: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

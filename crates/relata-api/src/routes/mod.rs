@@ -5,6 +5,7 @@ pub mod auth;
 pub mod changes;
 pub mod duplicates;
 pub mod export;
+pub mod imports;
 pub mod me;
 pub mod meta;
 pub mod records;

@@ -1,4 +1,5 @@
-//! `relata import --object O [--in FILE]`: creates or updates records from JSON Lines through
+//! `relata import --object O [--in FILE]`: a CSV or XLSX file runs as an import job
+//! (`import_file`); JSON Lines create or update records through
 //! the record service's bulk upsert (the one write path: validation, history, search terms,
 //! change feed), matched by `id`, in batches of [`BATCH`] with one result per record.
 //!
@@ -171,7 +172,24 @@ fn user_ids(core: &Core) -> anyhow::Result<HashSet<uuid::Uuid>> {
         .collect())
 }
 
+/// Whether the input is a spreadsheet (CSV, XLSX) rather than JSON Lines.
+fn is_sheet(args: &ImportArgs) -> bool {
+    let named = args.format.clone().or_else(|| {
+        args.input
+            .as_ref()
+            .and_then(|p| p.extension())
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+    });
+    matches!(
+        named.as_deref(),
+        Some("csv" | "tsv" | "txt" | "xlsx" | "xlsm")
+    )
+}
+
 pub fn run(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    if is_sheet(args) {
+        return super::import_file::run(config, args);
+    }
     let core = open_core(config)?;
     core.object(&args.object).map_err(core_error)?;
     let input: Box<dyn BufRead> = match &args.input {

@@ -7,6 +7,7 @@ mod db_copy;
 mod demo;
 mod export;
 mod import;
+mod import_file;
 mod migrate;
 mod serve;
 mod token;

@@ -82,19 +82,33 @@ impl Core {
         Ok((object, found))
     }
 
-    pub(crate) async fn duplicates(
+    async fn duplicates(
         &self,
         actor: &Actor,
         object: &Arc<ObjectDef>,
         candidate: &Record,
         exclude: Option<Uuid>,
     ) -> Result<Vec<PossibleDuplicate>, CoreError> {
+        self.duplicates_found_by(actor, object, candidate, exclude, Candidates::All)
+            .await
+    }
+
+    /// Possible duplicates of `candidate`, the candidates looked up by `which` of the rule's
+    /// fields, each scored by the whole rule.
+    pub(crate) async fn duplicates_found_by(
+        &self,
+        actor: &Actor,
+        object: &Arc<ObjectDef>,
+        candidate: &Record,
+        exclude: Option<Uuid>,
+        which: Candidates,
+    ) -> Result<Vec<PossibleDuplicate>, CoreError> {
         let Some(rule) = self.matching_rule(actor, object) else {
             return Ok(Vec::new());
         };
         let region = self.phone_region();
         let mut seen: BTreeMap<Uuid, Record> = BTreeMap::new();
-        for query in lookups(&rule, candidate, &region) {
+        for query in lookups(&rule, candidate, &region, which) {
             let groups = self
                 .search(
                     actor,
@@ -135,10 +149,30 @@ impl Core {
     }
 }
 
+/// Which of a rule's fields find candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Candidates {
+    /// Every field: emails, phones, names, company names.
+    All,
+    /// Emails and phones only: a few exact index lookups per record, for imports, where a
+    /// common name would otherwise fetch hundreds of candidates for every row.
+    EmailAndPhone,
+}
+
 /// The search queries that find every record the rule could match with `candidate`.
-fn lookups(rule: &MatchRule, candidate: &Record, region: &PhoneRegion) -> Vec<String> {
+fn lookups(
+    rule: &MatchRule,
+    candidate: &Record,
+    region: &PhoneRegion,
+    which: Candidates,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for f in &rule.fields {
+        if which == Candidates::EmailAndPhone
+            && !matches!(f.comparator, Comparator::Email | Comparator::Phone)
+        {
+            continue;
+        }
         for name in &f.fields {
             let Value::Text(text) = candidate.get(name) else {
                 continue;

@@ -36,7 +36,7 @@ impl Page {
             "expected {status}, got {} (location {:?}): {}",
             self.status,
             self.location,
-            &self.html[..self.html.len().min(3000)]
+            head(&self.html, 3000)
         );
         self
     }
@@ -46,10 +46,19 @@ impl Page {
         assert!(
             self.html.contains(needle),
             "the page does not contain {needle:?}: {}",
-            &self.html[..self.html.len().min(4000)]
+            head(&self.html, 4000)
         );
         self
     }
+}
+
+/// The first `bytes` of `s` (less, to end on a whole character), for failure messages.
+fn head(s: &str, bytes: usize) -> &str {
+    let mut end = bytes.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 fn unescape(s: &str) -> String {
@@ -172,6 +181,58 @@ impl WebSession {
             .await
             .expect("POST");
         self.read(response).await
+    }
+
+    /// Posts `fields` and one file as `multipart/form-data`, as a browser sends a form with
+    /// a file input (fields first, in order; add `_csrf` yourself).
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &[u8]),
+    ) -> Page {
+        let (field, file_name, data) = file;
+        let boundary = format!("----relata-test-{}", uuid::Uuid::new_v4().simple());
+        let mut body: Vec<u8> = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        // browsers write the name as UTF-8 with quotes escaped
+        let quoted = file_name.replace('"', "%22");
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{quoted}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(data);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, self.cookie_header())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("POST multipart");
+        self.read(response).await
+    }
+
+    /// Uploads a file through the form of page `from` (its CSRF token first, then the file
+    /// as the `file` field).
+    pub async fn upload(&self, from: &str, path: &str, file_name: &str, data: &[u8]) -> Page {
+        let csrf = self.get(from).await.csrf();
+        self.post_multipart(path, &[("_csrf", &csrf)], ("file", file_name, data))
+            .await
     }
 
     /// Posts a form with this session's CSRF token, read from `from` first.

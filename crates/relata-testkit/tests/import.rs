@@ -27,7 +27,13 @@ async fn run_all(core: &Core) {
 
 async fn upload(app: &TestApp, actor: &Actor, object: &str, name: &str, data: &[u8]) -> Uuid {
     app.core
-        .create_import(actor, object, name, None, data.to_vec())
+        .create_import(
+            actor,
+            object,
+            name,
+            None,
+            std::io::Cursor::new(data.to_vec()),
+        )
         .await
         .expect("upload")
         .id
@@ -554,7 +560,13 @@ async fn imports_need_the_import_right_and_see_only_what_the_user_sees() {
     let rep = app.user("rep@example.com", json!({})).await;
     let refused = app
         .core
-        .create_import(&rep, "contact", "c.csv", None, b"name\nX\n".to_vec())
+        .create_import(
+            &rep,
+            "contact",
+            "c.csv",
+            None,
+            std::io::Cursor::new(b"name\nX\n".to_vec()),
+        )
         .await;
     assert!(
         refused.is_err(),
@@ -566,13 +578,25 @@ async fn imports_need_the_import_right_and_see_only_what_the_user_sees() {
     // files that are neither CSV nor XLSX are refused at upload, with the field named
     let e = app
         .core
-        .create_import(&admin, "contact", "c.pdf", None, b"%PDF".to_vec())
+        .create_import(
+            &admin,
+            "contact",
+            "c.pdf",
+            None,
+            std::io::Cursor::new(b"%PDF".to_vec()),
+        )
         .await
         .unwrap_err();
     assert!(format!("{e:?}").contains("format"), "{e:?}");
     let e = app
         .core
-        .create_import(&admin, "contact", "c.xlsx", None, b"not a zip".to_vec())
+        .create_import(
+            &admin,
+            "contact",
+            "c.xlsx",
+            None,
+            std::io::Cursor::new(b"not a zip".to_vec()),
+        )
         .await
         .unwrap_err();
     assert!(format!("{e:?}").contains("file"), "{e:?}");

@@ -24,8 +24,8 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 use pages::{
-    auth, board, bulk, duplicates, edit, export, home, list, notifications, profile, record,
-    search, settings, views,
+    auth, board, bulk, duplicates, edit, export, home, imports, list, notifications, profile,
+    record, search, settings, views,
 };
 use relata_core::Core;
 use state::WebState;
@@ -52,6 +52,19 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}/new", get(edit::new_page))
         .route("/o/{object}/bulk", post(bulk::bulk))
         .route("/o/{object}/export", get(export::view))
+        .route(
+            "/o/{object}/import",
+            get(imports::upload::page).post(imports::upload::upload),
+        )
+        .route("/imports", get(imports::list))
+        .route("/imports/{id}", get(imports::job::page))
+        .route("/imports/{id}/start", post(imports::actions::start))
+        .route("/imports/{id}/cancel", post(imports::actions::cancel))
+        .route("/imports/{id}/undo", post(imports::actions::undo))
+        .route(
+            "/imports/{id}/errors.csv",
+            get(imports::actions::errors_csv),
+        )
         .route("/o/{object}/views", post(views::save))
         .route("/o/{object}/views/{id}/delete", post(views::delete))
         .route("/recent", get(views::recent_page))

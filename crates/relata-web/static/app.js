@@ -245,6 +245,25 @@
     });
   }
 
+  // An import job's page while it runs: the page is read again every second and a half and
+  // its progress swapped in, until the job settles (without script, a <meta refresh> does it).
+  function importProgress() {
+    if (!document.querySelector("[data-import][data-running]")) return;
+    var timer = setInterval(function () {
+      fetch(location.href, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html === null) return;
+          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-import]");
+          var current = document.querySelector("[data-import]");
+          if (!fresh || !current) return;
+          current.replaceWith(fresh);
+          if (!fresh.hasAttribute("data-running")) clearInterval(timer);
+        })
+        .catch(function () { /* the next tick tries again */ });
+    }, 1500);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.documentElement.classList.add("js");
     board();
@@ -253,5 +272,6 @@
     inlineEdit();
     confirms();
     shortcuts();
+    importProgress();
   });
 })();

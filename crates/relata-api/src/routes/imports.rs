@@ -67,7 +67,7 @@ pub async fn upload_import(
             &object,
             &file_name,
             params.get("format").map(String::as_str),
-            body.to_vec(),
+            std::io::Cursor::new(body),
         )
         .await?;
     Ok((StatusCode::CREATED, axum::Json(job)).into_response())

@@ -5,7 +5,7 @@
 //! it reports on every row, and may then be started for real on the same file.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Write};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,10 @@ use crate::error::CoreError;
 
 /// Bytes per stored piece of an uploaded file.
 const PIECE_BYTES: usize = 1 << 20;
+/// Pieces written per transaction.
+const PIECES_PER_WRITE: usize = 8;
+/// The largest file an import takes.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 /// Rows shown as a sample of the file.
 const SAMPLE_ROWS: usize = 5;
 
@@ -258,23 +262,54 @@ pub(crate) fn load_job(conn: &mut dyn Conn, id: Uuid) -> Result<Option<ImportJob
         .transpose()
 }
 
-/// Writes the uploaded file's pieces.
-fn store_file(conn: &mut dyn Conn, job: Uuid, data: &[u8]) -> Result<(), CoreError> {
-    let sql = format!(
-        "INSERT INTO sys_import_files (job_id, seq, data) VALUES ({})",
-        placeholders(conn.dialect(), 1, 3)
-    );
-    for (seq, piece) in data.chunks(PIECE_BYTES).enumerate() {
-        conn.execute(
-            &sql,
-            &[
-                SqlValue::Uuid(job),
-                SqlValue::Int(seq as i64),
-                SqlValue::Blob(piece.to_vec()),
-            ],
-        )?;
+/// Writes the spooled upload into the database, a few pieces per transaction (a crash
+/// midway leaves a job whose file is short of its `file_bytes`, which refuses to run).
+async fn store_file(
+    store: &relata_store::Store,
+    job: Uuid,
+    spool: tempfile::NamedTempFile,
+) -> Result<(), CoreError> {
+    let mut file = std::fs::File::open(spool.path())
+        .map_err(|e| CoreError::Internal(format!("cannot read the spooled upload: {e}")))?;
+    let mut seq = 0i64;
+    loop {
+        let mut pieces = Vec::with_capacity(PIECES_PER_WRITE);
+        while pieces.len() < PIECES_PER_WRITE {
+            let mut piece = Vec::with_capacity(PIECE_BYTES);
+            (&mut file)
+                .take(PIECE_BYTES as u64)
+                .read_to_end(&mut piece)
+                .map_err(|e| CoreError::Internal(format!("cannot read the spooled upload: {e}")))?;
+            if piece.is_empty() {
+                break;
+            }
+            pieces.push(piece);
+        }
+        if pieces.is_empty() {
+            return Ok(());
+        }
+        let first = seq;
+        seq += pieces.len() as i64;
+        store
+            .write(move |conn| {
+                let sql = format!(
+                    "INSERT INTO sys_import_files (job_id, seq, data) VALUES ({})",
+                    placeholders(conn.dialect(), 1, 3)
+                );
+                for (i, piece) in pieces.into_iter().enumerate() {
+                    conn.execute(
+                        &sql,
+                        &[
+                            SqlValue::Uuid(job),
+                            SqlValue::Int(first + i as i64),
+                            SqlValue::Blob(piece),
+                        ],
+                    )?;
+                }
+                Ok::<_, CoreError>(())
+            })
+            .await?;
     }
-    Ok(())
 }
 
 /// Copies a job's file from the database into a temporary file (removed when dropped):
@@ -283,6 +318,7 @@ pub(crate) fn materialise(
     store: &relata_store::Store,
     job: Uuid,
     format: FileFormat,
+    expected: i64,
 ) -> Result<tempfile::NamedTempFile, CoreError> {
     let suffix = match format {
         FileFormat::Csv => ".csv",
@@ -317,6 +353,19 @@ pub(crate) fn materialise(
     }
     file.flush()
         .map_err(|e| CoreError::Internal(format!("cannot write a temporary file: {e}")))?;
+    let copied = file
+        .as_file()
+        .metadata()
+        .map(|m| m.len() as i64)
+        .unwrap_or(-1);
+    if copied != expected {
+        return Err(FieldError::new(
+            "file",
+            FieldErrorCode::InvalidOption,
+            format!("the upload did not complete ({copied} of {expected} bytes were stored); upload the file again"),
+        )
+        .into());
+    }
     Ok(file)
 }
 
@@ -333,29 +382,44 @@ impl Core {
         object: &str,
         file_name: &str,
         format: Option<&str>,
-        data: Vec<u8>,
+        data: impl std::io::Read + Send + 'static,
     ) -> Result<ImportJob, CoreError> {
         let object = self.object(object)?;
         actor.require(object.name(), Operation::Import)?;
         let format = FileFormat::parse(format.unwrap_or(file_name))?;
-        if data.is_empty() {
-            return Err(
-                FieldError::new("file", FieldErrorCode::Required, "the file is empty").into(),
-            );
-        }
-        // read the headings now, so a file that is no CSV or XLSX is refused at upload
-        let mut probe = tempfile::NamedTempFile::new()
-            .map_err(|e| CoreError::Internal(format!("cannot create a temporary file: {e}")))?;
-        probe
-            .write_all(&data)
-            .map_err(|e| CoreError::Internal(format!("cannot write a temporary file: {e}")))?;
-        let sheet = {
-            let path = probe.path().to_owned();
-            tokio::task::spawn_blocking(move || Sheet::open(&path, format, None).map(|s| s.headers))
-                .await
-                .map_err(|e| CoreError::Internal(e.to_string()))??
-        };
-        if sheet.iter().all(|h| h.is_empty()) {
+        // spooled to a temporary file a buffer at a time (memory does not grow with the
+        // file), and its headings read, so a file that is no CSV or XLSX is refused now
+        let (spool, bytes, headers) = tokio::task::spawn_blocking(move || {
+            let mut data = data;
+            let mut spool = tempfile::NamedTempFile::new()
+                .map_err(|e| CoreError::Internal(format!("cannot create a temporary file: {e}")))?;
+            let bytes = std::io::copy(&mut (&mut data).take(MAX_FILE_BYTES + 1), &mut spool)
+                .map_err(|e| CoreError::Internal(format!("cannot spool the upload: {e}")))?;
+            if bytes > MAX_FILE_BYTES {
+                return Err(FieldError::new(
+                    "file",
+                    FieldErrorCode::TooLarge,
+                    format!(
+                        "the file is larger than {} MiB; split it into several imports",
+                        MAX_FILE_BYTES >> 20
+                    ),
+                )
+                .into());
+            }
+            if bytes == 0 {
+                return Err(
+                    FieldError::new("file", FieldErrorCode::Required, "the file is empty").into(),
+                );
+            }
+            spool
+                .flush()
+                .map_err(|e| CoreError::Internal(format!("cannot spool the upload: {e}")))?;
+            let headers = Sheet::open(spool.path(), format, None)?.headers;
+            Ok::<_, CoreError>((spool, bytes as i64, headers))
+        })
+        .await
+        .map_err(|e| CoreError::Internal(e.to_string()))??;
+        if headers.iter().all(|h| h.is_empty()) {
             return Err(FieldError::new(
                 "file",
                 FieldErrorCode::Required,
@@ -371,9 +435,8 @@ impl Core {
             object.name().to_owned(),
             file_name.to_owned(),
         );
-        let bytes = data.len() as i64;
         self.store
-            .write_large(move |conn| {
+            .write(move |conn| {
                 conn.execute(
                     &format!(
                         "INSERT INTO sys_import_jobs (id, object, actor_id, file_name, format, file_bytes, options, status, dry_run, rows_done, created, updated, unchanged, skipped, failed, created_at) VALUES ({})",
@@ -398,7 +461,6 @@ impl Core {
                         SqlValue::Timestamp(now),
                     ],
                 )?;
-                store_file(conn, id, &data)?;
                 crate::audit::append(
                     conn,
                     &who,
@@ -409,6 +471,7 @@ impl Core {
                 )
             })
             .await?;
+        store_file(&self.store, id, spool).await?;
         self.import_job(actor, id).await
     }
 
@@ -461,7 +524,7 @@ impl Core {
         let job = self.import_job(actor, id).await?;
         let object = self.object(&job.object)?;
         let encoding = job.options.as_ref().and_then(|o| o.encoding);
-        let file = materialise_async(self, job.id, job.format).await?;
+        let file = materialise_async(self, &job).await?;
         let (headings, detected, sample) = tokio::task::spawn_blocking(move || {
             let sheet = Sheet::open(file.path(), job.format, encoding)?;
             let (headings, detected) = (sheet.headers.clone(), sheet.encoding);
@@ -519,7 +582,7 @@ impl Core {
         }
         let object = self.object(&job.object)?;
         require_rights(actor, &object, request.mode)?;
-        let file = materialise_async(self, job.id, job.format).await?;
+        let file = materialise_async(self, &job).await?;
         let encoding = request.encoding;
         let headers = tokio::task::spawn_blocking(move || {
             Sheet::open(file.path(), job.format, encoding).map(|s| s.headers)
@@ -663,11 +726,11 @@ impl Core {
 
 pub(crate) async fn materialise_async(
     core: &Core,
-    job: Uuid,
-    format: FileFormat,
+    job: &ImportJob,
 ) -> Result<tempfile::NamedTempFile, CoreError> {
     let store = core.store.clone();
-    tokio::task::spawn_blocking(move || materialise(&store, job, format))
+    let (id, format, expected) = (job.id, job.format, job.file_bytes);
+    tokio::task::spawn_blocking(move || materialise(&store, id, format, expected))
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))?
 }

@@ -342,6 +342,7 @@ pub fn with_overrides(
     overrides: &[(String, String)],
 ) -> Result<Mapping, CoreError> {
     let mut columns = auto.columns;
+    let mut chosen: HashMap<String, usize> = HashMap::new();
     for (column, spec) in overrides {
         let index = headers
             .iter()
@@ -362,6 +363,21 @@ pub fn with_overrides(
                 )
             })?;
         let target = parse_target(object, spec)?;
+        if let Some(t) = &target
+            && let Some(other) = chosen.insert(t.spec(), index).filter(|o| *o != index)
+        {
+            return Err(FieldError::new(
+                "mapping",
+                FieldErrorCode::InvalidOption,
+                format!(
+                    "columns '{}' and '{}' are both mapped to '{}'",
+                    headers[other],
+                    headers[index],
+                    t.spec()
+                ),
+            )
+            .into());
+        }
         // a target chosen explicitly moves off whichever column had it by guess
         if let Some(t) = &target {
             for c in columns.iter_mut() {
@@ -490,6 +506,12 @@ mod tests {
             )
             .is_err()
         );
+        // two columns chosen for one field is a mistake to tell, not to settle quietly
+        let both = [
+            ("Email".to_owned(), "email".to_owned()),
+            ("Other mail".to_owned(), "email".to_owned()),
+        ];
+        assert!(with_overrides(&contact, &headers, auto.clone(), &both).is_err());
         assert!(
             with_overrides(&contact, &headers, auto, &[("2".into(), "no_such".into())]).is_err()
         );

@@ -110,7 +110,7 @@ impl Core {
         let job = self.import_job(actor, id).await?;
         let object = self.object(&job.object)?;
         let encoding = job.options.as_ref().and_then(|o| o.encoding);
-        let file = materialise_async(self, job.id, job.format).await?;
+        let file = materialise_async(self, &job).await?;
         let headings = tokio::task::spawn_blocking(move || {
             Sheet::open(file.path(), job.format, encoding).map(|s| s.headers)
         })

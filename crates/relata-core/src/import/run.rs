@@ -29,13 +29,18 @@ use super::job::{
 use super::mapping::Target;
 use super::source::{Sheet, SourceRow};
 use super::transform::{Cell, Reading, read_cell};
+use futures_util::{StreamExt, TryStreamExt};
+
 use crate::Core;
 use crate::context::{Actor, Source};
+use crate::duplicates::Candidates;
 use crate::error::CoreError;
 use crate::records::companions::Companions;
 use crate::records::{read, write};
 use crate::visibility::Visibility;
 
+/// Duplicate checks of one batch run at the same time.
+const DUPLICATE_CHECKS_AT_ONCE: usize = 8;
 /// Rows per batch: one transaction, one ledger insert, one progress update.
 pub const BATCH: usize = 500;
 /// A job whose heartbeat is older than this is taken to have lost its process.
@@ -285,7 +290,7 @@ impl Core {
             normalise_phones: options.normalise_phones,
             picklist_map: options.picklist_map.clone(),
         };
-        let file = materialise_async(self, job.id, job.format).await?;
+        let file = materialise_async(self, &job).await?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<SourceRow>, CoreError>>(2);
         let (format, encoding, skip, count) = (
             job.format,
@@ -621,7 +626,8 @@ impl Core {
             }
             _ => Default::default(),
         };
-        for row in rows.iter_mut().filter(|r| r.errors.is_empty()) {
+        let mut checks = Vec::new();
+        for (index, row) in rows.iter().enumerate().filter(|(_, r)| r.errors.is_empty()) {
             if let Some(key) = &plan.options.key
                 && row
                     .input
@@ -643,8 +649,21 @@ impl Core {
             for (k, v) in values {
                 candidate.set(&k, v);
             }
-            let found = self.duplicates(actor, object, &candidate, None).await?;
-            row.duplicate_of = found.first().and_then(|d| d.record.id());
+            checks.push((index, candidate));
+        }
+        // a few rows at a time: each check is a handful of index lookups on a reader
+        let found: Vec<(usize, Option<Uuid>)> = futures_util::stream::iter(checks)
+            .map(|(index, candidate)| async move {
+                let found = self
+                    .duplicates_found_by(actor, object, &candidate, None, Candidates::EmailAndPhone)
+                    .await?;
+                Ok::<_, CoreError>((index, found.first().and_then(|d| d.record.id())))
+            })
+            .buffer_unordered(DUPLICATE_CHECKS_AT_ONCE)
+            .try_collect()
+            .await?;
+        for (index, duplicate) in found {
+            rows[index].duplicate_of = duplicate;
         }
         Ok(())
     }

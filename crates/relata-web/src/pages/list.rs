@@ -88,6 +88,7 @@ struct ListPage {
     can_create: bool,
     can_edit: bool,
     can_delete: bool,
+    can_import: bool,
     /// The object has a picklist to show as a board.
     has_board: bool,
     /// Downloads of this view: (format, label, href); empty without export permission.
@@ -566,6 +567,7 @@ async fn render(
         can_create: viewer.actor.may(object.name(), Operation::Create),
         can_edit: viewer.actor.may(object.name(), Operation::Edit),
         can_delete: viewer.actor.may(object.name(), Operation::Delete),
+        can_import: viewer.actor.may(object.name(), Operation::Import),
         has_board: object.live_fields().any(|f| {
             f.field_type == FieldType::Picklist
                 && fields::readable(&viewer.actor, &object, f.name())

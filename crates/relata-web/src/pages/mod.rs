@@ -9,6 +9,7 @@ pub mod duplicates;
 pub mod edit;
 pub mod export;
 pub mod home;
+pub mod imports;
 pub mod inputs;
 pub mod layout;
 pub mod list;

@@ -74,7 +74,8 @@ pub fn run(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .context("a CSV or XLSX import needs --in FILE")?;
     let request = request(args)?;
-    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let data =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -749,3 +749,28 @@ async fn the_api_runs_an_import_in_the_background_from_upload_to_undo() {
         404
     );
 }
+
+#[tokio::test]
+async fn an_upload_over_the_body_limit_is_refused_and_leaves_no_job() {
+    let app = TestApp::spawn_with(SpawnOptions {
+        max_body_bytes: Some(4096),
+        ..Default::default()
+    })
+    .await;
+    let mut csv = String::from("name,email\n");
+    for i in 0..500 {
+        csv.push_str(&format!("Person {i},p{i}@example.com\n"));
+    }
+    let r = app
+        .client
+        .send_raw(
+            reqwest::Method::POST,
+            "/api/v1/imports?object=contact&file_name=big.csv",
+            "text/csv",
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 413, "{}", r.text);
+    let r = app.get("/api/v1/imports").await;
+    assert_eq!(r.body["data"].as_array().map(Vec::len), Some(0));
+}

@@ -3,14 +3,16 @@
 //! read what became of each row, download the error report, cancel, undo.
 
 use axum::Extension;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde_json::json;
+use tokio::io::AsyncWriteExt;
 
-use relata_core::Actor;
 use relata_core::import::{ImportJob, ImportRequest};
+use relata_core::{Actor, CoreError};
 use relata_domain::{FieldError, FieldErrorCode};
 
 use crate::json::ApiJson;
@@ -22,13 +24,14 @@ use crate::state::AppState;
 async fn with_outcomes(state: &AppState, actor: &Actor, job: ImportJob) -> ApiResult<Response> {
     let outcomes = state.core.import_outcomes(actor, job.id).await?;
     let mut body = serde_json::to_value(&job)
-        .map_err(|e| ApiError::from(relata_core::CoreError::Internal(e.to_string())))?;
+        .map_err(|e| ApiError::from(CoreError::Internal(e.to_string())))?;
     body["outcomes"] = json!(outcomes);
     Ok(axum::Json(body).into_response())
 }
 
 /// Uploads a file to import into `object`: the body is the file itself (CSV in UTF-8 or
-/// GB18030/GBK, or XLSX), at most the server's body limit. The answer is a draft job; its
+/// GB18030/GBK, or XLSX), at most the server's body limit (`max_body_bytes`), streamed to
+/// disk as it arrives. The answer is a draft job; its
 /// preview shows how the columns would be mapped, and `start` runs it.
 #[utoipa::path(post, path = "/api/v1/imports", tag = "imports",
     params(("object" = String, Query, description = "the object to import into"),
@@ -43,7 +46,7 @@ pub async fn upload_import(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Response> {
     let params = query_map(raw.as_deref())?;
     let required = |name: &str| {
@@ -60,6 +63,33 @@ pub async fn upload_import(
             })
     };
     let (object, file_name) = (required("object")?, required("file_name")?);
+    // the body goes to a temporary file as it arrives: an upload of any size costs a buffer
+    let internal =
+        |e: std::io::Error| ApiError::from(CoreError::Internal(format!("spooling an upload: {e}")));
+    let spool = tempfile::NamedTempFile::new().map_err(internal)?;
+    let mut file = tokio::fs::File::from_std(spool.reopen().map_err(internal)?);
+    let (mut stream, mut bytes) = (body.into_data_stream(), 0usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "body_unreadable",
+                "the request body could not be read to its end",
+            )
+        })?;
+        bytes += chunk.len();
+        if bytes > state.max_body_bytes {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is larger than this server accepts",
+            ));
+        }
+        file.write_all(&chunk).await.map_err(internal)?;
+    }
+    file.flush().await.map_err(internal)?;
+    drop(file);
+    let reader = std::fs::File::open(spool.path()).map_err(internal)?;
     let job = state
         .core
         .create_import(
@@ -67,7 +97,7 @@ pub async fn upload_import(
             &object,
             &file_name,
             params.get("format").map(String::as_str),
-            std::io::Cursor::new(body),
+            reader,
         )
         .await?;
     Ok((StatusCode::CREATED, axum::Json(job)).into_response())

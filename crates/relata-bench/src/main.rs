@@ -11,6 +11,7 @@
 
 mod bare;
 mod ceiling;
+mod csv_import;
 mod data;
 mod load;
 mod org;

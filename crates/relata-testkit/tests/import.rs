@@ -774,3 +774,161 @@ async fn an_upload_over_the_body_limit_is_refused_and_leaves_no_job() {
     let r = app.get("/api/v1/imports").await;
     assert_eq!(r.body["data"].as_array().map(Vec::len), Some(0));
 }
+
+#[tokio::test]
+async fn bad_files_give_per_row_errors_or_a_clear_refusal_never_a_silent_partial_import() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    // a broken quote, a row in another encoding, a row with too many cells, among good rows
+    let mut csv: Vec<u8> = b"name,email,title\nGood One,one@example.com,A\n".to_vec();
+    csv.extend_from_slice(b"\"Broken,two@example.com,B\nGood Three,three@example.com,C\n");
+    let mut good = b"Good Four,four@example.com,D\n".to_vec();
+    csv.append(&mut good);
+    let (gbk, _, _) = encoding_rs::GBK.encode("王五,wang@example.com,经理\n");
+    csv.extend_from_slice(&gbk);
+    csv.extend_from_slice(b"Too,many@example.com,cells,here\nGood Seven,seven@example.com,G\n");
+    let job = import(
+        &app,
+        &admin,
+        "contact",
+        "bad.csv",
+        &csv,
+        ImportRequest::default(),
+    )
+    .await;
+    assert_eq!(job.status, ImportStatus::Done);
+    let rows = app
+        .core
+        .import_ledger(&admin, job.id, None, 0, 100)
+        .await
+        .unwrap();
+    let failed: Vec<_> = rows.iter().filter(|r| r.outcome == "failed").collect();
+    assert!(!failed.is_empty(), "{rows:?}");
+    for r in &failed {
+        assert!(
+            !r.errors.is_empty() && !r.errors[0].message.is_empty(),
+            "every failed row says why: {r:?}"
+        );
+    }
+    // every row read is accounted for, and only the created ones exist
+    assert_eq!(job.rows_done, rows.len() as i64);
+    assert_eq!(common::count(&app, "contact").await, job.tally.created);
+    // the open quote took the rest of the file into its row, and the error says so
+    assert_eq!((job.tally.created, job.tally.failed), (1, 1), "{rows:?}");
+    let broken = &failed[0].errors[0].message;
+    assert!(
+        broken.contains("quote") && broken.contains("from line 3 to line 8"),
+        "{broken}"
+    );
+
+    // without the broken quote, in a file that is UTF-8 for its first 64 KiB (what its
+    // encoding is told by): a row in GBK further down and a row with too many cells fail,
+    // each saying why, and the rows around them are imported
+    let pad = 2_500;
+    let mut csv: Vec<u8> = "name,email,title\n".into();
+    for i in 0..pad {
+        csv.extend_from_slice(format!("张 Pad {i},pad{i}@example.com,经理\n").as_bytes());
+    }
+    csv.extend_from_slice(&gbk);
+    csv.extend_from_slice(b"Too,many@example.com,cells,here\nGood Seven,seven@example.com,G\n");
+    assert!(csv.len() > 64 * 1024);
+    let create = ImportRequest {
+        on_duplicate: OnDuplicate::Create,
+        ..Default::default()
+    };
+    let job = import(&app, &admin, "contact", "bad2.csv", &csv, create).await;
+    let rows = app
+        .core
+        .import_ledger(&admin, job.id, Some("failed".into()), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        (job.tally.created, job.tally.failed),
+        (pad + 1, 2),
+        "{rows:?}"
+    );
+    let messages: Vec<String> = rows
+        .iter()
+        .flat_map(|r| r.errors.iter().map(|e| e.message.clone()))
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("UTF-8")),
+        "the row in another encoding is named: {messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("columns")),
+        "the row with too many cells is named: {messages:?}"
+    );
+
+    // a file without a column for a required field is refused before any row runs
+    let id = upload(
+        &app,
+        &admin,
+        "contact",
+        "no-name.csv",
+        b"email\nx@example.com\n",
+    )
+    .await;
+    let e = app
+        .core
+        .start_import(&admin, id, ImportRequest::default())
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("name"), "{e:?}");
+
+    // an XLSX with a formula (its value is imported), a formula error (that row fails) and
+    // merged cells (the value is in the first cell of the merge)
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "Name").unwrap();
+    sheet.write_string(0, 1, "Title").unwrap();
+    sheet.write_string(1, 0, "Formula Person").unwrap();
+    sheet
+        .write_formula(
+            1,
+            1,
+            rust_xlsxwriter::Formula::new("=\"Head\"&\" of sales\"").set_result("Head of sales"),
+        )
+        .unwrap();
+    sheet.write_string(2, 0, "Error Person").unwrap();
+    sheet
+        .write_formula(
+            2,
+            1,
+            rust_xlsxwriter::Formula::new("=1/0").set_result("#DIV/0!"),
+        )
+        .unwrap();
+    sheet
+        .merge_range(3, 0, 3, 1, "Merged Person", &rust_xlsxwriter::Format::new())
+        .unwrap();
+    let bytes = book.save_to_buffer().unwrap();
+    let job = import(
+        &app,
+        &admin,
+        "contact",
+        "f.xlsx",
+        &bytes,
+        ImportRequest::default(),
+    )
+    .await;
+    let rows = app
+        .core
+        .import_ledger(&admin, job.id, None, 0, 100)
+        .await
+        .unwrap();
+    let list = records(
+        &app,
+        "contact",
+        "&filter=name%20eq%20%22Formula%20Person%22",
+    )
+    .await;
+    assert_eq!(list.len(), 1, "{rows:?}");
+    assert_eq!(list[0]["title"], "Head of sales");
+    let merged = records(&app, "contact", "&filter=name%20eq%20%22Merged%20Person%22").await;
+    assert_eq!(merged.len(), 1, "{rows:?}");
+    assert_eq!(
+        rows.iter().filter(|r| r.outcome == "failed").count(),
+        1,
+        "{rows:?}"
+    );
+}

@@ -8,6 +8,8 @@
 //!   wholly there (certainly when it was acknowledged) or wholly absent; the import is then
 //!   resumed by sending again every batch without an acknowledgement, and in the end the
 //!   database holds each record of the import exactly once.
+//! - CSV import job: killed while it runs, taken over after the restart, each row once
+//!   ([`super::import_job`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,7 +27,8 @@ use crate::process::Server;
 
 pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<()> {
     single_writes(ctx, report).await?;
-    bulk_import(ctx, report).await
+    bulk_import(ctx, report).await?;
+    super::import_job::run(ctx, report).await
 }
 
 /// Restarts on the crashed database and runs its integrity check.

@@ -19,6 +19,7 @@ mod backup;
 mod concurrency;
 mod crash;
 mod fuzz;
+mod import_job;
 mod instance;
 mod soak;
 mod writers;

@@ -777,6 +777,34 @@ pub(crate) fn options_of(
         )
         .into());
     }
+    // a new record needs its required fields: a file without a column for one is refused
+    // now, rather than failing on every row
+    if request.mode != ImportMode::Update {
+        let missing: Vec<&str> = mapping::writable(object)
+            .filter(|f| f.required && f.default.is_none() && f.name() != "owner_id")
+            .filter(|f| {
+                !mapping
+                    .columns
+                    .iter()
+                    .flatten()
+                    .any(|t| t.field() == f.name())
+            })
+            .map(|f| f.name())
+            .collect();
+        if !missing.is_empty() {
+            return Err(FieldError::new(
+                "columns",
+                FieldErrorCode::Required,
+                format!(
+                    "no column is mapped to the required field{} {} of '{}'",
+                    if missing.len() > 1 { "s" } else { "" },
+                    missing.join(", "),
+                    object.name()
+                ),
+            )
+            .into());
+        }
+    }
     let key = match request.mode {
         ImportMode::Create => None,
         ImportMode::Update | ImportMode::Upsert => {

@@ -196,10 +196,16 @@ fn open_csv(path: &Path, encoding: Option<Encoding>) -> Result<Sheet, CoreError>
             Ok(false) => None,
             Ok(true) => {
                 let number = record.position().map_or(0, |p| p.line());
-                Some(SourceRow {
-                    number,
-                    cells: csv_cells(&record, width, encoding),
-                })
+                let last = reader.position().line().saturating_sub(1);
+                let cells = csv_cells(&record, width, encoding).map_err(|e| {
+                    if last > number {
+                        // a quote left open takes the lines after it into this row: say which
+                        format!("{e} (this row runs from line {number} to line {last}; the lines in between were read as part of it)")
+                    } else {
+                        e
+                    }
+                });
+                Some(SourceRow { number, cells })
             }
             // An I/O error ends the file: report it as a row of its own, then stop.
             Err(e) if e.is_io_error() => {

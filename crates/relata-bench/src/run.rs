@@ -66,6 +66,8 @@ struct Profile {
     idle_settle: Duration,
     /// Most logins each login client makes.
     login_max_per_worker: u64,
+    /// Most rows of the CSV import (the scale otherwise).
+    import_max: u64,
 }
 
 impl Options {
@@ -77,6 +79,7 @@ impl Options {
                 commit_limit: Duration::from_secs(3),
                 idle_settle: Duration::from_millis(500),
                 login_max_per_worker: 100,
+                import_max: 2_000,
             }
         } else {
             Profile {
@@ -85,6 +88,7 @@ impl Options {
                 commit_limit: Duration::from_secs(10),
                 idle_settle: Duration::from_secs(2),
                 login_max_per_worker: 500,
+                import_max: u64::MAX,
             }
         }
     }
@@ -763,12 +767,20 @@ async fn measure(
     );
 
     // --- Issue 7: CSV import with the duplicate check, into the loaded contacts -----------
+    let import_rows = n.min(profile.import_max);
     say(&format!(
-        "relata: CSV import of {n} contacts (duplicate check by email and phone)"
+        "relata: CSV import of {import_rows} contacts (duplicate check by email and phone)"
     ));
     let csv_path = dir.join("contacts.csv");
-    csv_import::write_csv(&csv_path, seed, n, n)?;
-    let imported = csv_import::run(&api, &server, &csv_path, n, Duration::from_secs(7_200)).await?;
+    csv_import::write_csv(&csv_path, seed, n, import_rows)?;
+    let imported = csv_import::run(
+        &api,
+        &server,
+        &csv_path,
+        import_rows,
+        Duration::from_secs(7_200),
+    )
+    .await?;
     let import_rate = imported.rows as f64 / imported.seconds;
     say(&format!(
         "  {import_rate:.0} rows/s ({} created, {} skipped as duplicates, {} failed), peak RSS {:.0} MB",

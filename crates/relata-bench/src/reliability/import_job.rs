@@ -26,7 +26,7 @@ async fn job(api: &Api, id: &str) -> anyhow::Result<Json> {
 }
 
 pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<()> {
-    let rows = if ctx.opts.quick { 20_000 } else { 100_000 };
+    let rows = if ctx.opts.quick { 5_000 } else { 100_000 };
     let inst = ctx.fresh("crash_csv_import")?;
     let server = inst.start(&ctx.http).await?;
     let api = inst.api(&server, &ctx.http);

@@ -932,3 +932,32 @@ async fn bad_files_give_per_row_errors_or_a_clear_refusal_never_a_silent_partial
         "{rows:?}"
     );
 }
+
+#[tokio::test]
+async fn a_job_whose_stored_file_is_short_refuses_to_run_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let id = upload(&app, &admin, "contact", "c.csv", b"name\nAnn\nBob\n").await;
+    // as if the process died between storing the job and the last piece of its file
+    app.core
+        .store
+        .write(move |conn| {
+            conn.execute(
+                &format!(
+                    "DELETE FROM sys_import_files WHERE job_id = {}",
+                    relata_store::dialect::placeholder(conn.dialect(), 1)
+                ),
+                &[relata_store::SqlValue::Uuid(id)],
+            )
+        })
+        .await
+        .map_err(|e: relata_store::StoreError| e)
+        .unwrap();
+    let e = app
+        .core
+        .start_import(&admin, id, ImportRequest::default())
+        .await
+        .unwrap_err();
+    assert!(format!("{e:?}").contains("did not complete"), "{e:?}");
+    assert_eq!(common::count(&app, "contact").await, 0);
+}

@@ -295,3 +295,68 @@ fn export_writes_csv_and_vcard_files_too() {
         .unwrap();
     assert!(!out.status.success(), "vCard is for contacts");
 }
+
+#[test]
+fn a_csv_file_imports_as_a_job_with_its_rejected_rows_written_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path(), "csv.db");
+    let csv = dir.path().join("联系人.csv");
+    std::fs::write(
+        &csv,
+        "\u{feff}姓名,邮箱,手机,生日\n张伟,zw@example.cn,138 1234 5678,1990年3月5日\n李娜,bad,13900001111,1990-13-01\n",
+    )
+    .unwrap();
+    let rejected = dir.path().join("rejected.csv");
+    let out = relata(dir.path())
+        .args([
+            "--database-url",
+            &url,
+            "import",
+            "--object",
+            "contact",
+            "--in",
+        ])
+        .arg(&csv)
+        .arg("--errors")
+        .arg(&rejected)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed row makes the exit status 1: {err}"
+    );
+    assert!(
+        err.contains("1 created") && err.contains("1 failed"),
+        "{err}"
+    );
+    let report = std::fs::read_to_string(&rejected).unwrap();
+    assert!(
+        report.contains("李娜") && report.contains("Email"),
+        "{report}"
+    );
+    let contacts = lines(&export(dir.path(), &url, "contact"));
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(contacts[0]["mobile"], "+8613812345678");
+    assert_eq!(contacts[0]["birthday"], "1990-03-05");
+
+    // a dry run writes nothing and exits 0 when every row would import
+    std::fs::write(&csv, "Name,E-mail\nAnn Lee,ann@example.com\n").unwrap();
+    let out = relata(dir.path())
+        .args([
+            "--database-url",
+            &url,
+            "import",
+            "--object",
+            "contact",
+            "--dry-run",
+            "--in",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("checked"), "{}", stderr(&out));
+    assert_eq!(lines(&export(dir.path(), &url, "contact")).len(), 1);
+}

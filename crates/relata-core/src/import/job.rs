@@ -589,7 +589,7 @@ impl Core {
         })
         .await
         .map_err(|e| CoreError::Internal(e.to_string()))??;
-        let options = options_of(&object, &headers, request.clone(), &self.settings)?;
+        let options = options_of(&object, &headers, request.clone())?;
         let now = self.clock.now();
         let who = crate::audit::Who::from(actor);
         let options_json =
@@ -759,7 +759,6 @@ pub(crate) fn options_of(
     object: &ObjectDef,
     headers: &[String],
     request: ImportRequest,
-    settings: &crate::Settings,
 ) -> Result<ImportOptions, CoreError> {
     let mut overrides: Vec<(String, String)> = request.columns.into_iter().collect();
     overrides.sort();
@@ -866,7 +865,6 @@ pub(crate) fn options_of(
         )
         .into());
     }
-    let _ = settings;
     Ok(ImportOptions {
         mapping,
         mode: request.mode,

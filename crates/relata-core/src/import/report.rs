@@ -45,6 +45,17 @@ impl Core {
         limit: usize,
     ) -> Result<Vec<ImportRow>, CoreError> {
         self.import_job(actor, id).await?;
+        self.ledger_page(id, outcome, after, limit).await
+    }
+
+    /// One page of the ledger of a job the caller was already let see.
+    async fn ledger_page(
+        &self,
+        id: Uuid,
+        outcome: Option<String>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<ImportRow>, CoreError> {
         let limit = limit.clamp(1, PAGE);
         self.store
             .read(move |conn| {
@@ -124,7 +135,7 @@ impl Core {
         let mut after = 0i64;
         loop {
             let rows = self
-                .import_ledger(actor, id, Some("problems".into()), after, PAGE)
+                .ledger_page(id, Some("problems".into()), after, PAGE)
                 .await?;
             let Some(last) = rows.last() else { break };
             after = last.row;

@@ -17,7 +17,6 @@ use relata_domain::dedupe::person::email_key;
 use relata_domain::dedupe::phone::to_e164;
 use relata_domain::meta::{FieldType, ObjectDef};
 use relata_domain::{FieldError, FieldErrorCode, Record, UserId, Value};
-use relata_store::codec::encode;
 use relata_store::ddl::table_name;
 use relata_store::dialect::placeholders;
 use relata_store::{Conn, Sql, SqlValue};
@@ -35,6 +34,7 @@ use crate::Core;
 use crate::context::{Actor, Source};
 use crate::duplicates::Candidates;
 use crate::error::CoreError;
+use crate::records::bulk::find_existing;
 use crate::records::companions::Companions;
 use crate::records::{read, write};
 use crate::visibility::Visibility;
@@ -100,6 +100,16 @@ struct Plan {
     targets: write::LookupTargets,
     ctx: relata_domain::value::ParseContext,
     region: relata_domain::dedupe::phone::PhoneRegion,
+    /// The matching rule's email and phone fields, whose exact keys tie a row to a record
+    /// created earlier in the same import.
+    exact_fields: Vec<(String, Comparator)>,
+}
+
+/// What the reading thread sends.
+enum Read {
+    /// The file's data rows, counted before the first batch (a job that resumes knows them).
+    Total(i64),
+    Rows(Vec<SourceRow>),
 }
 
 enum Progress {
@@ -277,6 +287,7 @@ impl Core {
             targets: self.lookup_targets(actor, &object),
             ctx: self.parse_context(),
             region: self.phone_region(),
+            exact_fields: exact_fields(&object),
             object: object.clone(),
             options: options.clone(),
             dry_run: job.dry_run,
@@ -291,7 +302,7 @@ impl Core {
             picklist_map: options.picklist_map.clone(),
         };
         let file = materialise_async(self, &job).await?;
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<SourceRow>, CoreError>>(2);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Read, CoreError>>(2);
         let (format, encoding, skip, count) = (
             job.format,
             options.encoding,
@@ -304,15 +315,12 @@ impl Core {
                 let run = || -> Result<(), CoreError> {
                     if count {
                         let total = Sheet::open(file.path(), format, encoding)?.count();
-                        let _ = tx.blocking_send(Err(CoreError::BadRequest {
-                            code: "total",
-                            message: total.to_string(),
-                        }));
+                        let _ = tx.blocking_send(Ok(Read::Total(total as i64)));
                     }
                     let mut sheet = Sheet::open(file.path(), format, encoding)?.skip(skip);
                     loop {
                         let batch: Vec<SourceRow> = sheet.by_ref().take(BATCH).collect();
-                        if batch.is_empty() || tx.blocking_send(Ok(batch)).is_err() {
+                        if batch.is_empty() || tx.blocking_send(Ok(Read::Rows(batch))).is_err() {
                             return Ok(());
                         }
                     }
@@ -333,12 +341,9 @@ impl Core {
                 break Ok(true);
             };
             let rows = match message {
-                Ok(rows) => rows,
-                Err(CoreError::BadRequest {
-                    code: "total",
-                    message,
-                }) => {
-                    self.set_total(job.id, message.parse().unwrap_or(0)).await?;
+                Ok(Read::Rows(rows)) => rows,
+                Ok(Read::Total(total)) => {
+                    self.set_total(job.id, total).await?;
                     continue;
                 }
                 Err(e) => break Err(e),
@@ -685,13 +690,8 @@ impl Core {
                     .iter()
                     .map(|k| Value::parse(field, k, &ctx).ok().filter(|v| !v.is_null()))
                     .collect();
-                let found = find_by_key(conn, &object, &key, &values, &vis)?;
-                Ok::<_, CoreError>(
-                    found
-                        .into_values()
-                        .map(|r| r.get(&key).to_json().to_string())
-                        .collect(),
-                )
+                let found = find_existing(conn, &object, field, &values, &vis)?;
+                Ok::<_, CoreError>(found.into_keys().collect())
             })
             .await
     }
@@ -797,68 +797,36 @@ fn prepare(
     out
 }
 
-/// Live, visible records whose `key` is among `values`, by the key's JSON text.
-fn find_by_key(
-    conn: &mut dyn Conn,
-    object: &ObjectDef,
-    key: &str,
-    values: &[Option<Value>],
-    vis: &Visibility,
-) -> Result<HashMap<String, Record>, CoreError> {
-    let Some(field) = object.field(key) else {
-        return Ok(HashMap::new());
+/// The fields of the object's matching rule compared exactly: emails and phones.
+fn exact_fields(object: &ObjectDef) -> Vec<(String, Comparator)> {
+    let Some(rule) = relata_domain::dedupe::MatchRule::standard(object.name()) else {
+        return Vec::new();
     };
-    let mut out = HashMap::new();
-    let wanted: Vec<&Value> = values.iter().flatten().collect();
-    for chunk in wanted.chunks(KEY_CHUNK) {
-        let mut sql = Sql::new(conn.dialect());
-        sql.push(&format!(
-            "SELECT {} FROM {} t WHERE t.deleted_at IS NULL",
-            read::select_list(object, "t."),
-            table_name(object)
-        ));
-        vis.push(&mut sql, "t.");
-        sql.push(&format!(" AND t.{key} IN ("));
-        for (i, v) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.param(encode(field, v, conn.dialect()));
-        }
-        sql.push(")");
-        for row in conn.query(&sql.text, &sql.params)? {
-            let record = read::decode_row(object, &row)?;
-            out.insert(record.get(key).to_json().to_string(), record);
-        }
-    }
-    Ok(out)
+    rule.fields
+        .iter()
+        .filter(|f| matches!(f.comparator, Comparator::Email | Comparator::Phone))
+        .flat_map(|f| f.fields.iter().map(|n| (n.clone(), f.comparator)))
+        .collect()
 }
 
 /// The exact keys (normalised email, phone in E.164) by which a record created earlier in
 /// this import is a duplicate of a later row, before the search index is asked.
 fn exact_keys(
-    object: &ObjectDef,
+    fields: &[(String, Comparator)],
     input: &Map<String, Json>,
     region: &relata_domain::dedupe::phone::PhoneRegion,
 ) -> Vec<String> {
-    let Some(rule) = relata_domain::dedupe::MatchRule::standard(object.name()) else {
-        return Vec::new();
-    };
-    let mut keys = Vec::new();
-    for f in &rule.fields {
-        for name in &f.fields {
-            let Some(text) = input.get(name).and_then(Json::as_str) else {
-                continue;
-            };
-            let key = match f.comparator {
+    fields
+        .iter()
+        .filter_map(|(name, comparator)| {
+            let text = input.get(name).and_then(Json::as_str)?;
+            match comparator {
                 Comparator::Email => email_key(text).map(|k| format!("e:{k}")),
                 Comparator::Phone => to_e164(text, region).map(|k| format!("p:{k}")),
                 _ => None,
-            };
-            keys.extend(key);
-        }
-    }
-    keys
+            }
+        })
+        .collect()
 }
 
 /// Writes one batch, its ledger rows and the job's progress, in the caller's transaction.
@@ -901,7 +869,7 @@ fn write_batch(
                         .filter(|v| !v.is_null())
                 })
                 .collect();
-            find_by_key(conn, object, key, &values, &plan.edit_vis)?
+            find_existing(conn, object, field, &values, &plan.edit_vis)?
         }
         None => HashMap::new(),
     };
@@ -1008,7 +976,7 @@ fn write_row(
             .map_or_else(|| k.to_string(), |v| v.to_json().to_string())
     });
     let by_key = key_text.as_ref().and_then(|k| existing.get(k)).cloned();
-    let keys = exact_keys(object, &row.input, region);
+    let keys = exact_keys(&plan.exact_fields, &row.input, region);
     let earlier = keys.iter().find_map(|k| created_keys.get(k)).copied();
     // what the row is to do: update a record (found by key, or the duplicate it matched) or create
     let mut target: Option<Record> = by_key;

@@ -409,8 +409,8 @@ fn key_text(v: &Value) -> String {
     v.to_json().to_string()
 }
 
-/// Live, visible records whose key is among `keys`, by key text.
-fn find_existing(
+/// Live, visible records whose key is among `keys`, by key text (the key's JSON).
+pub(crate) fn find_existing(
     conn: &mut dyn Conn,
     object: &ObjectDef,
     key_field: &relata_domain::meta::FieldDef,

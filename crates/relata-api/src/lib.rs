@@ -29,7 +29,8 @@ use utoipa_axum::routes;
 
 use relata_core::Core;
 use routes::{
-    admin, auth, changes, duplicates, export, imports, me, meta, records, search, system, views,
+    admin, auth, changes, duplicates, export, imports, me, meta, records, search, system, timeline,
+    views,
 };
 use state::{AppState, TokenCache};
 
@@ -92,6 +93,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(records::get, records::update, records::delete))
         .routes(routes!(records::restore))
         .routes(routes!(records::history))
+        .routes(routes!(timeline::timeline))
         .routes(routes!(records::bulk))
         .routes(routes!(meta::list_objects, meta::create_object))
         .routes(routes!(meta::get_object))

@@ -18,6 +18,7 @@ pub mod meta_admin;
 pub mod notifications;
 pub mod records;
 pub mod search;
+pub mod timeline;
 pub mod ui_state;
 pub mod visibility;
 
@@ -84,6 +85,8 @@ pub struct Core {
     mailer: RwLock<Arc<dyn mail::Mailer>>,
     /// Rung when an import is queued or is to be undone.
     import_wake: tokio::sync::Notify,
+    /// What timelines are made of; modules add their sources at start.
+    timeline: timeline::Registry,
 }
 
 impl Core {
@@ -114,6 +117,7 @@ impl Core {
             passwords: access::password::Passwords::start(),
             mailer: RwLock::new(Arc::new(mail::NoMailer)),
             import_wake: tokio::sync::Notify::new(),
+            timeline: timeline::Registry::standard(),
         }))
     }
 

@@ -24,6 +24,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/records/{object}/{id}", &["get", "patch", "delete"]),
     ("/api/v1/records/{object}/{id}/restore", &["post"]),
     ("/api/v1/records/{object}/{id}/history", &["get"]),
+    ("/api/v1/records/{object}/{id}/timeline", &["get"]),
     ("/api/v1/records/{object}/bulk", &["post"]),
     ("/api/v1/records/{object}/aggregate", &["get"]),
     ("/api/v1/records/{object}/export", &["get"]),

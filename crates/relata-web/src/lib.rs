@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 
 use pages::{
     auth, board, bulk, duplicates, edit, export, home, imports, list, notifications, profile,
-    record, search, settings, views,
+    record, search, settings, timeline, views,
 };
 use relata_core::Core;
 use state::WebState;
@@ -80,6 +80,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}/{id}/field/{field}", post(edit::inline))
         .route("/o/{object}/{id}/delete", post(edit::delete))
         .route("/o/{object}/{id}/duplicates", get(duplicates::page))
+        .route("/o/{object}/{id}/timeline", get(timeline::page))
         .route("/o/{object}/{id}/restore", post(edit::restore))
         .route("/settings", get(settings::index))
         .route(

@@ -11,4 +11,5 @@ pub mod meta;
 pub mod records;
 pub mod search;
 pub mod system;
+pub mod timeline;
 pub mod views;

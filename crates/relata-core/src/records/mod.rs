@@ -429,7 +429,8 @@ fn notify_owner(
     }
 }
 
-fn json_of(v: &SqlValue) -> Json {
+/// A JSON column as read from either backend (SQLite hands it over as text).
+pub(crate) fn json_of(v: &SqlValue) -> Json {
     match v {
         SqlValue::Json(j) => j.clone(),
         SqlValue::Text(s) => serde_json::from_str(s).unwrap_or(Json::Null),

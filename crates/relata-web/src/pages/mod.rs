@@ -18,6 +18,7 @@ pub mod profile;
 pub mod record;
 pub mod search;
 pub mod settings;
+pub mod timeline;
 pub mod views;
 
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use serde_json::{Value as Json, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use relata_core::fields;
@@ -15,11 +15,11 @@ use relata_core::records::ListRequest;
 use relata_domain::access::Operation;
 use relata_domain::filter::{Filter, Op};
 use relata_domain::meta::{FieldDef, FieldType, ObjectDef};
-use relata_domain::value::ParseContext;
 use relata_domain::{FieldError, Record, Value};
 
 use super::cells::{Cell, Names, cell};
 use super::inputs::{self, Input};
+use super::timeline::Event;
 use super::{Chrome, html, readable_object};
 use crate::error::WebError;
 use crate::form::FormData;
@@ -29,9 +29,6 @@ use crate::state::WebState;
 /// Rows of each related list on the page; "view all" opens the filtered list.
 const RELATED_ROWS: usize = 5;
 const RELATED_COUNT_CAP: u64 = 1_000;
-const TIMELINE_ITEMS: usize = 50;
-/// Objects whose records are activities on the timeline of what they are linked to.
-const ACTIVITY_OBJECTS: &[&str] = &["task", "note"];
 
 pub struct Item {
     pub name: String,
@@ -56,15 +53,6 @@ pub struct RelatedList {
     pub new_href: Option<String>,
 }
 
-pub struct Event {
-    pub when: String,
-    pub who: String,
-    pub text: String,
-    pub href: Option<String>,
-    /// `change`, `created`, `task`, `note`…
-    pub kind: String,
-}
-
 #[derive(Template)]
 #[template(path = "record.html")]
 struct RecordPage {
@@ -78,7 +66,9 @@ struct RecordPage {
     header: Vec<Item>,
     sections: Vec<Section>,
     related: Vec<RelatedList>,
-    timeline: Vec<Event>,
+    /// The newest items of the 360° timeline, and whether there are more.
+    events: Vec<Event>,
+    timeline_more: bool,
     can_edit: bool,
     /// The object has a matching rule: the page offers a duplicate check.
     has_match_rule: bool,
@@ -209,8 +199,10 @@ pub async fn render(
         _ => tr.object_label(&object),
     };
 
-    let (related, activities) = related_lists(state, viewer, &object, id).await;
-    let timeline = timeline(state, viewer, &object, &record, activities).await;
+    let (related, (events, timeline_more)) = tokio::join!(
+        related_lists(state, viewer, &object, id),
+        super::timeline::panel(state, viewer, &object, id),
+    );
     let errors = failed
         .as_ref()
         .map(|f| inputs::unplaced_errors(&editors, f.errors, tr))
@@ -226,7 +218,8 @@ pub async fn render(
         header,
         sections,
         related,
-        timeline,
+        events,
+        timeline_more,
         can_edit: !binned && rights.edit,
         has_match_rule: relata_domain::dedupe::MatchRule::standard(object.name()).is_some(),
         can_delete: rights.delete,
@@ -261,25 +254,23 @@ fn children(
     out
 }
 
-/// The related lists, and the activity records among them for the timeline.
+/// The related lists: the records of other objects that point at this one.
 async fn related_lists(
     state: &WebState,
     viewer: &Viewer,
     object: &ObjectDef,
     id: Uuid,
-) -> (Vec<RelatedList>, Vec<(Arc<ObjectDef>, Record)>) {
+) -> Vec<RelatedList> {
     let tr = viewer.tr();
     let mut lists = Vec::new();
-    let mut activities = Vec::new();
     for (child, via) in children(state, viewer, object) {
-        let is_activity = ACTIVITY_OBJECTS.contains(&child.name());
         let request = ListRequest {
             filter: Some(Filter::Cond {
                 field: via.clone(),
                 op: Op::Eq,
                 value: json!(id.to_string()),
             }),
-            limit: Some(if is_activity { 20 } else { RELATED_ROWS }),
+            limit: Some(RELATED_ROWS),
             count: true,
             count_cap: Some(RELATED_COUNT_CAP),
             ..ListRequest::default()
@@ -349,131 +340,6 @@ async fn related_lists(
                 .may(child.name(), Operation::Create)
                 .then(|| format!("/o/{}/new?{via}={id}", child.name())),
         });
-        if is_activity {
-            activities.extend(page.records.into_iter().map(|r| (child.clone(), r)));
-        }
     }
-    (lists, activities)
-}
-
-/// Field changes, activities and the creation of the record, newest first.
-async fn timeline(
-    state: &WebState,
-    viewer: &Viewer,
-    object: &ObjectDef,
-    record: &Record,
-    activities: Vec<(Arc<ObjectDef>, Record)>,
-) -> Vec<Event> {
-    let tr = viewer.tr();
-    let Some(id) = record.id() else {
-        return Vec::new();
-    };
-    let history = state
-        .core
-        .record_history(&viewer.actor, object.name(), id)
-        .await
-        .unwrap_or_default();
-    let mut users: Vec<Uuid> = history
-        .iter()
-        .filter_map(|h| h.actor.as_deref().and_then(|a| Uuid::parse_str(a).ok()))
-        .collect();
-    for (_, r) in &activities {
-        if let Value::Ref(u) = r.get("created_by") {
-            users.push(*u);
-        }
-    }
-    if let Value::Ref(u) = record.get("created_by") {
-        users.push(*u);
-    }
-    let user_names = state.core.user_names(users).await.unwrap_or_default();
-    let who = |id: Option<Uuid>| {
-        id.and_then(|u| user_names.get(&u).map(|b| b.name.clone()))
-            .unwrap_or_default()
-    };
-    let ctx = ParseContext::default();
-    let shown_json = |f: &FieldDef, v: &Json| -> String {
-        if v.is_null() {
-            return tr.t("value.empty").to_owned();
-        }
-        match Value::parse(f, v, &ctx) {
-            Ok(Value::Ref(u)) if f.field_type == FieldType::UserLookup => user_names
-                .get(&u)
-                .map(|b| b.name.clone())
-                .unwrap_or_else(|| u.to_string()),
-            Ok(value) => viewer.fmt.value(object, f, &value),
-            Err(_) => v
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| v.to_string()),
-        }
-    };
-    let mut events: Vec<(String, Event)> = Vec::new();
-    for h in history.iter().take(TIMELINE_ITEMS) {
-        let Some(field) = object.field(&h.field) else {
-            continue;
-        };
-        let at = relata_domain::value::parse_datetime(&h.at);
-        events.push((
-            h.at.clone(),
-            Event {
-                when: at.map(|t| viewer.fmt.datetime(&t)).unwrap_or_default(),
-                who: who(h.actor.as_deref().and_then(|a| Uuid::parse_str(a).ok())),
-                text: tr.tf(
-                    "timeline.changed",
-                    &[
-                        ("field", &tr.field_label(object, field)),
-                        ("old", &shown_json(field, &h.old_value)),
-                        ("new", &shown_json(field, &h.new_value)),
-                    ],
-                ),
-                href: None,
-                kind: "change".into(),
-            },
-        ));
-    }
-    for (child, r) in &activities {
-        let Value::Datetime(at) = r.get("created_at") else {
-            continue;
-        };
-        let title = match r.get(child.name_field.as_str()) {
-            Value::Text(t) => t.clone(),
-            _ => String::new(),
-        };
-        let who_id = match r.get("created_by") {
-            Value::Ref(u) => Some(*u),
-            _ => None,
-        };
-        events.push((
-            relata_domain::value::format_datetime(at),
-            Event {
-                when: viewer.fmt.datetime(at),
-                who: who(who_id),
-                text: format!("{}: {title}", tr.object_label(child)),
-                href: r.id().map(|i| format!("/o/{}/{i}", child.name())),
-                kind: child.name().to_owned(),
-            },
-        ));
-    }
-    if let Value::Datetime(at) = record.get("created_at") {
-        let who_id = match record.get("created_by") {
-            Value::Ref(u) => Some(*u),
-            _ => None,
-        };
-        events.push((
-            relata_domain::value::format_datetime(at),
-            Event {
-                when: viewer.fmt.datetime(at),
-                who: who(who_id),
-                text: tr.tf("timeline.created", &[("object", &tr.object_label(object))]),
-                href: None,
-                kind: "created".into(),
-            },
-        ));
-    }
-    events.sort_by(|a, b| b.0.cmp(&a.0));
-    events
-        .into_iter()
-        .take(TIMELINE_ITEMS)
-        .map(|(_, e)| e)
-        .collect()
+    lists
 }

@@ -20,6 +20,7 @@ mod reliability;
 mod report;
 mod results;
 mod run;
+mod timeline;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -561,6 +561,45 @@ async fn measure(
     // --- Issue 6: the web UI's pages, server time, as the administrator in a browser session -
     web_pages(http, &api, &server, &bulk.ids, opts, dir, &wrk, run).await?;
 
+    // --- Issue 7: the 360° timeline of an account with 10,000 items ----------------------
+    say(&format!(
+        "relata: timeline of an account with {} items",
+        crate::timeline::ITEMS
+    ));
+    let account = crate::timeline::prepare(&api).await?;
+    let lines = dir.join("timeline-paths.txt");
+    let paths = vec![format!("/api/v1/records/account/{account}/timeline")];
+    load::write_lines(&lines, &paths)?;
+    let w = wrk(&lines, 1, &token, None);
+    let (base, w2) = (server.base(), w.clone());
+    let r = blocking(move || w2.run(&base)).await?;
+    let l = r.latency_ms();
+    say(&format!(
+        "  first page: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+        l.p50, l.p95, l.p99
+    ));
+    if r.error_count() > 0 {
+        run.notes.push(format!(
+            "timeline: {} of {} requests failed",
+            r.error_count(),
+            r.requests
+        ));
+    }
+    run.figures.push(
+        Figure::new(
+            "timeline_first_page",
+            "Timeline of an account with 10,000 items (tasks, notes, opportunities, contacts, field changes): first page of 50 over the API (wrk, 1 connection)",
+            l.p95,
+            "ms p95",
+        )
+        .target("p95 ≤ 20 ms", Some(l.p95 <= 20.0))
+        .latency(l)
+        .detail("load", w.describe())
+        .detail("items", crate::timeline::ITEMS)
+        .detail("req_per_s", r.ok_per_second())
+        .detail("errors", r.error_count()),
+    );
+
     // PATCH alone, then the mixed workload (issue 5): 70% get by id, 20% PATCH, 10% creates.
     for (id, label, reads, changes, connections) in [
         (

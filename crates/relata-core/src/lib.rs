@@ -54,6 +54,8 @@ pub struct Settings {
     pub api_rate_limit_per_minute: u32,
     /// Days the audit log keeps an entry.
     pub audit_retention_days: u32,
+    /// Days during which a merge of duplicate records can be undone.
+    pub merge_undo_days: u32,
 }
 
 impl Default for Settings {
@@ -69,6 +71,7 @@ impl Default for Settings {
             login_address_failures: 30,
             api_rate_limit_per_minute: 0,
             audit_retention_days: 365,
+            merge_undo_days: 30,
         }
     }
 }

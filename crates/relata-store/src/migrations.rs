@@ -35,6 +35,7 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
         (6, "saved list views and recent items", create_ui_tables),
         (7, "in-app notifications", create_notifications),
         (8, "import jobs and their row ledger", create_import_tables),
+        (9, "merges of duplicate records", create_merges_table),
     ]
 }
 
@@ -61,7 +62,35 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.extend(ui_tables());
     tables.push(notifications_table());
     tables.extend(import_tables());
+    tables.push(merges_table());
     tables
+}
+
+/// One row per merge of duplicate records: what it changed — the surviving record's values
+/// before and after, the related records it re-pointed, the shares it moved, the unique
+/// values it took from the merged records — so that it can be undone within the undo window
+/// without touching what was edited since.
+fn merges_table() -> TableDef {
+    TableDef::new(
+        "sys_merges",
+        vec![
+            col("id", Uuid),
+            col("object", Text),
+            col("survivor_id", Uuid),
+            col("merged_ids", Json),
+            col("actor", Uuid).null(),
+            col("at", Timestamp),
+            col("changes", Json),
+            col("undone_at", Timestamp).null(),
+            col("undone_by", Uuid).null(),
+        ],
+        &["id"],
+    )
+    .index(&["object", "survivor_id", "at"], false)
+}
+
+fn create_merges_table(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    merges_table().create(conn)
 }
 
 /// Import jobs, and one ledger row per source row an import has dealt with: written in the

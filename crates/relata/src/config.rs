@@ -46,6 +46,7 @@ pub struct Config {
     pub login_address_failures: u32,
     pub api_rate_limit_per_minute: u32,
     pub audit_retention_days: u32,
+    pub merge_undo_days: u32,
     pub shutdown_grace_secs: u64,
     pub log: String,
     pub log_format: LogFormat,
@@ -72,6 +73,7 @@ impl Default for Config {
             login_address_failures: settings.login_address_failures,
             api_rate_limit_per_minute: settings.api_rate_limit_per_minute,
             audit_retention_days: settings.audit_retention_days,
+            merge_undo_days: settings.merge_undo_days,
             shutdown_grace_secs: 30,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -133,6 +135,10 @@ const DOCS: &[(&str, &str)] = &[
         "Requests per minute one API token or session may make; 0 for no limit.",
     ),
     ("audit_retention_days", "Days the audit log keeps an entry."),
+    (
+        "merge_undo_days",
+        "Days during which a merge of duplicate records can be undone; 0 turns undo off.",
+    ),
     (
         "shutdown_grace_secs",
         "On SIGTERM or Ctrl-C, how long in-flight requests may take to finish.",
@@ -352,6 +358,7 @@ impl Config {
             login_address_failures: self.login_address_failures,
             api_rate_limit_per_minute: self.api_rate_limit_per_minute,
             audit_retention_days: self.audit_retention_days,
+            merge_undo_days: self.merge_undo_days,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod duplicates;
 pub mod export;
 pub mod imports;
 pub mod me;
+pub mod merge;
 pub mod meta;
 pub mod records;
 pub mod search;

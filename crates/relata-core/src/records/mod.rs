@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod bulk;
 pub mod companions;
 pub mod labels;
+pub mod merge;
 pub mod read;
 pub mod rights;
 pub mod transfer;
@@ -394,7 +395,7 @@ impl Core {
 }
 
 /// Runs one write step and flushes the search terms and events it queued.
-fn with_companions<T>(
+pub(crate) fn with_companions<T>(
     conn: &mut dyn relata_store::Conn,
     f: impl FnOnce(&mut dyn relata_store::Conn, &mut companions::Companions) -> Result<T, CoreError>,
 ) -> Result<T, CoreError> {
@@ -438,7 +439,7 @@ pub(crate) fn json_of(v: &SqlValue) -> Json {
     }
 }
 
-fn check_version(current: &Record, expected: Option<i64>) -> Result<(), CoreError> {
+pub(crate) fn check_version(current: &Record, expected: Option<i64>) -> Result<(), CoreError> {
     match expected {
         Some(v) if v != current.version() => Err(CoreError::StaleVersion {
             expected: v,

@@ -9,6 +9,7 @@
 //! Fuzzy similarities below [`FUZZY_FLOOR`] count as no evidence.
 
 pub mod company;
+pub mod merge;
 pub mod person;
 pub mod phone;
 

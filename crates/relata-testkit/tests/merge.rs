@@ -1,0 +1,462 @@
+//! Merging duplicate records through the real server: the surviving values, every related
+//! record of every object re-pointed (contacts, opportunities, tasks, notes, a custom object,
+//! a child account, records in the recycle bin), shares moved, a unique value handed over,
+//! the merged record in the recycle bin, the audit entry; then the undo, which keeps what was
+//! edited since. Permissions (403 and nothing changed) and bad input, on both backends.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use relata_core::Settings;
+use relata_domain::ManualClock;
+use relata_testkit::{SpawnOptions, TestApp};
+use serde_json::{Value as Json, json};
+
+use common::{DbState, add_field, create_object, id_of};
+
+async fn list_ids(app: &TestApp, object: &str, filter: &str) -> Vec<String> {
+    let r = app
+        .get(&format!(
+            "/api/v1/records/{object}?limit=100&filter={}",
+            common::urlencode(filter)
+        ))
+        .await;
+    r.assert_status(200);
+    r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_merge_keeps_the_chosen_values_repoints_everything_and_its_undo_puts_it_back() {
+    let app = TestApp::spawn().await;
+    create_object(&app, "site_visit", "Site visit", "Site visits").await;
+    add_field(
+        &app,
+        "site_visit",
+        json!({"api_name": "account_id", "type": "lookup", "label": "Account", "target": "account"}),
+    )
+    .await;
+    add_field(
+        &app,
+        "account",
+        json!({"api_name": "credit_code", "type": "text", "label": "Credit code", "unique": true}),
+    )
+    .await;
+    let rep = app.user("rep@example.com", json!({"name": "Rep"})).await;
+    let rep_client = app.client_for(&rep).await;
+
+    let keep = app
+        .create(
+            "account",
+            &json!({"name": "华远科技", "industry": "technology", "city": "上海"}),
+        )
+        .await;
+    let dup = app
+        .create(
+            "account",
+            &json!({"name": "上海华远科技有限公司", "phone": "021-5555 0101", "level": "a", "credit_code": "91310000MA1FL4CT3X"}),
+        )
+        .await;
+    let (keep_id, dup_id) = (id_of(&keep), id_of(&dup));
+    let contact = app
+        .create("contact", &json!({"name": "张伟", "account_id": dup_id}))
+        .await;
+    let opp = app
+        .create(
+            "opportunity",
+            &json!({"name": "CRM 项目", "account_id": dup_id}),
+        )
+        .await;
+    let task = app
+        .create("task", &json!({"subject": "回访", "account_id": dup_id}))
+        .await;
+    let note = app
+        .create("note", &json!({"title": "纪要", "account_id": dup_id}))
+        .await;
+    let visit = app
+        .create("site_visit", &json!({"name": "拜访", "account_id": dup_id}))
+        .await;
+    let branch = app
+        .create(
+            "account",
+            &json!({"name": "华远北京分公司", "parent_id": dup_id}),
+        )
+        .await;
+    let binned = app
+        .create(
+            "task",
+            &json!({"subject": "已删除的任务", "account_id": dup_id}),
+        )
+        .await;
+    app.delete(&format!("/api/v1/records/task/{}", id_of(&binned)))
+        .await
+        .assert_status(204);
+    // the merged record is shared with the rep, the survivor is not
+    app.post(
+        &format!("/api/v1/records/account/{dup_id}/shares"),
+        &json!({"principal": {"kind": "user", "id": rep.user_id.0.to_string()}, "access": "read"}),
+    )
+    .await
+    .assert_status(201);
+    rep_client
+        .get(&format!("/api/v1/records/account/{keep_id}"))
+        .await
+        .assert_status(404);
+
+    // the plan: the survivor first, the newer record's values by default
+    let plan = app
+        .get(&format!(
+            "/api/v1/records/account/{keep_id}/merge?with={dup_id}"
+        ))
+        .await;
+    plan.assert_status(200);
+    assert_eq!(plan.body["records"][0]["id"], keep["id"]);
+    assert_eq!(plan.body["sources"]["name"], dup["id"], "{}", plan.text);
+    assert_eq!(
+        plan.body["sources"]["industry"], keep["id"],
+        "only it has one"
+    );
+    assert_eq!(plan.body["sources"]["phone"], dup["id"]);
+    assert!(
+        plan.body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f != "owner_id" && f != "id"),
+        "{}",
+        plan.body["fields"]
+    );
+
+    let merged = app
+        .post(
+            &format!("/api/v1/records/account/{keep_id}/merge"),
+            &json!({"records": [dup_id], "values": {"name": keep_id}}),
+        )
+        .await;
+    merged.assert_status(200);
+    let record = &merged.body["record"];
+    assert_eq!(record["name"], "华远科技", "chosen");
+    assert_eq!(
+        record["industry"], "technology",
+        "only the survivor had one"
+    );
+    assert_eq!(
+        record["phone"], dup["phone"],
+        "taken from the merged record"
+    );
+    assert_eq!(record["level"], "a");
+    assert_eq!(
+        record["credit_code"], "91310000MA1FL4CT3X",
+        "a unique value handed over"
+    );
+    assert_eq!(merged.body["reparented"], 7, "{}", merged.text);
+    assert_eq!(merged.body["shares_moved"], 1);
+    let merge_id = merged.body["merge_id"].as_str().unwrap().to_owned();
+
+    // everything points at the survivor, the binned task included
+    for (object, child) in [
+        ("contact", &contact),
+        ("opportunity", &opp),
+        ("task", &task),
+        ("note", &note),
+        ("site_visit", &visit),
+    ] {
+        let got = app
+            .get(&format!("/api/v1/records/{object}/{}", id_of(child)))
+            .await;
+        assert_eq!(got.body["account_id"], keep["id"], "{object}: {}", got.text);
+    }
+    let got = app
+        .get(&format!("/api/v1/records/account/{}", id_of(&branch)))
+        .await;
+    assert_eq!(got.body["parent_id"], keep["id"]);
+    let bin = app.get("/api/v1/records/task?deleted=true").await;
+    assert_eq!(
+        bin.body["data"][0]["account_id"], keep["id"],
+        "{}",
+        bin.text
+    );
+    // the merged record is in the recycle bin; the rep now sees the survivor through the share
+    app.get(&format!("/api/v1/records/account/{dup_id}"))
+        .await
+        .assert_status(404);
+    assert_eq!(
+        list_ids(
+            &app,
+            "account",
+            &format!("name eq {}", "上海华远科技有限公司")
+        )
+        .await,
+        Vec::<String>::new()
+    );
+    rep_client
+        .get(&format!("/api/v1/records/account/{keep_id}"))
+        .await
+        .assert_status(200);
+    // the survivor's timeline holds what was the other's; the change is in its history
+    let timeline = app
+        .get(&format!("/api/v1/records/account/{keep_id}/timeline?kinds=contact,opportunity,task,note,site_visit"))
+        .await;
+    assert_eq!(
+        timeline.body["data"].as_array().unwrap().len(),
+        5,
+        "{}",
+        timeline.text
+    );
+    let history = app
+        .get(&format!("/api/v1/records/account/{keep_id}/history"))
+        .await;
+    assert!(history.text.contains("\"level\""), "{}", history.text);
+    let audit = app.get("/api/v1/admin/audit?action=record.merge").await;
+    assert!(audit.text.contains(&merge_id), "{}", audit.text);
+    let merges = app
+        .get(&format!("/api/v1/records/account/{keep_id}/merges"))
+        .await;
+    assert_eq!(merges.body["data"][0]["id"], merge_id.as_str());
+
+    // an edit after the merge survives its undo
+    app.patch(
+        &format!("/api/v1/records/account/{keep_id}"),
+        &json!({"level": "b"}),
+    )
+    .await
+    .assert_status(200);
+    let undone = app
+        .post(&format!("/api/v1/merges/{merge_id}/undo"), &json!({}))
+        .await;
+    undone.assert_status(200);
+    let after = &undone.body["record"];
+    assert_eq!(after["level"], "b", "edited since: kept");
+    assert_eq!(after["phone"], Json::Null, "the merge's change went back");
+    assert_eq!(after["credit_code"], Json::Null);
+    let back = app.get(&format!("/api/v1/records/account/{dup_id}")).await;
+    back.assert_status(200);
+    assert_eq!(back.body["credit_code"], "91310000MA1FL4CT3X", "given back");
+    for (object, child) in [
+        ("contact", &contact),
+        ("site_visit", &visit),
+        ("task", &task),
+    ] {
+        let got = app
+            .get(&format!("/api/v1/records/{object}/{}", id_of(child)))
+            .await;
+        assert_eq!(got.body["account_id"], dup["id"], "{object} back");
+    }
+    rep_client
+        .get(&format!("/api/v1/records/account/{keep_id}"))
+        .await
+        .assert_status(404);
+    app.post(&format!("/api/v1/merges/{merge_id}/undo"), &json!({}))
+        .await
+        .assert_problem(409, "merge_undone");
+    let merges = app
+        .get(&format!("/api/v1/records/account/{keep_id}/merges"))
+        .await;
+    assert_eq!(merges.body["data"], json!([]));
+}
+
+#[tokio::test]
+async fn merging_records_the_user_may_not_change_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let rep = app.user("rep@example.com", json!({"name": "Rep"})).await;
+    let rep_client = app.client_for(&rep).await;
+    let mine = rep_client
+        .create("contact", &json!({"name": "李娜", "mobile": "13912345678"}))
+        .await;
+    let theirs = app
+        .create(
+            "contact",
+            &json!({"name": "李娜", "mobile": "139 1234 5678"}),
+        )
+        .await;
+    let (mine_id, theirs_id) = (id_of(&mine), id_of(&theirs));
+
+    // theirs is invisible: not found
+    rep_client
+        .post(
+            &format!("/api/v1/records/contact/{mine_id}/merge"),
+            &json!({"records": [theirs_id]}),
+        )
+        .await
+        .assert_status(404);
+    // shared for reading: seen, but may not be deleted by a merge
+    app.post(
+        &format!("/api/v1/records/contact/{theirs_id}/shares"),
+        &json!({"principal": {"kind": "user", "id": rep.user_id.0.to_string()}, "access": "read"}),
+    )
+    .await
+    .assert_status(201);
+    let before = DbState::capture(&app, &["contact"]).await;
+    rep_client
+        .post(
+            &format!("/api/v1/records/contact/{mine_id}/merge"),
+            &json!({"records": [theirs_id]}),
+        )
+        .await
+        .assert_problem(403, "forbidden");
+    // nor kept as the survivor of mine
+    rep_client
+        .post(
+            &format!("/api/v1/records/contact/{theirs_id}/merge"),
+            &json!({"records": [mine_id]}),
+        )
+        .await
+        .assert_problem(403, "forbidden");
+    rep_client
+        .get(&format!(
+            "/api/v1/records/contact/{mine_id}/merge?with={theirs_id}"
+        ))
+        .await
+        .assert_problem(403, "forbidden");
+    before
+        .assert_unchanged(&app, "merges refused on a read share")
+        .await;
+    // shared for editing: still not theirs to delete
+    app.post(
+        &format!("/api/v1/records/contact/{theirs_id}/shares"),
+        &json!({"principal": {"kind": "user", "id": rep.user_id.0.to_string()}, "access": "edit"}),
+    )
+    .await
+    .assert_status(201);
+    let before = DbState::capture(&app, &["contact"]).await;
+    rep_client
+        .post(
+            &format!("/api/v1/records/contact/{mine_id}/merge"),
+            &json!({"records": [theirs_id]}),
+        )
+        .await
+        .assert_problem(403, "forbidden");
+    before.assert_unchanged(&app, "refused merges").await;
+    for id in [&mine_id, &theirs_id] {
+        app.get(&format!("/api/v1/records/contact/{id}"))
+            .await
+            .assert_status(200);
+    }
+    // a read-only user may not merge at all
+    let reader = app
+        .user(
+            "reader@example.com",
+            json!({"name": "Reader", "profile_id": relata_store::migrations::READ_ONLY_PROFILE_ID.to_string()}),
+        )
+        .await;
+    app.client_for(&reader)
+        .await
+        .post(
+            &format!("/api/v1/records/contact/{mine_id}/merge"),
+            &json!({"records": [theirs_id]}),
+        )
+        .await
+        .assert_problem(403, "forbidden");
+}
+
+fn start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-04-01T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn bad_merge_requests_name_the_problem_and_undo_has_a_window() {
+    let clock = Arc::new(ManualClock::new(start()));
+    let app = TestApp::spawn_with(SpawnOptions {
+        clock: Some(clock.clone()),
+        settings: Some(Settings {
+            merge_undo_days: 7,
+            ..Settings::default()
+        }),
+        ..Default::default()
+    })
+    .await;
+    let a = app
+        .create("lead", &json!({"name": "王芳", "company": "云帆"}))
+        .await;
+    let b = app
+        .create("lead", &json!({"name": "王 芳", "email": "wf@yunfan.cn"}))
+        .await;
+    let c = app.create("lead", &json!({"name": "Wang Fang"})).await;
+    let (a_id, b_id, c_id) = (id_of(&a), id_of(&b), id_of(&c));
+    let url = format!("/api/v1/records/lead/{a_id}/merge");
+    let before = DbState::capture(&app, &["lead"]).await;
+    for (body, field) in [
+        (json!({"records": []}), "records"),
+        (json!({"records": [a_id]}), "records"),
+        (json!({"records": [b_id, b_id]}), "records"),
+        (json!({}), "records"),
+        (json!({"records": ["nope"]}), "records[0]"),
+        (
+            json!({"records": [b_id], "values": {"no_such": b_id}}),
+            "values.no_such",
+        ),
+        (
+            json!({"records": [b_id], "values": {"owner_id": b_id}}),
+            "values.owner_id",
+        ),
+        (
+            json!({"records": [b_id], "values": {"email": c_id}}),
+            "values.email",
+        ),
+        (
+            json!({"records": [b_id], "strategy": "loudest"}),
+            "strategy",
+        ),
+        (json!({"records": [b_id], "colour": "red"}), "colour"),
+    ] {
+        let r = app.post(&url, &body).await;
+        r.assert_status(422);
+        assert_eq!(r.error_fields(), vec![field], "{body}: {}", r.text);
+    }
+    let many: Vec<String> = (0..11).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let r = app.post(&url, &json!({"records": many})).await;
+    assert_eq!(r.error_fields(), vec!["records"]);
+    app.post(
+        &url,
+        &json!({"records": [uuid::Uuid::now_v7().to_string()]}),
+    )
+    .await
+    .assert_status(404);
+    let stale = app
+        .send(
+            reqwest::Method::POST,
+            &url,
+            Some(&json!({"records": [b_id]})),
+            &[("If-Match", "\"7\"")],
+        )
+        .await;
+    stale.assert_status(412);
+    before.assert_unchanged(&app, "refused merges").await;
+
+    // three into one, most complete by default
+    let merged = app
+        .post(
+            &url,
+            &json!({"records": [b_id, c_id], "strategy": "most_complete"}),
+        )
+        .await;
+    merged.assert_status(200);
+    assert_eq!(merged.body["record"]["email"], "wf@yunfan.cn");
+    assert_eq!(merged.body["record"]["company"], "云帆");
+    let merge_id = merged.body["merge_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        merged.body["undo_until"], "2026-04-08T09:00:00.000000Z",
+        "seven days"
+    );
+    clock.advance(chrono::Duration::days(8));
+    app.post(&format!("/api/v1/merges/{merge_id}/undo"), &json!({}))
+        .await
+        .assert_problem(409, "undo_window_passed");
+    app.post(
+        &format!("/api/v1/merges/{}/undo", uuid::Uuid::now_v7()),
+        &json!({}),
+    )
+    .await
+    .assert_status(404);
+    app.post("/api/v1/merges/not-an-id/undo", &json!({}))
+        .await
+        .assert_status(404);
+}

@@ -460,3 +460,124 @@ async fn bad_merge_requests_name_the_problem_and_undo_has_a_window() {
         .await
         .assert_status(404);
 }
+
+#[tokio::test]
+async fn the_web_ui_merges_from_the_duplicates_page_and_undoes_from_the_record_page() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    app.set_password(&admin, "correct-horse-battery-9").await;
+    let web = app.web_as(&admin, "correct-horse-battery-9").await;
+    let a = app
+        .create(
+            "contact",
+            &json!({"name": "王芳", "email": "wang.fang@example.com", "title": "经理"}),
+        )
+        .await;
+    let b = app
+        .create(
+            "contact",
+            &json!({"name": "王 芳", "email": "Wang.Fang@example.com", "mobile": "13800138000", "title": "总监"}),
+        )
+        .await;
+    let (a_id, b_id) = (id_of(&a), id_of(&b));
+    app.create("task", &json!({"subject": "回电", "contact_id": b_id}))
+        .await;
+
+    let dups = web.get(&format!("/o/contact/{a_id}/duplicates")).await;
+    let merge_href = format!("/o/contact/{a_id}/merge?with={b_id}");
+    dups.assert_contains(&merge_href);
+
+    let page = web.get(&merge_href).await;
+    page.assert_status(200)
+        .assert_contains("Merge duplicates")
+        .assert_contains("Kept")
+        .assert_contains("13800138000")
+        .assert_contains(&format!("href=\"/o/contact/{b_id}/merge?with={a_id}"));
+    // the newer title is chosen by default; choose the older one instead
+    assert!(
+        page.html
+            .contains(&format!("name=\"v.title\" value=\"{b_id}\" checked")),
+        "{}",
+        page.html
+    );
+    let csrf = page.csrf();
+    let done = web
+        .post(
+            &format!("/o/contact/{a_id}/merge"),
+            &[
+                ("_csrf", &csrf),
+                ("with", &b_id),
+                ("strategy", "most_recent"),
+                ("v.title", &a_id),
+            ],
+        )
+        .await;
+    done.assert_status(303);
+    assert_eq!(
+        done.location.as_deref(),
+        Some(format!("/o/contact/{a_id}?saved=merged").as_str())
+    );
+    let kept = app.get(&format!("/api/v1/records/contact/{a_id}")).await;
+    assert_eq!(kept.body["title"], "经理", "as chosen");
+    assert_eq!(
+        kept.body["mobile"], b["mobile"],
+        "the only one with a mobile"
+    );
+    app.get(&format!("/api/v1/records/contact/{b_id}"))
+        .await
+        .assert_status(404);
+    let record = web.get(&format!("/o/contact/{a_id}?saved=merged")).await;
+    record
+        .assert_contains("Merged. The other records are in the recycle bin.")
+        .assert_contains("1 records were merged into this one")
+        .assert_contains("回电");
+    let undo_action = record
+        .html
+        .split("class=\"merged-note\" method=\"post\" action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("an undo form")
+        .to_owned();
+    // without the form's token the undo is refused
+    web.post(&undo_action, &[("_csrf", "forged")])
+        .await
+        .assert_status(403);
+    let undone = web.post(&undo_action, &[("_csrf", &record.csrf())]).await;
+    undone.assert_status(303);
+    app.get(&format!("/api/v1/records/contact/{b_id}"))
+        .await
+        .assert_status(200);
+    let record = web.get(&format!("/o/contact/{a_id}?saved=unmerged")).await;
+    record.assert_contains("The merge was undone.");
+    assert!(!record.html.contains("merged-note"));
+
+    // in Chinese
+    let here = format!("/o/contact/{a_id}/merge?with={b_id}");
+    web.submit(&here, "/lang", &[("lang", "zh-CN"), ("back", &here)])
+        .await
+        .assert_status(303);
+    web.get(&here)
+        .await
+        .assert_contains("合并重复记录")
+        .assert_contains("保留");
+
+    // a rep who may not delete the other sees a refusal, not a form
+    let rep = app.user("rep@example.com", json!({"name": "Rep"})).await;
+    app.set_password(&rep, "correct-horse-battery-9").await;
+    let mine = app
+        .client_for(&rep)
+        .await
+        .create("contact", &json!({"name": "王芳"}))
+        .await;
+    app.post(
+        &format!("/api/v1/records/contact/{a_id}/shares"),
+        &json!({"principal": {"kind": "user", "id": rep.user_id.0.to_string()}, "access": "read"}),
+    )
+    .await
+    .assert_status(201);
+    let rep_web = app.web_as(&rep, "correct-horse-battery-9").await;
+    rep_web
+        .get(&format!("/o/contact/{}/merge?with={a_id}", id_of(&mine)))
+        .await
+        .assert_status(403);
+}

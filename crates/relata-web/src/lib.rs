@@ -24,8 +24,8 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 use pages::{
-    auth, board, bulk, duplicates, edit, export, home, imports, list, notifications, profile,
-    record, search, settings, timeline, views,
+    auth, board, bulk, duplicates, edit, export, home, imports, list, merge, notifications,
+    profile, record, search, settings, timeline, views,
 };
 use relata_core::Core;
 use state::WebState;
@@ -81,6 +81,11 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}/{id}/delete", post(edit::delete))
         .route("/o/{object}/{id}/duplicates", get(duplicates::page))
         .route("/o/{object}/{id}/timeline", get(timeline::page))
+        .route(
+            "/o/{object}/{id}/merge",
+            get(merge::page).post(merge::merge),
+        )
+        .route("/o/{object}/{id}/merges/{merge}/undo", post(merge::undo))
         .route("/o/{object}/{id}/restore", post(edit::restore))
         .route("/settings", get(settings::index))
         .route(

@@ -21,6 +21,8 @@ const SHOWN: [&str; 6] = ["email", "phone", "mobile", "company", "account_id", "
 
 pub struct Row {
     pub href: String,
+    /// The merge page for this record and the one the page is about.
+    pub merge_href: String,
     pub name: String,
     pub score: String,
     pub matched: String,
@@ -37,6 +39,7 @@ struct DuplicatesPage {
     just_created: bool,
     headings: Vec<String>,
     rows: Vec<Row>,
+    merge_all_href: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -84,11 +87,12 @@ pub async fn page(
             .map(|f| tr.field_label(&object, f))
             .unwrap_or_else(|| n.to_owned())
     };
-    let rows = found
+    let rows: Vec<Row> = found
         .iter()
         .map(|d| {
             let rid = d.record.id().map(|u| u.to_string()).unwrap_or_default();
             Row {
+                merge_href: format!("/o/{}/{id}/merge?with={rid}", object.name()),
                 href: format!("/o/{}/{rid}", object.name()),
                 name: title_of(&object, &d.record),
                 score: format!("{:.0}%", d.score.score * 100.0),
@@ -125,6 +129,13 @@ pub async fn page(
         title,
         just_created: q.new.is_some(),
         headings: shown.iter().map(|f| tr.field_label(&object, f)).collect(),
+        merge_all_href: (rows.len() > 1).then(|| {
+            let all: Vec<String> = rows
+                .iter()
+                .filter_map(|r| r.href.rsplit('/').next().map(str::to_owned))
+                .collect();
+            format!("/o/{}/{id}/merge?with={}", object.name(), all.join(","))
+        }),
         rows,
     };
     Ok(html(page.render()))

@@ -13,6 +13,7 @@ pub mod imports;
 pub mod inputs;
 pub mod layout;
 pub mod list;
+pub mod merge;
 pub mod notifications;
 pub mod profile;
 pub mod record;

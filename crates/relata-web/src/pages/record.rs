@@ -69,6 +69,8 @@ struct RecordPage {
     /// The newest items of the 360° timeline, and whether there are more.
     events: Vec<Event>,
     timeline_more: bool,
+    /// Merges into this record that can still be undone: (what happened, undo action).
+    merges: Vec<(String, String)>,
     can_edit: bool,
     /// The object has a matching rule: the page offers a duplicate check.
     has_match_rule: bool,
@@ -93,6 +95,8 @@ pub async fn page(
     let notice = match q.saved.as_deref() {
         Some("created") => Some(tr.t("record.created").to_owned()),
         Some("restored") => Some(tr.t("record.restored").to_owned()),
+        Some("merged") => Some(tr.t("record.merged").to_owned()),
+        Some("unmerged") => Some(tr.t("record.unmerged").to_owned()),
         Some(_) => Some(tr.t("record.saved").to_owned()),
         None => None,
     };
@@ -199,9 +203,10 @@ pub async fn render(
         _ => tr.object_label(&object),
     };
 
-    let (related, (events, timeline_more)) = tokio::join!(
+    let (related, (events, timeline_more), merges) = tokio::join!(
         related_lists(state, viewer, &object, id),
         super::timeline::panel(state, viewer, &object, id),
+        undoable_merges(state, viewer, &object, id, rights.edit && !binned),
     );
     let errors = failed
         .as_ref()
@@ -220,6 +225,7 @@ pub async fn render(
         related,
         events,
         timeline_more,
+        merges,
         can_edit: !binned && rights.edit,
         has_match_rule: relata_domain::dedupe::MatchRule::standard(object.name()).is_some(),
         can_delete: rights.delete,
@@ -227,6 +233,45 @@ pub async fn render(
         errors,
     };
     Ok(html(page.render()))
+}
+
+/// The merges into this record the viewer could undo, for the undo buttons.
+async fn undoable_merges(
+    state: &WebState,
+    viewer: &Viewer,
+    object: &ObjectDef,
+    id: Uuid,
+    may_edit: bool,
+) -> Vec<(String, String)> {
+    if !may_edit {
+        return Vec::new();
+    }
+    let tr = viewer.tr();
+    match state
+        .core
+        .merges_into(&viewer.actor, object.name(), id)
+        .await
+    {
+        Ok(found) => found
+            .into_iter()
+            .map(|m| {
+                (
+                    tr.tf(
+                        "merge.merged_into",
+                        &[
+                            ("count", &m.merged.len().to_string()),
+                            ("when", &viewer.fmt.datetime(&m.at)),
+                        ],
+                    ),
+                    format!("/o/{}/{id}/merges/{}/undo", object.name(), m.id),
+                )
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = ?e, "listing merges failed");
+            Vec::new()
+        }
+    }
 }
 
 /// Every (object, lookup field) that points at `object`, readable by the viewer.

@@ -581,3 +581,123 @@ async fn the_web_ui_merges_from_the_duplicates_page_and_undoes_from_the_record_p
         .await
         .assert_status(403);
 }
+
+/// A small deterministic generator: the same rounds on every run and backend.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)) % below
+    }
+}
+
+/// The property: after a merge every record that pointed at a merged record points at the
+/// survivor and every other one is untouched; after its undo every one points where it did.
+#[tokio::test]
+async fn a_merge_repoints_exactly_the_records_of_the_merged_and_its_undo_restores_each() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let core = &app.core;
+    let mut rng = SplitMix(7);
+    const CHILDREN: [(&str, &str, &str); 5] = [
+        ("contact", "account_id", "name"),
+        ("opportunity", "account_id", "name"),
+        ("task", "account_id", "subject"),
+        ("note", "account_id", "title"),
+        ("account", "parent_id", "name"),
+    ];
+    for round in 0..8 {
+        let dups = 2 + rng.next(3) as usize;
+        let mut accounts = Vec::new();
+        for i in 0..=dups {
+            let r = core
+                .create_record(
+                    &admin,
+                    "account",
+                    json!({"name": format!("客户 {round}-{i}")}),
+                )
+                .await
+                .unwrap();
+            accounts.push(r.id().unwrap());
+        }
+        // the first survives, the last is a bystander: its records must not move
+        let (survivor, merged) = (accounts[0], accounts[1..dups].to_vec());
+        let mut children = Vec::new();
+        for (object, via, name_field) in CHILDREN {
+            for j in 0..rng.next(5) {
+                let target = accounts[rng.next(accounts.len() as u64) as usize];
+                let r = core
+                    .create_record(
+                        &admin,
+                        object,
+                        json!({ name_field: format!("{object} {round}-{j}"), via: target.to_string() }),
+                    )
+                    .await
+                    .unwrap();
+                let id = r.id().unwrap();
+                if rng.next(4) == 0 {
+                    core.delete_record(&admin, object, id, None).await.unwrap();
+                }
+                children.push((object, via, id, target));
+            }
+        }
+        let outcome = core
+            .merge_records(
+                &admin,
+                "account",
+                survivor,
+                relata_core::records::merge::MergeRequest {
+                    records: merged.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let expected_moves = children
+            .iter()
+            .filter(|(_, _, _, t)| merged.contains(t))
+            .count();
+        assert_eq!(outcome.reparented, expected_moves, "round {round}");
+        for (object, via, id, target) in &children {
+            let now = pointer(core, &admin, object, via, *id).await;
+            let want = if merged.contains(target) {
+                survivor
+            } else {
+                *target
+            };
+            assert_eq!(
+                now,
+                json!(want.to_string()),
+                "round {round}: {object} {id} after the merge"
+            );
+        }
+        core.undo_merge(&admin, outcome.merge_id).await.unwrap();
+        for (object, via, id, target) in &children {
+            let now = pointer(core, &admin, object, via, *id).await;
+            assert_eq!(
+                now,
+                json!(target.to_string()),
+                "round {round}: {object} {id} after the undo"
+            );
+        }
+        for id in &merged {
+            core.get_record(&admin, "account", *id).await.unwrap();
+        }
+    }
+}
+
+/// Where `via` of a record (live or in the recycle bin) points.
+async fn pointer(
+    core: &relata_core::Core,
+    admin: &relata_core::Actor,
+    object: &str,
+    via: &str,
+    id: uuid::Uuid,
+) -> Json {
+    let (record, _) = core.get_record_or_binned(admin, object, id).await.unwrap();
+    record.get(via).to_json()
+}

@@ -29,8 +29,8 @@ use utoipa_axum::routes;
 
 use relata_core::Core;
 use routes::{
-    admin, auth, changes, duplicates, export, imports, me, merge, meta, records, search, system,
-    timeline, views,
+    admin, auth, changes, duplicates, export, hierarchy, imports, me, merge, meta, records, search,
+    system, timeline, views,
 };
 use state::{AppState, TokenCache};
 
@@ -94,6 +94,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(records::restore))
         .routes(routes!(records::history))
         .routes(routes!(timeline::timeline))
+        .routes(routes!(hierarchy::hierarchy))
         .routes(routes!(merge::plan, merge::merge))
         .routes(routes!(merge::merges))
         .routes(routes!(merge::undo))

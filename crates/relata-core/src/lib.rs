@@ -11,6 +11,7 @@ pub mod duplicates;
 pub mod error;
 pub mod export;
 pub mod fields;
+pub mod hierarchy;
 pub mod idempotency;
 pub mod import;
 pub mod mail;

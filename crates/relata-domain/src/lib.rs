@@ -9,6 +9,7 @@
 pub mod access;
 pub mod api_name;
 pub mod clock;
+pub mod cn;
 pub mod dedupe;
 pub mod error;
 pub mod filter;

@@ -129,6 +129,22 @@ fn yes() -> bool {
     true
 }
 
+/// Formats of text whose validity is more than a pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextFormat {
+    /// 统一社会信用代码: 18 characters, the last a check character (GB 32100-2015).
+    CnCreditCode,
+}
+
+impl TextFormat {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TextFormat::CnCreditCode => "cn_credit_code",
+        }
+    }
+}
+
 /// A field of an object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldDef {
@@ -163,6 +179,9 @@ pub struct FieldDef {
     /// A regular expression the whole value must match (text-like fields).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// A known format a text field's values are normalized to and checked against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<TextFormat>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<PicklistValue>,
     /// Target object of a lookup.
@@ -196,6 +215,7 @@ impl FieldDef {
             max: None,
             scale: field_type.is_decimal().then(|| field_type.default_scale()),
             pattern: None,
+            format: None,
             values: Vec::new(),
             target: None,
             system: false,

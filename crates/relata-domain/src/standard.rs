@@ -2,7 +2,7 @@
 //! Later business areas add fields and behaviour to these; the declarations stay data.
 
 use crate::api_name::ApiName;
-use crate::meta::{FieldDef, FieldType, ObjectDef, PicklistValue, Sharing};
+use crate::meta::{FieldDef, FieldType, ObjectDef, PicklistValue, Sharing, TextFormat};
 
 /// The system fields every object has, in column order.
 pub fn system_fields() -> Vec<FieldDef> {
@@ -127,6 +127,25 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("other", "Other"),
 ];
 
+/// 统一社会信用代码: one per registered organisation, so unique, and checked (GB 32100-2015).
+pub fn credit_code() -> FieldDef {
+    FieldDef {
+        unique: true,
+        max_length: Some(18),
+        format: Some(TextFormat::CnCreditCode),
+        ..searchable(text("credit_code", "Unified social credit code"))
+    }
+}
+
+/// The provincial-level division of an address.
+pub fn province() -> FieldDef {
+    let values: Vec<(&str, &str)> = crate::cn::PROVINCES
+        .iter()
+        .map(|(value, label, _, _)| (*value, *label))
+        .collect();
+    picklist("province", "Province", &values)
+}
+
 fn account() -> ObjectDef {
     object(
         "account",
@@ -135,6 +154,7 @@ fn account() -> ObjectDef {
         "name",
         vec![
             name_field("name", "Account name"),
+            credit_code(),
             picklist("industry", "Industry", INDUSTRIES),
             tracked(picklist(
                 "level",
@@ -148,6 +168,7 @@ fn account() -> ObjectDef {
             typed("annual_revenue", "Annual revenue", FieldType::Currency),
             typed("employees", "Employees", FieldType::Integer),
             filterable(text("region", "Region")),
+            province(),
             filterable(text("city", "City")),
             text("address", "Address"),
             lookup("parent_id", "Parent account", "account"),

@@ -87,7 +87,16 @@ impl Value {
         let value = match field.field_type {
             FieldType::Text | FieldType::LongText => {
                 let s = input.as_str().ok_or_else(|| wrong("a string"))?;
-                text_or_null(s.trim())
+                match field.format {
+                    Some(crate::meta::TextFormat::CnCreditCode) if !s.trim().is_empty() => {
+                        let code = crate::cn::normalize_credit_code(s);
+                        if let Some(problem) = crate::cn::credit_code_problem(&code) {
+                            return Err(err(Code::InvalidCreditCode, problem));
+                        }
+                        Value::Text(code)
+                    }
+                    _ => text_or_null(s.trim()),
+                }
             }
             FieldType::Email => {
                 let s = input

@@ -36,6 +36,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
         (7, "in-app notifications", create_notifications),
         (8, "import jobs and their row ledger", create_import_tables),
         (9, "merges of duplicate records", create_merges_table),
+        (
+            10,
+            "accounts: unified social credit code and province",
+            add_account_china_fields,
+        ),
     ]
 }
 
@@ -580,6 +585,38 @@ fn create_access_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
         "INSERT INTO sys_meta_state (id, version) VALUES (3, 1)",
         &[],
     )?;
+    Ok(())
+}
+
+/// Standard fields declared after installations existed: added to the account object unless
+/// it has a field of that name already (an administrator's own, which stays as it is). New
+/// installations got them with the standard objects in migration 2.
+fn add_account_china_fields(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    let schema = meta_sql::load_schema(conn)?;
+    let Some(account) = schema.object("account") else {
+        return Ok(());
+    };
+    let mut updated = (**account).clone();
+    let mut added = false;
+    for field in [
+        relata_domain::standard::credit_code(),
+        relata_domain::standard::province(),
+    ] {
+        if updated.fields.iter().any(|f| f.name() == field.name()) {
+            continue;
+        }
+        let field = relata_domain::meta::FieldDef {
+            standard: true,
+            ..field
+        };
+        updated.fields.push(field.clone());
+        ddl::add_field(conn, &updated, &field)?;
+        added = true;
+    }
+    if added {
+        meta_sql::update_object(conn, &updated)?;
+        meta_sql::bump_version(conn)?;
+    }
     Ok(())
 }
 

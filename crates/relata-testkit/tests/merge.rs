@@ -45,7 +45,7 @@ async fn a_merge_keeps_the_chosen_values_repoints_everything_and_its_undo_puts_i
     add_field(
         &app,
         "account",
-        json!({"api_name": "credit_code", "type": "text", "label": "Credit code", "unique": true}),
+        json!({"api_name": "erp_code", "type": "text", "label": "ERP code", "unique": true}),
     )
     .await;
     let rep = app.user("rep@example.com", json!({"name": "Rep"})).await;
@@ -60,7 +60,7 @@ async fn a_merge_keeps_the_chosen_values_repoints_everything_and_its_undo_puts_i
     let dup = app
         .create(
             "account",
-            &json!({"name": "上海华远科技有限公司", "phone": "021-5555 0101", "level": "a", "credit_code": "91310000MA1FL4CT3X"}),
+            &json!({"name": "上海华远科技有限公司", "phone": "021-5555 0101", "level": "a", "erp_code": "ERP-0042"}),
         )
         .await;
     let (keep_id, dup_id) = (id_of(&keep), id_of(&dup));
@@ -151,10 +151,7 @@ async fn a_merge_keeps_the_chosen_values_repoints_everything_and_its_undo_puts_i
         "taken from the merged record"
     );
     assert_eq!(record["level"], "a");
-    assert_eq!(
-        record["credit_code"], "91310000MA1FL4CT3X",
-        "a unique value handed over"
-    );
+    assert_eq!(record["erp_code"], "ERP-0042", "a unique value handed over");
     assert_eq!(merged.body["reparented"], 7, "{}", merged.text);
     assert_eq!(merged.body["shares_moved"], 1);
     let merge_id = merged.body["merge_id"].as_str().unwrap().to_owned();
@@ -234,10 +231,10 @@ async fn a_merge_keeps_the_chosen_values_repoints_everything_and_its_undo_puts_i
     let after = &undone.body["record"];
     assert_eq!(after["level"], "b", "edited since: kept");
     assert_eq!(after["phone"], Json::Null, "the merge's change went back");
-    assert_eq!(after["credit_code"], Json::Null);
+    assert_eq!(after["erp_code"], Json::Null);
     let back = app.get(&format!("/api/v1/records/account/{dup_id}")).await;
     back.assert_status(200);
-    assert_eq!(back.body["credit_code"], "91310000MA1FL4CT3X", "given back");
+    assert_eq!(back.body["erp_code"], "ERP-0042", "given back");
     for (object, child) in [
         ("contact", &contact),
         ("site_visit", &visit),

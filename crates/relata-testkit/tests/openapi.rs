@@ -28,6 +28,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/records/{object}/{id}/merge", &["get", "post"]),
     ("/api/v1/records/{object}/{id}/merges", &["get"]),
     ("/api/v1/merges/{id}/undo", &["post"]),
+    ("/api/v1/records/{object}/{id}/hierarchy", &["get"]),
     ("/api/v1/records/{object}/bulk", &["post"]),
     ("/api/v1/records/{object}/aggregate", &["get"]),
     ("/api/v1/records/{object}/export", &["get"]),

@@ -24,8 +24,8 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 use pages::{
-    auth, board, bulk, duplicates, edit, export, home, imports, list, merge, notifications,
-    profile, record, search, settings, timeline, views,
+    auth, board, bulk, duplicates, edit, export, hierarchy, home, imports, list, merge,
+    notifications, profile, record, search, settings, timeline, views,
 };
 use relata_core::Core;
 use state::WebState;
@@ -81,6 +81,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}/{id}/delete", post(edit::delete))
         .route("/o/{object}/{id}/duplicates", get(duplicates::page))
         .route("/o/{object}/{id}/timeline", get(timeline::page))
+        .route("/o/{object}/{id}/hierarchy", get(hierarchy::page))
         .route(
             "/o/{object}/{id}/merge",
             get(merge::page).post(merge::merge),

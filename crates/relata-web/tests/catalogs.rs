@@ -61,6 +61,7 @@ fn dynamic_keys() -> BTreeSet<String> {
         FieldErrorCode::PatternMismatch,
         FieldErrorCode::InvalidEmail,
         FieldErrorCode::InvalidPhone,
+        FieldErrorCode::InvalidCreditCode,
         FieldErrorCode::InvalidUrl,
         FieldErrorCode::InvalidDate,
         FieldErrorCode::InvalidDatetime,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod changes;
 pub mod duplicates;
 pub mod export;
+pub mod hierarchy;
 pub mod imports;
 pub mod me;
 pub mod merge;

@@ -8,6 +8,7 @@ pub mod charts;
 pub mod duplicates;
 pub mod edit;
 pub mod export;
+pub mod hierarchy;
 pub mod home;
 pub mod imports;
 pub mod inputs;

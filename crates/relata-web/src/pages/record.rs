@@ -74,6 +74,8 @@ struct RecordPage {
     can_edit: bool,
     /// The object has a matching rule: the page offers a duplicate check.
     has_match_rule: bool,
+    /// The object has a lookup to itself: the page offers the hierarchy.
+    has_hierarchy: bool,
     can_delete: bool,
     /// The field whose inline editor failed and stays open.
     open_field: String,
@@ -228,6 +230,12 @@ pub async fn render(
         merges,
         can_edit: !binned && rights.edit,
         has_match_rule: relata_domain::dedupe::MatchRule::standard(object.name()).is_some(),
+        has_hierarchy: object.live_fields().any(|f| {
+            f.field_type == FieldType::Lookup
+                && f.target
+                    .as_ref()
+                    .is_some_and(|t| t.as_str() == object.name())
+        }),
         can_delete: rights.delete,
         open_field: failed.map(|f| f.field.to_owned()).unwrap_or_default(),
         errors,

@@ -1,0 +1,67 @@
+//! `/api/v1/records/{object}/{id}/hierarchy`: a record with its ancestors and descendants
+//! (an account group), and figures rolled up over each subtree.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value as Json, json};
+
+use relata_core::Actor;
+use relata_core::hierarchy::{Figure, Node};
+
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+fn figures(keys: &[&str], figures: &[Figure]) -> Json {
+    let map: Map<String, Json> = keys
+        .iter()
+        .zip(figures)
+        .map(|(k, f)| {
+            (
+                (*k).to_owned(),
+                json!({
+                    "count": f.count,
+                    "sums": f.sums.iter().map(|(c, a)| json!({"currency": c, "amount": a.to_string()})).collect::<Vec<_>>(),
+                }),
+            )
+        })
+        .collect();
+    Json::Object(map)
+}
+
+fn node_json(keys: &[&str], n: &Node) -> Json {
+    json!({
+        "id": n.id.to_string(),
+        "name": n.name,
+        "parent_id": n.parent.map(|p| p.to_string()),
+        "depth": n.depth,
+        "own": figures(keys, &n.own),
+        "total": figures(keys, &n.total),
+    })
+}
+
+/// The hierarchy around a record of an object with a lookup to itself (an account's parent
+/// company and subsidiaries): from the highest ancestor the caller may see down to 10 levels
+/// and 200 records, depth first. For accounts each node carries its own and its subtree's
+/// `contacts`, `open_opportunities` and `won_opportunities` (count and amount per currency),
+/// counting only records the caller may see.
+#[utoipa::path(get, path = "/api/v1/records/{object}/{id}/hierarchy", tag = "records",
+    params(("object" = String, Path), ("id" = String, Path)),
+    responses((status = 200, description = "`{subject, truncated, rollups, nodes: [{id, name, parent_id, depth, own, total}]}`"),
+        (status = 404, description = "no such record, not visible, or the object has no parent field")))]
+pub async fn hierarchy(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((object, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| ApiError::from(relata_core::CoreError::not_found(format!("{object} {id}"))))?;
+    let tree = state.core.hierarchy(&actor, &object, id).await?;
+    Ok(axum::Json(json!({
+        "subject": tree.subject.to_string(),
+        "truncated": tree.truncated,
+        "rollups": tree.rollups,
+        "nodes": tree.nodes.iter().map(|n| node_json(&tree.rollups, n)).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}

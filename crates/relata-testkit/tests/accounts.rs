@@ -1,0 +1,238 @@
+//! Accounts as Chinese customers have them: the unified social credit code (checked,
+//! normalized, unique) and the province; and account hierarchies with figures rolled up
+//! over each branch, under the caller's visibility. Through the real server, both backends.
+
+mod common;
+
+use relata_testkit::TestApp;
+use serde_json::{Value as Json, json};
+
+use common::id_of;
+
+#[tokio::test]
+async fn a_credit_code_is_checked_normalized_and_unique_and_the_province_is_a_choice() {
+    let app = TestApp::spawn().await;
+    let huawei = app
+        .create(
+            "account",
+            &json!({"name": "华为技术有限公司", "credit_code": " 9144 0300-1922 0382 16 ", "province": "guangdong"}),
+        )
+        .await;
+    assert_eq!(huawei["credit_code"], "914403001922038216", "{huawei}");
+    assert_eq!(huawei["province"], "guangdong");
+
+    let typo = app
+        .post(
+            "/api/v1/records/account",
+            &json!({"name": "华为", "credit_code": "914403001922038215"}),
+        )
+        .await;
+    typo.assert_status(422);
+    assert_eq!(typo.error_fields(), vec!["credit_code"]);
+    assert_eq!(
+        typo.error_code("credit_code").as_deref(),
+        Some("invalid_credit_code")
+    );
+    assert!(typo.text.contains("should be '6'"), "{}", typo.text);
+    for bad in ["12345", "91440300192203821I"] {
+        let r = app
+            .post(
+                "/api/v1/records/account",
+                &json!({"name": "x", "credit_code": bad}),
+            )
+            .await;
+        assert_eq!(
+            r.error_code("credit_code").as_deref(),
+            Some("invalid_credit_code"),
+            "{bad}"
+        );
+    }
+    let again = app
+        .post(
+            "/api/v1/records/account",
+            &json!({"name": "华为（重复）", "credit_code": "９１４４０３００１９２２０３８２１６"}),
+        )
+        .await;
+    again.assert_status(422);
+    assert_eq!(again.error_code("credit_code").as_deref(), Some("duplicate"));
+    let nowhere = app
+        .post(
+            "/api/v1/records/account",
+            &json!({"name": "x", "province": "atlantis"}),
+        )
+        .await;
+    assert_eq!(nowhere.error_fields(), vec!["province"]);
+
+    // the web UI names both in Chinese
+    let admin = app.admin().await;
+    app.set_password(&admin, "correct-horse-battery-9").await;
+    let web = app.web_as(&admin, "correct-horse-battery-9").await;
+    let here = format!("/o/account/{}", id_of(&huawei));
+    web.submit(&here, "/lang", &[("lang", "zh-CN"), ("back", &here)])
+        .await
+        .assert_status(303);
+    web.get(&here)
+        .await
+        .assert_contains("统一社会信用代码")
+        .assert_contains("广东省")
+        .assert_contains("914403001922038216");
+}
+
+fn node<'a>(tree: &'a Json, name: &str) -> &'a Json {
+    tree["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {tree}"))
+}
+
+fn figure(n: &Json, which: &str, key: &str) -> (i64, Vec<(String, String)>) {
+    let f = &n[which][key];
+    (
+        f["count"].as_i64().unwrap(),
+        f["sums"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["currency"].as_str().unwrap().to_owned(),
+                    s["amount"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader_may_see() {
+    let app = TestApp::spawn().await;
+    let rep = app.user("rep@example.com", json!({"name": "Rep"})).await;
+    let owner = rep.user_id.0.to_string();
+    let group = app.create("account", &json!({"name": "华远集团"})).await;
+    let east = app
+        .create(
+            "account",
+            &json!({"name": "华远华东", "parent_id": group["id"], "owner_id": owner}),
+        )
+        .await;
+    let shanghai = app
+        .create(
+            "account",
+            &json!({"name": "华远上海", "parent_id": east["id"], "owner_id": owner}),
+        )
+        .await;
+    let south = app
+        .create("account", &json!({"name": "华远华南", "parent_id": group["id"]}))
+        .await;
+    app.create("account", &json!({"name": "无关公司"})).await;
+    let opp = |account: &Json, stage: &str, amount: &str, currency: &str, own: bool| {
+        let mut body = json!({"name": format!("商机 {stage} {amount}"), "account_id": account["id"], "stage": stage,
+            "amount": {"amount": amount, "currency": currency}});
+        if own {
+            body["owner_id"] = json!(owner);
+        }
+        body
+    };
+    for body in [
+        opp(&group, "proposal", "100", "CNY", false),
+        opp(&east, "negotiation", "200", "CNY", true),
+        opp(&shanghai, "prospecting", "300", "CNY", true),
+        opp(&shanghai, "closed_won", "50", "USD", true),
+        opp(&south, "closed_won", "400", "CNY", false),
+        opp(&south, "closed_lost", "999", "CNY", false),
+    ] {
+        app.create("opportunity", &body).await;
+    }
+    for (account, name, own) in [(&shanghai, "张伟", true), (&shanghai, "李娜", true), (&south, "王芳", false)] {
+        let mut body = json!({"name": name, "account_id": account["id"]});
+        if own {
+            body["owner_id"] = json!(owner);
+        }
+        app.create("contact", &body).await;
+    }
+
+    // from the grandchild, the admin sees the whole group from its top
+    let tree = app
+        .get(&format!("/api/v1/records/account/{}/hierarchy", id_of(&shanghai)))
+        .await;
+    tree.assert_status(200);
+    let names: Vec<&str> = tree.body["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["华远集团", "华远华东", "华远上海", "华远华南"], "{}", tree.text);
+    assert_eq!(tree.body["truncated"], false);
+    let top = node(&tree.body, "华远集团");
+    assert_eq!(top["depth"], 0);
+    assert_eq!(
+        figure(top, "total", "open_opportunities"),
+        (3, vec![("CNY".to_owned(), "600.00".to_owned())])
+    );
+    let (won, mut sums) = figure(top, "total", "won_opportunities");
+    sums.sort();
+    assert_eq!((won, sums), (2, vec![("CNY".into(), "400.00".into()), ("USD".into(), "50.00".into())]));
+    assert_eq!(figure(top, "total", "contacts").0, 3);
+    assert_eq!(figure(top, "own", "open_opportunities").0, 1);
+    let east_node = node(&tree.body, "华远华东");
+    assert_eq!(east_node["parent_id"], group["id"]);
+    assert_eq!(
+        figure(east_node, "total", "open_opportunities"),
+        (2, vec![("CNY".to_owned(), "500.00".to_owned())])
+    );
+
+    // the rep owns the east branch only: it is their top, and only their records count
+    let rep_client = app.client_for(&rep).await;
+    let theirs = rep_client
+        .get(&format!("/api/v1/records/account/{}/hierarchy", id_of(&shanghai)))
+        .await;
+    theirs.assert_status(200);
+    let names: Vec<&str> = theirs.body["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["华远华东", "华远上海"], "{}", theirs.text);
+    assert!(!theirs.text.contains("华远集团") && !theirs.text.contains("100"));
+    rep_client
+        .get(&format!("/api/v1/records/account/{}/hierarchy", id_of(&south)))
+        .await
+        .assert_status(404);
+
+    // a loop of parents ends
+    app.patch(
+        &format!("/api/v1/records/account/{}", id_of(&group)),
+        &json!({"parent_id": shanghai["id"]}),
+    )
+    .await
+    .assert_status(200);
+    let looped = app
+        .get(&format!("/api/v1/records/account/{}/hierarchy", id_of(&east)))
+        .await;
+    looped.assert_status(200);
+    assert_eq!(looped.body["nodes"].as_array().unwrap().len(), 4, "{}", looped.text);
+    // an object without a parent field has no hierarchy
+    let contact = app.create("contact", &json!({"name": "x"})).await;
+    app.get(&format!("/api/v1/records/contact/{}/hierarchy", id_of(&contact)))
+        .await
+        .assert_status(404);
+
+    // the page
+    let admin = app.admin().await;
+    app.set_password(&admin, "correct-horse-battery-9").await;
+    let web = app.web_as(&admin, "correct-horse-battery-9").await;
+    let record = web.get(&format!("/o/account/{}", id_of(&south))).await;
+    record.assert_contains(&format!("/o/account/{}/hierarchy", id_of(&south)));
+    let page = web
+        .get(&format!("/o/account/{}/hierarchy", id_of(&south)))
+        .await;
+    page.assert_status(200)
+        .assert_contains("Open opportunities")
+        .assert_contains("class=\"depth-2\"")
+        .assert_contains("aria-current=\"true\"")
+        .assert_contains("¥400.00");
+}

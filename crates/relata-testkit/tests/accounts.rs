@@ -54,7 +54,10 @@ async fn a_credit_code_is_checked_normalized_and_unique_and_the_province_is_a_ch
         )
         .await;
     again.assert_status(422);
-    assert_eq!(again.error_code("credit_code").as_deref(), Some("duplicate"));
+    assert_eq!(
+        again.error_code("credit_code").as_deref(),
+        Some("duplicate")
+    );
     let nowhere = app
         .post(
             "/api/v1/records/account",
@@ -124,7 +127,10 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
         )
         .await;
     let south = app
-        .create("account", &json!({"name": "华远华南", "parent_id": group["id"]}))
+        .create(
+            "account",
+            &json!({"name": "华远华南", "parent_id": group["id"]}),
+        )
         .await;
     app.create("account", &json!({"name": "无关公司"})).await;
     let opp = |account: &Json, stage: &str, amount: &str, currency: &str, own: bool| {
@@ -145,7 +151,11 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
     ] {
         app.create("opportunity", &body).await;
     }
-    for (account, name, own) in [(&shanghai, "张伟", true), (&shanghai, "李娜", true), (&south, "王芳", false)] {
+    for (account, name, own) in [
+        (&shanghai, "张伟", true),
+        (&shanghai, "李娜", true),
+        (&south, "王芳", false),
+    ] {
         let mut body = json!({"name": name, "account_id": account["id"]});
         if own {
             body["owner_id"] = json!(owner);
@@ -155,7 +165,10 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
 
     // from the grandchild, the admin sees the whole group from its top
     let tree = app
-        .get(&format!("/api/v1/records/account/{}/hierarchy", id_of(&shanghai)))
+        .get(&format!(
+            "/api/v1/records/account/{}/hierarchy",
+            id_of(&shanghai)
+        ))
         .await;
     tree.assert_status(200);
     let names: Vec<&str> = tree.body["nodes"]
@@ -164,7 +177,12 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
         .iter()
         .map(|n| n["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["华远集团", "华远华东", "华远上海", "华远华南"], "{}", tree.text);
+    assert_eq!(
+        names,
+        vec!["华远集团", "华远华东", "华远上海", "华远华南"],
+        "{}",
+        tree.text
+    );
     assert_eq!(tree.body["truncated"], false);
     let top = node(&tree.body, "华远集团");
     assert_eq!(top["depth"], 0);
@@ -174,7 +192,16 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
     );
     let (won, mut sums) = figure(top, "total", "won_opportunities");
     sums.sort();
-    assert_eq!((won, sums), (2, vec![("CNY".into(), "400.00".into()), ("USD".into(), "50.00".into())]));
+    assert_eq!(
+        (won, sums),
+        (
+            2,
+            vec![
+                ("CNY".into(), "400.00".into()),
+                ("USD".into(), "50.00".into())
+            ]
+        )
+    );
     assert_eq!(figure(top, "total", "contacts").0, 3);
     assert_eq!(figure(top, "own", "open_opportunities").0, 1);
     let east_node = node(&tree.body, "华远华东");
@@ -187,7 +214,10 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
     // the rep owns the east branch only: it is their top, and only their records count
     let rep_client = app.client_for(&rep).await;
     let theirs = rep_client
-        .get(&format!("/api/v1/records/account/{}/hierarchy", id_of(&shanghai)))
+        .get(&format!(
+            "/api/v1/records/account/{}/hierarchy",
+            id_of(&shanghai)
+        ))
         .await;
     theirs.assert_status(200);
     let names: Vec<&str> = theirs.body["nodes"]
@@ -199,7 +229,10 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
     assert_eq!(names, vec!["华远华东", "华远上海"], "{}", theirs.text);
     assert!(!theirs.text.contains("华远集团") && !theirs.text.contains("100"));
     rep_client
-        .get(&format!("/api/v1/records/account/{}/hierarchy", id_of(&south)))
+        .get(&format!(
+            "/api/v1/records/account/{}/hierarchy",
+            id_of(&south)
+        ))
         .await
         .assert_status(404);
 
@@ -211,15 +244,26 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
     .await
     .assert_status(200);
     let looped = app
-        .get(&format!("/api/v1/records/account/{}/hierarchy", id_of(&east)))
+        .get(&format!(
+            "/api/v1/records/account/{}/hierarchy",
+            id_of(&east)
+        ))
         .await;
     looped.assert_status(200);
-    assert_eq!(looped.body["nodes"].as_array().unwrap().len(), 4, "{}", looped.text);
+    assert_eq!(
+        looped.body["nodes"].as_array().unwrap().len(),
+        4,
+        "{}",
+        looped.text
+    );
     // an object without a parent field has no hierarchy
     let contact = app.create("contact", &json!({"name": "x"})).await;
-    app.get(&format!("/api/v1/records/contact/{}/hierarchy", id_of(&contact)))
-        .await
-        .assert_status(404);
+    app.get(&format!(
+        "/api/v1/records/contact/{}/hierarchy",
+        id_of(&contact)
+    ))
+    .await
+    .assert_status(404);
 
     // the page
     let admin = app.admin().await;

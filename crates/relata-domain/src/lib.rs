@@ -16,6 +16,7 @@ pub mod filter;
 pub mod ids;
 pub mod labels_zh;
 pub mod meta;
+pub mod quality;
 pub mod record;
 pub mod search_terms;
 pub mod standard;

@@ -29,6 +29,8 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/records/{object}/{id}/merges", &["get"]),
     ("/api/v1/merges/{id}/undo", &["post"]),
     ("/api/v1/records/{object}/{id}/hierarchy", &["get"]),
+    ("/api/v1/records/{object}/quality", &["get"]),
+    ("/api/v1/records/{object}/{id}/quality", &["get"]),
     ("/api/v1/records/{object}/bulk", &["post"]),
     ("/api/v1/records/{object}/aggregate", &["get"]),
     ("/api/v1/records/{object}/export", &["get"]),

@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 
 use pages::{
     auth, board, bulk, duplicates, edit, export, hierarchy, home, imports, list, merge,
-    notifications, profile, record, search, settings, timeline, views,
+    notifications, profile, quality, record, search, settings, timeline, views,
 };
 use relata_core::Core;
 use state::WebState;
@@ -72,6 +72,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/notifications/read", post(notifications::mark_read))
         .route("/o/{object}/bin", get(list::bin))
         .route("/o/{object}/board", get(board::page))
+        .route("/o/{object}/quality", get(quality::page))
         .route("/o/{object}/{id}", get(record::page))
         .route(
             "/o/{object}/{id}/edit",

@@ -10,6 +10,7 @@ pub mod imports;
 pub mod me;
 pub mod merge;
 pub mod meta;
+pub mod quality;
 pub mod records;
 pub mod search;
 pub mod system;

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod companions;
 pub mod labels;
 pub mod merge;
+pub mod quality;
 pub mod read;
 pub mod rights;
 pub mod transfer;

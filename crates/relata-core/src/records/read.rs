@@ -51,7 +51,7 @@ pub enum Bin {
     Any,
 }
 
-fn push_bin(sql: &mut Sql, bin: Bin, alias: &str) {
+pub(crate) fn push_bin(sql: &mut Sql, bin: Bin, alias: &str) {
     match bin {
         Bin::Live => sql.push(&format!(" AND {alias}deleted_at IS NULL")),
         Bin::Deleted => sql.push(&format!(" AND {alias}deleted_at IS NOT NULL")),

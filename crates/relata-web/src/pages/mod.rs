@@ -17,6 +17,7 @@ pub mod list;
 pub mod merge;
 pub mod notifications;
 pub mod profile;
+pub mod quality;
 pub mod record;
 pub mod search;
 pub mod settings;

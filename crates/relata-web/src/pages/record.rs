@@ -76,6 +76,8 @@ struct RecordPage {
     has_match_rule: bool,
     /// The object has a lookup to itself: the page offers the hierarchy.
     has_hierarchy: bool,
+    /// "Data quality 70%", and the key fields missing.
+    quality: (u8, String, String),
     can_delete: bool,
     /// The field whose inline editor failed and stays open.
     open_field: String,
@@ -230,6 +232,19 @@ pub async fn render(
         merges,
         can_edit: !binned && rights.edit,
         has_match_rule: relata_domain::dedupe::MatchRule::standard(object.name()).is_some(),
+        quality: {
+            let q = state.core.quality_of(&viewer.actor, &object, &record);
+            let missing = super::quality::missing_labels(viewer, &object, &q.missing);
+            (
+                q.score,
+                tr.tf("quality.on_record", &[("score", &q.score.to_string())]),
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    tr.tf("quality.lacks", &[("fields", &missing)])
+                },
+            )
+        },
         has_hierarchy: object.live_fields().any(|f| {
             f.field_type == FieldType::Lookup
                 && f.target

@@ -29,8 +29,8 @@ use utoipa_axum::routes;
 
 use relata_core::Core;
 use routes::{
-    admin, auth, changes, duplicates, export, hierarchy, imports, me, merge, meta, quality,
-    records, search, system, timeline, views,
+    admin, attachments, auth, changes, duplicates, export, hierarchy, imports, me, merge, meta,
+    quality, records, search, system, timeline, views,
 };
 use state::{AppState, TokenCache};
 
@@ -95,6 +95,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(records::history))
         .routes(routes!(timeline::timeline))
         .routes(routes!(hierarchy::hierarchy))
+        .routes(routes!(
+            attachments::attach_file,
+            attachments::list_attachments
+        ))
+        .routes(routes!(
+            attachments::download_attachment,
+            attachments::remove_attachment
+        ))
         .routes(routes!(quality::weakest_records))
         .routes(routes!(quality::record_quality))
         .routes(routes!(merge::plan, merge::merge))

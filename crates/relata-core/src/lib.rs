@@ -3,6 +3,7 @@
 //! One module per business area; handlers above stay thin.
 
 pub mod access;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod changes;
@@ -57,6 +58,10 @@ pub struct Settings {
     pub audit_retention_days: u32,
     /// Days during which a merge of duplicate records can be undone.
     pub merge_undo_days: u32,
+    /// Largest file that may be attached to a record.
+    pub attachment_max_bytes: u64,
+    /// Where attached files are kept: in the database when `None`, else under this directory.
+    pub attachments_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -73,6 +78,8 @@ impl Default for Settings {
             api_rate_limit_per_minute: 0,
             audit_retention_days: 365,
             merge_undo_days: 30,
+            attachment_max_bytes: 25 << 20,
+            attachments_dir: None,
         }
     }
 }
@@ -91,6 +98,8 @@ pub struct Core {
     import_wake: tokio::sync::Notify,
     /// What timelines are made of; modules add their sources at start.
     timeline: timeline::Registry,
+    /// Where attached files are kept.
+    files: attachments::Files,
 }
 
 impl Core {
@@ -111,7 +120,8 @@ impl Core {
     ) -> Result<Arc<Core>, CoreError> {
         let schema = store.read_blocking(|conn| relata_store::meta_sql::load_schema(conn))?;
         let access = store.read_blocking(|conn| access::Snapshot::load(conn))?;
-        Ok(Arc::new(Core {
+        let files = attachments::Files::new(settings.attachments_dir.as_deref());
+        let core = Arc::new(Core {
             store,
             clock,
             settings,
@@ -122,7 +132,10 @@ impl Core {
             mailer: RwLock::new(Arc::new(mail::NoMailer)),
             import_wake: tokio::sync::Notify::new(),
             timeline: timeline::Registry::standard(),
-        }))
+            files,
+        });
+        core.register_timeline_source(Arc::new(attachments::OnTimeline));
+        Ok(core)
     }
 
     /// Opens with the system clock and default settings.

@@ -41,6 +41,7 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "accounts: unified social credit code and province",
             add_account_china_fields,
         ),
+        (11, "attachments", create_attachment_tables),
     ]
 }
 
@@ -68,7 +69,48 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.push(notifications_table());
     tables.extend(import_tables());
     tables.push(merges_table());
+    tables.extend(attachment_tables());
     tables
+}
+
+/// Files attached to records: a row per file, and its bytes in pieces when it is kept in
+/// the database (the default storage).
+fn attachment_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_attachments",
+            vec![
+                col("id", Uuid),
+                col("object", Text),
+                col("record_id", Uuid),
+                col("file_name", Text),
+                col("content_type", Text),
+                col("bytes", BigInt),
+                col("sha256", Text),
+                col("created_by", Uuid).null(),
+                col("created_at", Timestamp),
+                col("storage", Text),
+            ],
+            &["id"],
+        )
+        .index(&["object", "record_id", "created_at", "id"], false),
+        TableDef::new(
+            "sys_attachment_pieces",
+            vec![
+                col("attachment_id", Uuid),
+                col("seq", BigInt),
+                col("data", Bytes),
+            ],
+            &["attachment_id", "seq"],
+        ),
+    ]
+}
+
+fn create_attachment_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for t in attachment_tables() {
+        t.create(conn)?;
+    }
+    Ok(())
 }
 
 /// One row per merge of duplicate records: what it changed — the surviving record's values

@@ -30,6 +30,11 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/merges/{id}/undo", &["post"]),
     ("/api/v1/records/{object}/{id}/hierarchy", &["get"]),
     ("/api/v1/records/{object}/quality", &["get"]),
+    (
+        "/api/v1/records/{object}/{id}/attachments",
+        &["get", "post"],
+    ),
+    ("/api/v1/attachments/{id}", &["get", "delete"]),
     ("/api/v1/records/{object}/{id}/quality", &["get"]),
     ("/api/v1/records/{object}/bulk", &["post"]),
     ("/api/v1/records/{object}/aggregate", &["get"]),

@@ -24,8 +24,8 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 use pages::{
-    auth, board, bulk, duplicates, edit, export, hierarchy, home, imports, list, merge,
-    notifications, profile, quality, record, search, settings, timeline, views,
+    attachments, auth, board, bulk, duplicates, edit, export, hierarchy, home, imports, list,
+    merge, notifications, profile, quality, record, search, settings, timeline, views,
 };
 use relata_core::Core;
 use state::WebState;
@@ -82,6 +82,9 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}/{id}/delete", post(edit::delete))
         .route("/o/{object}/{id}/duplicates", get(duplicates::page))
         .route("/o/{object}/{id}/timeline", get(timeline::page))
+        .route("/o/{object}/{id}/attachments", post(attachments::upload))
+        .route("/attachments/{id}", get(attachments::download))
+        .route("/attachments/{id}/delete", post(attachments::delete))
         .route("/o/{object}/{id}/hierarchy", get(hierarchy::page))
         .route(
             "/o/{object}/{id}/merge",

@@ -47,6 +47,8 @@ pub struct Config {
     pub api_rate_limit_per_minute: u32,
     pub audit_retention_days: u32,
     pub merge_undo_days: u32,
+    pub attachment_max_mb: u64,
+    pub attachments_dir: String,
     pub shutdown_grace_secs: u64,
     pub log: String,
     pub log_format: LogFormat,
@@ -74,6 +76,8 @@ impl Default for Config {
             api_rate_limit_per_minute: settings.api_rate_limit_per_minute,
             audit_retention_days: settings.audit_retention_days,
             merge_undo_days: settings.merge_undo_days,
+            attachment_max_mb: settings.attachment_max_bytes >> 20,
+            attachments_dir: String::new(),
             shutdown_grace_secs: 30,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -135,6 +139,14 @@ const DOCS: &[(&str, &str)] = &[
         "Requests per minute one API token or session may make; 0 for no limit.",
     ),
     ("audit_retention_days", "Days the audit log keeps an entry."),
+    (
+        "attachment_max_mb",
+        "Largest file, in MiB, that may be attached to a record (also bounded by max_body_bytes).",
+    ),
+    (
+        "attachments_dir",
+        "Directory for attached files; empty keeps them in the database (works alike on both backends and in every backup).",
+    ),
     (
         "merge_undo_days",
         "Days during which a merge of duplicate records can be undone; 0 turns undo off.",
@@ -359,6 +371,9 @@ impl Config {
             api_rate_limit_per_minute: self.api_rate_limit_per_minute,
             audit_retention_days: self.audit_retention_days,
             merge_undo_days: self.merge_undo_days,
+            attachment_max_bytes: self.attachment_max_mb << 20,
+            attachments_dir: (!self.attachments_dir.is_empty())
+                .then(|| std::path::PathBuf::from(&self.attachments_dir)),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Page handlers. Each is thin: read the request, call relata-core, fill a template.
 
+pub mod attachments;
 pub mod auth;
 pub mod board;
 pub mod bulk;
@@ -22,6 +23,7 @@ pub mod record;
 pub mod search;
 pub mod settings;
 pub mod timeline;
+pub mod upload_form;
 pub mod views;
 
 use std::sync::Arc;

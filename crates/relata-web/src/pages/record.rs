@@ -71,6 +71,7 @@ struct RecordPage {
     timeline_more: bool,
     /// Merges into this record that can still be undone: (what happened, undo action).
     merges: Vec<(String, String)>,
+    attachments: Vec<super::attachments::Line>,
     can_edit: bool,
     /// The object has a matching rule: the page offers a duplicate check.
     has_match_rule: bool,
@@ -101,6 +102,7 @@ pub async fn page(
         Some("restored") => Some(tr.t("record.restored").to_owned()),
         Some("merged") => Some(tr.t("record.merged").to_owned()),
         Some("unmerged") => Some(tr.t("record.unmerged").to_owned()),
+        Some("attached") => Some(tr.t("attachments.attached").to_owned()),
         Some(_) => Some(tr.t("record.saved").to_owned()),
         None => None,
     };
@@ -207,10 +209,17 @@ pub async fn render(
         _ => tr.object_label(&object),
     };
 
-    let (related, (events, timeline_more), merges) = tokio::join!(
+    let (related, (events, timeline_more), merges, attachments) = tokio::join!(
         related_lists(state, viewer, &object, id),
         super::timeline::panel(state, viewer, &object, id),
         undoable_merges(state, viewer, &object, id, rights.edit && !binned),
+        async {
+            if binned {
+                Vec::new()
+            } else {
+                super::attachments::lines(state, viewer, object.name(), id).await
+            }
+        },
     );
     let errors = failed
         .as_ref()
@@ -230,6 +239,7 @@ pub async fn render(
         events,
         timeline_more,
         merges,
+        attachments,
         can_edit: !binned && rights.edit,
         has_match_rule: relata_domain::dedupe::MatchRule::standard(object.name()).is_some(),
         quality: {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
@@ -18,8 +18,9 @@ use relata_domain::{FieldError, FieldErrorCode, ObjectDef};
 use super::JobLine;
 use crate::error::WebError;
 use crate::i18n::Tr;
+use crate::pages::upload_form::read;
 use crate::pages::{Chrome, html, readable_object, see_other};
-use crate::session::{CSRF_FIELD, Viewer, constant_time_eq};
+use crate::session::{Viewer, constant_time_eq};
 use crate::state::WebState;
 
 /// Recent imports listed under the form.
@@ -103,52 +104,6 @@ async fn render(
     let mut response = html(page.render());
     *response.status_mut() = status;
     Ok(response)
-}
-
-/// What the form sent.
-#[derive(Default)]
-struct Upload {
-    csrf: Option<String>,
-    file_name: String,
-    data: Vec<u8>,
-}
-
-/// Reads the form's parts: an unreadable body is a refusal with its status (413 for a file
-/// over the server's body limit), after the CSRF token was read when it came first.
-async fn read(req: Request) -> Result<Upload, (Upload, StatusCode)> {
-    let mut upload = Upload::default();
-    let Ok(mut parts) = Multipart::from_request(req, &()).await else {
-        return Err((upload, StatusCode::BAD_REQUEST));
-    };
-    loop {
-        let field = match parts.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => return Ok(upload),
-            Err(e) => return Err((upload, e.status())),
-        };
-        match field.name() {
-            Some(CSRF_FIELD) => match field.text().await {
-                Ok(t) => upload.csrf = Some(t),
-                Err(e) => return Err((upload, e.status())),
-            },
-            Some("file") => {
-                // a browser sends the bare name; an old one the whole path
-                upload.file_name = field
-                    .file_name()
-                    .unwrap_or_default()
-                    .rsplit(['/', '\\'])
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
-                match field.bytes().await {
-                    Ok(b) => upload.data = b.to_vec(),
-                    Err(e) => return Err((upload, e.status())),
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 /// `POST /o/{object}/import` (multipart): keeps the file as a draft job and goes to it.

@@ -158,17 +158,21 @@ impl Core {
         // up: the highest ancestor the caller may see
         let mut root = self.get_record(actor, def.name(), id).await?;
         let mut truncated = false;
+        let mut seen = std::collections::HashSet::from([id]);
         for step in 0..=MAX_DEPTH {
             let Some(parent) = parent_of(&root, &via) else {
                 break;
             };
+            if !seen.insert(parent) {
+                break; // a loop of parents: the last new one is the top
+            }
             if step == MAX_DEPTH {
                 truncated = true;
                 break;
             }
             match self.get_record(actor, def.name(), parent).await {
-                Ok(p) if p.id() != Some(id) => root = p,
-                _ => break, // not visible, gone, or a cycle back to the start
+                Ok(p) => root = p,
+                Err(_) => break, // not visible, or gone
             }
         }
         // down, a level at a time
@@ -269,7 +273,9 @@ impl Core {
         for chunk in parents.chunks(500) {
             let mut cursor = None;
             loop {
-                let want = (limit + 1).saturating_sub(out.len()).clamp(1, 1000);
+                let want = (limit + 1)
+                    .saturating_sub(out.len())
+                    .clamp(1, self.settings.max_page_size);
                 let (_, page) = self
                     .list_records(
                         actor,

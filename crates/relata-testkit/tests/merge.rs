@@ -230,6 +230,7 @@ async fn a_merge_keeps_the_chosen_values_repoints_everything_and_its_undo_puts_i
     undone.assert_status(200);
     let after = &undone.body["record"];
     assert_eq!(after["level"], "b", "edited since: kept");
+    assert_eq!(undone.body["kept"], json!(["level"]), "{}", undone.text);
     assert_eq!(after["phone"], Json::Null, "the merge's change went back");
     assert_eq!(after["erp_code"], Json::Null);
     let back = app.get(&format!("/api/v1/records/account/{dup_id}")).await;
@@ -697,4 +698,87 @@ async fn pointer(
 ) -> Json {
     let (record, _) = core.get_record_or_binned(admin, object, id).await.unwrap();
     record.get(via).to_json()
+}
+
+#[tokio::test]
+async fn a_merge_keeps_the_stronger_share_moves_attachments_and_its_undo_reverses_both() {
+    let app = TestApp::spawn().await;
+    let rep = app.user("rep@example.com", json!({"name": "Rep"})).await;
+    let outsider = app.user("out@example.com", json!({"name": "Out"})).await;
+    let rep_client = app.client_for(&rep).await;
+    let keep = app.create("account", &json!({"name": "华远"})).await;
+    let dup = app.create("account", &json!({"name": "华远科技"})).await;
+    let (keep_id, dup_id) = (id_of(&keep), id_of(&dup));
+    for (id, access) in [(&keep_id, "read"), (&dup_id, "edit")] {
+        app.post(
+            &format!("/api/v1/records/account/{id}/shares"),
+            &json!({"principal": {"kind": "user", "id": rep.user_id.0.to_string()}, "access": access}),
+        )
+        .await
+        .assert_status(201);
+    }
+    let file = app
+        .send_raw(
+            reqwest::Method::POST,
+            &format!("/api/v1/records/account/{dup_id}/attachments?file_name=licence.pdf"),
+            "application/pdf",
+            b"%PDF-1.4\n%%EOF\n".to_vec(),
+        )
+        .await;
+    file.assert_status(201);
+    rep_client
+        .patch(
+            &format!("/api/v1/records/account/{keep_id}"),
+            &json!({"city": "上海"}),
+        )
+        .await
+        .assert_status(404);
+
+    let merged = app
+        .post(
+            &format!("/api/v1/records/account/{keep_id}/merge"),
+            &json!({"records": [dup_id]}),
+        )
+        .await;
+    merged.assert_status(200);
+    // the rep keeps the edit right the merged record gave them
+    rep_client
+        .patch(
+            &format!("/api/v1/records/account/{keep_id}"),
+            &json!({"city": "上海"}),
+        )
+        .await
+        .assert_status(200);
+    let files = app
+        .get(&format!("/api/v1/records/account/{keep_id}/attachments"))
+        .await;
+    assert_eq!(
+        files.body["data"][0]["file_name"], "licence.pdf",
+        "{}",
+        files.text
+    );
+
+    // one who may not see the survivor learns nothing of the merge, undone or not
+    let merge_id = merged.body["merge_id"].as_str().unwrap().to_owned();
+    let out = app.client_for(&outsider).await;
+    out.post(&format!("/api/v1/merges/{merge_id}/undo"), &json!({}))
+        .await
+        .assert_status(404);
+    app.post(&format!("/api/v1/merges/{merge_id}/undo"), &json!({}))
+        .await
+        .assert_status(200);
+    out.post(&format!("/api/v1/merges/{merge_id}/undo"), &json!({}))
+        .await
+        .assert_status(404);
+    rep_client
+        .patch(
+            &format!("/api/v1/records/account/{keep_id}"),
+            &json!({"city": "北京"}),
+        )
+        .await
+        .assert_status(404);
+    let back = app
+        .get(&format!("/api/v1/records/account/{dup_id}/attachments"))
+        .await;
+    assert_eq!(back.body["data"][0]["file_name"], "licence.pdf");
 }

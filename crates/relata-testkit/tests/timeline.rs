@@ -380,3 +380,74 @@ async fn the_record_page_shows_the_newest_items_and_the_timeline_page_filters_an
         .assert_contains("字段变更")
         .assert_contains("进行中");
 }
+
+#[tokio::test]
+async fn a_hidden_name_is_not_a_title_and_small_page_limits_still_work() {
+    let app = relata_testkit::TestApp::spawn_with(relata_testkit::SpawnOptions {
+        settings: Some(relata_core::Settings {
+            max_page_size: 5,
+            ..relata_core::Settings::default()
+        }),
+        ..Default::default()
+    })
+    .await;
+    let admin = app.admin().await;
+    let profile = app
+        .core
+        .create_permission_set(
+            &admin,
+            serde_json::from_value(json!({
+                "name": "no account names",
+                "is_profile": true,
+                "grants": {
+                    "default_objects": {"create": true, "read": true, "edit": true, "delete": true},
+                    "fields": {"account": {"name": "hidden"}}
+                }
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let rep = app
+        .user(
+            "rep@example.com",
+            json!({"name": "Rep", "profile_id": profile.id}),
+        )
+        .await;
+    let acct = app
+        .create(
+            "account",
+            &json!({"name": "秘密客户", "owner_id": rep.user_id.0}),
+        )
+        .await;
+    let id = id_of(&acct);
+    for i in 0..8 {
+        app.create(
+            "account",
+            &json!({"name": format!("子公司 {i}"), "parent_id": id}),
+        )
+        .await;
+    }
+    let seen = app
+        .client_for(&rep)
+        .await
+        .get(&format!("/api/v1/records/account/{id}/timeline"))
+        .await;
+    seen.assert_status(200);
+    assert!(!seen.text.contains("秘密客户"), "{}", seen.text);
+    // a page limit below the default list size: the timeline and the hierarchy still answer
+    let timeline = app
+        .get(&format!("/api/v1/records/account/{id}/timeline?limit=3"))
+        .await;
+    timeline.assert_status(200);
+    let tree = app
+        .get(&format!("/api/v1/records/account/{id}/hierarchy"))
+        .await;
+    tree.assert_status(200);
+    assert_eq!(
+        tree.body["nodes"].as_array().unwrap().len(),
+        9,
+        "{}",
+        tree.text
+    );
+}

@@ -157,7 +157,7 @@ pub async fn merges(
 /// go back to the records they were moved from (unless moved since).
 #[utoipa::path(post, path = "/api/v1/merges/{id}/undo", tag = "records",
     params(("id" = String, Path, description = "merge_id of the merge")),
-    responses((status = 200, description = "`{record}`: the surviving record as it is now"),
+    responses((status = 200, description = "`{record, kept}`: the surviving record as it is now, and its fields the undo left alone (edited since, or not the caller's to change)"),
         (status = 403, description = "the caller may not change these records"),
         (status = 404, description = "no such merge, or its record is not visible"),
         (status = 409, description = "undone already, past the undo window, or a merged record was purged since")))]
@@ -167,6 +167,10 @@ pub async fn undo(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = uuid("merge", &id)?;
-    let (object, record) = state.core.undo_merge(&actor, id).await?;
-    Ok(axum::Json(json!({"record": record.to_json(&object, None)})).into_response())
+    let undone = state.core.undo_merge(&actor, id).await?;
+    Ok(axum::Json(json!({
+        "record": undone.record.to_json(&undone.object, None),
+        "kept": undone.kept,
+    }))
+    .into_response())
 }

@@ -149,6 +149,12 @@ pub fn check_lookups(
                     sql.push(" AND 1=0");
                 }
             }
+            // On PostgreSQL the target is held until this write commits: a merge or delete
+            // of it (which locks it FOR UPDATE) waits for this write, or this write for it and
+            // then finds the target gone — never a record pointing at one merged away.
+            if conn.dialect() == relata_store::Dialect::Postgres {
+                sql.push(" FOR KEY SHARE OF t");
+            }
         }
         if conn.query_one(&sql.text, &sql.params)?.is_none() {
             let what = if field.field_type == FieldType::UserLookup {

@@ -29,17 +29,20 @@ pub struct Creation;
 
 struct CreationQuery {
     subject: Arc<ObjectDef>,
+    /// The caller may read the name field (the item's title).
+    name_readable: bool,
 }
 
 impl TimelineSource for Creation {
     fn plan(
         &self,
         _core: &Core,
-        _actor: &Actor,
+        actor: &Actor,
         subject: &Arc<ObjectDef>,
     ) -> Result<Vec<Box<dyn TimelineQuery>>, CoreError> {
         Ok(vec![Box::new(CreationQuery {
             subject: subject.clone(),
+            name_readable: fields::readable(actor, subject, subject.name_field.as_str()),
         })])
     }
 }
@@ -74,7 +77,11 @@ impl TimelineQuery for CreationQuery {
             kind: CREATED.into(),
             object: self.subject.name().to_owned(),
             record_id: subject,
-            title: name_of(&self.subject, &record),
+            title: if self.name_readable {
+                name_of(&self.subject, &record)
+            } else {
+                String::new()
+            },
             actor: creator(&record),
             detail: Json::Null,
         }])
@@ -243,7 +250,15 @@ impl TimelineSource for RelatedRecords {
             for via in vias {
                 // Paging and the page's shape as for any list; the filter on the subject is
                 // set when the query runs.
-                let spec = core.list_spec(actor, &child, ListRequest::default())?;
+                let spec = core.list_spec(
+                    actor,
+                    &child,
+                    ListRequest {
+                        // any valid size: the page size is set when the query runs
+                        limit: Some(1),
+                        ..ListRequest::default()
+                    },
+                )?;
                 queries.push(Box::new(RelatedQuery {
                     vis: core.visibility(actor, &child, Operation::Read)?,
                     via: via.clone(),

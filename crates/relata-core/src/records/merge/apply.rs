@@ -1,6 +1,6 @@
 //! The steps of one merge, in one write transaction.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -32,6 +32,11 @@ pub(super) struct Ledger {
     pub reparented: Vec<Json>,
     /// Shares moved to the survivor: `{id, from}`.
     pub shares: Vec<Json>,
+    /// The survivor's shares raised to the access a merged record's share gave: `{id, access}`
+    /// (the access before).
+    pub raised: Vec<Json>,
+    /// Attachments moved to the survivor: `{id, from}`.
+    pub attachments: Vec<Json>,
 }
 
 impl Ledger {
@@ -41,6 +46,8 @@ impl Ledger {
             "cleared": self.cleared,
             "reparented": self.reparented,
             "shares": self.shares,
+            "raised": self.raised,
+            "attachments": self.attachments,
         })
     }
 }
@@ -102,6 +109,7 @@ impl Merge {
             }
             let reparented = self.reparent(conn, side, &merged, &mut ledger)?;
             let shares_moved = self.move_shares(conn, &merged, &mut ledger)?;
+            self.move_attachments(conn, &merged, &mut ledger)?;
             for loser in &records[1..] {
                 write::set_deleted(conn, side, object, &self.actor, self.now, loser, true)?;
             }
@@ -283,6 +291,44 @@ impl Merge {
         Ok(count)
     }
 
+    /// Moves the merged records' attachments to the survivor.
+    fn move_attachments(
+        &self,
+        conn: &mut dyn Conn,
+        merged: &[Uuid],
+        ledger: &mut Ledger,
+    ) -> Result<(), CoreError> {
+        let in_merged = |sql: &mut Sql| {
+            sql.push(" WHERE object = ");
+            sql.param(SqlValue::Text(self.object.name().to_owned()));
+            sql.push(" AND record_id IN (");
+            for (i, id) in merged.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.param(SqlValue::Uuid(*id));
+            }
+            sql.push(")");
+        };
+        let mut sql = Sql::new(conn.dialect());
+        sql.push("SELECT id, record_id FROM sys_attachments");
+        in_merged(&mut sql);
+        for row in conn.query(&sql.text, &sql.params)? {
+            let (Some(id), Some(from)) = (row[0].as_uuid(), row[1].as_uuid()) else {
+                continue;
+            };
+            ledger
+                .attachments
+                .push(json!({"id": id.to_string(), "from": from.to_string()}));
+        }
+        let mut update = Sql::new(conn.dialect());
+        update.push("UPDATE sys_attachments SET record_id = ");
+        update.param(SqlValue::Uuid(self.survivor));
+        in_merged(&mut update);
+        conn.execute(&update.text, &update.params)?;
+        Ok(())
+    }
+
     /// Moves the merged records' manual shares and record-team memberships to the survivor,
     /// except where it already has the same one.
     fn move_shares(
@@ -292,7 +338,7 @@ impl Merge {
         ledger: &mut Ledger,
     ) -> Result<usize, CoreError> {
         let mut sql = Sql::new(conn.dialect());
-        sql.push("SELECT id, record_id, principal_kind, principal_id, reason FROM sys_record_shares WHERE object = ");
+        sql.push("SELECT id, record_id, principal_kind, principal_id, reason, access FROM sys_record_shares WHERE object = ");
         sql.param(SqlValue::Text(self.object.name().to_owned()));
         sql.push(" AND record_id IN (");
         sql.param(SqlValue::Uuid(self.survivor));
@@ -309,22 +355,38 @@ impl Merge {
                 r[4].as_str().unwrap_or_default().to_owned(),
             )
         };
-        let mut held: HashSet<_> = rows
+        // what the survivor holds, per principal and reason: its share's id and access
+        let mut held: HashMap<_, (Uuid, String)> = rows
             .iter()
             .filter(|r| r[1].as_uuid() == Some(self.survivor))
-            .map(key)
+            .filter_map(|r| Some((key(r), (r[0].as_uuid()?, r[5].as_str()?.to_owned()))))
             .collect();
         let mut moved = 0;
         for row in rows
             .iter()
             .filter(|r| r[1].as_uuid() != Some(self.survivor))
         {
-            let (Some(id), Some(from)) = (row[0].as_uuid(), row[1].as_uuid()) else {
+            let (Some(id), Some(from), Some(access)) =
+                (row[0].as_uuid(), row[1].as_uuid(), row[5].as_str())
+            else {
                 continue;
             };
-            if !held.insert(key(row)) {
+            if let Some((kept, kept_access)) = held.get_mut(&key(row)) {
+                // the same principal already has a share of the survivor: it keeps the
+                // stronger of the two, so nobody loses edit rights to a merge
+                if access == "edit" && kept_access != "edit" {
+                    let mut raise = Sql::new(conn.dialect());
+                    raise.push("UPDATE sys_record_shares SET access = 'edit' WHERE id = ");
+                    raise.param(SqlValue::Uuid(*kept));
+                    conn.execute(&raise.text, &raise.params)?;
+                    ledger
+                        .raised
+                        .push(json!({"id": kept.to_string(), "access": kept_access.clone()}));
+                    *kept_access = "edit".to_owned();
+                }
                 continue;
             }
+            held.insert(key(row), (id, access.to_owned()));
             let mut update = Sql::new(conn.dialect());
             update.push("UPDATE sys_record_shares SET record_id = ");
             update.param(SqlValue::Uuid(self.survivor));

@@ -13,6 +13,8 @@
 mod apply;
 mod undo;
 
+pub use undo::UndoOutcome;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -17,6 +17,17 @@ use crate::records::{Bin, read, with_companions, write};
 use crate::visibility::Visibility;
 use crate::{Actor, Core, CoreError, fields};
 
+/// What an undo did.
+#[derive(Debug)]
+pub struct UndoOutcome {
+    pub object: std::sync::Arc<relata_domain::ObjectDef>,
+    /// The surviving record as it is now.
+    pub record: Record,
+    /// Fields of it the undo left as they were: edited since the merge, not the undoer's to
+    /// change, or holding a value no longer allowed.
+    pub kept: Vec<String>,
+}
+
 const COLUMNS: &str = "id, object, survivor_id, merged_ids, actor, at, undone_at, changes";
 
 fn info(row: &[SqlValue], undo_days: u32) -> Option<(MergeInfo, Json)> {
@@ -77,7 +88,7 @@ impl Core {
         &self,
         actor: &Actor,
         merge_id: Uuid,
-    ) -> Result<(std::sync::Arc<relata_domain::ObjectDef>, Record), CoreError> {
+    ) -> Result<UndoOutcome, CoreError> {
         let days = self.settings.merge_undo_days;
         let found = self
             .store
@@ -94,8 +105,20 @@ impl Core {
             .and_then(|r| info(r, days))
             .ok_or_else(not_found)?;
         let object = self.object(&merge.object).map_err(|_| not_found())?;
-        // one who may not see the survivor does not learn the merge exists
-        let read_vis = self.visibility(actor, &object, Operation::Read)?;
+        // one who may not see the survivor does not learn the merge exists, nor its state
+        let read_vis = self
+            .visibility(actor, &object, Operation::Read)
+            .map_err(|_| not_found())?;
+        let survivor_seen = {
+            let (obj, vis, survivor) = (object.clone(), read_vis.clone(), merge.survivor);
+            self.store
+                .read(move |conn| read::get(conn, &obj, survivor, &vis, Bin::Any))
+                .await?
+                .is_some()
+        };
+        if !survivor_seen {
+            return Err(not_found());
+        }
         let access = Access {
             edit: self.visibility(actor, &object, Operation::Edit)?,
             full: self.visibility(actor, &object, Operation::Delete)?,
@@ -119,17 +142,28 @@ impl Core {
         }
         let (writer, obj, schema) = (actor.clone(), object.clone(), self.schema());
         let ctx = self.parse_context();
-        let mut record = self
+        let (mut record, kept) = self
             .store
             .write(move |conn| {
-                // Read again under the write lock: a second undo racing this one waits here.
+                // Claim the undo first: of two racing undos (PostgreSQL runs writes side by
+                // side) one marks the row and the other finds nothing left to mark.
+                let mut claim = Sql::new(conn.dialect());
+                claim.push("UPDATE sys_merges SET undone_at = ");
+                claim.param(SqlValue::Timestamp(now));
+                claim.push(", undone_by = ");
+                claim.param(SqlValue::Uuid(writer.user_id.0));
+                claim.push(" WHERE undone_at IS NULL AND id = ");
+                claim.param(SqlValue::Uuid(merge_id));
+                if conn.execute(&claim.text, &claim.params)? == 0 {
+                    return Err(CoreError::Conflict {
+                        code: "merge_undone",
+                        message: "this merge has been undone already".into(),
+                    });
+                }
                 let mut sql = Sql::new(conn.dialect());
-                sql.push(&format!("SELECT {COLUMNS} FROM sys_merges WHERE undone_at IS NULL AND id = "));
+                sql.push(&format!("SELECT {COLUMNS} FROM sys_merges WHERE id = "));
                 sql.param(SqlValue::Uuid(merge_id));
-                let row = conn.query_one(&sql.text, &sql.params)?.ok_or(CoreError::Conflict {
-                    code: "merge_undone",
-                    message: "this merge has been undone already".into(),
-                })?;
+                let row = conn.query_one(&sql.text, &sql.params)?.ok_or_else(not_found)?;
                 let (merge, changes) = info(&row, days).ok_or_else(not_found)?;
                 let survivor = access.check(conn, &obj, merge.survivor, Bin::Live, false, true)?;
                 let mut merged = Vec::new();
@@ -147,18 +181,27 @@ impl Core {
                     let (actor, now) = (&writer, now);
                     // the survivor's fields first: a unique value goes back to its giver after
                     let mut back = BTreeMap::new();
+                    // fields left as they are: edited since the merge (the edit stays), not
+                    // the undoer's to change, or holding a value no longer allowed
+                    let mut kept = Vec::new();
                     if let Some(fields) = changes["fields"].as_object() {
                         for (name, change) in fields {
                             let Some(field) = obj.field(name) else { continue };
-                            if survivor.get(name).to_json() != change["new"] {
-                                continue; // edited since the merge: the edit stays
+                            if survivor.get(name).to_json() != change["new"]
+                                || !fields::editable(actor, &obj, name)
+                            {
+                                kept.push(name.clone());
+                                continue;
                             }
                             let old = if change["old"].is_null() {
                                 Value::Null
                             } else {
                                 match Value::parse(field, &change["old"], &ctx) {
                                     Ok(v) => v,
-                                    Err(_) => continue,
+                                    Err(_) => {
+                                        kept.push(name.clone());
+                                        continue;
+                                    }
                                 }
                             };
                             back.insert(name.clone(), old);
@@ -178,7 +221,11 @@ impl Core {
                         for c in changes["cleared"].as_array().into_iter().flatten() {
                             let (Some(rid), Some(name)) = (uuid_at(c, "record_id"), c["field"].as_str()) else { continue };
                             let Some(field) = obj.field(name) else { continue };
-                            if rid != id || !record.get(name).is_null() || survivor.get(name).to_json() == c["value"] {
+                            if rid != id
+                                || !record.get(name).is_null()
+                                || survivor.get(name).to_json() == c["value"]
+                                || !fields::editable(actor, &obj, name)
+                            {
                                 continue;
                             }
                             if let Ok(v) = Value::parse(field, &c["value"], &ctx) {
@@ -204,6 +251,26 @@ impl Core {
                         }
                         write::update(conn, side, child, actor, now, current, BTreeMap::from([(field.to_owned(), Value::Ref(from))]))?;
                     }
+                    for s in changes["raised"].as_array().into_iter().flatten() {
+                        let (Some(id), Some(access)) = (uuid_at(s, "id"), s["access"].as_str()) else { continue };
+                        let mut sql = Sql::new(conn.dialect());
+                        sql.push("UPDATE sys_record_shares SET access = ");
+                        sql.param(SqlValue::Text(access.to_owned()));
+                        sql.push(" WHERE id = ");
+                        sql.param(SqlValue::Uuid(id));
+                        conn.execute(&sql.text, &sql.params)?;
+                    }
+                    for a in changes["attachments"].as_array().into_iter().flatten() {
+                        let (Some(id), Some(from)) = (uuid_at(a, "id"), uuid_at(a, "from")) else { continue };
+                        let mut sql = Sql::new(conn.dialect());
+                        sql.push("UPDATE sys_attachments SET record_id = ");
+                        sql.param(SqlValue::Uuid(from));
+                        sql.push(" WHERE id = ");
+                        sql.param(SqlValue::Uuid(id));
+                        sql.push(" AND record_id = ");
+                        sql.param(SqlValue::Uuid(merge.survivor));
+                        conn.execute(&sql.text, &sql.params)?;
+                    }
                     for s in changes["shares"].as_array().into_iter().flatten() {
                         let (Some(id), Some(from)) = (uuid_at(s, "id"), uuid_at(s, "from")) else { continue };
                         let mut sql = Sql::new(conn.dialect());
@@ -215,14 +282,6 @@ impl Core {
                         sql.param(SqlValue::Uuid(merge.survivor));
                         conn.execute(&sql.text, &sql.params)?;
                     }
-                    let mut sql = Sql::new(conn.dialect());
-                    sql.push("UPDATE sys_merges SET undone_at = ");
-                    sql.param(SqlValue::Timestamp(now));
-                    sql.push(", undone_by = ");
-                    sql.param(SqlValue::Uuid(actor.user_id.0));
-                    sql.push(" WHERE id = ");
-                    sql.param(SqlValue::Uuid(merge_id));
-                    conn.execute(&sql.text, &sql.params)?;
                     crate::audit::append(
                         conn,
                         &actor.into(),
@@ -231,11 +290,15 @@ impl Core {
                         Some((obj.name(), merge.survivor)),
                         json!({"merge_id": merge_id.to_string(), "restored": super::json_array_of_ids(&merge.merged)}),
                     )?;
-                    Ok(survivor)
+                    Ok((survivor, kept))
                 })
             })
             .await?;
         fields::redact(actor, &object, &mut record);
-        Ok((object, record))
+        Ok(UndoOutcome {
+            object,
+            record,
+            kept,
+        })
     }
 }

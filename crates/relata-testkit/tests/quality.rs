@@ -7,7 +7,7 @@ mod common;
 use relata_testkit::TestApp;
 use serde_json::json;
 
-use common::id_of;
+use common::{id_of, user_without_fields};
 
 #[tokio::test]
 async fn the_weakest_records_come_first_with_what_they_lack() {
@@ -60,29 +60,7 @@ async fn the_weakest_records_come_first_with_what_they_lack() {
 #[tokio::test]
 async fn a_reader_sees_the_quality_of_their_records_only_and_hidden_fields_do_not_count() {
     let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    let profile = app
-        .core
-        .create_permission_set(
-            &admin,
-            serde_json::from_value(json!({
-                "name": "no emails",
-                "is_profile": true,
-                "grants": {
-                    "default_objects": {"create": true, "read": true, "edit": true, "delete": true},
-                    "fields": {"contact": {"email": "hidden"}}
-                }
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
-    let rep = app
-        .user(
-            "rep@example.com",
-            json!({"name": "Rep", "profile_id": profile.id}),
-        )
-        .await;
+    let rep = user_without_fields(&app, "rep@example.com", json!({"contact": ["email"]})).await;
     let rep_client = app.client_for(&rep).await;
     let mine = rep_client
         .create("contact", &json!({"name": "我的", "mobile": "13800138000"}))
@@ -104,6 +82,7 @@ async fn a_reader_sees_the_quality_of_their_records_only_and_hidden_fields_do_no
     );
 
     // the pages
+    let admin = app.admin().await;
     app.set_password(&admin, "correct-horse-battery-9").await;
     let web = app.web_as(&admin, "correct-horse-battery-9").await;
     web.get("/o/contact")

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use relata_testkit::TestApp;
 use serde_json::{Value as Json, json};
 
-use common::{add_field, create_object, id_of};
+use common::{add_field, create_object, id_of, user_without_fields};
 
 fn kinds_and_titles(page: &Json) -> Vec<(String, String)> {
     page["data"]
@@ -210,35 +210,13 @@ async fn bad_timeline_requests_name_the_problem() {
 #[tokio::test]
 async fn a_timeline_shows_only_what_the_reader_may_see() {
     let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    let profile = app
-        .core
-        .create_permission_set(
-            &admin,
-            serde_json::from_value(json!({
-                "name": "reps without levels",
-                "is_profile": true,
-                "grants": {
-                    "default_objects": {"create": true, "read": true, "edit": true, "delete": true},
-                    "fields": {"account": {"level": "hidden"}, "opportunity": {"amount": "hidden"}}
-                }
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
-    let rep = app
-        .user(
-            "rep@example.com",
-            json!({"name": "Rep", "profile_id": profile.id}),
-        )
-        .await;
-    let other = app
-        .user(
-            "other@example.com",
-            json!({"name": "Other", "profile_id": profile.id}),
-        )
-        .await;
+    let rep = user_without_fields(
+        &app,
+        "rep@example.com",
+        json!({"account": ["level"], "opportunity": ["amount"]}),
+    )
+    .await;
+    let other = user_without_fields(&app, "other@example.com", json!({})).await;
     let rep_client = app.client_for(&rep).await;
     let other_client = app.client_for(&other).await;
 
@@ -391,29 +369,7 @@ async fn a_hidden_name_is_not_a_title_and_small_page_limits_still_work() {
         ..Default::default()
     })
     .await;
-    let admin = app.admin().await;
-    let profile = app
-        .core
-        .create_permission_set(
-            &admin,
-            serde_json::from_value(json!({
-                "name": "no account names",
-                "is_profile": true,
-                "grants": {
-                    "default_objects": {"create": true, "read": true, "edit": true, "delete": true},
-                    "fields": {"account": {"name": "hidden"}}
-                }
-            }))
-            .unwrap(),
-        )
-        .await
-        .unwrap();
-    let rep = app
-        .user(
-            "rep@example.com",
-            json!({"name": "Rep", "profile_id": profile.id}),
-        )
-        .await;
+    let rep = user_without_fields(&app, "rep@example.com", json!({"account": ["name"]})).await;
     let acct = app
         .create(
             "account",

@@ -55,15 +55,7 @@ impl TimelineQuery for Query {
         sql.param(SqlValue::Text(self.object.clone()));
         sql.push(" AND record_id = ");
         sql.param(SqlValue::Uuid(subject));
-        if let Some(b) = before {
-            let a1 = sql.bind(SqlValue::Timestamp(b.at));
-            let a2 = sql.bind(SqlValue::Timestamp(b.at));
-            let id = sql.bind(SqlValue::Uuid(b.id));
-            sql.push(&format!(
-                " AND (created_at < {a1} OR (created_at = {a2} AND id < {id}))"
-            ));
-        }
-        sql.push(&format!(" ORDER BY created_at DESC, id DESC LIMIT {limit}"));
+        Position::push_page(&mut sql, "created_at", before, limit);
         Ok(conn
             .query(&sql.text, &sql.params)?
             .iter()

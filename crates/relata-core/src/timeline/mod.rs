@@ -69,6 +69,25 @@ impl Position {
         }
     }
 
+    /// A source's page in SQL: ` AND` rows older than `before` (when there is one), newest
+    /// first, at most `limit`, by the source's time column `at` and its `id`.
+    pub fn push_page(
+        sql: &mut relata_store::Sql,
+        at: &str,
+        before: Option<Position>,
+        limit: usize,
+    ) {
+        if let Some(b) = before {
+            let a1 = sql.bind(relata_store::SqlValue::Timestamp(b.at));
+            let a2 = sql.bind(relata_store::SqlValue::Timestamp(b.at));
+            let id = sql.bind(relata_store::SqlValue::Uuid(b.id));
+            sql.push(&format!(
+                " AND ({at} < {a1} OR ({at} = {a2} AND id < {id}))"
+            ));
+        }
+        sql.push(&format!(" ORDER BY {at} DESC, id DESC LIMIT {limit}"));
+    }
+
     pub fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(
             json!([

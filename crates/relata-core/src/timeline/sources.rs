@@ -144,13 +144,7 @@ impl TimelineQuery for FieldChangeQuery {
             sql.param(SqlValue::Text(f.clone()));
         }
         sql.push(")");
-        if let Some(b) = before {
-            let a1 = sql.bind(SqlValue::Timestamp(b.at));
-            let a2 = sql.bind(SqlValue::Timestamp(b.at));
-            let id = sql.bind(SqlValue::Uuid(b.id));
-            sql.push(&format!(" AND (at < {a1} OR (at = {a2} AND id < {id}))"));
-        }
-        sql.push(&format!(" ORDER BY at DESC, id DESC LIMIT {limit}"));
+        Position::push_page(&mut sql, "at", before, limit);
         let rows = conn.query(&sql.text, &sql.params)?;
         Ok(rows
             .into_iter()

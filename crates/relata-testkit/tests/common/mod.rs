@@ -160,3 +160,41 @@ pub fn id_of(record: &Json) -> String {
         .unwrap_or_else(|| panic!("no id in {record}"))
         .to_owned()
 }
+
+/// A user whose profile lets them do everything to every object but see the fields in
+/// `hidden` (`{"account": ["level"], …}`).
+pub async fn user_without_fields(app: &TestApp, email: &str, hidden: Json) -> relata_core::Actor {
+    let admin = app.admin().await;
+    let fields: serde_json::Map<String, Json> = hidden
+        .as_object()
+        .expect("an object of object → field names")
+        .iter()
+        .map(|(object, names)| {
+            let per_field: serde_json::Map<String, Json> = names
+                .as_array()
+                .expect("field names")
+                .iter()
+                .map(|n| (n.as_str().expect("a name").to_owned(), json!("hidden")))
+                .collect();
+            (object.clone(), Json::Object(per_field))
+        })
+        .collect();
+    let profile = app
+        .core
+        .create_permission_set(
+            &admin,
+            serde_json::from_value(json!({
+                "name": format!("profile of {email}"),
+                "is_profile": true,
+                "grants": {
+                    "default_objects": {"create": true, "read": true, "edit": true, "delete": true},
+                    "fields": fields
+                }
+            }))
+            .expect("a permission set"),
+        )
+        .await
+        .expect("create the profile");
+    app.user(email, json!({"name": email, "profile_id": profile.id}))
+        .await
+}

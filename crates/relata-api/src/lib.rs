@@ -95,6 +95,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(records::history))
         .routes(routes!(timeline::timeline))
         .routes(routes!(hierarchy::hierarchy))
+        .routes(routes!(hierarchy::decision_chain))
         .routes(routes!(
             attachments::attach_file,
             attachments::list_attachments

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod changes;
 pub mod context;
+pub mod decision_chain;
 pub mod duplicates;
 pub mod error;
 pub mod export;

@@ -137,6 +137,28 @@ pub fn credit_code() -> FieldDef {
     }
 }
 
+/// Whom a contact reports to: the lines of an account's organisation chart.
+pub fn reports_to() -> FieldDef {
+    lookup("reports_to_id", "Reports to", "contact")
+}
+
+/// The part a contact plays in the customer's buying decision (决策链).
+pub fn decision_role() -> FieldDef {
+    tracked(picklist("decision_role", "Decision role", DECISION_ROLES))
+}
+
+/// Values of a contact's decision role.
+pub const DECISION_ROLES: &[(&str, &str)] = &[
+    ("decision_maker", "Decision maker"),
+    ("economic_buyer", "Economic buyer"),
+    ("technical_evaluator", "Technical evaluator"),
+    ("influencer", "Influencer"),
+    ("champion", "Champion"),
+    ("gatekeeper", "Gatekeeper"),
+    ("user", "User"),
+    ("blocker", "Blocker"),
+];
+
 /// The provincial-level division of an address.
 pub fn province() -> FieldDef {
     let values: Vec<(&str, &str)> = crate::cn::PROVINCES
@@ -190,6 +212,8 @@ fn contact() -> ObjectDef {
             lookup("account_id", "Account", "account"),
             text("title", "Title"),
             text("department", "Department"),
+            reports_to(),
+            decision_role(),
             searchable(typed("email", "Email", FieldType::Email)),
             searchable(typed("phone", "Phone", FieldType::Phone)),
             searchable(typed("mobile", "Mobile", FieldType::Phone)),

@@ -42,6 +42,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             add_account_china_fields,
         ),
         (11, "attachments", create_attachment_tables),
+        (
+            12,
+            "contacts: reports to and decision role",
+            add_contact_decision_fields,
+        ),
     ]
 }
 
@@ -630,20 +635,43 @@ fn create_access_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Standard fields declared after installations existed: added to the account object unless
-/// it has a field of that name already (an administrator's own, which stays as it is). New
-/// installations got them with the standard objects in migration 2.
 fn add_account_china_fields(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    add_standard_fields(
+        conn,
+        "account",
+        vec![
+            relata_domain::standard::credit_code(),
+            relata_domain::standard::province(),
+        ],
+    )
+}
+
+fn add_contact_decision_fields(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    add_standard_fields(
+        conn,
+        "contact",
+        vec![
+            relata_domain::standard::reports_to(),
+            relata_domain::standard::decision_role(),
+        ],
+    )
+}
+
+/// Adds standard fields declared after installations existed to `object`, each unless the
+/// object has a field of that name already (an administrator's own, which stays as it is).
+/// New installations got them with the standard objects in migration 2.
+fn add_standard_fields(
+    conn: &mut dyn Conn,
+    object: &str,
+    fields: Vec<relata_domain::meta::FieldDef>,
+) -> Result<(), StoreError> {
     let schema = meta_sql::load_schema(conn)?;
-    let Some(account) = schema.object("account") else {
+    let Some(current) = schema.object(object) else {
         return Ok(());
     };
-    let mut updated = (**account).clone();
+    let mut updated = (**current).clone();
     let mut added = false;
-    for field in [
-        relata_domain::standard::credit_code(),
-        relata_domain::standard::province(),
-    ] {
+    for field in fields {
         if updated.fields.iter().any(|f| f.name() == field.name()) {
             continue;
         }

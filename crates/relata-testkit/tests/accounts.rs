@@ -257,13 +257,10 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
         looped.text
     );
     // an object without a parent field has no hierarchy
-    let contact = app.create("contact", &json!({"name": "x"})).await;
-    app.get(&format!(
-        "/api/v1/records/contact/{}/hierarchy",
-        id_of(&contact)
-    ))
-    .await
-    .assert_status(404);
+    let task = app.create("task", &json!({"subject": "x"})).await;
+    app.get(&format!("/api/v1/records/task/{}/hierarchy", id_of(&task)))
+        .await
+        .assert_status(404);
 
     // the page
     let admin = app.admin().await;
@@ -279,4 +276,144 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
         .assert_contains("class=\"depth-2\"")
         .assert_contains("aria-current=\"true\"")
         .assert_contains("¥400.00");
+}
+
+#[tokio::test]
+async fn the_decision_chain_is_the_account_contacts_by_whom_they_report_to_with_their_roles() {
+    let app = TestApp::spawn().await;
+    let rep = app.user("rep@example.com", json!({"name": "Rep"})).await;
+    let owner = rep.user_id.0.to_string();
+    let acct = app
+        .create("account", &json!({"name": "华远科技", "owner_id": owner}))
+        .await;
+    let contact = |name: &str,
+                   title: &str,
+                   role: &str,
+                   boss: Option<&serde_json::Value>,
+                   own: bool| {
+        let mut body =
+            json!({"name": name, "title": title, "decision_role": role, "account_id": acct["id"]});
+        if let Some(b) = boss {
+            body["reports_to_id"] = b["id"].clone();
+        }
+        if own {
+            body["owner_id"] = json!(owner);
+        }
+        body
+    };
+    let ceo = app
+        .create(
+            "contact",
+            &contact("王总", "总经理", "decision_maker", None, true),
+        )
+        .await;
+    let cto = app
+        .create(
+            "contact",
+            &contact("李工", "技术总监", "technical_evaluator", Some(&ceo), false),
+        )
+        .await;
+    app.create(
+        "contact",
+        &contact("赵工", "工程师", "user", Some(&cto), true),
+    )
+    .await;
+    app.create(
+        "contact",
+        &contact("钱经理", "采购经理", "gatekeeper", Some(&ceo), true),
+    )
+    .await;
+    app.create("contact", &json!({"name": "别家的人"})).await;
+    let bad = app
+        .post(
+            "/api/v1/records/contact",
+            &json!({"name": "x", "decision_role": "king"}),
+        )
+        .await;
+    assert_eq!(bad.error_fields(), vec!["decision_role"]);
+
+    let url = format!("/api/v1/records/account/{}/decision_chain", id_of(&acct));
+    let chain = app.get(&url).await;
+    chain.assert_status(200);
+    let shape: Vec<(String, i64)> = chain.body["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["depth"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            ("王总".to_owned(), 0),
+            ("李工".into(), 1),
+            ("赵工".into(), 2),
+            ("钱经理".into(), 1),
+        ],
+        "{}",
+        chain.text
+    );
+    assert_eq!(chain.body["people"][0]["decision_role"], "decision_maker");
+    assert_eq!(chain.body["people"][1]["reports_to_id"], ceo["id"]);
+
+    // the rep does not see the CTO: the engineer starts a branch of their own
+    let theirs = app.client_for(&rep).await.get(&url).await;
+    let shape: Vec<(String, i64)> = theirs.body["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["depth"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            ("王总".to_owned(), 0),
+            ("钱经理".into(), 1),
+            ("赵工".into(), 0)
+        ],
+        "{}",
+        theirs.text
+    );
+    app.get(&format!(
+        "/api/v1/records/contact/{}/decision_chain",
+        id_of(&ceo)
+    ))
+    .await
+    .assert_status(404);
+    // a contact's own hierarchy is its line of managers and reports
+    let tree = app
+        .get(&format!(
+            "/api/v1/records/contact/{}/hierarchy",
+            id_of(&cto)
+        ))
+        .await;
+    tree.assert_status(200);
+    assert_eq!(tree.body["nodes"][0]["name"], "王总");
+
+    // the page, in Chinese
+    let admin = app.admin().await;
+    app.set_password(&admin, "correct-horse-battery-9").await;
+    let web = app.web_as(&admin, "correct-horse-battery-9").await;
+    let here = format!("/o/account/{}", id_of(&acct));
+    web.get(&here)
+        .await
+        .assert_contains(&format!("{here}/decision-chain"));
+    web.submit(&here, "/lang", &[("lang", "zh-CN"), ("back", &here)])
+        .await
+        .assert_status(303);
+    let page = web.get(&format!("{here}/decision-chain")).await;
+    page.assert_status(200)
+        .assert_contains("决策链")
+        .assert_contains("决策者")
+        .assert_contains("技术评估人")
+        .assert_contains("class=\"depth-2\"");
 }

@@ -29,6 +29,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/records/{object}/{id}/merges", &["get"]),
     ("/api/v1/merges/{id}/undo", &["post"]),
     ("/api/v1/records/{object}/{id}/hierarchy", &["get"]),
+    ("/api/v1/records/{object}/{id}/decision_chain", &["get"]),
     ("/api/v1/records/{object}/quality", &["get"]),
     (
         "/api/v1/records/{object}/{id}/attachments",

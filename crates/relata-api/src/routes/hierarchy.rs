@@ -65,3 +65,37 @@ pub async fn hierarchy(
     }))
     .into_response())
 }
+
+/// The decision chain of an account: its contacts the caller may see as an organisation
+/// chart (who reports to whom), each with title, department and decision role (decision
+/// maker, economic buyer, technical evaluator, influencer, champion, gatekeeper, user,
+/// blocker), depth first. Only for accounts.
+#[utoipa::path(get, path = "/api/v1/records/{object}/{id}/decision_chain", tag = "records",
+    params(("object" = String, Path, description = "account"), ("id" = String, Path)),
+    responses((status = 200, description = "`{people: [{id, name, title, department, decision_role, reports_to_id, depth}], truncated}`"),
+        (status = 404, description = "not an account, no such account, or not visible")))]
+pub async fn decision_chain(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path((object, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let not_found = || ApiError::from(relata_core::CoreError::not_found(format!("{object} {id}")));
+    if object != "account" {
+        return Err(not_found());
+    }
+    let account = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let chain = state.core.decision_chain(&actor, account).await?;
+    Ok(axum::Json(json!({
+        "people": chain.people.iter().map(|p| json!({
+            "id": p.id.to_string(),
+            "name": p.name,
+            "title": p.title,
+            "department": p.department,
+            "decision_role": p.role,
+            "reports_to_id": p.reports_to.map(|r| r.to_string()),
+            "depth": p.depth,
+        })).collect::<Vec<_>>(),
+        "truncated": chain.truncated,
+    }))
+    .into_response())
+}

@@ -6,6 +6,7 @@ pub mod board;
 pub mod bulk;
 pub mod cells;
 pub mod charts;
+pub mod decision_chain;
 pub mod duplicates;
 pub mod edit;
 pub mod export;

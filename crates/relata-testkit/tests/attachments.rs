@@ -8,7 +8,7 @@ use relata_testkit::TestApp;
 use reqwest::Method;
 use serde_json::json;
 
-use common::id_of;
+use common::{id_of, share};
 
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n";
 
@@ -207,13 +207,7 @@ async fn only_who_sees_the_record_gets_its_files_and_only_who_edits_it_changes_t
         .await
         .assert_status(404);
     // shared for reading: download yes, change no
-    rep_client
-        .post(
-            &format!("/api/v1/records/account/{id}/shares"),
-            &json!({"principal": {"kind": "user", "id": other.user_id.0.to_string()}, "access": "read"}),
-        )
-        .await
-        .assert_status(201);
+    share(&rep_client, "account", &id, &other, "read").await;
     other_client.get(&file).await.assert_status(200);
     other_client
         .send_raw(

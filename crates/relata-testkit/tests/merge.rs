@@ -14,7 +14,7 @@ use relata_domain::ManualClock;
 use relata_testkit::{SpawnOptions, TestApp};
 use serde_json::{Value as Json, json};
 
-use common::{DbState, add_field, create_object, id_of};
+use common::{DbState, add_field, create_object, id_of, share};
 
 async fn list_ids(app: &TestApp, object: &str, filter: &str) -> Vec<String> {
     let r = app
@@ -98,12 +98,7 @@ async fn a_merge_keeps_the_chosen_values_repoints_everything_and_its_undo_puts_i
         .await
         .assert_status(204);
     // the merged record is shared with the rep, the survivor is not
-    app.post(
-        &format!("/api/v1/records/account/{dup_id}/shares"),
-        &json!({"principal": {"kind": "user", "id": rep.user_id.0.to_string()}, "access": "read"}),
-    )
-    .await
-    .assert_status(201);
+    share(&app, "account", &dup_id, &rep, "read").await;
     rep_client
         .get(&format!("/api/v1/records/account/{keep_id}"))
         .await
@@ -284,12 +279,7 @@ async fn merging_records_the_user_may_not_change_is_refused_and_changes_nothing(
         .await
         .assert_status(404);
     // shared for reading: seen, but may not be deleted by a merge
-    app.post(
-        &format!("/api/v1/records/contact/{theirs_id}/shares"),
-        &json!({"principal": {"kind": "user", "id": rep.user_id.0.to_string()}, "access": "read"}),
-    )
-    .await
-    .assert_status(201);
+    share(&app, "contact", &theirs_id, &rep, "read").await;
     let before = DbState::capture(&app, &["contact"]).await;
     rep_client
         .post(
@@ -316,12 +306,7 @@ async fn merging_records_the_user_may_not_change_is_refused_and_changes_nothing(
         .assert_unchanged(&app, "merges refused on a read share")
         .await;
     // shared for editing: still not theirs to delete
-    app.post(
-        &format!("/api/v1/records/contact/{theirs_id}/shares"),
-        &json!({"principal": {"kind": "user", "id": rep.user_id.0.to_string()}, "access": "edit"}),
-    )
-    .await
-    .assert_status(201);
+    share(&app, "contact", &theirs_id, &rep, "edit").await;
     let before = DbState::capture(&app, &["contact"]).await;
     rep_client
         .post(
@@ -567,12 +552,7 @@ async fn the_web_ui_merges_from_the_duplicates_page_and_undoes_from_the_record_p
         .await
         .create("contact", &json!({"name": "王芳"}))
         .await;
-    app.post(
-        &format!("/api/v1/records/contact/{a_id}/shares"),
-        &json!({"principal": {"kind": "user", "id": rep.user_id.0.to_string()}, "access": "read"}),
-    )
-    .await
-    .assert_status(201);
+    share(&app, "contact", &a_id, &rep, "read").await;
     let rep_web = app.web_as(&rep, "correct-horse-battery-9").await;
     rep_web
         .get(&format!("/o/contact/{}/merge?with={a_id}", id_of(&mine)))
@@ -710,12 +690,7 @@ async fn a_merge_keeps_the_stronger_share_moves_attachments_and_its_undo_reverse
     let dup = app.create("account", &json!({"name": "华远科技"})).await;
     let (keep_id, dup_id) = (id_of(&keep), id_of(&dup));
     for (id, access) in [(&keep_id, "read"), (&dup_id, "edit")] {
-        app.post(
-            &format!("/api/v1/records/account/{id}/shares"),
-            &json!({"principal": {"kind": "user", "id": rep.user_id.0.to_string()}, "access": access}),
-        )
-        .await
-        .assert_status(201);
+        share(&app, "account", id, &rep, access).await;
     }
     let file = app
         .send_raw(

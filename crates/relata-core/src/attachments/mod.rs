@@ -288,12 +288,13 @@ impl Core {
             .await
     }
 
-    /// An attachment and its bytes, when the actor may see its record.
-    pub async fn attachment_file(
+    /// An attachment, its record's object and the actor's read visibility of it; not found
+    /// when there is no such attachment or the actor may not read its object at all.
+    async fn attachment_for(
         &self,
         actor: &Actor,
         id: Uuid,
-    ) -> Result<(Attachment, Vec<u8>), CoreError> {
+    ) -> Result<(Attachment, Arc<ObjectDef>, Visibility), CoreError> {
         let not_found = move || CoreError::not_found(format!("attachment {id}"));
         let found = self
             .store
@@ -301,10 +302,20 @@ impl Core {
             .await?
             .ok_or_else(not_found)?;
         let def = self.object(&found.object).map_err(|_| not_found())?;
-        // one who may not read the record's object is told the file does not exist
         let vis = self
             .visibility(actor, &def, Operation::Read)
             .map_err(|_| not_found())?;
+        Ok((found, def, vis))
+    }
+
+    /// An attachment and its bytes, when the actor may see its record.
+    pub async fn attachment_file(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<(Attachment, Vec<u8>), CoreError> {
+        let not_found = move || CoreError::not_found(format!("attachment {id}"));
+        let (found, def, vis) = self.attachment_for(actor, id).await?;
         let files = self.files.of(&found.storage);
         let record_id = found.record_id;
         let data = self
@@ -320,15 +331,7 @@ impl Core {
     /// Removes an attachment of a record the actor may edit.
     pub async fn delete_attachment(&self, actor: &Actor, id: Uuid) -> Result<(), CoreError> {
         let not_found = move || CoreError::not_found(format!("attachment {id}"));
-        let found = self
-            .store
-            .read(move |conn| load(conn, id))
-            .await?
-            .ok_or_else(not_found)?;
-        let def = self.object(&found.object).map_err(|_| not_found())?;
-        let read_vis = self
-            .visibility(actor, &def, Operation::Read)
-            .map_err(|_| not_found())?;
+        let (found, def, read_vis) = self.attachment_for(actor, id).await?;
         let edit_vis = self.visibility(actor, &def, Operation::Edit)?;
         let files = self.files.of(&found.storage);
         let (who, now, record_id) = (actor.into(), self.clock.now(), found.record_id);

@@ -198,3 +198,20 @@ pub async fn user_without_fields(app: &TestApp, email: &str, hidden: Json) -> re
     app.user(email, json!({"name": email, "profile_id": profile.id}))
         .await
 }
+
+/// Shares a record with a user (`access`: read or edit), as its owner or an admin.
+pub async fn share(
+    client: &relata_testkit::Client,
+    object: &str,
+    id: &str,
+    with: &relata_core::Actor,
+    access: &str,
+) {
+    client
+        .post(
+            &format!("/api/v1/records/{object}/{id}/shares"),
+            &json!({"principal": {"kind": "user", "id": with.user_id.0.to_string()}, "access": access}),
+        )
+        .await
+        .assert_status(201);
+}

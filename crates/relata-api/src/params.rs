@@ -10,6 +10,13 @@ use relata_domain::{FieldError, FieldErrorCode};
 
 use crate::problem::ApiError;
 
+/// An id from the path; one that is not a UUID names nothing, so it is not found (as an id
+/// of no record would be), never a 400 that tells the two apart.
+pub fn path_id(what: &str, id: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(id)
+        .map_err(|_| ApiError::from(relata_core::CoreError::not_found(format!("{what} {id}"))))
+}
+
 /// Parses a query string into single values (the last one wins).
 pub fn query_map(raw: Option<&str>) -> Result<HashMap<String, String>, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or_default())

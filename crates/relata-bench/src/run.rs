@@ -468,16 +468,8 @@ async fn measure(
         ),
     ] {
         say(&format!("relata: {id}"));
-        let lines = dir.join(format!("{id}-paths.txt"));
-        load::write_lines(&lines, &paths)?;
-        let w = wrk(&lines, 1, &token, None);
-        let (base, w2) = (server.base(), w.clone());
-        let r = blocking(move || w2.run(&base)).await?;
+        let (r, w) = one_connection(id, &paths, &token, &server, dir, &wrk, run).await?;
         let l = r.latency_ms();
-        say(&format!(
-            "  p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
-            l.p50, l.p95, l.p99
-        ));
         let met = opts.at_full_scale().then_some(l.p95 <= target_ms);
         run.figures.push(
             Figure::new(id, label, l.p95, "ms p95")
@@ -567,24 +559,9 @@ async fn measure(
         crate::timeline::ITEMS
     ));
     let account = crate::timeline::prepare(&api).await?;
-    let lines = dir.join("timeline-paths.txt");
     let paths = vec![format!("/api/v1/records/account/{account}/timeline")];
-    load::write_lines(&lines, &paths)?;
-    let w = wrk(&lines, 1, &token, None);
-    let (base, w2) = (server.base(), w.clone());
-    let r = blocking(move || w2.run(&base)).await?;
+    let (r, w) = one_connection("timeline", &paths, &token, &server, dir, &wrk, run).await?;
     let l = r.latency_ms();
-    say(&format!(
-        "  first page: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
-        l.p50, l.p95, l.p99
-    ));
-    if r.error_count() > 0 {
-        run.notes.push(format!(
-            "timeline: {} of {} requests failed",
-            r.error_count(),
-            r.requests
-        ));
-    }
     run.figures.push(
         Figure::new(
             "timeline_first_page",
@@ -941,6 +918,37 @@ fn relata_token(relata: &Path, db_url: &str) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// The latency of GETs of `paths` over one connection: writes wrk's input, runs it, says the
+/// percentiles and notes failed requests (the figure is the caller's to build).
+async fn one_connection(
+    id: &str,
+    paths: &[String],
+    credential: &str,
+    server: &Server,
+    dir: &Path,
+    wrk: &MakeWrk<'_>,
+    run: &mut Run,
+) -> anyhow::Result<(process::WrkResult, Wrk)> {
+    let lines = dir.join(format!("{id}-paths.txt"));
+    load::write_lines(&lines, paths)?;
+    let w = wrk(&lines, 1, credential, None);
+    let (base, w2) = (server.base(), w.clone());
+    let r = blocking(move || w2.run(&base)).await?;
+    let l = r.latency_ms();
+    say(&format!(
+        "  p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+        l.p50, l.p95, l.p99
+    ));
+    if r.error_count() > 0 {
+        run.notes.push(format!(
+            "{id}: {} of {} requests failed",
+            r.error_count(),
+            r.requests
+        ));
+    }
+    Ok((r, w))
+}
+
 /// Builds a wrk run: lines file, connections, credential, POST path.
 type MakeWrk<'a> = dyn Fn(&Path, u32, &str, Option<&str>) -> Wrk + 'a;
 
@@ -987,23 +995,8 @@ async fn web_pages(
         ),
     ] {
         say(&format!("relata: {id}"));
-        let lines = dir.join(format!("{id}-paths.txt"));
-        load::write_lines(&lines, &paths)?;
-        let w = wrk(&lines, 1, &cookie, None);
-        let (base, w2) = (server.base(), w.clone());
-        let r = blocking(move || w2.run(&base)).await?;
+        let (r, w) = one_connection(id, &paths, &cookie, server, dir, wrk, run).await?;
         let l = r.latency_ms();
-        say(&format!(
-            "  p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
-            l.p50, l.p95, l.p99
-        ));
-        if r.error_count() > 0 {
-            run.notes.push(format!(
-                "{id}: {} of {} requests failed",
-                r.error_count(),
-                r.requests
-            ));
-        }
         let met = opts.at_full_scale().then_some(l.p95 <= 30.0);
         run.figures.push(
             Figure::new(id, label, l.p95, "ms p95")

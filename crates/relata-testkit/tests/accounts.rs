@@ -278,6 +278,21 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
         .assert_contains("¥400.00");
 }
 
+/// A decision chain as (name, depth) in its order.
+fn chart(body: &Json) -> Vec<(String, i64)> {
+    body["people"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no people in {body}"))
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["depth"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn the_decision_chain_is_the_account_contacts_by_whom_they_report_to_with_their_roles() {
     let app = TestApp::spawn().await;
@@ -335,17 +350,7 @@ async fn the_decision_chain_is_the_account_contacts_by_whom_they_report_to_with_
     let url = format!("/api/v1/records/account/{}/decision_chain", id_of(&acct));
     let chain = app.get(&url).await;
     chain.assert_status(200);
-    let shape: Vec<(String, i64)> = chain.body["people"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_owned(),
-                p["depth"].as_i64().unwrap(),
-            )
-        })
-        .collect();
+    let shape = chart(&chain.body);
     assert_eq!(
         shape,
         vec![
@@ -362,17 +367,7 @@ async fn the_decision_chain_is_the_account_contacts_by_whom_they_report_to_with_
 
     // the rep does not see the CTO: the engineer starts a branch of their own
     let theirs = app.client_for(&rep).await.get(&url).await;
-    let shape: Vec<(String, i64)> = theirs.body["people"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["name"].as_str().unwrap().to_owned(),
-                p["depth"].as_i64().unwrap(),
-            )
-        })
-        .collect();
+    let shape = chart(&theirs.body);
     assert_eq!(
         shape,
         vec![

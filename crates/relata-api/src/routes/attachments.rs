@@ -8,17 +8,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use relata_core::Actor;
-use relata_core::CoreError;
 use relata_domain::{FieldError, FieldErrorCode};
 
-use crate::params::query_map;
+use crate::params::{path_id, query_map};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
-
-fn uuid(what: &str, id: &str) -> ApiResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(id)
-        .map_err(|_| ApiError::from(CoreError::not_found(format!("{what} {id}"))))
-}
 
 /// Attach a file to a record. The body is the file; `file_name` names it. What the file is
 /// is read from its content (documents, spreadsheets, presentations, images, archives, text
@@ -40,7 +34,7 @@ pub async fn attach_file(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let id = uuid(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let params = query_map(raw.as_deref())?;
     let name = params.get("file_name").cloned().unwrap_or_default();
     if name.trim().is_empty() {
@@ -66,7 +60,7 @@ pub async fn list_attachments(
     Extension(actor): Extension<Actor>,
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id = uuid(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let found = state.core.attachments(&actor, &object, id).await?;
     Ok(axum::Json(json!({ "data": found })).into_response())
 }
@@ -80,7 +74,7 @@ pub async fn download_attachment(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let id = uuid("attachment", &id)?;
+    let id = path_id("attachment", &id)?;
     let (attachment, data) = state.core.attachment_file(&actor, id).await?;
     Ok((attachment.download_headers(), data).into_response())
 }
@@ -95,7 +89,7 @@ pub async fn remove_attachment(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let id = uuid("attachment", &id)?;
+    let id = path_id("attachment", &id)?;
     state.core.delete_attachment(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -11,7 +11,8 @@ use relata_core::duplicates::PossibleDuplicate;
 use relata_domain::ObjectDef;
 
 use crate::json::ApiJson;
-use crate::problem::{ApiError, ApiResult};
+use crate::params::path_id;
+use crate::problem::ApiResult;
 use crate::state::AppState;
 
 fn answer(object: &ObjectDef, found: &[PossibleDuplicate]) -> Response {
@@ -61,8 +62,7 @@ pub async fn of_record(
     Extension(actor): Extension<Actor>,
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id = uuid::Uuid::parse_str(&id)
-        .map_err(|_| ApiError::from(relata_core::CoreError::not_found(format!("{object} {id}"))))?;
+    let id = path_id(&object, &id)?;
     let (def, found) = state.core.duplicates_of_record(&actor, &object, id).await?;
     Ok(answer(&def, &found))
 }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value as Json, json};
 use relata_core::Actor;
 use relata_core::hierarchy::{Figure, Node};
 
+use crate::params::path_id;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -54,8 +55,7 @@ pub async fn hierarchy(
     Extension(actor): Extension<Actor>,
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id = uuid::Uuid::parse_str(&id)
-        .map_err(|_| ApiError::from(relata_core::CoreError::not_found(format!("{object} {id}"))))?;
+    let id = path_id(&object, &id)?;
     let tree = state.core.hierarchy(&actor, &object, id).await?;
     Ok(axum::Json(json!({
         "subject": tree.subject.to_string(),
@@ -83,7 +83,7 @@ pub async fn decision_chain(
     if object != "account" {
         return Err(not_found());
     }
-    let account = uuid::Uuid::parse_str(&id).map_err(|_| not_found())?;
+    let account = path_id(&object, &id)?;
     let chain = state.core.decision_chain(&actor, account).await?;
     Ok(axum::Json(json!({
         "people": chain.people.iter().map(|p| json!({

@@ -13,14 +13,9 @@ use relata_domain::dedupe::merge::MergeStrategy;
 use relata_domain::{FieldError, FieldErrorCode};
 
 use crate::json::ApiJson;
-use crate::params::{if_match, query_map};
+use crate::params::{if_match, path_id, query_map};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
-
-fn uuid(what: &str, id: &str) -> ApiResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(id)
-        .map_err(|_| ApiError::from(relata_core::CoreError::not_found(format!("{what} {id}"))))
-}
 
 fn info_json(m: &MergeInfo) -> Json {
     json!({
@@ -53,7 +48,7 @@ pub async fn plan(
     Path((object, id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let id = uuid(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let params = query_map(raw.as_deref())?;
     let mut others = Vec::new();
     for (i, part) in params
@@ -118,7 +113,7 @@ pub async fn merge(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Json>,
 ) -> ApiResult<Response> {
-    let id = uuid(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let mut req = MergeRequest::from_json(&body)?;
     req.expected_version = if_match(&headers)?;
     let outcome = state.core.merge_records(&actor, &object, id, req).await?;
@@ -144,7 +139,7 @@ pub async fn merges(
     Extension(actor): Extension<Actor>,
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id = uuid(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let found = state.core.merges_into(&actor, &object, id).await?;
     Ok(
         axum::Json(json!({"data": found.iter().map(info_json).collect::<Vec<_>>()}))
@@ -166,7 +161,7 @@ pub async fn undo(
     Extension(actor): Extension<Actor>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let id = uuid("merge", &id)?;
+    let id = path_id("merge", &id)?;
     let undone = state.core.undo_merge(&actor, id).await?;
     Ok(axum::Json(json!({
         "record": undone.record.to_json(&undone.object, None),

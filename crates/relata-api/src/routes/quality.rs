@@ -8,8 +8,8 @@ use serde_json::json;
 use relata_core::Actor;
 use relata_domain::Value;
 
-use crate::params::{query_map, usize_param};
-use crate::problem::{ApiError, ApiResult};
+use crate::params::{path_id, query_map, usize_param};
+use crate::problem::ApiResult;
 use crate::state::AppState;
 
 /// The live records the caller may see with the lowest data-quality scores, weakest first:
@@ -52,8 +52,7 @@ pub async fn record_quality(
     Extension(actor): Extension<Actor>,
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id = uuid::Uuid::parse_str(&id)
-        .map_err(|_| ApiError::from(relata_core::CoreError::not_found(format!("{object} {id}"))))?;
+    let id = path_id(&object, &id)?;
     let q = state.core.record_quality(&actor, &object, id).await?;
     Ok(axum::Json(json!({"score": q.score, "missing": q.missing})).into_response())
 }

@@ -15,14 +15,9 @@ use relata_core::records::{Bin, ListRequest};
 use relata_domain::{FieldError, FieldErrorCode, Record};
 
 use crate::json::ApiJson;
-use crate::params::{bool_param, etag, filter_param, if_match, query_map, usize_param};
+use crate::params::{bool_param, etag, filter_param, if_match, path_id, query_map, usize_param};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
-
-fn record_id(object: &str, id: &str) -> ApiResult<uuid::Uuid> {
-    uuid::Uuid::parse_str(id)
-        .map_err(|_| ApiError::from(relata_core::CoreError::not_found(format!("{object} {id}"))))
-}
 
 fn record_response(
     state: &AppState,
@@ -87,7 +82,7 @@ pub async fn get(
     Path((object, id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let id = record_id(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let params = query_map(raw.as_deref())?;
     let record = state.core.get_record(&actor, &object, id).await?;
     let def = state.core.object(&object)?;
@@ -111,7 +106,7 @@ pub async fn update(
     headers: HeaderMap,
     ApiJson(body): ApiJson<Json>,
 ) -> ApiResult<Response> {
-    let id = record_id(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let expected = if_match(&headers)?;
     let record = state
         .core
@@ -131,7 +126,7 @@ pub async fn delete(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<StatusCode> {
-    let id = record_id(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let params = query_map(raw.as_deref())?;
     if bool_param(&params, "purge")? {
         state.core.purge_record(&actor, &object, id).await?;
@@ -153,7 +148,7 @@ pub async fn restore(
     Extension(actor): Extension<Actor>,
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id = record_id(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let record = state.core.restore_record(&actor, &object, id).await?;
     record_response(&state, &object, &record, StatusCode::OK)
 }
@@ -167,7 +162,7 @@ pub async fn history(
     Extension(actor): Extension<Actor>,
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id = record_id(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let entries = state.core.record_history(&actor, &object, id).await?;
     Ok(axum::Json(json!({ "data": entries })).into_response())
 }
@@ -305,7 +300,7 @@ pub async fn shares(
     Extension(actor): Extension<Actor>,
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let id = record_id(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let data = state.core.record_shares(&actor, &object, id).await?;
     Ok(axum::Json(json!({ "data": data })).into_response())
 }
@@ -322,7 +317,7 @@ pub async fn share(
     Path((object, id)): Path<(String, String)>,
     ApiJson(body): ApiJson<relata_core::access::sharing::ShareInput>,
 ) -> ApiResult<Response> {
-    let id = record_id(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let view = state.core.share_record(&actor, &object, id, body).await?;
     Ok((StatusCode::CREATED, axum::Json(view)).into_response())
 }
@@ -335,7 +330,7 @@ pub async fn unshare(
     Extension(actor): Extension<Actor>,
     Path((object, id, share)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let id = record_id(&object, &id)?;
+    let id = path_id(&object, &id)?;
     let share = crate::routes::admin::id_param("share", &share)?;
     state
         .core

@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use relata_core::Actor;
 use relata_core::timeline::{TimelineItem, TimelineRequest};
 
-use crate::params::{query_map, usize_param};
-use crate::problem::{ApiError, ApiResult};
+use crate::params::{path_id, query_map, usize_param};
+use crate::problem::ApiResult;
 use crate::state::AppState;
 
 /// One item of a timeline.
@@ -76,8 +76,7 @@ pub async fn timeline(
     Path((object, id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
-    let id = uuid::Uuid::parse_str(&id)
-        .map_err(|_| ApiError::from(relata_core::CoreError::not_found(format!("{object} {id}"))))?;
+    let id = path_id(&object, &id)?;
     let params = query_map(raw.as_deref())?;
     let req = TimelineRequest {
         kinds: params

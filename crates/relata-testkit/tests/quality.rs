@@ -98,3 +98,22 @@ async fn a_reader_sees_the_quality_of_their_records_only_and_hidden_fields_do_no
         .assert_contains("Data quality")
         .assert_contains("missing: Email");
 }
+
+/// A custom object with nothing but its name has no key fields: every record is complete, and
+/// the weakest-records view still answers (it once sent `ORDER BY (0)`, read by both
+/// databases as a column position, and answered 500).
+#[tokio::test]
+async fn an_object_without_key_fields_ranks_by_age_and_scores_100() {
+    let app = TestApp::spawn().await;
+    common::create_object(&app, "project", "Project", "Projects").await;
+    app.create("project", &json!({"name": "甲"})).await;
+    app.create("project", &json!({"name": "乙"})).await;
+    let weakest = app.get("/api/v1/records/project/quality").await;
+    weakest.assert_status(200);
+    let data = weakest.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2, "{}", weakest.text);
+    assert!(
+        data.iter()
+            .all(|d| d["score"] == 100 && d["missing"] == json!([]))
+    );
+}

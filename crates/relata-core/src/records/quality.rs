@@ -84,22 +84,29 @@ impl Core {
                 ));
                 read::push_bin(&mut sql, Bin::Live, "t.");
                 vis.push(&mut sql, "t.");
-                sql.push(" ORDER BY (0");
-                for k in &sql_keys {
-                    let filled: Vec<String> = k
-                        .any_of
+                sql.push(" ORDER BY ");
+                // No key fields (a custom object of yes/no boxes, or every key field hidden):
+                // every record scores 100 and only age orders them. A bare `(0)` would not do —
+                // both databases read a constant integer in ORDER BY as a column position.
+                if !sql_keys.is_empty() {
+                    let terms: Vec<String> = sql_keys
                         .iter()
-                        .map(|f| format!("t.{f} IS NOT NULL"))
+                        .map(|k| {
+                            let filled: Vec<String> = k
+                                .any_of
+                                .iter()
+                                .map(|f| format!("t.{f} IS NOT NULL"))
+                                .collect();
+                            format!(
+                                "CASE WHEN {} THEN {} ELSE 0 END",
+                                filled.join(" OR "),
+                                k.weight
+                            )
+                        })
                         .collect();
-                    sql.push(&format!(
-                        " + CASE WHEN {} THEN {} ELSE 0 END",
-                        filled.join(" OR "),
-                        k.weight
-                    ));
+                    sql.push(&format!("({}) ASC, ", terms.join(" + ")));
                 }
-                sql.push(&format!(
-                    ") ASC, t.created_at DESC, t.id DESC LIMIT {limit}"
-                ));
+                sql.push(&format!("t.created_at DESC, t.id DESC LIMIT {limit}"));
                 conn.query(&sql.text, &sql.params)?
                     .iter()
                     .map(|row| read::decode_row(&obj, row))

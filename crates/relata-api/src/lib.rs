@@ -29,8 +29,8 @@ use utoipa_axum::routes;
 
 use relata_core::Core;
 use routes::{
-    admin, attachments, auth, changes, duplicates, export, hierarchy, imports, me, merge, meta,
-    quality, records, search, system, timeline, views,
+    admin, attachments, auth, changes, duplicates, export, hierarchy, imports, lists, me, merge,
+    meta, quality, records, search, system, tags, timeline, views,
 };
 use state::{AppState, TokenCache};
 
@@ -104,6 +104,20 @@ fn api_routes() -> OpenApiRouter<AppState> {
             attachments::download_attachment,
             attachments::remove_attachment
         ))
+        .routes(routes!(tags::list_tags))
+        .routes(routes!(tags::tag_many))
+        .routes(routes!(tags::record_tags, tags::tag_record))
+        .routes(routes!(tags::untag_record))
+        .routes(routes!(tags::untag_many))
+        .routes(routes!(tags::update_tag, tags::delete_tag))
+        .routes(routes!(lists::list_lists, lists::create_list))
+        .routes(routes!(
+            lists::get_list,
+            lists::update_list,
+            lists::delete_list
+        ))
+        .routes(routes!(lists::add_members))
+        .routes(routes!(lists::remove_members))
         .routes(routes!(quality::weakest_records))
         .routes(routes!(quality::record_quality))
         .routes(routes!(merge::plan, merge::merge))

@@ -19,7 +19,7 @@ use relata_domain::access::AccessLevel;
 use relata_domain::filter::{TypedFilter, type_filter};
 use relata_domain::meta::{FieldType, ObjectDef, Schema, Sharing};
 use relata_store::ddl::table_name;
-use relata_store::filter_sql::push_filter;
+use relata_store::filter_sql::{NoRelatedRows, push_filter};
 use relata_store::{Sql, SqlValue};
 use uuid::Uuid;
 
@@ -158,6 +158,10 @@ impl Visibility {
                     items.iter().for_each(|f| walk(f, out));
                 }
                 TypedFilter::Not(inner) => walk(inner, out),
+                // sharing rules are typed without conditions on what surrounds a record
+                TypedFilter::Related { .. }
+                | TypedFilter::Tagged { .. }
+                | TypedFilter::InList(_) => {}
                 TypedFilter::Cond { field, .. } => {
                     out.push(field.name().to_owned());
                     if field.field_type == FieldType::Currency {
@@ -217,7 +221,7 @@ impl Restriction {
         }
         for rule in &self.rules {
             sql.push(" OR ");
-            push_filter(sql, rule, alias);
+            push_filter(sql, rule, alias, &NoRelatedRows);
         }
         if let Some((column, table, parent)) = &self.parent {
             let p = format!("p{depth}.");

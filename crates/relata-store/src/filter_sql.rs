@@ -8,8 +8,26 @@ use relata_domain::filter::{Op, Operand, TypedFilter};
 use crate::codec::encode;
 use crate::dialect::Sql;
 
-/// Appends `filter` as a boolean SQL expression; `alias` prefixes column names (e.g. `t.`).
-pub fn push_filter(sql: &mut Sql, filter: &TypedFilter, alias: &str) {
+/// Restricts the related records a related-record condition looks at to those the caller
+/// may see: "has an open opportunity" must not count one they may not see, or the answer
+/// (and every count over it) would reveal it.
+pub trait RelatedRows {
+    /// Appends ` AND <predicate>` keeping the visible rows of `object`'s table aliased `alias`.
+    fn push_visible(&self, sql: &mut Sql, object: &str, alias: &str);
+}
+
+/// For filters typed without related-record conditions (sharing rules): sees no related row.
+pub struct NoRelatedRows;
+
+impl RelatedRows for NoRelatedRows {
+    fn push_visible(&self, sql: &mut Sql, _: &str, _: &str) {
+        sql.push(" AND 1=0");
+    }
+}
+
+/// Appends `filter` as a boolean SQL expression; `alias` prefixes column names (e.g. `t.`);
+/// `related` says which related records the caller may see.
+pub fn push_filter(sql: &mut Sql, filter: &TypedFilter, alias: &str, related: &dyn RelatedRows) {
     match filter {
         TypedFilter::And(items) | TypedFilter::Or(items) if items.is_empty() => {
             sql.push(if matches!(filter, TypedFilter::And(_)) {
@@ -29,14 +47,48 @@ pub fn push_filter(sql: &mut Sql, filter: &TypedFilter, alias: &str) {
                 if i > 0 {
                     sql.push(joiner);
                 }
-                push_filter(sql, item, alias);
+                push_filter(sql, item, alias, related);
             }
             sql.push(")");
         }
         TypedFilter::Not(inner) => {
             sql.push("(NOT COALESCE(");
-            push_filter(sql, inner, alias);
+            push_filter(sql, inner, alias, related);
             sql.push(", FALSE))");
+        }
+        TypedFilter::Related {
+            object,
+            via,
+            exists,
+            filter: inner,
+        } => {
+            // a nested condition's alias extends its parent's: t. → tr. → trr.
+            let r = format!("{}r.", alias.trim_end_matches('.'));
+            let table = crate::ddl::table_name(object);
+            sql.push(&format!(
+                "({}EXISTS (SELECT 1 FROM {table} {} WHERE {r}{} = {alias}id AND {r}deleted_at IS NULL",
+                if *exists { "" } else { "NOT " },
+                r.trim_end_matches('.'),
+                via.name(),
+            ));
+            related.push_visible(sql, object.name(), &r);
+            sql.push(" AND ");
+            push_filter(sql, inner, &r, related);
+            sql.push("))");
+        }
+        TypedFilter::Tagged { object, tag } => {
+            let o = sql.bind(crate::SqlValue::Text(object.clone()));
+            let n = sql.bind(crate::SqlValue::Text(tag.clone()));
+            sql.push(&format!(
+                "({alias}id IN (SELECT rt.record_id FROM sys_record_tags rt \
+                 JOIN sys_tags tg ON tg.id = rt.tag_id WHERE tg.object = {o} AND tg.name = {n}))"
+            ));
+        }
+        TypedFilter::InList(list) => {
+            let p = sql.bind(crate::SqlValue::Uuid(*list));
+            sql.push(&format!(
+                "({alias}id IN (SELECT lm.record_id FROM sys_list_members lm WHERE lm.list_id = {p}))"
+            ));
         }
         TypedFilter::Cond { field, op, operand } => {
             let col = format!("{alias}{}", field.name());

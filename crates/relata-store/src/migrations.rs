@@ -47,6 +47,7 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "contacts: reports to and decision role",
             add_contact_decision_fields,
         ),
+        (13, "tags, static lists and segments", create_list_tables),
     ]
 }
 
@@ -75,7 +76,74 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.extend(import_tables());
     tables.push(merges_table());
     tables.extend(attachment_tables());
+    tables.extend(list_tables());
     tables
+}
+
+/// Tags (a name and a colour per object) and the records carrying them; lists of records —
+/// static (members added by hand, `sys_list_members`) or dynamic segments (a saved filter,
+/// members computed live).
+fn list_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_tags",
+            vec![
+                col("id", Uuid),
+                col("object", Text),
+                col("name", Text),
+                col("colour", Text),
+                col("created_by", Uuid).null(),
+                col("created_at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["object", "name"], true),
+        TableDef::new(
+            "sys_record_tags",
+            vec![
+                col("tag_id", Uuid).refs("sys_tags"),
+                col("record_id", Uuid),
+                col("tagged_by", Uuid).null(),
+                col("tagged_at", Timestamp),
+            ],
+            &["tag_id", "record_id"],
+        )
+        .index(&["record_id"], false),
+        TableDef::new(
+            "sys_lists",
+            vec![
+                col("id", Uuid),
+                col("object", Text),
+                col("name", Text),
+                col("description", Text).null(),
+                col("kind", Text),
+                col("filter", Json).null(),
+                col("owner_id", Uuid).null(),
+                col("created_at", Timestamp),
+                col("updated_at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["object", "name"], false),
+        TableDef::new(
+            "sys_list_members",
+            vec![
+                col("list_id", Uuid).refs("sys_lists"),
+                col("record_id", Uuid),
+                col("added_by", Uuid).null(),
+                col("added_at", Timestamp),
+            ],
+            &["list_id", "record_id"],
+        )
+        .index(&["record_id"], false),
+    ]
+}
+
+fn create_list_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for t in list_tables() {
+        t.create(conn)?;
+    }
+    Ok(())
 }
 
 /// Files attached to records: a row per file, and its bytes in pieces when it is kept in

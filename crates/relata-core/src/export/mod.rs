@@ -169,7 +169,7 @@ impl Core {
             limit: Some(PAGE.min(self.settings.max_page_size)),
             ..ListRequest::default()
         };
-        let spec = self.list_spec(actor, &object, list)?;
+        let spec = self.list_spec(actor, &object, list).await?;
         if req.format == ExportFormat::Xlsx {
             // a sheet has a fixed number of rows: refuse before the first byte, not midway
             let counted = self
@@ -223,6 +223,7 @@ impl Core {
     ) -> Result<u64, CoreError> {
         let counting = ListSpec {
             filter: spec.filter.clone(),
+            related: spec.related.clone(),
             sort: None,
             limit: 1,
             cursor: None,
@@ -292,6 +293,7 @@ impl Export {
         }
         let spec = ListSpec {
             filter: self.spec.filter.clone(),
+            related: self.spec.related.clone(),
             sort: self.spec.sort.clone(),
             limit: self.spec.limit,
             cursor: self.spec.cursor.take(),

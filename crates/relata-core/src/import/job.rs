@@ -211,13 +211,7 @@ pub struct PreviewColumn {
 
 pub(crate) const JOB_COLUMNS: &str = "id, object, actor_id, file_name, format, file_bytes, status, dry_run, options, total_rows, rows_done, created, updated, unchanged, skipped, failed, error, created_at, started_at, finished_at, undone_at";
 
-pub(crate) fn json_of(v: &SqlValue) -> Json {
-    match v {
-        SqlValue::Json(j) => j.clone(),
-        SqlValue::Text(s) => serde_json::from_str(s).unwrap_or(Json::Null),
-        _ => Json::Null,
-    }
-}
+pub(crate) use crate::records::json_of;
 
 pub(crate) fn decode_job(r: &Row) -> Result<ImportJob, CoreError> {
     let bad = || CoreError::Internal("an import job row cannot be read".into());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 use relata_domain::access::Operation;
-use relata_domain::filter::{Filter, TypedFilter, type_filter};
+use relata_domain::filter::Filter;
 use relata_domain::meta::{FieldType, ObjectDef};
 use relata_domain::{FieldError, FieldErrorCode, Value};
 use relata_store::codec::decode;
@@ -101,10 +101,9 @@ impl Core {
                     .clone(),
             ),
         };
-        let typed = match &filter {
-            Some(f) => type_filter(f, &object, self.clock.now(), &visible)?,
-            None => TypedFilter::all(),
-        };
+        let (typed, related) = self
+            .type_filter_for(actor, &object, filter.as_ref())
+            .await?;
         let obj = object.clone();
         let groups = self
             .store
@@ -126,7 +125,7 @@ impl Core {
                     "{select} FROM {} t WHERE t.deleted_at IS NULL AND ",
                     table_name(&obj)
                 ));
-                push_filter(&mut sql, &typed, "t.");
+                push_filter(&mut sql, &typed, "t.", &related);
                 vis.push(&mut sql, "t.");
                 sql.push(&format!(
                     " GROUP BY t.{g} ORDER BY COUNT(*) DESC, t.{g} LIMIT {}",
@@ -156,7 +155,7 @@ impl Core {
                         f.name(),
                         table_name(&obj)
                     ));
-                    push_filter(&mut sql, &typed, "t.");
+                    push_filter(&mut sql, &typed, "t.", &related);
                     vis.push(&mut sql, "t.");
                     push_group_keys(&mut sql, g, &rows);
                     sql.push(&format!(" GROUP BY t.{g}, t.{c} ORDER BY t.{c}"));

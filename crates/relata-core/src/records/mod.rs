@@ -18,7 +18,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use relata_domain::filter::{Filter, TypedFilter, type_filter};
+use relata_domain::filter::{Filter, TypedFilter};
+
+use crate::filter_scope::RelatedVisibility;
 use relata_domain::meta::{FieldType, ObjectDef};
 use relata_domain::{FieldError, FieldErrorCode, Record};
 use relata_store::{Sql, SqlValue};
@@ -271,7 +273,7 @@ impl Core {
     ) -> Result<(Arc<ObjectDef>, ListPage), CoreError> {
         let object = self.object(object)?;
         let vis = self.visibility(actor, &object, Operation::Read)?;
-        let spec = self.list_spec(actor, &object, req)?;
+        let spec = self.list_spec(actor, &object, req).await?;
         let obj = object.clone();
         let mut page = self
             .store
@@ -286,18 +288,27 @@ impl Core {
     /// Validates a list request against the object's metadata.
     /// Fields hidden from the actor cannot be filtered or sorted on: they are reported as
     /// unknown, as if they did not exist.
-    pub fn list_spec(
+    pub async fn list_spec(
         &self,
         actor: &Actor,
         object: &ObjectDef,
         req: ListRequest,
     ) -> Result<read::ListSpec, CoreError> {
-        let now = self.clock.now();
+        let typed = self
+            .type_filter_for(actor, object, req.filter.as_ref())
+            .await?;
+        self.list_spec_typed(actor, object, req, typed)
+    }
+
+    /// [`Core::list_spec`] with the request's filter already typed (`req.filter` is ignored).
+    pub fn list_spec_typed(
+        &self,
+        actor: &Actor,
+        object: &ObjectDef,
+        req: ListRequest,
+        (filter, related): (TypedFilter, RelatedVisibility),
+    ) -> Result<read::ListSpec, CoreError> {
         let visible = |f: &relata_domain::FieldDef| fields::readable(actor, object, f.name());
-        let filter = match &req.filter {
-            Some(f) => type_filter(f, object, now, &visible)?,
-            None => TypedFilter::all(),
-        };
         let sort = match req.sort.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
             Some(s) => {
@@ -348,6 +359,7 @@ impl Core {
             .transpose()?;
         Ok(read::ListSpec {
             filter,
+            related,
             sort,
             limit,
             cursor,

@@ -11,6 +11,8 @@ use relata_domain::{Record, Value};
 use relata_store::codec::{column_count, decode, encode};
 use relata_store::ddl::{currency_column, table_name};
 use relata_store::filter_sql::push_filter;
+
+use crate::filter_scope::RelatedVisibility;
 use relata_store::{Conn, Row, Sql, SqlValue};
 
 use crate::error::CoreError;
@@ -152,6 +154,8 @@ pub struct Sort {
 #[derive(Debug, Clone)]
 pub struct ListSpec {
     pub filter: TypedFilter,
+    /// What the filter's related-record conditions may see.
+    pub related: RelatedVisibility,
     pub sort: Option<Sort>,
     pub limit: usize,
     pub cursor: Option<Cursor>,
@@ -251,7 +255,7 @@ pub fn list(
     push_bin(&mut filter, spec.bin, "t.");
     vis.push(&mut filter, "t.");
     filter.push(" AND ");
-    push_filter(&mut filter, &spec.filter, "t.");
+    push_filter(&mut filter, &spec.filter, "t.", &spec.related);
 
     // Keyset and order apply to the page query; their parameters follow the filter's.
     let mut sql = filter.clone();
@@ -378,6 +382,8 @@ fn window_columns(spec: &ListSpec, vis: &Visibility) -> String {
             }
             TypedFilter::Not(inner) => walk(inner, out),
             TypedFilter::Cond { field, .. } => out.push(field),
+            // conditions on what surrounds a record read its id only
+            TypedFilter::Related { .. } | TypedFilter::Tagged { .. } | TypedFilter::InList(_) => {}
         }
     }
     let mut fields = Vec::new();
@@ -506,6 +512,7 @@ mod tests {
     fn spec(object: &ObjectDef, filter: TypedFilter, sort: Option<(&str, bool)>) -> ListSpec {
         ListSpec {
             filter,
+            related: Default::default(),
             sort: sort.map(|(name, descending)| Sort {
                 field: object.field(name).expect("sort field").clone(),
                 descending,

@@ -244,7 +244,7 @@ impl TimelineSource for RelatedRecords {
             for via in vias {
                 // Paging and the page's shape as for any list; the filter on the subject is
                 // set when the query runs.
-                let spec = core.list_spec(
+                let spec = core.list_spec_typed(
                     actor,
                     &child,
                     ListRequest {
@@ -252,6 +252,7 @@ impl TimelineSource for RelatedRecords {
                         limit: Some(1),
                         ..ListRequest::default()
                     },
+                    (TypedFilter::all(), Default::default()),
                 )?;
                 queries.push(Box::new(RelatedQuery {
                     vis: core.visibility(actor, &child, Operation::Read)?,

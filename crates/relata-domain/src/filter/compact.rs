@@ -9,6 +9,18 @@
 //! for `eq ne lt lte gt gte`. Values are numbers, `true`/`false`/`null`, quoted strings ('…' or
 //! "…", with the quote doubled to escape it), bare words, or a bracketed list for `in`.
 //! `and` binds tighter than `or`; brackets group.
+//!
+//! About what surrounds a record:
+//!
+//! ```text
+//! has opportunity (amount gt 100000 and is_closed eq false)
+//! has_no task via account_id
+//! tagged VIP and not in_list 0b9f7c1e-…
+//! ```
+//!
+//! `has`, `has_no`, `tagged` and `in_list` are read as these forms unless an operator follows
+//! them (`tagged eq x` is a condition on a field called `tagged`); quote a tag named like an
+//! operator.
 
 use serde_json::Value as Json;
 
@@ -158,11 +170,68 @@ impl Parser {
                 Some(Token::Close) => Ok(inner),
                 _ => Err(err("a '(' is not closed")),
             }
+        } else if let Some(kind) = self.surrounding_keyword() {
+            self.pos += 1;
+            self.surrounding(&kind)
         } else {
             self.condition()
         };
         self.depth -= 1;
         result
+    }
+
+    /// `has`, `has_no`, `tagged` or `in_list` when the next token is one of them used as such:
+    /// followed by a name that is not an operator.
+    fn surrounding_keyword(&self) -> Option<String> {
+        let Some(Token::Word(w)) = self.peek() else {
+            return None;
+        };
+        let kw = w.to_ascii_lowercase();
+        if !["has", "has_no", "tagged", "in_list"].contains(&kw.as_str()) {
+            return None;
+        }
+        match self.tokens.get(self.pos + 1) {
+            Some(Token::Quoted(_)) => Some(kw),
+            Some(Token::Word(next)) if !is_operator(next) => Some(kw),
+            _ => None,
+        }
+    }
+
+    fn surrounding(&mut self, kind: &str) -> Result<Filter, FieldError> {
+        let name = match self.next() {
+            Some(Token::Word(w) | Token::Quoted(w)) => w,
+            _ => return Err(err(format!("'{kind}' needs a name after it"))),
+        };
+        match kind {
+            "tagged" => return Ok(Filter::Tagged(name)),
+            "in_list" => return Ok(Filter::InList(name)),
+            _ => {}
+        }
+        let via = if self.keyword("via") {
+            self.pos += 1;
+            match self.next() {
+                Some(Token::Word(w)) => Some(w),
+                _ => return Err(err("'via' needs a field name after it")),
+            }
+        } else {
+            None
+        };
+        let filter = if self.peek() == Some(&Token::Open) {
+            self.pos += 1;
+            let inner = self.or()?;
+            match self.next() {
+                Some(Token::Close) => inner,
+                _ => return Err(err("a '(' is not closed")),
+            }
+        } else {
+            Filter::And(Vec::new())
+        };
+        Ok(Filter::Related {
+            object: name,
+            via,
+            exists: kind == "has",
+            filter: Box::new(filter),
+        })
     }
 
     fn condition(&mut self) -> Result<Filter, FieldError> {
@@ -249,6 +318,11 @@ impl Parser {
     }
 }
 
+fn is_operator(word: &str) -> bool {
+    ["=", "==", "!=", "<>", "<", "<=", ">", ">="].contains(&word)
+        || Op::parse(&word.to_ascii_lowercase()).is_some()
+}
+
 fn scalar(token: Token) -> Json {
     match token {
         Token::Quoted(s) => Json::String(s),
@@ -330,6 +404,45 @@ mod tests {
                 cond("owner_id", Op::IsNull, json!(false)),
             ])
         );
+    }
+
+    #[test]
+    fn related_records_tags_and_lists() {
+        let f = parse(
+            "has opportunity (amount gt 100000 and stage ne closed_lost) and has_no task via account_id \
+             and tagged '重点 客户' and not in_list abc",
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            Filter::And(vec![
+                Filter::Related {
+                    object: "opportunity".into(),
+                    via: None,
+                    exists: true,
+                    filter: Box::new(Filter::And(vec![
+                        cond("amount", Op::Gt, json!(100000)),
+                        cond("stage", Op::Ne, json!("closed_lost")),
+                    ])),
+                },
+                Filter::Related {
+                    object: "task".into(),
+                    via: Some("account_id".into()),
+                    exists: false,
+                    filter: Box::new(Filter::And(vec![])),
+                },
+                Filter::Tagged("重点 客户".into()),
+                Filter::Not(Box::new(Filter::InList("abc".into()))),
+            ])
+        );
+        // a field that happens to be called like a keyword is still a field
+        assert_eq!(
+            parse("tagged eq x").unwrap(),
+            cond("tagged", Op::Eq, json!("x"))
+        );
+        assert_eq!(parse("has >= 3").unwrap(), cond("has", Op::Gte, json!(3)));
+        assert!(parse("has opportunity (amount gt 1").is_err());
+        assert!(parse("has opportunity via").is_err());
     }
 
     #[test]

@@ -8,7 +8,9 @@ use crate::record::Record;
 use crate::value::Value;
 
 impl TypedFilter {
-    /// Whether `record` satisfies the filter.
+    /// Whether `record` satisfies the filter. Conditions on related records, tags and lists
+    /// need the database and are false here; filters typed for in-memory use (sharing rules,
+    /// automation conditions) are typed without them (`type_filter` refuses them).
     pub fn matches(&self, record: &Record) -> bool {
         match self {
             TypedFilter::And(items) => items.iter().all(|f| f.matches(record)),
@@ -16,6 +18,9 @@ impl TypedFilter {
             TypedFilter::Not(inner) => !inner.matches(record),
             TypedFilter::Cond { field, op, operand } => {
                 condition(record.get(field.name()), *op, operand)
+            }
+            TypedFilter::Related { .. } | TypedFilter::Tagged { .. } | TypedFilter::InList(_) => {
+                false
             }
         }
     }

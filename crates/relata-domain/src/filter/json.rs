@@ -1,5 +1,7 @@
-//! The JSON form: `{"and": [...]}`, `{"or": [...]}`, `{"not": {...}}` or
-//! `{"field": "...", "op": "...", "value": ...}`.
+//! The JSON form: `{"and": [...]}`, `{"or": [...]}`, `{"not": {...}}`,
+//! `{"field": "...", "op": "...", "value": ...}`, and about what surrounds a record:
+//! `{"has": "opportunity", "via": "account_id", "where": {...}}` (`has_no` for none; `via`
+//! and `where` optional), `{"tagged": "VIP"}`, `{"in_list": "<list id>"}`.
 
 use serde_json::Value as Json;
 
@@ -60,6 +62,27 @@ fn parse_at(input: &Json, depth: usize) -> Result<Filter, FieldError> {
         }
         return Ok(Filter::Not(Box::new(parse_at(inner, depth + 1)?)));
     }
+    if let Some(kind) = ["has", "has_no"].into_iter().find(|k| map.contains_key(*k)) {
+        return related(map, kind, depth);
+    }
+    for key in ["tagged", "in_list"] {
+        if let Some(v) = map.get(key) {
+            let Json::String(name) = v else {
+                return Err(invalid("filter", format!("'{key}' takes a string")));
+            };
+            if map.len() != 1 {
+                return Err(invalid(
+                    "filter",
+                    format!("'{key}' must be the only key of its object"),
+                ));
+            }
+            return Ok(if key == "tagged" {
+                Filter::Tagged(name.clone())
+            } else {
+                Filter::InList(name.clone())
+            });
+        }
+    }
     let field = map
         .get("field")
         .and_then(Json::as_str)
@@ -90,6 +113,40 @@ fn parse_at(input: &Json, depth: usize) -> Result<Filter, FieldError> {
     })
 }
 
+fn related(
+    map: &serde_json::Map<String, Json>,
+    kind: &str,
+    depth: usize,
+) -> Result<Filter, FieldError> {
+    let Some(Json::String(object)) = map.get(kind) else {
+        return Err(invalid("filter", format!("'{kind}' takes an object name")));
+    };
+    if let Some(extra) = map
+        .keys()
+        .find(|k| ![kind, "via", "where"].contains(&k.as_str()))
+    {
+        return Err(invalid(
+            "filter",
+            format!("unexpected key '{extra}' in a '{kind}' condition"),
+        ));
+    }
+    let via = match map.get("via") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(v)) => Some(v.clone()),
+        Some(_) => return Err(invalid("filter", "'via' takes a field name")),
+    };
+    let filter = match map.get("where") {
+        None | Some(Json::Null) => Filter::And(Vec::new()),
+        Some(w) => parse_at(w, depth + 1)?,
+    };
+    Ok(Filter::Related {
+        object: object.clone(),
+        via,
+        exists: kind == "has",
+        filter: Box::new(filter),
+    })
+}
+
 /// The JSON form of a filter (for saved views and round trips).
 pub fn to_json(filter: &Filter) -> Json {
     match filter {
@@ -103,6 +160,27 @@ pub fn to_json(filter: &Filter) -> Json {
         Filter::Cond { field, op, value } => {
             serde_json::json!({"field": field, "op": op.as_str(), "value": value})
         }
+        Filter::Related {
+            object,
+            via,
+            exists,
+            filter,
+        } => {
+            let mut out = serde_json::Map::new();
+            out.insert(
+                if *exists { "has" } else { "has_no" }.into(),
+                Json::String(object.clone()),
+            );
+            if let Some(v) = via {
+                out.insert("via".into(), Json::String(v.clone()));
+            }
+            if !matches!(filter.as_ref(), Filter::And(items) if items.is_empty()) {
+                out.insert("where".into(), to_json(filter));
+            }
+            Json::Object(out)
+        }
+        Filter::Tagged(name) => serde_json::json!({ "tagged": name }),
+        Filter::InList(id) => serde_json::json!({ "in_list": id }),
     }
 }
 
@@ -119,6 +197,36 @@ mod tests {
         ]}))
         .unwrap();
         assert_eq!(parse(&to_json(&f)).unwrap(), f);
+    }
+
+    #[test]
+    fn related_tags_and_lists_round_trip() {
+        let f = parse(&json!({"and": [
+            {"has": "opportunity", "where": {"field": "amount", "op": "gt", "value": 100000}},
+            {"has_no": "ticket", "via": "account_id"},
+            {"tagged": "重点客户"},
+            {"in_list": "0b9f7c1e-0000-4000-8000-000000000001"}
+        ]}))
+        .unwrap();
+        let Filter::And(items) = &f else {
+            panic!("{f:?}")
+        };
+        assert!(matches!(
+            &items[0],
+            Filter::Related {
+                exists: true,
+                via: None,
+                ..
+            }
+        ));
+        assert!(
+            matches!(&items[1], Filter::Related { exists: false, via: Some(v), .. } if v == "account_id")
+        );
+        assert_eq!(items[2], Filter::Tagged("重点客户".into()));
+        assert_eq!(parse(&to_json(&f)).unwrap(), f);
+        assert!(parse(&json!({"has": 1})).is_err());
+        assert!(parse(&json!({"has": "opportunity", "when": {}})).is_err());
+        assert!(parse(&json!({"tagged": "a", "field": "b"})).is_err());
     }
 
     #[test]

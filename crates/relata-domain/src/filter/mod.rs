@@ -10,6 +10,12 @@
 //! Semantics (the same in SQL and in memory): a comparison with a null field value is false,
 //! except `ne`, which is true (null is not equal to anything); `not` is plain negation;
 //! `contains` and `starts_with` ignore ASCII case; text orders by bytes.
+//!
+//! Beyond a record's own fields a filter may ask about what surrounds it: related records
+//! (`has opportunity (amount gt 100000 and is_closed eq false)` — records of another object
+//! whose lookup points at this one, of which the caller may see at least one), tags
+//! (`tagged VIP`) and static lists (`in_list <id>`). These are answered by the database only;
+//! the in-memory evaluator holds them false (see [`eval`]).
 
 pub mod compact;
 pub mod eval;
@@ -19,9 +25,11 @@ mod typing;
 
 use serde_json::Value as Json;
 
-pub use typing::{allowed_ops, type_filter};
+pub use typing::{FilterScope, allowed_ops, type_filter, type_filter_in};
 
-use crate::meta::FieldDef;
+use std::sync::Arc;
+
+use crate::meta::{FieldDef, ObjectDef};
 use crate::value::Value;
 
 /// Comparison operators.
@@ -79,7 +87,23 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
-    Cond { field: String, op: Op, value: Json },
+    Cond {
+        field: String,
+        op: Op,
+        value: Json,
+    },
+    /// Records of `object` whose lookup `via` (found when the object has just one lookup to
+    /// this one) points at the record and that match `filter`: at least one (`exists`) or none.
+    Related {
+        object: String,
+        via: Option<String>,
+        exists: bool,
+        filter: Box<Filter>,
+    },
+    /// The record carries its object's tag of this name.
+    Tagged(String),
+    /// The record is a member of the static list with this id.
+    InList(String),
 }
 
 /// The operand of a typed condition.
@@ -106,12 +130,47 @@ pub enum TypedFilter {
         op: Op,
         operand: Operand,
     },
+    /// See [`Filter::Related`]; `filter` is typed against `object`.
+    Related {
+        object: Arc<ObjectDef>,
+        via: FieldDef,
+        exists: bool,
+        filter: Box<TypedFilter>,
+    },
+    /// Carries the tag `tag` of `object` (the filter's object).
+    Tagged {
+        object: String,
+        tag: String,
+    },
+    InList(uuid::Uuid),
 }
 
 impl TypedFilter {
     /// The filter that matches everything.
     pub fn all() -> Self {
         TypedFilter::And(Vec::new())
+    }
+
+    /// The objects of the related-record conditions in the filter, nested ones included.
+    pub fn related_objects(&self) -> Vec<Arc<ObjectDef>> {
+        fn walk(f: &TypedFilter, out: &mut Vec<Arc<ObjectDef>>) {
+            match f {
+                TypedFilter::And(items) | TypedFilter::Or(items) => {
+                    items.iter().for_each(|i| walk(i, out));
+                }
+                TypedFilter::Not(inner) => walk(inner, out),
+                TypedFilter::Related { object, filter, .. } => {
+                    if !out.iter().any(|o| o.name() == object.name()) {
+                        out.push(object.clone());
+                    }
+                    walk(filter, out);
+                }
+                TypedFilter::Cond { .. } | TypedFilter::Tagged { .. } | TypedFilter::InList(_) => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &mut out);
+        out
     }
 
     /// Combines two filters with `and`, flattening.

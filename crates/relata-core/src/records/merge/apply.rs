@@ -22,6 +22,13 @@ use crate::visibility::Visibility;
 use crate::{Actor, CoreError};
 
 /// What a merge changed beyond the survivor's row, kept for its undo (`sys_merges.changes`).
+/// Where a record belongs to a set (a tag, a static list): table, set column, and who added
+/// it when.
+pub(super) const MEMBERSHIPS: [(&str, &str, &str, &str); 2] = [
+    ("sys_record_tags", "tag_id", "tagged_by", "tagged_at"),
+    ("sys_list_members", "list_id", "added_by", "added_at"),
+];
+
 #[derive(Default)]
 pub(super) struct Ledger {
     /// Survivor field → `{old, new}`.
@@ -37,6 +44,9 @@ pub(super) struct Ledger {
     pub raised: Vec<Json>,
     /// Attachments moved to the survivor: `{id, from}`.
     pub attachments: Vec<Json>,
+    /// Tags and static-list memberships the survivor took over from merged records:
+    /// `{table, set_id}` (the merged records keep theirs, in the bin).
+    pub memberships: Vec<Json>,
 }
 
 impl Ledger {
@@ -48,6 +58,7 @@ impl Ledger {
             "shares": self.shares,
             "raised": self.raised,
             "attachments": self.attachments,
+            "memberships": self.memberships,
         })
     }
 }
@@ -110,6 +121,7 @@ impl Merge {
             let reparented = self.reparent(conn, side, &merged, &mut ledger)?;
             let shares_moved = self.move_shares(conn, &merged, &mut ledger)?;
             self.move_attachments(conn, &merged, &mut ledger)?;
+            self.copy_memberships(conn, &merged, &mut ledger)?;
             for loser in &records[1..] {
                 write::set_deleted(conn, side, object, &self.actor, self.now, loser, true)?;
             }
@@ -289,6 +301,56 @@ impl Merge {
             }
         }
         Ok(count)
+    }
+
+    /// Gives the survivor the tags and static-list memberships of the merged records that it
+    /// does not have yet.
+    fn copy_memberships(
+        &self,
+        conn: &mut dyn Conn,
+        merged: &[Uuid],
+        ledger: &mut Ledger,
+    ) -> Result<(), CoreError> {
+        for (table, set, by, at) in MEMBERSHIPS {
+            let mut sql = Sql::new(conn.dialect());
+            sql.push(&format!(
+                "SELECT DISTINCT {set} FROM {table} WHERE record_id IN ("
+            ));
+            for (i, id) in merged.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.param(SqlValue::Uuid(*id));
+            }
+            sql.push(&format!(
+                ") AND {set} NOT IN (SELECT {set} FROM {table} WHERE record_id = "
+            ));
+            sql.param(SqlValue::Uuid(self.survivor));
+            sql.push(")");
+            let sets: Vec<Uuid> = conn
+                .query(&sql.text, &sql.params)?
+                .iter()
+                .filter_map(|r| r[0].as_uuid())
+                .collect();
+            for set_id in sets {
+                conn.execute(
+                    &format!(
+                        "INSERT INTO {table} ({set}, record_id, {by}, {at}) VALUES ({})",
+                        placeholders(conn.dialect(), 1, 4)
+                    ),
+                    &[
+                        SqlValue::Uuid(set_id),
+                        SqlValue::Uuid(self.survivor),
+                        SqlValue::Uuid(self.actor.user_id.0),
+                        SqlValue::Timestamp(self.now),
+                    ],
+                )?;
+                ledger
+                    .memberships
+                    .push(json!({"table": table, "set_id": set_id.to_string()}));
+            }
+        }
+        Ok(())
     }
 
     /// Moves the merged records' attachments to the survivor.

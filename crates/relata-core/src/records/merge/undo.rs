@@ -271,6 +271,21 @@ impl Core {
                         sql.param(SqlValue::Uuid(merge.survivor));
                         conn.execute(&sql.text, &sql.params)?;
                     }
+                    for m in changes["memberships"].as_array().into_iter().flatten() {
+                        let Some((table, set, _, _)) = super::apply::MEMBERSHIPS
+                            .iter()
+                            .find(|(t, ..)| Some(*t) == m["table"].as_str())
+                        else {
+                            continue;
+                        };
+                        let Some(set_id) = uuid_at(m, "set_id") else { continue };
+                        let mut sql = Sql::new(conn.dialect());
+                        sql.push(&format!("DELETE FROM {table} WHERE {set} = "));
+                        sql.param(SqlValue::Uuid(set_id));
+                        sql.push(" AND record_id = ");
+                        sql.param(SqlValue::Uuid(merge.survivor));
+                        conn.execute(&sql.text, &sql.params)?;
+                    }
                     for s in changes["shares"].as_array().into_iter().flatten() {
                         let (Some(id), Some(from)) = (uuid_at(s, "id"), uuid_at(s, "from")) else { continue };
                         let mut sql = Sql::new(conn.dialect());

@@ -24,9 +24,9 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 use pages::{
-    attachments, auth, board, bulk, decision_chain, duplicates, edit, export, hierarchy, home,
-    imports, list, merge, notifications, profile, quality, record, search, settings, timeline,
-    views,
+    attachments, auth, board, bulk, decision_chain, duplicates, edit, export, groups, hierarchy,
+    home, imports, list, merge, notifications, profile, quality, record, search, settings,
+    timeline, views,
 };
 use relata_core::Core;
 use state::WebState;
@@ -74,6 +74,14 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}/bin", get(list::bin))
         .route("/o/{object}/board", get(board::page))
         .route("/o/{object}/quality", get(quality::page))
+        .route("/tags", get(groups::tags_page))
+        .route("/lists", get(groups::lists_page).post(groups::create_list))
+        .route("/lists/{id}/delete", post(groups::delete_list))
+        .route("/o/{object}/{id}/tags", post(groups::tag_record))
+        .route(
+            "/o/{object}/{id}/tags/{tag}/remove",
+            post(groups::untag_record),
+        )
         .route("/o/{object}/{id}", get(record::page))
         .route(
             "/o/{object}/{id}/edit",

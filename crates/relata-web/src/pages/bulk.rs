@@ -46,6 +46,36 @@ pub async fn bulk(
     if let Some(format) = action.strip_prefix("export_") {
         return super::export::picked(&state, &viewer, &object, format, ids).await;
     }
+    // tags and lists take all the ticked records or none
+    let grouped = match (action, action.strip_prefix("list_")) {
+        ("tag", _) => {
+            let name = form.first("value").unwrap_or_default();
+            Some(
+                state
+                    .core
+                    .tag_records(&viewer.actor, object.name(), &ids, name, None)
+                    .await
+                    .map(|_| ids.len() as u64),
+            )
+        }
+        (_, Some(list)) => match Uuid::parse_str(list) {
+            Ok(list) => Some(state.core.add_to_list(&viewer.actor, list, &ids).await),
+            Err(_) => return Ok(back_with(tr.t("list.bulk_unknown"))),
+        },
+        _ => None,
+    };
+    if let Some(outcome) = grouped {
+        let message = match outcome {
+            Ok(n) => tr.tf("list.bulk_grouped", &[("n", &n.to_string())]),
+            Err(CoreError::Validation(errors)) => errors
+                .first()
+                .map(|e| field_error_text(tr, e))
+                .unwrap_or_default(),
+            Err(CoreError::Forbidden { message } | CoreError::Conflict { message, .. }) => message,
+            Err(e) => return Err(WebError::core(e, tr)),
+        };
+        return Ok(back_with(&message));
+    }
     // the single-field change, as the record form would send it
     let change: Option<Json> = match action {
         "delete" => None,

@@ -78,6 +78,9 @@ struct ListPage {
     next_href: Option<String>,
     first_href: Option<String>,
     filter_rows: Vec<FilterRow>,
+    condition: String,
+    /// Static lists of the object the ticked records may be added to: (id, name).
+    static_lists: Vec<(String, String)>,
     field_options: Vec<(String, String)>,
     op_options: Vec<(String, String)>,
     column_options: Vec<(String, String, bool)>,
@@ -106,6 +109,11 @@ struct ListPage {
 #[derive(Debug, Clone, Default)]
 struct ListState {
     rows: Vec<FilterRow>,
+    /// A condition in the compact form of the filter language, with the rows: for what the
+    /// rows cannot say (`tagged VIP`, `in_list …`, `has opportunity (amount gt 100000)`).
+    condition: String,
+    /// Why `condition` does not parse.
+    condition_error: Option<String>,
     sort: Option<String>,
     cols: Option<String>,
     cursor: Option<String>,
@@ -136,6 +144,8 @@ impl ListState {
         let nonempty = |k: &str| q.get(k).filter(|s| !s.is_empty()).cloned();
         ListState {
             rows,
+            condition: q.get("q").map(|s| s.trim().to_owned()).unwrap_or_default(),
+            condition_error: None,
             sort: nonempty("sort"),
             cols: nonempty("cols"),
             cursor: nonempty("cursor"),
@@ -155,6 +165,9 @@ impl ListState {
             q.append_pair(&format!("f{i}"), &r.field);
             q.append_pair(&format!("o{i}"), &r.op);
             q.append_pair(&format!("v{i}"), &r.value);
+        }
+        if !self.condition.is_empty() {
+            q.append_pair("q", &self.condition);
         }
         if let Some(s) = sort.or(self.sort.as_deref()) {
             q.append_pair("sort", s);
@@ -335,6 +348,16 @@ async fn filter_of(
             condition(viewer, f, r)
         })
         .collect();
+    if !list.condition.is_empty() {
+        match relata_domain::filter::compact::parse(&list.condition) {
+            Ok(f) => conditions.push(f),
+            Err(e) => {
+                list.condition_error = Some(e.message.clone());
+                // a condition that does not parse selects nothing, never everything
+                conditions.push(Filter::Or(Vec::new()));
+            }
+        }
+    }
     match conditions.len() {
         0 => None,
         1 => conditions.pop(),
@@ -561,7 +584,17 @@ async fn render(
             })
             .collect(),
         sort: list.sort.clone().unwrap_or_default(),
-        error,
+        condition: list.condition.clone(),
+        static_lists: state
+            .core
+            .lists(&viewer.actor, Some(object.name()), false)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| l.kind == relata_core::lists::ListKind::Static)
+            .map(|l| (l.id.to_string(), l.name))
+            .collect(),
+        error: list.condition_error.clone().or(error),
         filtered,
         bin,
         can_create: viewer.actor.may(object.name(), Operation::Create),

@@ -10,6 +10,7 @@ pub mod decision_chain;
 pub mod duplicates;
 pub mod edit;
 pub mod export;
+pub mod groups;
 pub mod hierarchy;
 pub mod home;
 pub mod imports;

@@ -72,6 +72,9 @@ struct RecordPage {
     /// Merges into this record that can still be undone: (what happened, undo action).
     merges: Vec<(String, String)>,
     attachments: Vec<super::attachments::Line>,
+    tags: Vec<super::groups::Chip>,
+    /// The colours a new tag may take: (value, label).
+    tag_colours: Vec<(String, String)>,
     can_edit: bool,
     /// The object has a matching rule: the page offers a duplicate check.
     has_match_rule: bool,
@@ -209,7 +212,7 @@ pub async fn render(
         _ => tr.object_label(&object),
     };
 
-    let (related, (events, timeline_more), merges, attachments) = tokio::join!(
+    let (related, (events, timeline_more), merges, attachments, tags) = tokio::join!(
         related_lists(state, viewer, &object, id),
         super::timeline::panel(state, viewer, &object, id),
         undoable_merges(state, viewer, &object, id, rights.edit && !binned),
@@ -220,6 +223,7 @@ pub async fn render(
                 super::attachments::lines(state, viewer, object.name(), id).await
             }
         },
+        super::groups::record_chips(state, viewer, object.name(), id),
     );
     let errors = failed
         .as_ref()
@@ -240,6 +244,16 @@ pub async fn render(
         timeline_more,
         merges,
         attachments,
+        tags,
+        tag_colours: super::groups::colours()
+            .iter()
+            .map(|c| {
+                (
+                    (*c).to_owned(),
+                    tr.t(&format!("tags.colour_{c}")).to_owned(),
+                )
+            })
+            .collect(),
         can_edit: !binned && rights.edit,
         has_match_rule: relata_domain::dedupe::MatchRule::standard(object.name()).is_some(),
         quality: {

@@ -1,9 +1,15 @@
-//! The decision chain of an account (决策链): its contacts as an organisation chart — who
-//! reports to whom — with the part each plays in the buying decision. Built from the
-//! contacts the caller may see: one they may not see is left out, and those reporting to it
-//! start a branch of their own.
+//! The decision chain (决策链) of an account or an opportunity: the people involved as an
+//! organisation chart — who reports to whom — with the part each plays in the buying
+//! decision.
+//!
+//! An account's people are its contacts (`contact.account_id`) and the contacts linked to it
+//! through `account_contact` (someone at a subsidiary, a consultant), whose title and role
+//! there win over the contact's own. An opportunity's people are its contact roles
+//! (`opportunity_contact`) and its primary contact. Built from what the caller may see: a
+//! contact or link they may not see is left out, and those reporting to it start a branch of
+//! their own.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::json;
 use uuid::Uuid;
@@ -14,11 +20,12 @@ use relata_domain::{Record, Value};
 use crate::records::ListRequest;
 use crate::{Actor, Core, CoreError};
 
-/// Most contacts one chart shows.
+/// Most people one chart shows.
 pub const MAX_PEOPLE: usize = 500;
 
 #[derive(Debug, Clone)]
 pub struct Person {
+    /// The contact.
     pub id: Uuid,
     pub name: String,
     pub title: Option<String>,
@@ -28,13 +35,15 @@ pub struct Person {
     /// The manager, when they are on this chart.
     pub reports_to: Option<Uuid>,
     pub depth: usize,
+    /// The `account_contact` or `opportunity_contact` record that puts them here, if any.
+    pub link: Option<Uuid>,
 }
 
 #[derive(Debug)]
 pub struct DecisionChain {
     /// Depth first: each person before those reporting to them, by name.
     pub people: Vec<Person>,
-    /// The account has more contacts than [`MAX_PEOPLE`].
+    /// More people than [`MAX_PEOPLE`] are involved.
     pub truncated: bool,
 }
 
@@ -52,15 +61,29 @@ fn reference(record: &Record, field: &str) -> Option<Uuid> {
     }
 }
 
+fn equals(field: &str, id: Uuid) -> Filter {
+    Filter::Cond {
+        field: field.into(),
+        op: Op::Eq,
+        value: json!(id.to_string()),
+    }
+}
+
+/// What a link says about a person on one chart.
+struct Placement {
+    title: Option<String>,
+    role: Option<String>,
+    link: Option<Uuid>,
+}
+
 impl Core {
-    /// The organisation chart of an account's contacts the actor may see.
-    pub async fn decision_chain(
+    /// Up to `MAX_PEOPLE + 1` visible records of `object` matching `filter`, oldest first.
+    async fn chart_records(
         &self,
         actor: &Actor,
-        account: Uuid,
-    ) -> Result<DecisionChain, CoreError> {
-        // the account itself must be visible
-        self.get_record(actor, "account", account).await?;
+        object: &str,
+        filter: Filter,
+    ) -> Result<Vec<Record>, CoreError> {
         let mut records = Vec::new();
         let mut cursor = None;
         loop {
@@ -68,13 +91,10 @@ impl Core {
             let (_, page) = self
                 .list_records(
                     actor,
-                    "contact",
+                    object,
                     ListRequest {
-                        filter: Some(Filter::Cond {
-                            field: "account_id".into(),
-                            op: Op::Eq,
-                            value: json!(account.to_string()),
-                        }),
+                        filter: Some(filter.clone()),
+                        sort: Some("created_at".into()),
                         limit: Some(want),
                         cursor: cursor.take(),
                         ..ListRequest::default()
@@ -87,21 +107,101 @@ impl Core {
                 _ => break,
             }
         }
-        let truncated = records.len() > MAX_PEOPLE;
-        records.truncate(MAX_PEOPLE);
-        let on_chart: HashSet<Uuid> = records.iter().filter_map(|r| r.id()).collect();
-        let mut people: Vec<Person> = records
+        Ok(records)
+    }
+
+    /// The links of `object` (`account_contact`, `opportunity_contact`) from `via` = `id`,
+    /// by contact; none when the caller may not read them.
+    async fn placements(
+        &self,
+        actor: &Actor,
+        object: &str,
+        via: &str,
+        id: Uuid,
+    ) -> Result<BTreeMap<Uuid, Placement>, CoreError> {
+        if !actor.may(object, relata_domain::access::Operation::Read) {
+            return Ok(BTreeMap::new());
+        }
+        let mut out = BTreeMap::new();
+        for link in self.chart_records(actor, object, equals(via, id)).await? {
+            let Some(contact) = reference(&link, "contact_id") else {
+                continue;
+            };
+            // the first link of a contact counts (a contact linked twice shows once)
+            out.entry(contact).or_insert(Placement {
+                title: text(&link, "title"),
+                role: text(&link, "decision_role"),
+                link: link.id(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The organisation chart of the people of a visible account or opportunity.
+    pub async fn decision_chain(
+        &self,
+        actor: &Actor,
+        object: &str,
+        id: Uuid,
+    ) -> Result<DecisionChain, CoreError> {
+        let subject = self.get_record(actor, object, id).await?;
+        let (mut contacts, placements) = match object {
+            "account" => (
+                self.chart_records(actor, "contact", equals("account_id", id))
+                    .await?,
+                self.placements(actor, "account_contact", "account_id", id)
+                    .await?,
+            ),
+            "opportunity" => {
+                let placements = self
+                    .placements(actor, "opportunity_contact", "opportunity_id", id)
+                    .await?;
+                // the opportunity's primary contact belongs on its chart too
+                let primary = reference(&subject, "contact_id").map(|c| equals("id", c));
+                let contacts = match primary {
+                    Some(f) => self.chart_records(actor, "contact", f).await?,
+                    None => Vec::new(),
+                };
+                (contacts, placements)
+            }
+            _ => return Err(CoreError::not_found(format!("{object} {id}"))),
+        };
+        let known: HashSet<Uuid> = contacts.iter().filter_map(|r| r.id()).collect();
+        let linked: Vec<String> = placements
+            .keys()
+            .filter(|c| !known.contains(c))
+            .map(Uuid::to_string)
+            .collect();
+        for ids in linked.chunks(relata_domain::filter::MAX_IN_VALUES) {
+            let filter = Filter::Cond {
+                field: "id".into(),
+                op: Op::In,
+                value: json!(ids),
+            };
+            contacts.extend(self.chart_records(actor, "contact", filter).await?);
+        }
+        let truncated = contacts.len() > MAX_PEOPLE;
+        contacts.truncate(MAX_PEOPLE);
+        let on_chart: HashSet<Uuid> = contacts.iter().filter_map(|r| r.id()).collect();
+        let mut people: Vec<Person> = contacts
             .iter()
             .filter_map(|r| {
+                let id = r.id()?;
+                let placed = placements.get(&id);
                 Some(Person {
-                    id: r.id()?,
+                    id,
                     name: text(r, "name").unwrap_or_default(),
-                    title: text(r, "title"),
+                    title: placed
+                        .and_then(|p| p.title.clone())
+                        .or_else(|| text(r, "title")),
                     department: text(r, "department"),
-                    role: text(r, "decision_role"),
+                    role: placed
+                        .and_then(|p| p.role.clone())
+                        .or_else(|| text(r, "decision_role")),
                     reports_to: reference(r, "reports_to_id")
-                        .filter(|m| on_chart.contains(m) && Some(*m) != r.id()),
+                        .filter(|m| on_chart.contains(m) && *m != id),
                     depth: 0,
+                    link: placed.and_then(|p| p.link),
                 })
             })
             .collect();
@@ -171,6 +271,7 @@ mod tests {
             role: None,
             reports_to: boss.map(Uuid::from_u128),
             depth: 0,
+            link: None,
         }
     }
 

@@ -400,7 +400,63 @@ pub fn standard_objects() -> Vec<ObjectDef> {
         task(),
         note(),
         product(),
+        account_contact(),
+        opportunity_contact(),
     ]
+}
+
+fn required(mut f: FieldDef) -> FieldDef {
+    f.required = true;
+    f
+}
+
+/// A contact's place at an account (客户联系人关系): a contact may work with several
+/// accounts — a group's subsidiaries, a consultant, a board member — with a title and a
+/// decision role at each. Visible with its account.
+pub fn account_contact() -> ObjectDef {
+    let mut o = object(
+        "account_contact",
+        "Account contact",
+        "Account contacts",
+        "title",
+        vec![
+            filterable(text("title", "Title")),
+            required(lookup("account_id", "Account", "account")),
+            required(lookup("contact_id", "Contact", "contact")),
+            decision_role(),
+            typed("is_primary", "Primary", FieldType::Boolean),
+            typed("description", "Description", FieldType::LongText),
+        ],
+    );
+    o.sharing = Sharing::ControlledByParent {
+        field: ApiName::trusted("account_id"),
+    };
+    o
+}
+
+/// A contact's role in one deal (商机联系人角色): the decision chain of an opportunity.
+/// Visible with its opportunity.
+pub fn opportunity_contact() -> ObjectDef {
+    let mut role = decision_role();
+    role.required = true;
+    let mut o = object(
+        "opportunity_contact",
+        "Opportunity contact role",
+        "Opportunity contact roles",
+        "title",
+        vec![
+            filterable(text("title", "Title")),
+            required(lookup("opportunity_id", "Opportunity", "opportunity")),
+            required(lookup("contact_id", "Contact", "contact")),
+            role,
+            typed("is_primary", "Primary", FieldType::Boolean),
+            typed("description", "Description", FieldType::LongText),
+        ],
+    );
+    o.sharing = Sharing::ControlledByParent {
+        field: ApiName::trusted("opportunity_id"),
+    };
+    o
 }
 
 /// Marks a field as created by an admin rather than declared by Relata.

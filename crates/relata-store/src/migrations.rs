@@ -48,6 +48,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             add_contact_decision_fields,
         ),
         (13, "tags, static lists and segments", create_list_tables),
+        (
+            14,
+            "contacts at several accounts; contact roles on opportunities",
+            add_contact_relations,
+        ),
     ]
 }
 
@@ -753,6 +758,39 @@ fn add_standard_fields(
     }
     if added {
         meta_sql::update_object(conn, &updated)?;
+        meta_sql::bump_version(conn)?;
+    }
+    Ok(())
+}
+
+fn add_contact_relations(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    add_standard_objects(
+        conn,
+        vec![
+            relata_domain::standard::account_contact(),
+            relata_domain::standard::opportunity_contact(),
+        ],
+    )
+}
+
+/// Installs standard objects declared after installations existed, each unless an object of
+/// that name exists already (an administrator's own, which stays as it is). New
+/// installations got them in migration 2.
+fn add_standard_objects(
+    conn: &mut dyn Conn,
+    objects: Vec<relata_domain::meta::ObjectDef>,
+) -> Result<(), StoreError> {
+    let schema = meta_sql::load_schema(conn)?;
+    let mut added = false;
+    for object in objects {
+        if schema.object(object.name()).is_some() {
+            continue;
+        }
+        ddl::create_object_table(conn, &object)?;
+        meta_sql::insert_object(conn, &object)?;
+        added = true;
+    }
+    if added {
         meta_sql::bump_version(conn)?;
     }
     Ok(())

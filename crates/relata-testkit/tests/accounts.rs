@@ -412,3 +412,173 @@ async fn the_decision_chain_is_the_account_contacts_by_whom_they_report_to_with_
         .assert_contains("技术评估人")
         .assert_contains("class=\"depth-2\"");
 }
+
+#[tokio::test]
+async fn a_contact_at_several_accounts_shows_on_each_chart_with_the_title_and_role_there() {
+    let app = TestApp::spawn().await;
+    let group = app.create("account", &json!({"name": "华远集团"})).await;
+    let subsidiary = app.create("account", &json!({"name": "华远软件"})).await;
+    let ceo = app
+        .create(
+            "contact",
+            &json!({"name": "王总", "title": "集团总裁", "decision_role": "decision_maker", "account_id": group["id"]}),
+        )
+        .await;
+    app.create("contact", &json!({"name": "孙总", "title": "财务总监", "account_id": subsidiary["id"], "reports_to_id": ceo["id"]}))
+        .await;
+    // the group's CEO chairs the subsidiary's board, and decides there as economic buyer
+    let link = app
+        .create(
+            "account_contact",
+            &json!({"account_id": subsidiary["id"], "contact_id": ceo["id"], "title": "董事长", "decision_role": "economic_buyer"}),
+        )
+        .await;
+    let missing = app
+        .post(
+            "/api/v1/records/account_contact",
+            &json!({"account_id": subsidiary["id"]}),
+        )
+        .await;
+    assert_eq!(
+        missing.error_fields(),
+        vec!["contact_id"],
+        "{}",
+        missing.text
+    );
+
+    let chain = app
+        .get(&format!(
+            "/api/v1/records/account/{}/decision_chain",
+            id_of(&subsidiary)
+        ))
+        .await;
+    chain.assert_status(200);
+    assert_eq!(
+        chart(&chain.body),
+        vec![("王总".to_owned(), 0), ("孙总".into(), 1)],
+        "{}",
+        chain.text
+    );
+    let boss = &chain.body["people"][0];
+    assert_eq!(boss["title"], "董事长", "the title at this account wins");
+    assert_eq!(boss["decision_role"], "economic_buyer");
+    assert_eq!(boss["link_id"], link["id"]);
+    // at the group the CEO keeps their own title and role
+    let at_group = app
+        .get(&format!(
+            "/api/v1/records/account/{}/decision_chain",
+            id_of(&group)
+        ))
+        .await;
+    assert_eq!(at_group.body["people"][0]["title"], "集团总裁");
+    assert_eq!(
+        at_group.body["people"][0]["decision_role"],
+        "decision_maker"
+    );
+    assert_eq!(at_group.body["people"].as_array().unwrap().len(), 1);
+    // the contact's accounts are the links' related list: a filter over the link object
+    let theirs = app
+        .get(&format!(
+            "/api/v1/records/account_contact?filter=contact_id%20eq%20{}",
+            id_of(&ceo)
+        ))
+        .await;
+    assert_eq!(theirs.body["data"].as_array().unwrap().len(), 1);
+    // and "accounts where 王总 is involved" is a related-record condition
+    let involved = app
+        .get(&format!(
+            "/api/v1/records/account?filter={}",
+            common::urlencode(&format!(
+                "has account_contact (contact_id eq {})",
+                id_of(&ceo)
+            ))
+        ))
+        .await;
+    assert_eq!(
+        involved.body["data"][0]["name"], "华远软件",
+        "{}",
+        involved.text
+    );
+}
+
+#[tokio::test]
+async fn an_opportunity_chart_is_its_contact_roles_and_its_primary_contact_visible_with_it() {
+    let app = TestApp::spawn().await;
+    let rep = app.user("rep@example.com", json!({"name": "Rep"})).await;
+    let acct = app
+        .create(
+            "account",
+            &json!({"name": "北辰贸易", "owner_id": rep.user_id.0}),
+        )
+        .await;
+    let person = |name: &str, boss: Option<&serde_json::Value>| {
+        let mut c = json!({"name": name, "account_id": acct["id"], "owner_id": rep.user_id.0});
+        if let Some(b) = boss {
+            c["reports_to_id"] = b["id"].clone();
+        }
+        c
+    };
+    let buyer = app.create("contact", &person("周总", None)).await;
+    let engineer = app.create("contact", &person("吴工", Some(&buyer))).await;
+    let opp = app
+        .create(
+            "opportunity",
+            &json!({"name": "ERP 项目", "account_id": acct["id"], "contact_id": buyer["id"], "owner_id": rep.user_id.0}),
+        )
+        .await;
+    app.create(
+        "opportunity_contact",
+        &json!({"opportunity_id": opp["id"], "contact_id": engineer["id"], "decision_role": "technical_evaluator", "title": "评估组长"}),
+    )
+    .await;
+    let no_role = app
+        .post(
+            "/api/v1/records/opportunity_contact",
+            &json!({"opportunity_id": opp["id"], "contact_id": buyer["id"]}),
+        )
+        .await;
+    assert_eq!(
+        no_role.error_fields(),
+        vec!["decision_role"],
+        "{}",
+        no_role.text
+    );
+
+    let url = format!("/api/v1/records/opportunity/{}/decision_chain", id_of(&opp));
+    // the rep owns the opportunity: its contact roles (controlled by it) are theirs to see
+    let chain = app.client_for(&rep).await.get(&url).await;
+    chain.assert_status(200);
+    assert_eq!(
+        chart(&chain.body),
+        vec![("周总".to_owned(), 0), ("吴工".into(), 1)],
+        "{}",
+        chain.text
+    );
+    assert_eq!(
+        chain.body["people"][1]["decision_role"],
+        "technical_evaluator"
+    );
+    assert_eq!(chain.body["people"][1]["title"], "评估组长");
+    // someone else sees neither the opportunity nor its chart
+    let other = app
+        .user("other@example.com", json!({"name": "Other"}))
+        .await;
+    app.client_for(&other)
+        .await
+        .get(&url)
+        .await
+        .assert_status(404);
+    // the page
+    let admin = app.admin().await;
+    app.set_password(&admin, "correct-horse-battery-9").await;
+    let web = app.web_as(&admin, "correct-horse-battery-9").await;
+    let here = format!("/o/opportunity/{}", id_of(&opp));
+    web.get(&here)
+        .await
+        .assert_contains(&format!("{here}/decision-chain"));
+    web.get(&format!("{here}/decision-chain"))
+        .await
+        .assert_status(200)
+        .assert_contains("吴工")
+        .assert_contains("class=\"depth-1\"");
+}

@@ -95,7 +95,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/attachments/{id}", get(attachments::download))
         .route("/attachments/{id}/delete", post(attachments::delete))
         .route("/o/{object}/{id}/hierarchy", get(hierarchy::page))
-        .route("/o/account/{id}/decision-chain", get(decision_chain::page))
+        .route("/o/{object}/{id}/decision-chain", get(decision_chain::page))
         .route(
             "/o/{object}/{id}/merge",
             get(merge::page).post(merge::merge),

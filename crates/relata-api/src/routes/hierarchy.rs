@@ -10,7 +10,7 @@ use relata_core::Actor;
 use relata_core::hierarchy::{Figure, Node};
 
 use crate::params::path_id;
-use crate::problem::{ApiError, ApiResult};
+use crate::problem::ApiResult;
 use crate::state::AppState;
 
 fn figures(keys: &[&str], figures: &[Figure]) -> Json {
@@ -66,25 +66,24 @@ pub async fn hierarchy(
     .into_response())
 }
 
-/// The decision chain of an account: its contacts the caller may see as an organisation
-/// chart (who reports to whom), each with title, department and decision role (decision
-/// maker, economic buyer, technical evaluator, influencer, champion, gatekeeper, user,
-/// blocker), depth first. Only for accounts.
+/// The decision chain of an account or an opportunity: the people the caller may see as an
+/// organisation chart (who reports to whom), each with title, department and decision role
+/// (decision maker, economic buyer, technical evaluator, influencer, champion, gatekeeper,
+/// user, blocker), depth first. An account's people are its contacts and those linked to it
+/// through `account_contact` (whose title and role there win); an opportunity's are its
+/// contact roles (`opportunity_contact`) and its primary contact. `link_id` is the linking
+/// record, if any.
 #[utoipa::path(get, path = "/api/v1/records/{object}/{id}/decision_chain", tag = "records",
-    params(("object" = String, Path, description = "account"), ("id" = String, Path)),
-    responses((status = 200, description = "`{people: [{id, name, title, department, decision_role, reports_to_id, depth}], truncated}`"),
-        (status = 404, description = "not an account, no such account, or not visible")))]
+    params(("object" = String, Path, description = "account or opportunity"), ("id" = String, Path)),
+    responses((status = 200, description = "`{people: [{id, name, title, department, decision_role, reports_to_id, depth, link_id}], truncated}`"),
+        (status = 404, description = "not an account or opportunity, no such record, or not visible")))]
 pub async fn decision_chain(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
     Path((object, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    let not_found = || ApiError::from(relata_core::CoreError::not_found(format!("{object} {id}")));
-    if object != "account" {
-        return Err(not_found());
-    }
-    let account = path_id(&object, &id)?;
-    let chain = state.core.decision_chain(&actor, account).await?;
+    let id = path_id(&object, &id)?;
+    let chain = state.core.decision_chain(&actor, &object, id).await?;
     Ok(axum::Json(json!({
         "people": chain.people.iter().map(|p| json!({
             "id": p.id.to_string(),
@@ -94,6 +93,7 @@ pub async fn decision_chain(
             "decision_role": p.role,
             "reports_to_id": p.reports_to.map(|r| r.to_string()),
             "depth": p.depth,
+            "link_id": p.link.map(|l| l.to_string()),
         })).collect::<Vec<_>>(),
         "truncated": chain.truncated,
     }))

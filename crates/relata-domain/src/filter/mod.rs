@@ -25,7 +25,7 @@ mod typing;
 
 use serde_json::Value as Json;
 
-pub use typing::{FilterScope, allowed_ops, type_filter, type_filter_in};
+pub use typing::{FilterScope, MAX_IN_VALUES, allowed_ops, type_filter, type_filter_in};
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
-//! The decision chain page of an account: its contacts as an organisation chart, each with
-//! title and decision role, from `Core::decision_chain`.
+//! The decision chain page of an account or an opportunity: its people as an organisation
+//! chart, each with title and decision role, from `Core::decision_chain`.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -25,6 +25,7 @@ pub struct Node {
 #[template(path = "decision_chain.html")]
 struct ChainPage {
     chrome: Chrome,
+    object: String,
     id: String,
     title: String,
     nodes: Vec<Node>,
@@ -34,20 +35,23 @@ struct ChainPage {
 pub async fn page(
     State(state): State<WebState>,
     viewer: Viewer,
-    Path(id): Path<String>,
+    Path((name, id)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
     let tr = viewer.tr();
-    let account = readable_object(&state, &viewer, "account")?;
+    if name != "account" && name != "opportunity" {
+        return Err(WebError::NotFound(tr));
+    }
+    let subject = readable_object(&state, &viewer, &name)?;
     let contact = readable_object(&state, &viewer, "contact")?;
     let id = Uuid::parse_str(&id).map_err(|_| WebError::NotFound(tr))?;
     let record = state
         .core
-        .get_record(&viewer.actor, "account", id)
+        .get_record(&viewer.actor, subject.name(), id)
         .await
         .map_err(|e| WebError::core(e, tr))?;
     let chain = state
         .core
-        .decision_chain(&viewer.actor, id)
+        .decision_chain(&viewer.actor, subject.name(), id)
         .await
         .map_err(|e| WebError::core(e, tr))?;
     let role_field = contact.field("decision_role");
@@ -76,17 +80,18 @@ pub async fn page(
             depth: p.depth,
         })
         .collect();
-    let title = match record.get(account.name_field.as_str()) {
+    let title = match record.get(subject.name_field.as_str()) {
         Value::Text(t) if !t.is_empty() => t.clone(),
-        _ => tr.object_label(&account),
+        _ => tr.object_label(&subject),
     };
     let page = ChainPage {
         chrome: Chrome::new(
             &state,
             &viewer,
             tr.tf("decision_chain.title", &[("name", &title)]),
-            "account",
+            subject.name(),
         ),
+        object: subject.name().to_owned(),
         id: id.to_string(),
         title,
         nodes,

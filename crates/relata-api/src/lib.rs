@@ -129,6 +129,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(meta::add_field))
         .routes(routes!(meta::update_field, meta::delete_field))
         .routes(routes!(meta::set_layout))
+        .routes(routes!(
+            meta::get_matching_rule,
+            meta::set_matching_rule,
+            meta::reset_matching_rule
+        ))
         .routes(routes!(views::aggregate))
         .routes(routes!(export::export))
         .routes(routes!(duplicates::of_input))

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use relata_domain::access::Operation;
 use relata_domain::dedupe::phone::{PhoneRegion, to_e164};
-use relata_domain::dedupe::{Comparator, MatchRule, Score, company, person};
+use relata_domain::dedupe::{Comparator, MatchRule, RuleAction, Score, company, person};
 use relata_domain::meta::ObjectDef;
 use relata_domain::{Record, Value};
 
@@ -139,13 +139,82 @@ impl Core {
     /// The object's rule, without the fields the actor may not read (a score must not say
     /// that a hidden phone number matched).
     pub(crate) fn matching_rule(&self, actor: &Actor, object: &ObjectDef) -> Option<MatchRule> {
-        let mut rule = MatchRule::standard(object.name())?;
+        let mut rule = MatchRule::of(object)?;
         for f in &mut rule.fields {
             f.fields
                 .retain(|n| object.field(n).is_some() && fields::readable(actor, object, n));
         }
         rule.fields.retain(|f| !f.fields.is_empty());
         Some(rule)
+    }
+}
+
+impl Core {
+    /// Refuses a record about to be saved when the object's rule blocks duplicates and it
+    /// has one. Looked for among all records, not only the actor's: a rep must not create a
+    /// second 华远 because the first is a colleague's. The answer names the duplicates the
+    /// actor may see and only counts the others.
+    pub(crate) async fn refuse_blocked_duplicate(
+        &self,
+        actor: &Actor,
+        object: &Arc<ObjectDef>,
+        candidate: &Record,
+        exclude: Option<Uuid>,
+        changed: Option<&[String]>,
+    ) -> Result<(), CoreError> {
+        let Some(rule) = MatchRule::of(object).filter(|r| r.action == RuleAction::Block) else {
+            return Ok(());
+        };
+        // an edit that leaves the rule's fields alone cannot make a new duplicate
+        if let Some(changed) = changed
+            && !rule
+                .fields
+                .iter()
+                .flat_map(|f| &f.fields)
+                .any(|f| changed.contains(f))
+        {
+            return Ok(());
+        }
+        let system = Actor::system(actor.user_id);
+        let found = self
+            .duplicates_found_by(&system, object, candidate, exclude, Candidates::All)
+            .await?;
+        if found.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = found.iter().filter_map(|d| d.record.id()).collect();
+        let vis = self.visibility(actor, object, relata_domain::access::Operation::Read)?;
+        let (obj, wanted) = (object.clone(), ids.clone());
+        let seen = self
+            .store
+            .read(move |conn| crate::records::read::get_many(conn, &obj, &wanted, &vis))
+            .await?;
+        let named: Vec<String> = found
+            .iter()
+            .filter_map(|d| {
+                d.record
+                    .id()
+                    .filter(|id| seen.contains_key(id))
+                    .map(|id| (id, d.score.score))
+            })
+            .map(|(id, score)| format!("{id} ({:.0}%)", score * 100.0))
+            .collect();
+        let hidden = ids.len() - named.len();
+        let mut message = format!("this {} is a likely duplicate", object.name());
+        if !named.is_empty() {
+            message.push_str(&format!(" of {}", named.join(", ")));
+        }
+        if hidden > 0 {
+            message.push_str(&format!(
+                "{}{hidden} record(s) you may not see",
+                if named.is_empty() { " of " } else { " and of " }
+            ));
+        }
+        message.push_str("; the duplicate rule blocks saving it");
+        Err(CoreError::Conflict {
+            code: "duplicate_blocked",
+            message,
+        })
     }
 }
 

@@ -185,6 +185,7 @@ impl Core {
             sharing: Sharing::default(),
             manager_edit: false,
             layout: Vec::new(),
+            matching_rule: None,
         };
         let created = object.clone();
         let audit = MetaAudit::new(
@@ -387,6 +388,46 @@ impl Core {
             actor,
             "metadata.layout_update",
             serde_json::json!({"object": object.name()}),
+        );
+        self.store
+            .write(move |conn| -> Result<(), CoreError> {
+                meta_sql::update_object(conn, &updated)?;
+                meta_sql::bump_version(conn)?;
+                audit.write(conn)
+            })
+            .await?;
+        self.reload_schema().await?;
+        Ok(saved)
+    }
+
+    /// Sets the duplicate rule of an object (`None`: back to its standard rule, if any).
+    pub async fn set_matching_rule(
+        &self,
+        actor: &Actor,
+        object: &str,
+        rule: Option<relata_domain::dedupe::MatchRule>,
+    ) -> Result<ObjectDef, CoreError> {
+        require_admin(actor)?;
+        let object = self.object(object)?;
+        let rule = match rule {
+            Some(mut r) => {
+                r.object = object.name().to_owned();
+                let problems = r.problems(&object);
+                if !problems.is_empty() {
+                    return Err(CoreError::Validation(problems));
+                }
+                Some(r)
+            }
+            None => None,
+        };
+        let mut updated = (*object).clone();
+        updated.matching_rule = rule.clone();
+        let saved = updated.clone();
+        let audit = MetaAudit::new(
+            self,
+            actor,
+            "metadata.matching_rule_update",
+            serde_json::json!({"object": object.name(), "rule": rule}),
         );
         self.store
             .write(move |conn| -> Result<(), CoreError> {

@@ -267,6 +267,9 @@ pub struct ObjectDef {
     /// order. Empty: every field in one section, in field order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layout: Vec<LayoutSection>,
+    /// The duplicate rule an admin set; `None` uses the object's standard rule, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matching_rule: Option<crate::dedupe::MatchRule>,
 }
 
 /// One section of a page layout.

@@ -98,6 +98,7 @@ fn object(
         sharing: Sharing::Private,
         manager_edit: false,
         layout: Vec::new(),
+        matching_rule: None,
     }
 }
 

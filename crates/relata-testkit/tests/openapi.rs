@@ -38,6 +38,10 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/attachments/{id}", &["get", "delete"]),
     ("/api/v1/records/{object}/{id}/quality", &["get"]),
     ("/api/v1/tags", &["get"]),
+    (
+        "/api/v1/meta/objects/{object}/matching_rule",
+        &["get", "put", "delete"],
+    ),
     ("/api/v1/tags/{id}", &["patch", "delete"]),
     ("/api/v1/tags/{id}/remove", &["post"]),
     ("/api/v1/records/{object}/tags", &["post"]),

@@ -125,6 +125,10 @@ pub fn router(core: Arc<Core>) -> Router {
             get(settings::objects::layout).post(settings::objects::save_layout),
         )
         .route(
+            "/settings/objects/{object}/duplicates",
+            get(settings::matching::page).post(settings::matching::save),
+        )
+        .route(
             "/settings/objects/{object}/sharing",
             post(settings::objects::set_sharing),
         )

@@ -166,3 +166,103 @@ pub async fn set_layout(
     let def = state.core.set_layout(&actor, &object, sections).await?;
     Ok(axum::Json(object_json(&def)).into_response())
 }
+
+/// One group of fields of a duplicate rule.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchFieldBody {
+    /// 1-4 fields compared with one another (a phone with a mobile).
+    pub fields: Vec<String>,
+    /// exact, email, phone (E.164), company_name (legal forms and places aside),
+    /// person_name (order and pinyin aware), fuzzy (Jaro-Winkler).
+    #[schema(value_type = String)]
+    pub comparator: relata_domain::dedupe::Comparator,
+    /// How sure a perfect match of this group alone makes us (0-1].
+    pub weight: f64,
+}
+
+/// A duplicate rule: the evidence adds up as independent signals; records scoring at least
+/// `threshold` are likely duplicates. `block` refuses saving one; `warn` shows them.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"fields": [{"fields": ["email"], "comparator": "email", "weight": 0.95},
+    {"fields": ["phone", "mobile"], "comparator": "phone", "weight": 0.9},
+    {"fields": ["name"], "comparator": "person_name", "weight": 0.7}], "threshold": 0.85, "action": "block", "active": true}))]
+pub struct MatchRuleBody {
+    pub fields: Vec<MatchFieldBody>,
+    pub threshold: f64,
+    /// warn (default) or block.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub action: relata_domain::dedupe::RuleAction,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn rule_json(def: &ObjectDef) -> Json {
+    let rule = relata_domain::dedupe::MatchRule::standard(def.name());
+    let effective = def.matching_rule.clone().or(rule);
+    json!({"rule": effective, "standard": def.matching_rule.is_none()})
+}
+
+/// An object's duplicate rule: the one an admin set, else its standard rule (`standard:
+/// true`); `rule` is null for an object with neither.
+#[utoipa::path(get, path = "/api/v1/meta/objects/{object}/matching_rule", tag = "metadata", params(("object" = String, Path)),
+    responses((status = 200, description = "`{rule: {object, fields, threshold, action, active} | null, standard}`"), (status = 404)))]
+pub async fn get_matching_rule(
+    State(state): State<AppState>,
+    Extension(_actor): Extension<Actor>,
+    Path(object): Path<String>,
+) -> ApiResult<Response> {
+    let def = state.core.object(&object)?;
+    Ok(axum::Json(rule_json(&def)).into_response())
+}
+
+/// Set an object's duplicate rule (administrators of metadata).
+#[utoipa::path(put, path = "/api/v1/meta/objects/{object}/matching_rule", tag = "metadata", params(("object" = String, Path)),
+    request_body = MatchRuleBody,
+    responses((status = 200, description = "`{rule, standard: false}`"), (status = 403), (status = 404),
+        (status = 422, description = "an unknown field, a comparator that does not suit it, a weight or threshold out of (0, 1]")))]
+pub async fn set_matching_rule(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(object): Path<String>,
+    ApiJson(body): ApiJson<MatchRuleBody>,
+) -> ApiResult<Response> {
+    let rule = relata_domain::dedupe::MatchRule {
+        object: object.clone(),
+        fields: body
+            .fields
+            .into_iter()
+            .map(|f| relata_domain::dedupe::MatchField {
+                fields: f.fields,
+                comparator: f.comparator,
+                weight: f.weight,
+            })
+            .collect(),
+        threshold: body.threshold,
+        action: body.action,
+        active: body.active,
+    };
+    let def = state
+        .core
+        .set_matching_rule(&actor, &object, Some(rule))
+        .await?;
+    Ok(axum::Json(rule_json(&def)).into_response())
+}
+
+/// Return an object to its standard duplicate rule (none for a custom object).
+#[utoipa::path(delete, path = "/api/v1/meta/objects/{object}/matching_rule", tag = "metadata", params(("object" = String, Path)),
+    responses((status = 200, description = "`{rule, standard: true}`"), (status = 403), (status = 404)))]
+pub async fn reset_matching_rule(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(object): Path<String>,
+) -> ApiResult<Response> {
+    let def = state.core.set_matching_rule(&actor, &object, None).await?;
+    Ok(axum::Json(rule_json(&def)).into_response())
+}

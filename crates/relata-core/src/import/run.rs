@@ -103,6 +103,9 @@ struct Plan {
     /// The matching rule's email and phone fields, whose exact keys tie a row to a record
     /// created earlier in the same import.
     exact_fields: Vec<(String, Comparator)>,
+    /// The object's duplicate rule refuses duplicates: a row that has one fails, whatever
+    /// the import's duplicate handling says.
+    blocks_duplicates: bool,
 }
 
 /// What the reading thread sends.
@@ -288,6 +291,8 @@ impl Core {
             ctx: self.parse_context(),
             region: self.phone_region(),
             exact_fields: exact_fields(&object),
+            blocks_duplicates: relata_domain::dedupe::MatchRule::of(&object)
+                .is_some_and(|r| r.action == relata_domain::dedupe::RuleAction::Block),
             object: object.clone(),
             options: options.clone(),
             dry_run: job.dry_run,
@@ -357,7 +362,9 @@ impl Core {
             }
             self.resolve_names(actor, &object, &options, users.as_deref(), &mut prepared)
                 .await?;
-            if options.mode != ImportMode::Update && options.on_duplicate != OnDuplicate::Create {
+            if options.mode != ImportMode::Update
+                && (options.on_duplicate != OnDuplicate::Create || plan.blocks_duplicates)
+            {
                 self.find_duplicates(actor, &object, &plan, &mut prepared)
                     .await?;
             }
@@ -799,7 +806,7 @@ fn prepare(
 
 /// The fields of the object's matching rule compared exactly: emails and phones.
 fn exact_fields(object: &ObjectDef) -> Vec<(String, Comparator)> {
-    let Some(rule) = relata_domain::dedupe::MatchRule::standard(object.name()) else {
+    let Some(rule) = relata_domain::dedupe::MatchRule::of(object) else {
         return Vec::new();
     };
     rule.fields
@@ -995,6 +1002,22 @@ fn write_row(
                     opts.key.as_deref().unwrap_or("id")
                 ),
             },
+        ));
+        entry.cells = Some(row.cells);
+        return Ok(entry);
+    }
+    if target.is_none()
+        && opts.on_duplicate == OnDuplicate::Create
+        && plan.blocks_duplicates
+        && let Some(dup) = earlier.or(row.duplicate_of)
+    {
+        entry.errors.push(FieldError::new(
+            "row",
+            FieldErrorCode::Duplicate,
+            format!(
+                "a likely duplicate of {} {dup}; the duplicate rule blocks creating it",
+                object.name()
+            ),
         ));
         entry.cells = Some(row.cells);
         return Ok(entry);

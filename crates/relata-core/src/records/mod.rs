@@ -18,6 +18,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use relata_domain::dedupe::{MatchRule, RuleAction};
 use relata_domain::filter::{Filter, TypedFilter};
 
 use crate::filter_scope::RelatedVisibility;
@@ -79,6 +80,12 @@ impl Core {
         let ctx = self.parse_context();
         let values = write::parse_input(&object, &input, &ctx, true, false)
             .map_err(CoreError::Validation)?;
+        let mut candidate = Record::default();
+        for (k, v) in &values {
+            candidate.set(k, v.clone());
+        }
+        self.refuse_blocked_duplicate(actor, &object, &candidate, None, None)
+            .await?;
         let now = self.clock.now();
         let writer = actor.clone();
         let obj = object.clone();
@@ -158,6 +165,17 @@ impl Core {
         with_errors(fields::check_editable(actor, &object, &input), ())?;
         let changes = write::parse_input(&object, &input, &self.parse_context(), false, false)
             .map_err(CoreError::Validation)?;
+        if MatchRule::of(&object).is_some_and(|r| r.action == RuleAction::Block) {
+            let changed: Vec<String> = changes.keys().cloned().collect();
+            let mut candidate = self
+                .get_record(&Actor::system(actor.user_id), object.name(), id)
+                .await?;
+            for (k, v) in &changes {
+                candidate.set(k, v.clone());
+            }
+            self.refuse_blocked_duplicate(actor, &object, &candidate, Some(id), Some(&changed))
+                .await?;
+        }
         let now = self.clock.now();
         let writer = actor.clone();
         let obj = object.clone();

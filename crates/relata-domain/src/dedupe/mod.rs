@@ -16,6 +16,8 @@ pub mod phone;
 use serde::{Deserialize, Serialize};
 
 use crate::Value;
+use crate::error::{FieldError, FieldErrorCode};
+use crate::meta::{FieldType, ObjectDef};
 use crate::record::Record;
 use crate::search_terms::normalize;
 use phone::PhoneRegion;
@@ -67,6 +69,27 @@ pub struct MatchRule {
     pub threshold: f64,
     #[serde(default)]
     pub action: RuleAction,
+    /// An inactive rule finds no duplicates (an admin switched checking off).
+    #[serde(default = "active_by_default")]
+    pub active: bool,
+}
+
+fn active_by_default() -> bool {
+    true
+}
+
+/// Most field groups a rule compares.
+pub const MAX_RULE_FIELDS: usize = 10;
+
+/// The comparators that suit a field type.
+fn suits(comparator: Comparator, t: FieldType) -> bool {
+    use Comparator::*;
+    match comparator {
+        Exact => !matches!(t, FieldType::LongText | FieldType::MultiPicklist),
+        Email => matches!(t, FieldType::Email | FieldType::Text),
+        Phone => matches!(t, FieldType::Phone | FieldType::Text),
+        CompanyName | PersonName | Fuzzy => matches!(t, FieldType::Text),
+    }
 }
 
 /// Why two records matched: each field group's similarity that counted.
@@ -120,7 +143,73 @@ impl MatchRule {
             fields,
             threshold: 0.85,
             action: RuleAction::Warn,
+            active: true,
         })
+    }
+
+    /// The rule an object uses: the one an admin set, else the standard one (`None`: the
+    /// object has no rule, or it is switched off).
+    pub fn of(object: &ObjectDef) -> Option<MatchRule> {
+        object
+            .matching_rule
+            .clone()
+            .or_else(|| MatchRule::standard(object.name()))
+            .filter(|r| r.active)
+    }
+
+    /// The problems of a rule an admin wrote for `object`, each naming where it is
+    /// (`fields.1.comparator`, `threshold`…).
+    pub fn problems(&self, object: &ObjectDef) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        if self.fields.is_empty() || self.fields.len() > MAX_RULE_FIELDS {
+            out.push(FieldError::new(
+                "fields",
+                FieldErrorCode::InvalidOption,
+                format!("a rule compares 1-{MAX_RULE_FIELDS} groups of fields"),
+            ));
+        }
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            out.push(FieldError::new(
+                "threshold",
+                FieldErrorCode::InvalidOption,
+                "must be more than 0 and at most 1",
+            ));
+        }
+        for (i, f) in self.fields.iter().enumerate() {
+            if !(f.weight > 0.0 && f.weight <= 1.0) {
+                out.push(FieldError::new(
+                    format!("fields.{i}.weight"),
+                    FieldErrorCode::InvalidOption,
+                    "must be more than 0 and at most 1",
+                ));
+            }
+            if f.fields.is_empty() || f.fields.len() > 4 {
+                out.push(FieldError::new(
+                    format!("fields.{i}.fields"),
+                    FieldErrorCode::InvalidOption,
+                    "name 1-4 fields compared with one another",
+                ));
+            }
+            for name in &f.fields {
+                match object.field(name).filter(|d| !d.archived) {
+                    None => out.push(FieldError::new(
+                        format!("fields.{i}.fields"),
+                        FieldErrorCode::UnknownField,
+                        format!("'{}' has no field '{name}'", object.name()),
+                    )),
+                    Some(d) if !suits(f.comparator, d.field_type) => out.push(FieldError::new(
+                        format!("fields.{i}.comparator"),
+                        FieldErrorCode::InvalidOption,
+                        format!(
+                            "'{name}' is a {} field; this comparator does not apply to it",
+                            d.field_type.as_str()
+                        ),
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        out
     }
 
     /// The score of `a` against `b`, and the evidence behind it.

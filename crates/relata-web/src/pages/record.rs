@@ -255,7 +255,7 @@ pub async fn render(
             })
             .collect(),
         can_edit: !binned && rights.edit,
-        has_match_rule: relata_domain::dedupe::MatchRule::standard(object.name()).is_some(),
+        has_match_rule: relata_domain::dedupe::MatchRule::of(&object).is_some(),
         quality: {
             let q = state.core.quality_of(&viewer.actor, &object, &record);
             let missing = super::quality::missing_labels(viewer, &object, &q.missing);

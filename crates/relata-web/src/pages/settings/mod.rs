@@ -4,6 +4,7 @@
 //! relata-core service as the admin API, which checks it again.
 
 pub mod audit;
+pub mod matching;
 pub mod objects;
 pub mod org;
 pub mod permissions;

@@ -29,8 +29,8 @@ use utoipa_axum::routes;
 
 use relata_core::Core;
 use routes::{
-    admin, attachments, auth, changes, duplicates, export, hierarchy, imports, lists, me, merge,
-    meta, quality, records, search, system, tags, timeline, views,
+    admin, attachments, auth, changes, duplicate_jobs, duplicates, export, hierarchy, imports,
+    lists, me, merge, meta, quality, records, search, system, tags, timeline, views,
 };
 use state::{AppState, TokenCache};
 
@@ -138,6 +138,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(export::export))
         .routes(routes!(duplicates::of_input))
         .routes(routes!(duplicates::of_record))
+        .routes(routes!(
+            duplicate_jobs::start_job,
+            duplicate_jobs::list_jobs
+        ))
+        .routes(routes!(duplicate_jobs::get_job))
+        .routes(routes!(duplicate_jobs::list_groups))
+        .routes(routes!(duplicate_jobs::merge_group))
+        .routes(routes!(duplicate_jobs::dismiss_group))
+        .routes(routes!(duplicate_jobs::merge_groups))
         .routes(routes!(imports::upload_import, imports::list_imports))
         .routes(routes!(imports::get_import))
         .routes(routes!(imports::preview_import))

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod changes;
 pub mod context;
 pub mod decision_chain;
+pub mod duplicate_jobs;
 pub mod duplicates;
 pub mod error;
 pub mod export;
@@ -100,6 +101,7 @@ pub struct Core {
     mailer: RwLock<Arc<dyn mail::Mailer>>,
     /// Rung when an import is queued or is to be undone.
     import_wake: tokio::sync::Notify,
+    duplicate_wake: tokio::sync::Notify,
     /// What timelines are made of; modules add their sources at start.
     timeline: timeline::Registry,
     /// Where attached files are kept.
@@ -135,6 +137,7 @@ impl Core {
             passwords: access::password::Passwords::start(),
             mailer: RwLock::new(Arc::new(mail::NoMailer)),
             import_wake: tokio::sync::Notify::new(),
+            duplicate_wake: tokio::sync::Notify::new(),
             timeline: timeline::Registry::standard(),
             files,
         });

@@ -53,6 +53,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "contacts at several accounts; contact roles on opportunities",
             add_contact_relations,
         ),
+        (
+            15,
+            "batch duplicate jobs and their groups",
+            create_duplicate_job_tables,
+        ),
     ]
 }
 
@@ -82,7 +87,59 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.push(merges_table());
     tables.extend(attachment_tables());
     tables.extend(list_tables());
+    tables.extend(duplicate_job_tables());
     tables
+}
+
+/// Batch duplicate jobs over a whole object, and the groups of likely duplicates each found:
+/// the review queue (open, merged or dismissed).
+fn duplicate_job_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_duplicate_jobs",
+            vec![
+                col("id", Uuid),
+                col("object", Text),
+                col("actor_id", Uuid),
+                col("status", Text),
+                col("records", BigInt),
+                col("pairs", BigInt),
+                col("groups_found", BigInt),
+                col("error", Text).null(),
+                col("created_at", Timestamp),
+                col("started_at", Timestamp).null(),
+                col("finished_at", Timestamp).null(),
+                col("heartbeat_at", Timestamp).null(),
+            ],
+            &["id"],
+        )
+        .index(&["status", "created_at"], false)
+        .index(&["object", "created_at"], false),
+        TableDef::new(
+            "sys_duplicate_groups",
+            vec![
+                col("id", Uuid),
+                col("job_id", Uuid).refs("sys_duplicate_jobs"),
+                col("object", Text),
+                // the mean score of the group's matching pairs, in ten-thousandths
+                col("confidence", BigInt),
+                col("record_ids", Json),
+                col("status", Text),
+                col("reviewed_by", Uuid).null(),
+                col("reviewed_at", Timestamp).null(),
+                col("merge_id", Uuid).null(),
+            ],
+            &["id"],
+        )
+        .index(&["job_id", "status", "confidence"], false),
+    ]
+}
+
+fn create_duplicate_job_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for t in duplicate_job_tables() {
+        t.create(conn)?;
+    }
+    Ok(())
 }
 
 /// Tags (a name and a colour per object) and the records carrying them; lists of records —

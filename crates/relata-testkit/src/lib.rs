@@ -102,6 +102,7 @@ impl TestApp {
         });
         if opts.import_worker {
             core.spawn_import_worker();
+            core.spawn_duplicate_worker();
         }
         let base = format!("http://{addr}");
         let client = Client::new(&base, (!token.is_empty()).then(|| token.clone()));

@@ -38,6 +38,12 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/attachments/{id}", &["get", "delete"]),
     ("/api/v1/records/{object}/{id}/quality", &["get"]),
     ("/api/v1/tags", &["get"]),
+    ("/api/v1/duplicate_jobs", &["get", "post"]),
+    ("/api/v1/duplicate_jobs/{id}", &["get"]),
+    ("/api/v1/duplicate_jobs/{id}/groups", &["get"]),
+    ("/api/v1/duplicate_groups/{id}/merge", &["post"]),
+    ("/api/v1/duplicate_groups/{id}/dismiss", &["post"]),
+    ("/api/v1/duplicate_groups/merge", &["post"]),
     (
         "/api/v1/meta/objects/{object}/matching_rule",
         &["get", "put", "delete"],

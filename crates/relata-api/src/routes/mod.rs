@@ -4,6 +4,7 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod changes;
+pub mod duplicate_jobs;
 pub mod duplicates;
 pub mod export;
 pub mod hierarchy;

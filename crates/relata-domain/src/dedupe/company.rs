@@ -165,7 +165,11 @@ pub fn without_place(key: &str) -> &str {
 /// How alike two company names are, from 0 to 1: 1 for the same key, 0.95 when one is the
 /// other with a place name in front, otherwise the Jaro-Winkler similarity of the keys.
 pub fn company_similarity(a: &str, b: &str) -> f64 {
-    let (a, b) = (company_key(a), company_key(b));
+    key_similarity(&company_key(a), &company_key(b))
+}
+
+/// [`company_similarity`] of two names already in their [`company_key`] form.
+pub fn key_similarity(a: &str, b: &str) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
@@ -176,10 +180,10 @@ pub fn company_similarity(a: &str, b: &str) -> f64 {
         long.strip_suffix(short)
             .is_some_and(|prefix| PLACES.contains(&prefix) || prefix.ends_with('市'))
     };
-    if placed(&a, &b) || placed(&b, &a) {
+    if placed(a, b) || placed(b, a) {
         return 0.95;
     }
-    strsim::jaro_winkler(&a, &b)
+    strsim::jaro_winkler(a, b)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! name alone (0.7) is not — there are many 张伟 — but a name and the same account are (0.85).
 //! Fuzzy similarities below [`FUZZY_FLOOR`] count as no evidence.
 
+pub mod batch;
 pub mod company;
 pub mod merge;
 pub mod person;
@@ -245,25 +246,44 @@ impl MatchRule {
 
 /// The similarity of two values under `comparator`, 0 when either is empty.
 pub fn similarity(comparator: Comparator, a: &Value, b: &Value, region: &PhoneRegion) -> f64 {
-    let (a, b) = match (a, b) {
-        (Value::Text(a), Value::Text(b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
-            (a.as_str(), b.as_str())
-        }
-        (Value::Ref(a), Value::Ref(b)) => return if a == b { 1.0 } else { 0.0 },
-        _ => return 0.0,
-    };
-    let fuzzy = |s: f64| if s >= FUZZY_FLOOR { s } else { 0.0 };
-    let same = |x: Option<String>, y: Option<String>| match (x, y) {
-        (Some(x), Some(y)) if x == y => 1.0,
+    match (key(comparator, a, region), key(comparator, b, region)) {
+        (Some(a), Some(b)) => key_similarity(comparator, &a, &b),
         _ => 0.0,
+    }
+}
+
+/// A value in the form `comparator` compares (`None`: empty, or no email or phone at all).
+/// Computing it once per record is what lets a batch job compare millions of pairs.
+pub fn key(comparator: Comparator, value: &Value, region: &PhoneRegion) -> Option<String> {
+    let text = match value {
+        Value::Text(t) if !t.trim().is_empty() => t.as_str(),
+        Value::Ref(id) => return Some(id.to_string()),
+        _ => return None,
     };
+    let key = match comparator {
+        Comparator::Exact | Comparator::Fuzzy => Some(normalize(text)),
+        Comparator::Email => person::email_key(text),
+        Comparator::Phone => phone::to_e164(text, region),
+        Comparator::CompanyName => Some(company::company_key(text)),
+        Comparator::PersonName => Some(person::name_key(text)),
+    };
+    key.filter(|k| !k.is_empty())
+}
+
+/// The similarity of two keys made by [`key`] with the same comparator.
+pub fn key_similarity(comparator: Comparator, a: &str, b: &str) -> f64 {
+    let fuzzy = |s: f64| if s >= FUZZY_FLOOR { s } else { 0.0 };
     match comparator {
-        Comparator::Exact => same(Some(normalize(a)), Some(normalize(b))),
-        Comparator::Email => same(person::email_key(a), person::email_key(b)),
-        Comparator::Phone => same(phone::to_e164(a, region), phone::to_e164(b, region)),
-        Comparator::CompanyName => fuzzy(company::company_similarity(a, b)),
-        Comparator::PersonName => fuzzy(person::name_similarity(a, b)),
-        Comparator::Fuzzy => fuzzy(strsim::jaro_winkler(&normalize(a), &normalize(b))),
+        Comparator::Exact | Comparator::Email | Comparator::Phone => {
+            if a == b {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        Comparator::CompanyName => fuzzy(company::key_similarity(a, b)),
+        Comparator::PersonName => fuzzy(person::key_similarity(a, b)),
+        Comparator::Fuzzy => fuzzy(strsim::jaro_winkler(a, b)),
     }
 }
 

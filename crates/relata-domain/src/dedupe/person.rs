@@ -29,14 +29,18 @@ pub fn name_key(name: &str) -> String {
 
 /// How alike two person names are, from 0 to 1 (Jaro-Winkler over the keys).
 pub fn name_similarity(a: &str, b: &str) -> f64 {
-    let (a, b) = (name_key(a), name_key(b));
+    key_similarity(&name_key(a), &name_key(b))
+}
+
+/// [`name_similarity`] of two names already in their [`name_key`] form.
+pub fn key_similarity(a: &str, b: &str) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
     if a == b {
         return 1.0;
     }
-    strsim::jaro_winkler(&a, &b)
+    strsim::jaro_winkler(a, b)
 }
 
 /// The matching form of an email: trimmed, lower-cased, without a "+tag" in the local part

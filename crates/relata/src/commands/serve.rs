@@ -132,6 +132,7 @@ async fn serve(core: Arc<Core>, config: &Config, demo: Option<DemoAccess>) -> an
     // Imports run in the background, one job at a time per server; a job whose server
     // died is taken over by another (or by this one after a restart).
     core.spawn_import_worker();
+    core.spawn_duplicate_worker();
     let app = relata_api::router_with(core.clone(), opts, relata_web::router(core));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = axum::serve(

@@ -55,6 +55,22 @@ impl Api {
             .with_context(|| format!("PATCH {path}"))
     }
 
+    /// Any method with a JSON body.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Json,
+    ) -> anyhow::Result<Json> {
+        self.send(
+            self.http
+                .request(method.clone(), format!("{}{path}", self.base))
+                .json(body),
+        )
+        .await
+        .with_context(|| format!("{method} {path}"))
+    }
+
     pub async fn put(&self, path: &str) -> anyhow::Result<Json> {
         self.send(self.http.put(format!("{}{path}", self.base)))
             .await

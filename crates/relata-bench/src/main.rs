@@ -13,6 +13,7 @@ mod bare;
 mod ceiling;
 mod csv_import;
 mod data;
+mod dedupe;
 mod load;
 mod org;
 mod process;

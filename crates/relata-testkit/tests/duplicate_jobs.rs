@@ -29,7 +29,13 @@ async fn run_job(app: &TestApp, object: &str) -> Json {
     started.assert_status(202);
     assert_eq!(started.body["status"], "queued");
     // as the server's worker would (tests drive background work themselves)
-    while app.core.run_next_duplicate_job().await.expect("run").is_some() {}
+    while app
+        .core
+        .run_next_duplicate_job()
+        .await
+        .expect("run")
+        .is_some()
+    {}
     let job = finished(app, started.body["id"].as_str().unwrap()).await;
     assert_eq!(job["status"], "done", "{job}");
     job
@@ -210,4 +216,66 @@ async fn reviewed_groups_are_merged_in_bulk_and_only_admins_run_jobs() {
     );
     let listed = app.get("/api/v1/duplicate_jobs?object=contact").await;
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_review_queue_in_settings_starts_a_job_and_merges_ticked_groups() {
+    let app = TestApp::spawn().await;
+    for i in 0..2 {
+        let email = format!("owner{i}@beichen.cn");
+        app.create("lead", &json!({"name": format!("线索{i}"), "email": email}))
+            .await;
+        app.create(
+            "lead",
+            &json!({"name": format!("线索{i}"), "email": email.to_uppercase()}),
+        )
+        .await;
+    }
+    let admin = app.admin().await;
+    app.set_password(&admin, "correct-horse-battery-9").await;
+    let web = app.web_as(&admin, "correct-horse-battery-9").await;
+    let rule_page = "/settings/objects/lead/duplicates";
+    web.get(rule_page)
+        .await
+        .assert_status(200)
+        .assert_contains("/duplicates/run");
+    let started = web
+        .submit(rule_page, "/settings/objects/lead/duplicates/run", &[])
+        .await;
+    started.assert_status(303);
+    let job_page = started.location.clone().unwrap();
+    while app
+        .core
+        .run_next_duplicate_job()
+        .await
+        .expect("run")
+        .is_some()
+    {}
+    let queue = web.get(&job_page).await;
+    queue
+        .assert_status(200)
+        .assert_contains("线索0")
+        .assert_contains("线索1");
+    let ids: Vec<String> = app
+        .get(&format!(
+            "/api/v1/duplicate_jobs/{}/groups",
+            job_page.rsplit('/').next().unwrap()
+        ))
+        .await
+        .body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut fields: Vec<(&str, &str)> = vec![("action", "merge_all")];
+    fields.extend(ids.iter().map(|i| ("group", i.as_str())));
+    let done = web
+        .submit(&job_page, &format!("{job_page}/review"), &fields)
+        .await;
+    done.assert_status(303);
+    web.get(done.location.as_deref().unwrap())
+        .await
+        .assert_contains("2 of 2 groups merged.");
+    assert_eq!(count(&app, "lead").await, 2);
 }

@@ -125,6 +125,18 @@ pub fn router(core: Arc<Core>) -> Router {
             get(settings::objects::layout).post(settings::objects::save_layout),
         )
         .route(
+            "/settings/objects/{object}/duplicates/run",
+            post(settings::duplicate_review::start),
+        )
+        .route(
+            "/settings/duplicate-jobs/{id}",
+            get(settings::duplicate_review::page),
+        )
+        .route(
+            "/settings/duplicate-jobs/{id}/review",
+            post(settings::duplicate_review::review),
+        )
+        .route(
             "/settings/objects/{object}/duplicates",
             get(settings::matching::page).post(settings::matching::save),
         )

@@ -46,6 +46,10 @@ struct MatchingPage {
     rows: Vec<RuleRow>,
     comparators: Vec<(String, String)>,
     errors: Vec<String>,
+    /// The object has an active rule a job can run by.
+    has_rule: bool,
+    /// Recent duplicate jobs: (link, description).
+    jobs: Vec<(String, String)>,
 }
 
 fn comparator_name(c: Comparator) -> String {
@@ -60,7 +64,28 @@ pub async fn page(
     viewer: Viewer,
     Path(name): Path<String>,
 ) -> Result<Response, WebError> {
-    render(&state, &viewer, &name, None, Vec::new())
+    let jobs = state
+        .core
+        .duplicate_jobs(&viewer.actor, Some(&name))
+        .await
+        .unwrap_or_default();
+    let tr = viewer.tr();
+    let jobs = jobs
+        .iter()
+        .take(5)
+        .map(|j| {
+            (
+                format!("/settings/duplicate-jobs/{}", j.id),
+                format!(
+                    "{} · {} · {}",
+                    viewer.fmt.datetime(&j.created_at),
+                    tr.t(&format!("dedupe_job.status_{}", j.status)),
+                    tr.tf("dedupe_job.groups", &[("n", &j.groups.to_string())])
+                ),
+            )
+        })
+        .collect();
+    render(&state, &viewer, &name, None, Vec::new(), jobs)
 }
 
 fn render(
@@ -69,6 +94,7 @@ fn render(
     name: &str,
     shown: Option<MatchRule>,
     errors: Vec<String>,
+    jobs: Vec<(String, String)>,
 ) -> Result<Response, WebError> {
     let tr = viewer.tr();
     let object = state
@@ -126,6 +152,8 @@ fn render(
             })
             .collect(),
         errors,
+        has_rule: MatchRule::of(&object).is_some(),
+        jobs,
     };
     Ok(html_unless(page.render(), failed))
 }
@@ -190,7 +218,7 @@ pub async fn save(
             active: form.first("active").is_some(),
         };
         if !errors.is_empty() {
-            return render(&state, &viewer, &name, Some(rule), errors);
+            return render(&state, &viewer, &name, Some(rule), errors, Vec::new());
         }
         Some(rule)
     };
@@ -208,7 +236,7 @@ pub async fn save(
                 .into_iter()
                 .map(|(f, m)| if f.is_empty() { m } else { format!("{f}: {m}") })
                 .collect();
-            render(&state, &viewer, &name, shown, errors)
+            render(&state, &viewer, &name, shown, errors, Vec::new())
         }
     }
 }

@@ -4,6 +4,7 @@
 //! relata-core service as the admin API, which checks it again.
 
 pub mod audit;
+pub mod duplicate_review;
 pub mod matching;
 pub mod objects;
 pub mod org;

@@ -85,6 +85,24 @@ async fn a_blocking_rule_refuses_creates_and_edits_that_make_a_duplicate() {
     .await
     .assert_status(200);
 
+    // a bulk upsert is refused as a whole when one record would be a duplicate; updating the
+    // record itself by its id is not a duplicate of itself
+    let bulk = app
+        .post(
+            "/api/v1/records/contact/bulk",
+            &json!({"key": "id", "records": [{"name": "新人", "email": "new@x.cn"}, {"name": "又一个张伟", "email": "ZHANG.WEI@huayuan.cn"}]}),
+        )
+        .await;
+    bulk.assert_problem(409, "duplicate_blocked");
+    assert!(bulk.text.contains("records[1]"), "{}", bulk.text);
+    assert_eq!(common::count(&app, "contact").await, 2, "nothing written");
+    app.post(
+        "/api/v1/records/contact/bulk",
+        &json!({"key": "id", "records": [{"id": first["id"], "email": "zhang.wei@huayuan.cn", "title": "副总"}]}),
+    )
+    .await
+    .assert_status(200);
+
     // switched off: no duplicates at all, creates pass
     let mut off = email_rule("block");
     off["active"] = json!(false);

@@ -61,6 +61,59 @@ pub struct BulkResult {
 const KEY_CHUNK: usize = 500;
 
 impl Core {
+    /// Under a blocking duplicate rule, refuses the whole call when one of its records would
+    /// make a likely duplicate (of an existing record other than the one its key names).
+    /// Each record costs a few index lookups, so a bulk call on such an object is slower.
+    async fn refuse_blocked_duplicates_in_bulk(
+        &self,
+        actor: &Actor,
+        object: &Arc<ObjectDef>,
+        key_field: &relata_domain::meta::FieldDef,
+        records: &[Json],
+    ) -> Result<(), CoreError> {
+        use relata_domain::dedupe::{MatchRule, RuleAction};
+        if !MatchRule::of(object).is_some_and(|r| r.action == RuleAction::Block) {
+            return Ok(());
+        }
+        let ctx = self.parse_context();
+        let keys: Vec<Option<Value>> = records
+            .iter()
+            .map(|r| {
+                r.get(key_field.name())
+                    .and_then(|k| Value::parse(key_field, k, &ctx).ok())
+                    .filter(|v| !v.is_null())
+            })
+            .collect();
+        let (obj, field, wanted) = (object.clone(), key_field.clone(), keys.clone());
+        let existing = self
+            .store
+            .read(move |conn| find_existing(conn, &obj, &field, &wanted, &Visibility::All))
+            .await?;
+        for (i, record) in records.iter().enumerate() {
+            let Ok(values) = write::parse_input(object, record, &ctx, false, false) else {
+                continue; // its errors are reported by the write
+            };
+            let mut candidate = Record::default();
+            for (k, v) in values {
+                candidate.set(&k, v);
+            }
+            let itself = keys[i]
+                .as_ref()
+                .and_then(|k| existing.get(&key_text(k)))
+                .and_then(Record::id);
+            self.refuse_blocked_duplicate(actor, object, &candidate, itself, None)
+                .await
+                .map_err(|e| match e {
+                    CoreError::Conflict { code, message } => CoreError::Conflict {
+                        code,
+                        message: format!("records[{i}]: {message}"),
+                    },
+                    other => other,
+                })?;
+        }
+        Ok(())
+    }
+
     /// Upserts `records` into `object` by `key`.
     pub async fn bulk_upsert(
         &self,
@@ -100,6 +153,8 @@ impl Core {
         // An upsert may create and may update: it needs both, and updates only records the
         // caller may edit.
         actor.require(object.name(), Operation::Create)?;
+        self.refuse_blocked_duplicates_in_bulk(actor, &object, key_field, &records)
+            .await?;
         let plan = Arc::new(UpsertPlan {
             vis: self.visibility(actor, &object, Operation::Edit)?,
             targets: self.lookup_targets(actor, &object),

@@ -194,10 +194,27 @@ impl Core {
             "metadata.object_create",
             serde_json::json!({"object": object.name()}),
         );
+        // notes attach to the new object's records through a lookup of their own
+        let notes = self
+            .schema()
+            .object("note")
+            .map(|n| (**n).clone())
+            .and_then(|mut note| {
+                let link = relata_domain::standard::note_link(&object)?;
+                if note.field(link.name()).is_some() {
+                    return None;
+                }
+                note.fields.push(link.clone());
+                Some((note, link))
+            });
         self.store
             .write(move |conn| -> Result<(), CoreError> {
                 ddl::create_object_table(conn, &object)?;
                 meta_sql::insert_object(conn, &object)?;
+                if let Some((note, link)) = &notes {
+                    ddl::add_field(conn, note, link)?;
+                    meta_sql::update_object(conn, note)?;
+                }
                 meta_sql::bump_version(conn)?;
                 audit.write(conn)
             })

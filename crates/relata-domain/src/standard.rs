@@ -406,6 +406,14 @@ pub fn standard_objects() -> Vec<ObjectDef> {
     ]
 }
 
+/// The lookup by which notes attach to records of a custom object (`<object>_id` on note),
+/// so a custom object's records have notes — a related list and timeline items — like the
+/// standard ones. `None` when the name would be too long for a field.
+pub fn note_link(object: &ObjectDef) -> Option<FieldDef> {
+    let name = format!("{}_id", object.name());
+    (name.len() <= 40).then(|| as_custom(lookup(&name, &object.label, object.name())))
+}
+
 fn required(mut f: FieldDef) -> FieldDef {
     f.required = true;
     f

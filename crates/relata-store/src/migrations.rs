@@ -58,6 +58,7 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "batch duplicate jobs and their groups",
             create_duplicate_job_tables,
         ),
+        (16, "notes on records of custom objects", add_note_links),
     ]
 }
 
@@ -795,6 +796,17 @@ fn add_standard_fields(
     object: &str,
     fields: Vec<relata_domain::meta::FieldDef>,
 ) -> Result<(), StoreError> {
+    add_standard_fields_as(conn, object, fields, true)
+}
+
+/// Adds fields to `object` unless it has one of the name; `standard` marks them as
+/// Relata's (not to be archived) rather than an administrator's.
+fn add_standard_fields_as(
+    conn: &mut dyn Conn,
+    object: &str,
+    fields: Vec<relata_domain::meta::FieldDef>,
+    standard: bool,
+) -> Result<(), StoreError> {
     let schema = meta_sql::load_schema(conn)?;
     let Some(current) = schema.object(object) else {
         return Ok(());
@@ -805,10 +817,7 @@ fn add_standard_fields(
         if updated.fields.iter().any(|f| f.name() == field.name()) {
             continue;
         }
-        let field = relata_domain::meta::FieldDef {
-            standard: true,
-            ..field
-        };
+        let field = relata_domain::meta::FieldDef { standard, ..field };
         updated.fields.push(field.clone());
         ddl::add_field(conn, &updated, &field)?;
         added = true;
@@ -851,6 +860,17 @@ fn add_standard_objects(
         meta_sql::bump_version(conn)?;
     }
     Ok(())
+}
+
+/// Gives notes a lookup to every custom object that existed before notes attached to them.
+fn add_note_links(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    let schema = meta_sql::load_schema(conn)?;
+    let links: Vec<_> = schema
+        .objects()
+        .filter(|o| !o.standard)
+        .filter_map(|o| relata_domain::standard::note_link(o))
+        .collect();
+    add_standard_fields_as(conn, "note", links, false)
 }
 
 fn install_standard_objects(conn: &mut dyn Conn) -> Result<(), StoreError> {

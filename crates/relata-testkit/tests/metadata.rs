@@ -931,3 +931,27 @@ async fn unique_fields_with_long_names_are_each_enforced() {
         .assert_unchanged(&app, "duplicates on long-named fields")
         .await;
 }
+
+/// Notes attach to records of any object: a custom object gets its lookup on note when it is
+/// created, so its records have notes on their timeline like accounts do.
+#[tokio::test]
+async fn a_custom_objects_records_take_notes() {
+    let app = TestApp::spawn().await;
+    common::create_object(&app, "project", "Project", "Projects").await;
+    let note = app.get("/api/v1/meta/objects/note").await;
+    assert!(note.text.contains("\"project_id\""), "{}", note.text);
+    let project = app
+        .create("project", &serde_json::json!({"name": "ERP 上线"}))
+        .await;
+    let id = project["id"].as_str().unwrap();
+    app.create(
+        "note",
+        &serde_json::json!({"title": "启动会纪要", "body": "范围已确认", "project_id": id}),
+    )
+    .await;
+    let timeline = app
+        .get(&format!("/api/v1/records/project/{id}/timeline"))
+        .await;
+    timeline.assert_status(200);
+    assert!(timeline.text.contains("启动会纪要"), "{}", timeline.text);
+}

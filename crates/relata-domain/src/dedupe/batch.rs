@@ -62,16 +62,20 @@ impl Prepared {
 
 /// The score of two prepared records under `rule`, as [`MatchRule::score`] computes it.
 pub fn score(rule: &MatchRule, a: &Prepared, b: &Prepared) -> f64 {
-    let mut doubt = 1.0;
-    for (i, f) in rule.fields.iter().enumerate() {
-        let best = a.keys[i]
-            .iter()
-            .flat_map(|x| b.keys[i].iter().map(move |y| (x, y)))
-            .map(|(x, y)| key_similarity(f.comparator, x, y))
-            .fold(0.0, f64::max);
-        doubt *= 1.0 - f.weight.clamp(0.0, 1.0) * best;
-    }
-    1.0 - doubt
+    let groups: Vec<(f64, bool)> = rule
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let best = a.keys[i]
+                .iter()
+                .flat_map(|x| b.keys[i].iter().map(move |y| (x, y)))
+                .map(|(x, y)| key_similarity(f.comparator, x, y))
+                .fold(0.0, f64::max);
+            (best, !a.keys[i].is_empty() && !b.keys[i].is_empty())
+        })
+        .collect();
+    super::combine(rule, &groups)
 }
 
 fn hashed(parts: &[&str]) -> u64 {
@@ -345,9 +349,17 @@ mod tests {
                 )
             })
             .collect();
-        // two of them at one account: the name with the account is a duplicate
-        for r in records.iter_mut().take(2) {
-            r.1.set("account_id", Value::Ref(account));
+        // two of them at one account, without numbers: the name with the account is a
+        // duplicate; two others at another account, each with their own mobile, are two people
+        let other = Uuid::from_u128(98);
+        for (i, r) in records.iter_mut().enumerate().take(4) {
+            r.1.set(
+                "account_id",
+                Value::Ref(if i < 2 { account } else { other }),
+            );
+            if i < 2 {
+                r.1.set("mobile", Value::Null);
+            }
         }
         let found = find_groups(&rule, &prepared(&rule, &records));
         assert_eq!(found.groups.len(), 1, "{:?}", found.groups);

@@ -7,6 +7,11 @@
 //! `1 − Π(1 − weight × similarity)`. So one matching email (0.95) is a duplicate, a matching
 //! name alone (0.7) is not — there are many 张伟 — but a name and the same account are (0.85).
 //! Fuzzy similarities below [`FUZZY_FLOOR`] count as no evidence.
+//!
+//! Evidence also counts against: when two records both have identifiers (emails, phone
+//! numbers) and not one of them agrees, they are most likely two people — two 张伟 at one
+//! company, each with their own mobile — and the score keeps only [`CONFLICT_FACTOR`] of
+//! itself.
 
 pub mod batch;
 pub mod company;
@@ -25,6 +30,31 @@ use phone::PhoneRegion;
 
 /// A fuzzy similarity below this says nothing.
 pub const FUZZY_FLOOR: f64 = 0.85;
+
+/// What a score keeps when the records' identifiers all disagree (see the module doc).
+pub const CONFLICT_FACTOR: f64 = 0.8;
+
+/// The score from each field group's best similarity and whether both records had a value
+/// for it: independent evidence, less when every shared identifier disagrees.
+pub(crate) fn combine(rule: &MatchRule, groups: &[(f64, bool)]) -> f64 {
+    let mut doubt = 1.0;
+    let (mut compared, mut agreed) = (0, 0);
+    for (f, (best, both)) in rule.fields.iter().zip(groups) {
+        doubt *= 1.0 - f.weight.clamp(0.0, 1.0) * best;
+        if *both && matches!(f.comparator, Comparator::Email | Comparator::Phone) {
+            compared += 1;
+            if *best > 0.0 {
+                agreed += 1;
+            }
+        }
+    }
+    let score = 1.0 - doubt;
+    if compared > 0 && agreed == 0 {
+        score * CONFLICT_FACTOR
+    } else {
+        score
+    }
+}
 
 /// How one field's values are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,7 +245,7 @@ impl MatchRule {
 
     /// The score of `a` against `b`, and the evidence behind it.
     pub fn score(&self, a: &Record, b: &Record, region: &PhoneRegion) -> Score {
-        let mut doubt = 1.0;
+        let mut groups = Vec::with_capacity(self.fields.len());
         let mut evidence = Vec::new();
         for f in &self.fields {
             let best = f
@@ -224,8 +254,13 @@ impl MatchRule {
                 .flat_map(|x| f.fields.iter().map(move |y| (x, y)))
                 .map(|(x, y)| similarity(f.comparator, a.get(x), b.get(y), region))
                 .fold(0.0, f64::max);
+            let has = |r: &Record| {
+                f.fields
+                    .iter()
+                    .any(|n| key(f.comparator, r.get(n), region).is_some())
+            };
+            groups.push((best, has(a) && has(b)));
             if best > 0.0 {
-                doubt *= 1.0 - f.weight.clamp(0.0, 1.0) * best;
                 evidence.push(Evidence {
                     fields: f.fields.clone(),
                     similarity: best,
@@ -233,7 +268,7 @@ impl MatchRule {
             }
         }
         Score {
-            score: 1.0 - doubt,
+            score: combine(self, &groups),
             evidence,
         }
     }

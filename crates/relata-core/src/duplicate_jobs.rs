@@ -529,7 +529,8 @@ impl Core {
         let job = self.duplicate_job(actor, job).await?;
         let def = self.object(&job.object)?;
         let vis = self.visibility(actor, &def, Operation::Read)?;
-        let (status, limit) = (status.to_owned(), limit.clamp(1, 200));
+        // an offset past any queue still has to fit the databases' integers
+        let (status, limit, offset) = (status.to_owned(), limit.clamp(1, 200), offset.min(1 << 40));
         let groups = self
             .store
             .read(move |conn| {

@@ -8,7 +8,9 @@
 //! by id, keeping only each record's matching keys (a million contacts fit in a few hundred
 //! megabytes), so it can be re-run from the start after a crash: a job taken over deletes
 //! the groups it had written. A group is shown to a reviewer only with the members they may
-//! see, and only while at least two are left.
+//! see, and only while at least two are left. A job's groups were found through the records
+//! its requester may see, so they are reviewed by that requester (or a superuser) only:
+//! another administrator's groups might be joined through records hidden from them.
 
 use std::sync::Arc;
 
@@ -182,6 +184,11 @@ fn scan_page(
     Ok(out)
 }
 
+/// Whether `actor` reviews job `j`: its requester, or a superuser, who may read its object.
+fn reviews(actor: &Actor, j: &DuplicateJob) -> bool {
+    (j.actor_id == actor.user_id.0 || actor.is_superuser()) && actor.may(&j.object, Operation::Read)
+}
+
 impl Core {
     /// Wakes the duplicate-job worker.
     pub fn wake_duplicate_worker(&self) {
@@ -291,11 +298,7 @@ impl Core {
                 else {
                     return Ok::<_, CoreError>(None);
                 };
-                // a job taken over starts again: what it wrote before goes
-                let mut clear = Sql::new(conn.dialect());
-                clear.push("DELETE FROM sys_duplicate_groups WHERE job_id = ");
-                clear.param(SqlValue::Uuid(id));
-                conn.execute(&clear.text, &clear.params)?;
+                // claimed only if still waiting: another server may have claimed it meanwhile
                 let mut claim = Sql::new(conn.dialect());
                 claim.push("UPDATE sys_duplicate_jobs SET status = 'running', heartbeat_at = ");
                 claim.param(SqlValue::Timestamp(now));
@@ -303,7 +306,17 @@ impl Core {
                 claim.param(SqlValue::Timestamp(now));
                 claim.push(" WHERE id = ");
                 claim.param(SqlValue::Uuid(id));
-                conn.execute(&claim.text, &claim.params)?;
+                claim.push(" AND (status = 'queued' OR heartbeat_at IS NULL OR heartbeat_at < ");
+                claim.param(SqlValue::Timestamp(stale));
+                claim.push(")");
+                if conn.execute(&claim.text, &claim.params)? != 1 {
+                    return Ok(None);
+                }
+                // a job taken over starts again: what it wrote before goes
+                let mut clear = Sql::new(conn.dialect());
+                clear.push("DELETE FROM sys_duplicate_groups WHERE job_id = ");
+                clear.param(SqlValue::Uuid(id));
+                conn.execute(&clear.text, &clear.params)?;
                 load_job(conn, id)
             })
             .await?;
@@ -354,9 +367,20 @@ impl Core {
         let records = prepared.len() as i64;
         let (found, prepared) = {
             let rule = rule.clone();
-            tokio::task::spawn_blocking(move || (find_groups(&rule, &prepared), prepared))
-                .await
-                .map_err(|e| CoreError::Internal(format!("matching: {e}")))?
+            let mut matching =
+                tokio::task::spawn_blocking(move || (find_groups(&rule, &prepared), prepared));
+            // the job stays ours while it matches, however long that takes
+            let mut beat =
+                tokio::time::interval(std::time::Duration::from_secs(STALE_SECS as u64 / 4));
+            beat.tick().await;
+            loop {
+                tokio::select! {
+                    done = &mut matching => {
+                        break done.map_err(|e| CoreError::Internal(format!("matching: {e}")))?;
+                    }
+                    _ = beat.tick() => self.duplicate_heartbeat(job.id, records).await?,
+                }
+            }
         };
         self.write_groups(job, &found, &prepared).await?;
         self.finish_duplicate_job(
@@ -500,10 +524,7 @@ impl Core {
                 )
             })
             .await?;
-        Ok(jobs
-            .into_iter()
-            .filter(|j| actor.may(&j.object, Operation::Read))
-            .collect())
+        Ok(jobs.into_iter().filter(|j| reviews(actor, j)).collect())
     }
 
     /// One duplicate job.
@@ -512,7 +533,7 @@ impl Core {
         self.store
             .read(move |conn| load_job(conn, id))
             .await?
-            .filter(|j| actor.may(&j.object, Operation::Read))
+            .filter(|j| reviews(actor, j))
             .ok_or_else(|| CoreError::not_found(format!("duplicate job {id}")))
     }
 
@@ -586,8 +607,11 @@ impl Core {
             .store
             .read(move |conn| load_group(conn, id))
             .await?
-            .filter(|g| actor.may(&g.object, Operation::Read))
             .ok_or_else(|| CoreError::not_found(format!("duplicate group {id}")))?;
+        // the group's job must be one the actor reviews
+        self.duplicate_job(actor, group.job_id)
+            .await
+            .map_err(|_| CoreError::not_found(format!("duplicate group {id}")))?;
         if group.status != "open" {
             return Err(CoreError::Conflict {
                 code: "group_reviewed",

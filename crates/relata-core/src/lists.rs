@@ -25,6 +25,9 @@ const MAX_NAME_CHARS: usize = 100;
 const MAX_DESCRIPTION_CHARS: usize = 2_000;
 /// Segments built on segments are expanded this many levels deep at most (a cycle stops here).
 const MAX_EXPANSION: usize = 4;
+/// Most conditions and listed values a filter may hold once its segments are expanded (a
+/// segment naming segments multiplies; the databases bind at most ~32,000 parameters).
+const MAX_EXPANDED_TERMS: usize = 5_000;
 /// A list's count stops here; the UI shows "100,000+".
 pub const LIST_COUNT_CAP: u64 = 100_000;
 
@@ -171,6 +174,17 @@ fn named_lists(filter: &Filter, out: &mut Vec<Uuid>) {
     }
 }
 
+/// The conditions and listed values of a filter: what it costs the database to bind.
+fn terms(filter: &Filter) -> usize {
+    match filter {
+        Filter::And(items) | Filter::Or(items) => items.iter().map(terms).sum(),
+        Filter::Not(inner) => terms(inner),
+        Filter::Related { filter, .. } => 1 + terms(filter),
+        Filter::Cond { value, .. } => value.as_array().map_or(1, Vec::len).max(1),
+        Filter::Tagged(_) | Filter::InList(_) => 1,
+    }
+}
+
 /// `filter` with each `in_list` of a segment replaced by the segment's condition.
 fn substitute(filter: Filter, segments: &[(Uuid, Filter)]) -> Filter {
     match filter {
@@ -209,11 +223,14 @@ impl Core {
     /// refused; an unknown list matches nothing (it may have been deleted since).
     pub async fn expand_lists(&self, object: &str, filter: Filter) -> Result<Filter, CoreError> {
         let mut filter = filter;
-        for _ in 0..MAX_EXPANSION {
+        for round in 0..=MAX_EXPANSION {
             let mut ids = Vec::new();
             named_lists(&filter, &mut ids);
             if ids.is_empty() {
                 return Ok(filter);
+            }
+            if round == MAX_EXPANSION {
+                break;
             }
             let lists = self.store.read(move |conn| load_many(conn, &ids)).await?;
             let mut segments = Vec::new();
@@ -243,6 +260,16 @@ impl Core {
                 return Ok(filter);
             }
             filter = substitute(filter, &segments);
+            if terms(&filter) > MAX_EXPANDED_TERMS {
+                return Err(FieldError::new(
+                    "filter",
+                    Code::TooLarge,
+                    format!(
+                        "with its segments expanded the filter has more than {MAX_EXPANDED_TERMS} conditions and values"
+                    ),
+                )
+                .into());
+            }
         }
         Err(FieldError::new(
             "filter",
@@ -283,6 +310,9 @@ impl Core {
             })
             .await?;
         lists.retain(|l| actor.may(&l.object, Operation::Read));
+        for list in &mut lists {
+            self.redact_condition(actor, list).await;
+        }
         if counted {
             for list in &mut lists {
                 list.count = self.list_count(actor, list).await.ok();
@@ -300,8 +330,24 @@ impl Core {
             .pop()
             .filter(|l| actor.may(&l.object, Operation::Read))
             .ok_or_else(|| CoreError::not_found(format!("list {id}")))?;
+        self.redact_condition(actor, &mut list).await;
         list.count = Some(self.list_count(actor, &list).await?);
         Ok(list)
+    }
+
+    /// Hides a segment's condition from a caller who could not write it: one naming a field
+    /// hidden from them would otherwise show the field and the value it looks for.
+    async fn redact_condition(&self, actor: &Actor, list: &mut RecordList) {
+        let Some(stored) = &list.filter else {
+            return;
+        };
+        let readable = match (filter_json::parse(stored), self.object(&list.object)) {
+            (Ok(f), Ok(def)) => self.type_filter_for(actor, &def, Some(&f)).await.is_ok(),
+            _ => false,
+        };
+        if !readable {
+            list.filter = None;
+        }
     }
 
     /// How many members of `list` the caller may see, up to [`LIST_COUNT_CAP`].
@@ -547,10 +593,9 @@ impl Core {
         let (now, who, me) = (self.clock.now(), actor.into(), actor.user_id.0);
         self.store
             .write(move |conn| {
-                // a record that is gone may still be taken out
-                if add {
-                    require_records(conn, &def, &ids, &vis, None)?;
-                }
+                // both ways only records the caller sees: a count of removed members must not
+                // tell them about others
+                require_records(conn, &def, &ids, &vis, None)?;
                 let mut changed = 0;
                 for rid in &ids {
                     changed += if add {

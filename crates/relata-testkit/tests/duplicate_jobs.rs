@@ -279,3 +279,45 @@ async fn the_review_queue_in_settings_starts_a_job_and_merges_ticked_groups() {
         .assert_contains("2 of 2 groups merged.");
     assert_eq!(count(&app, "lead").await, 2);
 }
+
+#[tokio::test]
+async fn a_jobs_groups_are_reviewed_by_its_requester_only() {
+    let app = TestApp::spawn().await;
+    app.create("contact", &json!({"name": "甲", "email": "a@x.cn"}))
+        .await;
+    app.create("contact", &json!({"name": "甲", "email": "A@x.cn"}))
+        .await;
+    let job = run_job(&app, "contact").await;
+    let id = job["id"].as_str().unwrap();
+    let admin = app.admin().await;
+    let other_admin = app.user("admin2@example.com", json!({})).await;
+    // an administrator of metadata who did not run the job
+    let set = app
+        .core
+        .create_permission_set(
+            &admin,
+            serde_json::from_value(
+                json!({"name": "metadata admins", "is_profile": false, "grants": {
+                "default_objects": {"create": true, "read": true, "edit": true, "delete": true},
+                "capabilities": ["manage_metadata"]}}),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    app.core
+        .assign_permission_set(&admin, other_admin.user_id.0, set.id.parse().unwrap(), true)
+        .await
+        .unwrap();
+    let other = app
+        .client_for(&app.actor_of(&other_admin.user_id.0.to_string()).await)
+        .await;
+    other
+        .get(&format!("/api/v1/duplicate_jobs/{id}/groups"))
+        .await
+        .assert_status(404);
+    assert_eq!(
+        other.get("/api/v1/duplicate_jobs").await.body["data"],
+        json!([])
+    );
+}

@@ -312,3 +312,137 @@ async fn the_settings_page_shows_the_standard_rule_and_saves_a_blocking_one() {
     let rule = app.get("/api/v1/meta/objects/lead/matching_rule").await;
     assert_eq!(rule.body["standard"], true);
 }
+
+#[tokio::test]
+async fn blocking_never_tells_about_hidden_records_and_never_refuses_unchanged_values() {
+    let app = TestApp::spawn().await;
+    app.client
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/meta/objects/contact/matching_rule",
+            Some(&email_rule("block")),
+            &[],
+        )
+        .await
+        .assert_status(200);
+    let rep = user_without_fields(&app, "rep@example.com", json!({})).await;
+    let rep_client = app.client_for(&rep).await;
+    let mine = rep_client
+        .post(
+            "/api/v1/records/contact",
+            &json!({"name": "我的", "email": "mine@x.cn"}),
+        )
+        .await;
+    mine.assert_status(201);
+    // the admin's own contact, hidden from the rep
+    let hidden = app
+        .create(
+            "contact",
+            &json!({"name": "别人的", "email": "theirs@x.cn"}),
+        )
+        .await;
+    // an edit of a hidden record is "not found", never "would be a duplicate of …"
+    rep_client
+        .patch(
+            &format!("/api/v1/records/contact/{}", id_of(&hidden)),
+            &json!({"email": "mine@x.cn"}),
+        )
+        .await
+        .assert_status(404);
+    // two contacts that were duplicates before the rule blocked: editing other fields of one,
+    // even sending its unchanged email along, is fine
+    app.create("contact", &json!({"name": "甲", "mobile": "13800001111"}))
+        .await;
+    let b = app
+        .create("contact", &json!({"name": "乙", "title": "x"}))
+        .await;
+    // make b a duplicate of a while the rule only warns
+    app.client
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/meta/objects/contact/matching_rule",
+            Some(&email_rule("warn")),
+            &[],
+        )
+        .await
+        .assert_status(200);
+    app.patch(
+        &format!("/api/v1/records/contact/{}", id_of(&b)),
+        &json!({"mobile": "138 0000 1111"}),
+    )
+    .await
+    .assert_status(200);
+    app.client
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/meta/objects/contact/matching_rule",
+            Some(&email_rule("block")),
+            &[],
+        )
+        .await
+        .assert_status(200);
+    app.patch(
+        &format!("/api/v1/records/contact/{}", id_of(&b)),
+        &json!({"mobile": "138 0000 1111", "title": "经理"}),
+    )
+    .await
+    .assert_status(200);
+}
+
+#[tokio::test]
+async fn an_import_under_a_blocking_rule_refuses_a_duplicate_of_a_record_the_importer_cannot_see() {
+    let app = TestApp::spawn().await;
+    app.client
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/meta/objects/account/matching_rule",
+            Some(&json!({"fields": [{"fields": ["name"], "comparator": "company_name", "weight": 0.9}], "threshold": 0.85, "action": "block"})),
+            &[],
+        )
+        .await
+        .assert_status(200);
+    // the admin's account: private, hidden from the rep
+    app.create("account", &json!({"name": "上海华远科技有限公司"}))
+        .await;
+    let admin = app.admin().await;
+    let profile = app
+        .core
+        .create_permission_set(
+            &admin,
+            serde_json::from_value(json!({"name": "importer", "is_profile": true, "grants": {
+                "default_objects": {"create": true, "read": true, "edit": true, "import": true}}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let rep = app
+        .user("importer@example.com", json!({"profile_id": profile.id}))
+        .await;
+    let csv = "name\n华远科技\n北辰贸易\n";
+    let id = app
+        .core
+        .create_import(
+            &rep,
+            "account",
+            "a.csv",
+            None,
+            std::io::Cursor::new(csv.as_bytes().to_vec()),
+        )
+        .await
+        .expect("upload")
+        .id;
+    app.core
+        .start_import(
+            &rep,
+            id,
+            ImportRequest {
+                on_duplicate: OnDuplicate::Create,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("start");
+    while app.core.run_next_import(None).await.expect("run").is_some() {}
+    let job = app.core.import_job(&rep, id).await.expect("job");
+    assert_eq!((job.tally.created, job.tally.failed), (1, 1), "{job:?}");
+}

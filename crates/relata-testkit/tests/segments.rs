@@ -508,3 +508,66 @@ async fn a_merge_carries_tags_and_list_memberships_and_its_undo_takes_them_back(
         vec!["华远科技有限公司"]
     );
 }
+
+#[tokio::test]
+async fn a_segment_on_a_hidden_field_hides_its_condition_and_expansion_is_bounded() {
+    let app = TestApp::spawn().await;
+    let seg = app
+        .post(
+            "/api/v1/lists",
+            &json!({"object": "account", "name": "高价值", "kind": "dynamic", "filter": "annual_revenue gt 100000000"}),
+        )
+        .await;
+    seg.assert_status(201);
+    let seg_id = seg.body["id"].as_str().unwrap().to_owned();
+    let rep = user_without_fields(
+        &app,
+        "rep@example.com",
+        json!({"account": ["annual_revenue"]}),
+    )
+    .await;
+    let rep_client = app.client_for(&rep).await;
+    let seen = rep_client.get("/api/v1/lists?object=account").await;
+    let listed = seen.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == seg_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        listed["filter"],
+        Json::Null,
+        "the condition names a field hidden from the rep"
+    );
+    assert!(!seen.text.contains("100000000"), "{}", seen.text);
+    // nor can the rep use it to learn who is above the line
+    let r = rep_client
+        .get(&format!(
+            "/api/v1/records/account?filter={}",
+            urlencode(&format!("in_list {seg_id}"))
+        ))
+        .await;
+    assert_field_problem(&r, 422, "annual_revenue", "unknown_field");
+
+    // a segment of 40 references to a segment of 1,000 values is refused, not sent to the database
+    let ids: Vec<String> = (0..1000)
+        .map(|i| format!("0193b7e0-0000-7000-8000-{i:012}"))
+        .collect();
+    let wide = app
+        .post(
+            "/api/v1/lists",
+            &json!({"object": "account", "name": "wide", "kind": "dynamic", "filter": {"field": "id", "op": "in", "value": ids}}),
+        )
+        .await;
+    wide.assert_status(201);
+    let wide_id = wide.body["id"].as_str().unwrap();
+    let many = vec![format!("in_list {wide_id}"); 40].join(" or ");
+    let r = app
+        .get(&format!(
+            "/api/v1/records/account?filter={}",
+            urlencode(&many)
+        ))
+        .await;
+    assert_field_problem(&r, 422, "filter", "too_large");
+}

@@ -76,6 +76,9 @@ struct Prepared {
     errors: Vec<FieldError>,
     /// A possible duplicate found before the write: the record the row matched.
     duplicate_of: Option<Uuid>,
+    /// Under a blocking rule: the row would duplicate an existing record, whether or not
+    /// the importing user may see it.
+    blocked: bool,
 }
 
 /// One row's ledger entry.
@@ -664,18 +667,37 @@ impl Core {
             checks.push((index, candidate));
         }
         // a few rows at a time: each check is a handful of index lookups on a reader
-        let found: Vec<(usize, Option<Uuid>)> = futures_util::stream::iter(checks)
-            .map(|(index, candidate)| async move {
-                let found = self
-                    .duplicates_found_by(actor, object, &candidate, None, Candidates::EmailAndPhone)
-                    .await?;
-                Ok::<_, CoreError>((index, found.first().and_then(|d| d.record.id())))
+        let system = Actor::system(actor.user_id);
+        let blocks = plan.blocks_duplicates;
+        let found: Vec<(usize, Option<Uuid>, bool)> = futures_util::stream::iter(checks)
+            .map(|(index, candidate)| {
+                let system = &system;
+                async move {
+                    let found = self
+                        .duplicates_found_by(
+                            actor,
+                            object,
+                            &candidate,
+                            None,
+                            Candidates::EmailAndPhone,
+                        )
+                        .await?;
+                    // blocking looks at every record and by every field of the rule, as a
+                    // create does
+                    let blocked = blocks
+                        && !self
+                            .duplicates_found_by(system, object, &candidate, None, Candidates::All)
+                            .await?
+                            .is_empty();
+                    Ok::<_, CoreError>((index, found.first().and_then(|d| d.record.id()), blocked))
+                }
             })
             .buffer_unordered(DUPLICATE_CHECKS_AT_ONCE)
             .try_collect()
             .await?;
-        for (index, duplicate) in found {
+        for (index, duplicate, blocked) in found {
             rows[index].duplicate_of = duplicate;
+            rows[index].blocked = blocked;
         }
         Ok(())
     }
@@ -747,6 +769,7 @@ fn prepare(
         input: Map::new(),
         errors: Vec::new(),
         duplicate_of: None,
+        blocked: false,
     };
     let cells = match row.cells {
         Ok(cells) => cells,
@@ -1007,22 +1030,6 @@ fn write_row(
         return Ok(entry);
     }
     if target.is_none()
-        && opts.on_duplicate == OnDuplicate::Create
-        && plan.blocks_duplicates
-        && let Some(dup) = earlier.or(row.duplicate_of)
-    {
-        entry.errors.push(FieldError::new(
-            "row",
-            FieldErrorCode::Duplicate,
-            format!(
-                "a likely duplicate of {} {dup}; the duplicate rule blocks creating it",
-                object.name()
-            ),
-        ));
-        entry.cells = Some(row.cells);
-        return Ok(entry);
-    }
-    if target.is_none()
         && opts.on_duplicate != OnDuplicate::Create
         && let Some(dup) = earlier.or(row.duplicate_of)
     {
@@ -1055,6 +1062,26 @@ fn write_row(
             }
             OnDuplicate::Create => {}
         }
+    }
+    // a blocking rule refuses a new record that duplicates an existing one, or one this
+    // import created a few rows earlier (named only when it is this import's)
+    if target.is_none() && plan.blocks_duplicates && (row.blocked || earlier.is_some()) {
+        entry.errors.push(FieldError::new(
+            "row",
+            FieldErrorCode::Duplicate,
+            match earlier {
+                Some(dup) => format!(
+                    "a likely duplicate of {} {dup}, created by an earlier row; the duplicate rule blocks creating it",
+                    object.name()
+                ),
+                None => format!(
+                    "a likely duplicate of an existing {}; the duplicate rule blocks creating it",
+                    object.name()
+                ),
+            },
+        ));
+        entry.cells = Some(row.cells);
+        return Ok(entry);
     }
     let mut input = row.input;
     if target.is_some() {

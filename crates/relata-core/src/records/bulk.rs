@@ -97,11 +97,18 @@ impl Core {
             for (k, v) in values {
                 candidate.set(&k, v);
             }
-            let itself = keys[i]
-                .as_ref()
-                .and_then(|k| existing.get(&key_text(k)))
-                .and_then(Record::id);
-            self.refuse_blocked_duplicate(actor, object, &candidate, itself, None)
+            let current = keys[i].as_ref().and_then(|k| existing.get(&key_text(k)));
+            // an update is checked only for the values it changes
+            let changed: Option<Vec<String>> = current.map(|c| {
+                candidate
+                    .values
+                    .iter()
+                    .filter(|(k, v)| c.get(k) != *v)
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            });
+            let itself = current.and_then(Record::id);
+            self.refuse_blocked_duplicate(actor, object, &candidate, itself, changed.as_deref())
                 .await
                 .map_err(|e| match e {
                     CoreError::Conflict { code, message } => CoreError::Conflict {

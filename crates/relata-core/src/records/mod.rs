@@ -166,10 +166,19 @@ impl Core {
         let changes = write::parse_input(&object, &input, &self.parse_context(), false, false)
             .map_err(CoreError::Validation)?;
         if MatchRule::of(&object).is_some_and(|r| r.action == RuleAction::Block) {
-            let changed: Vec<String> = changes.keys().cloned().collect();
+            // only a record the actor may edit is checked (else the answer would tell them
+            // about a record they may not see), and only for values that change
+            let (obj, v) = (object.clone(), vis.clone());
             let mut candidate = self
-                .get_record(&Actor::system(actor.user_id), object.name(), id)
-                .await?;
+                .store
+                .read(move |conn| read::get(conn, &obj, id, &v, Bin::Live))
+                .await?
+                .ok_or_else(|| CoreError::not_found(format!("{} {id}", object.name())))?;
+            let changed: Vec<String> = changes
+                .iter()
+                .filter(|(k, v)| candidate.get(k) != *v)
+                .map(|(k, _)| k.clone())
+                .collect();
             for (k, v) in &changes {
                 candidate.set(k, v.clone());
             }

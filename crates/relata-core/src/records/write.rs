@@ -410,7 +410,8 @@ pub fn set_deleted(
     Ok(record)
 }
 
-/// Removes a record from the recycle bin for good, with its history and search terms.
+/// Removes a record from the recycle bin for good, with its history, search terms, tags and
+/// list memberships.
 pub fn purge(
     conn: &mut dyn Conn,
     side: &mut Companions,
@@ -429,6 +430,13 @@ pub fn purge(
         &[SqlValue::Uuid(id), SqlValue::Text(object.name().to_owned())],
     )?;
     search::remove_record(side, id);
+    // its tags and static-list memberships go with it
+    for table in ["sys_record_tags", "sys_list_members"] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE record_id = {p1}"),
+            &[SqlValue::Uuid(id)],
+        )?;
+    }
     conn.execute(
         &format!("DELETE FROM {} WHERE id = {p1}", table_name(object)),
         &[SqlValue::Uuid(id)],

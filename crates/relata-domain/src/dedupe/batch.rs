@@ -5,9 +5,12 @@
 //! name together with an account — and only records sharing a block are compared. Two
 //! records the rule would call duplicates nearly always share one: a duplicate scores above
 //! the threshold only on a matching email or phone, or a matching name backed by a matching
-//! account or company. Blocks larger than [`MAX_BLOCK`] (a switchboard number on hundreds of
-//! contacts, the thousands of 张伟) say nothing and are skipped; names are then still
-//! compared within the smaller name-and-account blocks.
+//! account or company; a company name also by its core without a leading place ("上海华远科技"
+//! and "华远科技"). Blocks larger than [`MAX_BLOCK`] are not compared pair by pair: the
+//! thousands of 张伟 are skipped (names are still compared within the smaller
+//! name-and-account blocks), and a large block of a deciding identifier (one email on 500
+//! records after a bad import, a switchboard number) compares each record with its first
+//! only, so copies still join while strangers sharing a number score apart.
 //!
 //! Each candidate pair is scored by the object's rule on keys computed once per record
 //! ([`super::key`]), pairs at or above the threshold are joined into groups (connected
@@ -81,7 +84,12 @@ pub fn score(rule: &MatchRule, a: &Prepared, b: &Prepared) -> f64 {
 fn hashed(parts: &[&str]) -> u64 {
     let mut h = DefaultHasher::new();
     parts.hash(&mut h);
-    h.finish()
+    h.finish() & !1
+}
+
+/// Marks a block hash as one of a deciding identifier (its lowest bit).
+fn deciding(hash: u64) -> u64 {
+    hash | 1
 }
 
 /// The blocks a record belongs to, as hashes (a collision only adds a candidate pair,
@@ -103,8 +111,17 @@ fn blocks(rule: &MatchRule, p: &Prepared) -> Vec<u64> {
         .collect();
     for (i, f) in rule.fields.iter().enumerate() {
         let tag = i.to_string();
+        let decides = f.weight >= rule.threshold
+            && matches!(f.comparator, Comparator::Email | Comparator::Phone);
         for k in &p.keys[i] {
-            out.push(hashed(&[&tag, k]));
+            let h = hashed(&[&tag, k]);
+            out.push(if decides { deciding(h) } else { h });
+            if f.comparator == Comparator::CompanyName {
+                let core = super::company::without_place(k);
+                if core != k {
+                    out.push(hashed(&[&tag, core]));
+                }
+            }
             if matches!(
                 f.comparator,
                 Comparator::PersonName | Comparator::CompanyName | Comparator::Fuzzy
@@ -158,7 +175,11 @@ pub fn find_groups(rule: &MatchRule, records: &[Prepared]) -> Found {
             continue;
         }
         if block.len() > MAX_BLOCK {
-            skipped += 1;
+            if block[0].0 & 1 == 1 {
+                pairs.extend(block[1..].iter().map(|b| (block[0].1, b.1)));
+            } else {
+                skipped += 1;
+            }
             continue;
         }
         for (x, a) in block.iter().enumerate() {
@@ -335,6 +356,25 @@ mod tests {
         let pb = Prepared::new(&rule, Uuid::from_u128(2), &b, &region);
         let direct = rule.score(&a, &b, &region).score;
         assert!((score(&rule, &pa, &pb) - direct).abs() < 1e-12, "{direct}");
+    }
+
+    #[test]
+    fn copies_beyond_a_block_still_join_and_a_place_name_does_not_hide_a_company() {
+        let rule = MatchRule::standard("contact").unwrap();
+        let copies: Vec<(Uuid, Record)> = (0..100)
+            .map(|i| contact(i, &[("name", "李雷"), ("email", "li.lei@huayuan.cn")]))
+            .collect();
+        let found = find_groups(&rule, &prepared(&rule, &copies));
+        assert_eq!(found.groups.len(), 1);
+        assert_eq!(found.groups[0].members.len(), 100);
+
+        let rule = MatchRule::standard("account").unwrap();
+        let accounts = [
+            contact(1, &[("name", "上海华远科技有限公司")]),
+            contact(2, &[("name", "华远科技")]),
+        ];
+        let found = find_groups(&rule, &prepared(&rule, &accounts));
+        assert_eq!(found.groups.len(), 1, "{:?}", found);
     }
 
     #[test]

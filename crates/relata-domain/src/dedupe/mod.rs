@@ -8,10 +8,12 @@
 //! name alone (0.7) is not — there are many 张伟 — but a name and the same account are (0.85).
 //! Fuzzy similarities below [`FUZZY_FLOOR`] count as no evidence.
 //!
-//! Evidence also counts against: when two records both have identifiers (emails, phone
-//! numbers) and not one of them agrees, they are most likely two people — two 张伟 at one
-//! company, each with their own mobile — and the score keeps only [`CONFLICT_FACTOR`] of
-//! itself.
+//! Evidence also counts against: when two records both have identifiers that decide alone
+//! under the rule (an email or phone group weighing at least the threshold) and not one of
+//! them agrees, they are most likely two people — two 张伟 at one company, each with their
+//! own mobile — and the score keeps only [`CONFLICT_FACTOR`] of itself. Where phones and
+//! emails are weak evidence (an account's switchboard, a shared info@ address), differing
+//! ones say nothing against.
 
 pub mod batch;
 pub mod company;
@@ -41,7 +43,8 @@ pub(crate) fn combine(rule: &MatchRule, groups: &[(f64, bool)]) -> f64 {
     let (mut compared, mut agreed) = (0, 0);
     for (f, (best, both)) in rule.fields.iter().zip(groups) {
         doubt *= 1.0 - f.weight.clamp(0.0, 1.0) * best;
-        if *both && matches!(f.comparator, Comparator::Email | Comparator::Phone) {
+        let decisive = f.weight >= rule.threshold;
+        if *both && decisive && matches!(f.comparator, Comparator::Email | Comparator::Phone) {
             compared += 1;
             if *best > 0.0 {
                 agreed += 1;
@@ -116,7 +119,18 @@ pub const MAX_RULE_FIELDS: usize = 10;
 fn suits(comparator: Comparator, t: FieldType) -> bool {
     use Comparator::*;
     match comparator {
-        Exact => !matches!(t, FieldType::LongText | FieldType::MultiPicklist),
+        // what `key` reads: text and references (numbers and dates are not identities)
+        Exact => matches!(
+            t,
+            FieldType::Text
+                | FieldType::Email
+                | FieldType::Phone
+                | FieldType::Url
+                | FieldType::Picklist
+                | FieldType::Lookup
+                | FieldType::UserLookup
+                | FieldType::Id
+        ),
         Email => matches!(t, FieldType::Email | FieldType::Text),
         Phone => matches!(t, FieldType::Phone | FieldType::Text),
         CompanyName | PersonName | Fuzzy => matches!(t, FieldType::Text),

@@ -196,7 +196,12 @@ fn section(r: &Run) -> String {
             s,
             "| {} | {} {} | {} | {} | {} | {} | {} |",
             f.label,
-            num(f.value),
+            // a precision or recall of 0.9969 is not "1.00"
+            if f.unit == "ratio" {
+                format!("{:.4}", f.value)
+            } else {
+                num(f.value)
+            },
             f.unit,
             latency(f),
             ceiling,

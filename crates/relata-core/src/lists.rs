@@ -18,7 +18,7 @@ use relata_domain::{FieldError, FieldErrorCode as Code};
 use relata_store::{Conn, Sql, SqlValue, dialect::placeholders};
 
 use crate::records::{Bin, ListRequest};
-use crate::tags::{checked_ids, require_records};
+use crate::tags::{checked_ids, checked_name, require_records};
 use crate::{Actor, Core, CoreError};
 
 const MAX_NAME_CHARS: usize = 100;
@@ -111,35 +111,13 @@ fn load_many(conn: &mut dyn Conn, ids: &[Uuid]) -> Result<Vec<RecordList>, CoreE
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(conn.dialect());
-    sql.push(&format!("SELECT {COLUMNS} FROM sys_lists WHERE id IN ("));
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.param(SqlValue::Uuid(*id));
-    }
-    sql.push(")");
+    sql.push(&format!("SELECT {COLUMNS} FROM sys_lists WHERE id"));
+    crate::visibility::push_in_list(&mut sql, ids);
     Ok(conn
         .query(&sql.text, &sql.params)?
         .iter()
         .filter_map(|r| list_of(r))
         .collect())
-}
-
-fn checked_name(name: &str) -> Result<String, CoreError> {
-    let name = name.trim();
-    if name.is_empty()
-        || name.chars().count() > MAX_NAME_CHARS
-        || name.chars().any(char::is_control)
-    {
-        return Err(FieldError::new(
-            "name",
-            Code::InvalidName,
-            format!("must be 1-{MAX_NAME_CHARS} characters"),
-        )
-        .into());
-    }
-    Ok(name.to_owned())
 }
 
 fn checked_description(d: Option<String>) -> Result<Option<String>, CoreError> {
@@ -375,7 +353,7 @@ impl Core {
     ) -> Result<RecordList, CoreError> {
         let def = self.object(object)?;
         actor.require(def.name(), Operation::Read)?;
-        let name = checked_name(change.name.as_deref().unwrap_or_default())?;
+        let name = checked_name(change.name.as_deref().unwrap_or_default(), MAX_NAME_CHARS)?;
         let description = checked_description(change.description.flatten())?;
         let filter = match (kind, change.filter) {
             (ListKind::Dynamic, Some(f)) => {
@@ -482,7 +460,7 @@ impl Core {
     ) -> Result<RecordList, CoreError> {
         let mut list = self.changeable_list(actor, id).await?;
         if let Some(n) = &change.name {
-            list.name = checked_name(n)?;
+            list.name = checked_name(n, MAX_NAME_CHARS)?;
         }
         if let Some(d) = change.description {
             list.description = checked_description(d)?;

@@ -14,7 +14,7 @@ use relata_store::ddl::table_name;
 use relata_store::{Conn, Sql, SqlValue, dialect::placeholders};
 
 use crate::records::read;
-use crate::visibility::Visibility;
+use crate::visibility::{Visibility, push_in_list};
 use crate::{Actor, Core, CoreError};
 
 /// The colours a tag may have; the UI draws each from its own palette.
@@ -50,16 +50,14 @@ fn tag_of(r: &[SqlValue]) -> Option<Tag> {
     })
 }
 
-fn checked_name(name: &str) -> Result<String, CoreError> {
+/// A tag's or a list's name, trimmed: 1 to `max` characters, no control characters.
+pub(crate) fn checked_name(name: &str, max: usize) -> Result<String, CoreError> {
     let name = name.trim();
-    if name.is_empty()
-        || name.chars().count() > MAX_NAME_CHARS
-        || name.chars().any(char::is_control)
-    {
+    if name.is_empty() || name.chars().count() > max || name.chars().any(char::is_control) {
         return Err(FieldError::new(
             "name",
             Code::InvalidName,
-            format!("must be 1-{MAX_NAME_CHARS} characters"),
+            format!("must be 1-{max} characters"),
         )
         .into());
     }
@@ -221,7 +219,7 @@ impl Core {
         let read_vis = self.visibility(actor, &def, Operation::Read)?;
         let edit_vis = self.visibility(actor, &def, Operation::Edit)?;
         let ids = checked_ids(ids)?;
-        let name = checked_name(name)?;
+        let name = checked_name(name, MAX_NAME_CHARS)?;
         let colour = checked_colour(colour.unwrap_or("grey"))?;
         let (now, who, me) = (self.clock.now(), actor.into(), actor.user_id.0);
         self.store
@@ -295,14 +293,8 @@ impl Core {
                 let mut sql = Sql::new(conn.dialect());
                 sql.push("DELETE FROM sys_record_tags WHERE tag_id = ");
                 sql.param(SqlValue::Uuid(tag.id));
-                sql.push(" AND record_id IN (");
-                for (i, id) in ids.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.param(SqlValue::Uuid(*id));
-                }
-                sql.push(")");
+                sql.push(" AND record_id");
+                push_in_list(&mut sql, &ids);
                 conn.execute(&sql.text, &sql.params)?;
                 audit_tagging(conn, &who, now, "tag.remove", &def, &tag, &ids)
             })
@@ -339,7 +331,7 @@ impl Core {
     ) -> Result<Tag, CoreError> {
         let mut tag = self.changeable_tag(actor, id).await?;
         if let Some(n) = name {
-            tag.name = checked_name(n)?;
+            tag.name = checked_name(n, MAX_NAME_CHARS)?;
         }
         if let Some(c) = colour {
             tag.colour = checked_colour(c)?;

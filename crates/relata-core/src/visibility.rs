@@ -235,7 +235,8 @@ impl Restriction {
     }
 }
 
-fn push_in_list(sql: &mut Sql, ids: &[Uuid]) {
+/// Appends ` = id` or ` IN (ids…)` (matching nothing when `ids` is empty).
+pub(crate) fn push_in_list(sql: &mut Sql, ids: &[Uuid]) {
     if let [one] = ids {
         sql.push(" = ");
         sql.param(SqlValue::Uuid(*one));

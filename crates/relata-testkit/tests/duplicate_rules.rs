@@ -11,6 +11,13 @@ use serde_json::json;
 
 use common::{assert_field_problem, id_of, user_without_fields};
 
+/// `PUT` as the admin client.
+async fn put(app: &TestApp, path: &str, body: &serde_json::Value) -> relata_testkit::Resp {
+    app.client
+        .send(reqwest::Method::PUT, path, Some(body), &[])
+        .await
+}
+
 fn email_rule(action: &str) -> serde_json::Value {
     json!({"fields": [
         {"fields": ["email"], "comparator": "email", "weight": 0.95},
@@ -25,10 +32,7 @@ async fn a_blocking_rule_refuses_creates_and_edits_that_make_a_duplicate() {
     let standard = app.get(url).await;
     assert_eq!(standard.body["standard"], true, "{}", standard.text);
     assert_eq!(standard.body["rule"]["action"], "warn");
-    let set = app
-        .client
-        .send(reqwest::Method::PUT, url, Some(&email_rule("block")), &[])
-        .await;
+    let set = put(&app, url, &email_rule("block")).await;
     set.assert_status(200);
     assert_eq!(set.body["standard"], false);
 
@@ -106,10 +110,7 @@ async fn a_blocking_rule_refuses_creates_and_edits_that_make_a_duplicate() {
     // switched off: no duplicates at all, creates pass
     let mut off = email_rule("block");
     off["active"] = json!(false);
-    app.client
-        .send(reqwest::Method::PUT, url, Some(&off), &[])
-        .await
-        .assert_status(200);
+    put(&app, url, &off).await.assert_status(200);
     let check = app
         .post(
             "/api/v1/records/contact/duplicates",
@@ -141,19 +142,16 @@ async fn a_blocking_rule_refuses_creates_and_edits_that_make_a_duplicate() {
 async fn a_rule_is_checked_against_the_object_and_set_by_admins_only() {
     let app = TestApp::spawn().await;
     let url = "/api/v1/meta/objects/account/matching_rule";
-    let bad = app
-        .client
-        .send(
-            reqwest::Method::PUT,
-            url,
-            Some(&json!({"fields": [
+    let bad = put(
+        &app,
+        url,
+        &json!({"fields": [
                 {"fields": ["no_such_field"], "comparator": "exact", "weight": 0.5},
                 {"fields": ["annual_revenue"], "comparator": "company_name", "weight": 0.5},
                 {"fields": ["name"], "comparator": "company_name", "weight": 1.5}
-            ], "threshold": 0})),
-            &[],
-        )
-        .await;
+            ], "threshold": 0}),
+    )
+    .await;
     bad.assert_status(422);
     let mut fields = bad.error_fields();
     fields.sort();
@@ -169,14 +167,7 @@ async fn a_rule_is_checked_against_the_object_and_set_by_admins_only() {
         bad.text
     );
     assert_field_problem(
-        &app.client
-            .send(
-                reqwest::Method::PUT,
-                url,
-                Some(&json!({"fields": [], "threshold": 0.9})),
-                &[],
-            )
-            .await,
+        &put(&app, url, &json!({"fields": [], "threshold": 0.9})).await,
         422,
         "fields",
         "invalid_option",
@@ -191,10 +182,7 @@ async fn a_rule_is_checked_against_the_object_and_set_by_admins_only() {
     common::create_object(&app, "supplier", "Supplier", "Suppliers").await;
     let none = app.get("/api/v1/meta/objects/supplier/matching_rule").await;
     assert_eq!(none.body["rule"], json!(null));
-    let set = app
-        .client
-        .send(reqwest::Method::PUT, "/api/v1/meta/objects/supplier/matching_rule", Some(&json!({"fields": [{"fields": ["name"], "comparator": "company_name", "weight": 0.95}], "threshold": 0.9, "action": "block"})), &[])
-        .await;
+    let set = put(&app, "/api/v1/meta/objects/supplier/matching_rule", &json!({"fields": [{"fields": ["name"], "comparator": "company_name", "weight": 0.95}], "threshold": 0.9, "action": "block"})).await;
     set.assert_status(200);
     app.create("supplier", &json!({"name": "上海华远科技有限公司"}))
         .await;
@@ -206,15 +194,13 @@ async fn a_rule_is_checked_against_the_object_and_set_by_admins_only() {
 #[tokio::test]
 async fn an_import_under_a_blocking_rule_fails_the_rows_that_would_be_duplicates() {
     let app = TestApp::spawn().await;
-    app.client
-        .send(
-            reqwest::Method::PUT,
-            "/api/v1/meta/objects/contact/matching_rule",
-            Some(&email_rule("block")),
-            &[],
-        )
-        .await
-        .assert_status(200);
+    put(
+        &app,
+        "/api/v1/meta/objects/contact/matching_rule",
+        &email_rule("block"),
+    )
+    .await
+    .assert_status(200);
     app.create(
         "contact",
         &json!({"name": "Bob Wu", "email": "bob@example.com"}),
@@ -316,15 +302,13 @@ async fn the_settings_page_shows_the_standard_rule_and_saves_a_blocking_one() {
 #[tokio::test]
 async fn blocking_never_tells_about_hidden_records_and_never_refuses_unchanged_values() {
     let app = TestApp::spawn().await;
-    app.client
-        .send(
-            reqwest::Method::PUT,
-            "/api/v1/meta/objects/contact/matching_rule",
-            Some(&email_rule("block")),
-            &[],
-        )
-        .await
-        .assert_status(200);
+    put(
+        &app,
+        "/api/v1/meta/objects/contact/matching_rule",
+        &email_rule("block"),
+    )
+    .await
+    .assert_status(200);
     let rep = user_without_fields(&app, "rep@example.com", json!({})).await;
     let rep_client = app.client_for(&rep).await;
     let mine = rep_client
@@ -357,30 +341,26 @@ async fn blocking_never_tells_about_hidden_records_and_never_refuses_unchanged_v
         .create("contact", &json!({"name": "乙", "title": "x"}))
         .await;
     // make b a duplicate of a while the rule only warns
-    app.client
-        .send(
-            reqwest::Method::PUT,
-            "/api/v1/meta/objects/contact/matching_rule",
-            Some(&email_rule("warn")),
-            &[],
-        )
-        .await
-        .assert_status(200);
+    put(
+        &app,
+        "/api/v1/meta/objects/contact/matching_rule",
+        &email_rule("warn"),
+    )
+    .await
+    .assert_status(200);
     app.patch(
         &format!("/api/v1/records/contact/{}", id_of(&b)),
         &json!({"mobile": "138 0000 1111"}),
     )
     .await
     .assert_status(200);
-    app.client
-        .send(
-            reqwest::Method::PUT,
-            "/api/v1/meta/objects/contact/matching_rule",
-            Some(&email_rule("block")),
-            &[],
-        )
-        .await
-        .assert_status(200);
+    put(
+        &app,
+        "/api/v1/meta/objects/contact/matching_rule",
+        &email_rule("block"),
+    )
+    .await
+    .assert_status(200);
     app.patch(
         &format!("/api/v1/records/contact/{}", id_of(&b)),
         &json!({"mobile": "138 0000 1111", "title": "经理"}),
@@ -392,14 +372,7 @@ async fn blocking_never_tells_about_hidden_records_and_never_refuses_unchanged_v
 #[tokio::test]
 async fn an_import_under_a_blocking_rule_refuses_a_duplicate_of_a_record_the_importer_cannot_see() {
     let app = TestApp::spawn().await;
-    app.client
-        .send(
-            reqwest::Method::PUT,
-            "/api/v1/meta/objects/account/matching_rule",
-            Some(&json!({"fields": [{"fields": ["name"], "comparator": "company_name", "weight": 0.9}], "threshold": 0.85, "action": "block"})),
-            &[],
-        )
-        .await
+    put(&app, "/api/v1/meta/objects/account/matching_rule", &json!({"fields": [{"fields": ["name"], "comparator": "company_name", "weight": 0.9}], "threshold": 0.85, "action": "block"})).await
         .assert_status(200);
     // the admin's account: private, hidden from the rep
     app.create("account", &json!({"name": "上海华远科技有限公司"}))

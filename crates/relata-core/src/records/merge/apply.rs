@@ -19,6 +19,7 @@ use super::{Access, MergeOutcome, MergeRequest, json_array_of_ids};
 use crate::records::companions::Companions;
 use crate::records::{Bin, check_version, read, with_companions, write};
 use crate::visibility::Visibility;
+use crate::visibility::push_in_list;
 use crate::{Actor, CoreError};
 
 /// What a merge changed beyond the survivor's row, kept for its undo (`sys_merges.changes`).
@@ -256,18 +257,12 @@ impl Merge {
             for via in vias {
                 let mut sql = Sql::new(conn.dialect());
                 sql.push(&format!(
-                    "SELECT id, {} FROM {} WHERE {} IN (",
+                    "SELECT id, {} FROM {} WHERE {}",
                     via.name(),
                     table_name(child),
                     via.name()
                 ));
-                for (i, id) in merged.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.param(SqlValue::Uuid(*id));
-                }
-                sql.push(")");
+                push_in_list(&mut sql, merged);
                 let rows = conn.query(&sql.text, &sql.params)?;
                 for row in rows {
                     let (Some(id), Some(from)) = (row[0].as_uuid(), row[1].as_uuid()) else {
@@ -314,16 +309,11 @@ impl Merge {
         for (table, set, by, at) in MEMBERSHIPS {
             let mut sql = Sql::new(conn.dialect());
             sql.push(&format!(
-                "SELECT DISTINCT {set} FROM {table} WHERE record_id IN ("
+                "SELECT DISTINCT {set} FROM {table} WHERE record_id"
             ));
-            for (i, id) in merged.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.param(SqlValue::Uuid(*id));
-            }
+            push_in_list(&mut sql, merged);
             sql.push(&format!(
-                ") AND {set} NOT IN (SELECT {set} FROM {table} WHERE record_id = "
+                " AND {set} NOT IN (SELECT {set} FROM {table} WHERE record_id = "
             ));
             sql.param(SqlValue::Uuid(self.survivor));
             sql.push(")");
@@ -363,14 +353,8 @@ impl Merge {
         let in_merged = |sql: &mut Sql| {
             sql.push(" WHERE object = ");
             sql.param(SqlValue::Text(self.object.name().to_owned()));
-            sql.push(" AND record_id IN (");
-            for (i, id) in merged.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.param(SqlValue::Uuid(*id));
-            }
-            sql.push(")");
+            sql.push(" AND record_id");
+            push_in_list(sql, merged);
         };
         let mut sql = Sql::new(conn.dialect());
         sql.push("SELECT id, record_id FROM sys_attachments");

@@ -2,13 +2,14 @@
 //! object's matching rule (`relata_domain::dedupe`), for the create form, the record page and
 //! the API.
 //!
-//! Candidates come from the search index (so a check costs a few index lookups, not a scan):
-//! the record's email, the last eight digits of each phone, its name (a company name without
-//! its legal form and leading place). Each candidate is then scored field by field. Reads go
-//! through search, so only records the actor may see are candidates, and a score never
-//! rests on a field hidden from them.
+//! Candidates come from indexes, so a check costs a few lookups, not a scan: the exact keys
+//! of its email and phone fields (a normalised email, a number's last seven digits), which the
+//! search index keeps in `sys_match_keys`, and search queries for its name (a company name
+//! without its legal form and leading place). Each candidate is then scored field by field.
+//! Candidates are read with the actor's visibility, so only records the actor may see are
+//! candidates, and a score never rests on a field hidden from them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value as Json;
@@ -16,18 +17,21 @@ use uuid::Uuid;
 
 use relata_domain::access::Operation;
 use relata_domain::dedupe::phone::{PhoneRegion, to_e164};
-use relata_domain::dedupe::{Comparator, MatchRule, RuleAction, Score, company, person};
-use relata_domain::meta::ObjectDef;
+use relata_domain::dedupe::{self, Comparator, MatchRule, RuleAction, Score, company, person};
+use relata_domain::meta::{FieldType, ObjectDef};
 use relata_domain::{Record, Value};
+use relata_store::search_index;
 
 use crate::Core;
 use crate::context::Actor;
 use crate::error::CoreError;
 use crate::fields;
-use crate::records::write;
+use crate::records::{read, write};
 
 /// Index hits read per lookup.
 const HITS_PER_QUERY: usize = 20;
+/// Candidate records read per query.
+const CANDIDATES_PER_READ: usize = 500;
 /// The most possible duplicates answered.
 const MAX_ANSWERED: usize = 10;
 
@@ -107,8 +111,21 @@ impl Core {
             return Ok(Vec::new());
         };
         let region = self.phone_region();
+        let (keys, queries) = lookups(&rule, object, candidate, &region, which);
         let mut seen: BTreeMap<Uuid, Record> = BTreeMap::new();
-        for query in lookups(&rule, candidate, &region, which) {
+        if !keys.is_empty() {
+            for record in self
+                .candidates_by_key(actor, object, keys)
+                .await?
+                .into_values()
+                .flatten()
+            {
+                if let Some(id) = record.id() {
+                    seen.entry(id).or_insert(record);
+                }
+            }
+        }
+        for query in queries {
             let groups = self
                 .search(
                     actor,
@@ -118,21 +135,64 @@ impl Core {
                 )
                 .await?;
             for hit in groups.into_iter().flat_map(|g| g.hits) {
-                if let Some(id) = hit.record.id().filter(|id| Some(*id) != exclude) {
+                if let Some(id) = hit.record.id() {
                     seen.entry(id).or_insert(hit.record);
                 }
             }
         }
-        let mut found: Vec<PossibleDuplicate> = seen
-            .into_values()
-            .map(|record| {
-                let score = rule.score(candidate, &record, &region);
-                PossibleDuplicate { record, score }
+        Ok(scored(
+            &rule,
+            candidate,
+            seen.into_values(),
+            exclude,
+            &region,
+        ))
+    }
+
+    /// The live records of `object` the actor may see stored under each of `keys` (at most
+    /// [`HITS_PER_QUERY`] per key), fields hidden from the actor removed. One query for all
+    /// the keys and one per 500 candidates, however many keys: an import asks once per batch.
+    pub(crate) async fn candidates_by_key(
+        &self,
+        actor: &Actor,
+        object: &Arc<ObjectDef>,
+        keys: Vec<String>,
+    ) -> Result<HashMap<String, Vec<Record>>, CoreError> {
+        let vis = self.visibility(actor, object, Operation::Read)?;
+        let target = object.clone();
+        let mut found = self
+            .store
+            .read(move |conn| {
+                let by_key = search_index::records_by_keys(conn, target.name(), &keys)?;
+                let mut ids: Vec<Uuid> = by_key
+                    .values()
+                    .flat_map(|ids| ids.iter().take(HITS_PER_QUERY))
+                    .copied()
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let mut records = HashMap::with_capacity(ids.len());
+                for chunk in ids.chunks(CANDIDATES_PER_READ) {
+                    records.extend(read::get_many(conn, &target, chunk, &vis)?);
+                }
+                Ok::<_, CoreError>(
+                    by_key
+                        .into_iter()
+                        .map(|(key, ids)| {
+                            let visible = ids
+                                .iter()
+                                .take(HITS_PER_QUERY)
+                                .filter_map(|id| records.get(id).cloned())
+                                .collect::<Vec<_>>();
+                            (key, visible)
+                        })
+                        .collect::<HashMap<_, _>>(),
+                )
             })
-            .filter(|d| rule.matches(&d.score))
-            .collect();
-        found.sort_by(|a, b| b.score.score.total_cmp(&a.score.score));
-        found.truncate(MAX_ANSWERED);
+            .await?;
+        for record in found.values_mut().flatten() {
+            fields::redact(actor, object, record);
+        }
         Ok(found)
     }
 
@@ -228,14 +288,41 @@ pub(crate) enum Candidates {
     EmailAndPhone,
 }
 
-/// The search queries that find every record the rule could match with `candidate`.
-fn lookups(
+/// The records among `records` the rule takes for duplicates of `candidate` (other than
+/// `exclude`), best first, at most [`MAX_ANSWERED`].
+pub(crate) fn scored(
     rule: &MatchRule,
+    candidate: &Record,
+    records: impl IntoIterator<Item = Record>,
+    exclude: Option<Uuid>,
+    region: &PhoneRegion,
+) -> Vec<PossibleDuplicate> {
+    let mut found: Vec<PossibleDuplicate> = records
+        .into_iter()
+        .filter(|r| exclude.is_none() || r.id() != exclude)
+        .map(|record| {
+            let score = rule.score(candidate, &record, region);
+            PossibleDuplicate { record, score }
+        })
+        .filter(|d| rule.matches(&d.score))
+        .collect();
+    found.sort_by(|a, b| b.score.score.total_cmp(&a.score.score));
+    found.truncate(MAX_ANSWERED);
+    found
+}
+
+/// What finds every record the rule could match with `candidate`: exact candidate keys of
+/// its email and phone fields (`relata_domain::dedupe::candidate_key`), and search queries
+/// for the rest (names, company names, and emails or phones kept in text fields, which have
+/// no stored keys).
+pub(crate) fn lookups(
+    rule: &MatchRule,
+    object: &ObjectDef,
     candidate: &Record,
     region: &PhoneRegion,
     which: Candidates,
-) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+) -> (Vec<String>, Vec<String>) {
+    let (mut keys, mut out): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     for f in &rule.fields {
         if which == Candidates::EmailAndPhone
             && !matches!(f.comparator, Comparator::Email | Comparator::Phone)
@@ -246,6 +333,17 @@ fn lookups(
             let Value::Text(text) = candidate.get(name) else {
                 continue;
             };
+            if matches!(f.comparator, Comparator::Email | Comparator::Phone)
+                && let Some(field) = object.field(name)
+                && matches!(field.field_type, FieldType::Email | FieldType::Phone)
+            {
+                if let Some(k) = dedupe::candidate_key(field.field_type, text)
+                    && !keys.contains(&k)
+                {
+                    keys.push(k);
+                }
+                continue;
+            }
             let query = match f.comparator {
                 Comparator::Email => person::email_key(text).map(|_| text.trim().to_owned()),
                 // any four consecutive digits are indexed: the last eight of the national
@@ -263,7 +361,7 @@ fn lookups(
             }
         }
     }
-    out
+    (keys, out)
 }
 
 /// A company name as the index finds its variants: the key's CJK core without a leading

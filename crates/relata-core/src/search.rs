@@ -36,7 +36,8 @@ pub fn index_record(side: &mut Companions, object: &ObjectDef, record: &Record, 
     let Some(record_id) = record.id() else { return };
     if let Indexing::Changed(fields) = why
         && !object
-            .searchable_fields()
+            .live_fields()
+            .filter(|f| f.searchable || is_keyed(f.field_type))
             .any(|f| fields.contains(&f.name()))
     {
         return;
@@ -58,8 +59,17 @@ pub fn index_record(side: &mut Companions, object: &ObjectDef, record: &Record, 
         object: object.name().to_owned(),
         record_id,
         terms,
+        keys: relata_domain::dedupe::candidate_keys(object, record),
         fresh: matches!(why, Indexing::Created),
     });
+}
+
+/// Fields whose values are stored as duplicate-candidate keys.
+fn is_keyed(t: relata_domain::meta::FieldType) -> bool {
+    matches!(
+        t,
+        relata_domain::meta::FieldType::Email | relata_domain::meta::FieldType::Phone
+    )
 }
 
 /// Removes every term of a record (deleted to the recycle bin, or purged).

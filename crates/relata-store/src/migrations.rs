@@ -59,6 +59,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             create_duplicate_job_tables,
         ),
         (16, "notes on records of custom objects", add_note_links),
+        (
+            17,
+            "duplicate-candidate keys beside the search index",
+            search_index::add_key_table,
+        ),
     ]
 }
 

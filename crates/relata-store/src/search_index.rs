@@ -46,6 +46,8 @@ pub enum IndexOp {
         object: String,
         record_id: Uuid,
         terms: Vec<StoredTerm>,
+        /// Exact duplicate-candidate keys (`relata_domain::dedupe::candidate_keys`).
+        keys: Vec<String>,
         fresh: bool,
     },
     /// The record leaves the index (recycle bin, purge).
@@ -75,6 +77,28 @@ impl IndexOp {
             IndexOp::Remove { .. } => None,
         }
     }
+
+    /// The candidate-key rows of a put: `[object, key, record_id]`.
+    fn key_rows(&self) -> Vec<Vec<SqlValue>> {
+        match self {
+            IndexOp::Put {
+                object,
+                record_id,
+                keys,
+                ..
+            } => keys
+                .iter()
+                .map(|k| {
+                    vec![
+                        SqlValue::Text(object.clone()),
+                        SqlValue::Text(k.clone()),
+                        SqlValue::Uuid(*record_id),
+                    ]
+                })
+                .collect(),
+            IndexOp::Remove { .. } => Vec::new(),
+        }
+    }
 }
 
 /// Token lengths FTS5 keeps a prefix index for, so that the broadest queries — three Latin
@@ -90,9 +114,69 @@ const BUILT_WITH_ROW: i64 = 2;
 /// shadow tables are SQLite's storage, not described here).
 pub fn tables(dialect: Dialect) -> Vec<TableDef> {
     match dialect {
-        Dialect::Postgres => vec![term_table()],
-        Dialect::Sqlite => vec![doc_table()],
+        Dialect::Postgres => vec![term_table(), key_table()],
+        Dialect::Sqlite => vec![doc_table(), key_table()],
     }
+}
+
+/// Exact duplicate-candidate keys (a normalised email, a phone number's last digits) per
+/// record, on both backends: an import checking a batch of 500 rows by email and phone asks
+/// one B-tree for all their keys at once, where the full-text index would take a query per
+/// key, each merging every segment.
+pub fn key_table() -> TableDef {
+    let mut t = TableDef::new(
+        "sys_match_keys",
+        vec![
+            ColumnDef::new("object", Text),
+            ColumnDef::new("match_key", Text),
+            ColumnDef::new("record_id", Uuid),
+        ],
+        &["object", "match_key", "record_id"],
+    )
+    .index(&["record_id"], false);
+    t.without_rowid = true;
+    t
+}
+
+/// Migration 17: the candidate-key table, filled by a rebuild of the index at the next start.
+pub fn add_key_table(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    key_table().create(conn)?;
+    invalidate(conn)
+}
+
+/// Keys per `IN (…)` list when looking candidates up.
+const KEY_CHUNK: usize = 500;
+
+/// The records of `object` stored under each of `keys` (keys found under no record are
+/// absent), live records only: a record leaves the index when it goes to the recycle bin.
+pub fn records_by_keys(
+    conn: &mut dyn Conn,
+    object: &str,
+    keys: &[String],
+) -> Result<HashMap<String, Vec<Uuid>>, StoreError> {
+    let mut found: HashMap<String, Vec<Uuid>> = HashMap::new();
+    let mut keys: Vec<&String> = keys.iter().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for chunk in keys.chunks(KEY_CHUNK) {
+        let mut sql = Sql::new(conn.dialect());
+        sql.push("SELECT match_key, record_id FROM sys_match_keys WHERE object = ");
+        sql.param(SqlValue::Text(object.to_owned()));
+        sql.push(" AND match_key IN (");
+        for (i, k) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.param(SqlValue::Text((*k).clone()));
+        }
+        sql.push(")");
+        for row in conn.query(&sql.text, &sql.params)? {
+            if let (Some(k), Some(id)) = (row[0].as_str(), row[1].as_uuid()) {
+                found.entry(k.to_owned()).or_default().push(id);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The term table as migration 1 created it on both backends (PostgreSQL keeps it).
@@ -231,10 +315,37 @@ fn apply_now(conn: &mut dyn Conn, ops: Vec<IndexOp>) -> Result<(), StoreError> {
         .filter(|(i, op)| last.get(&op.record_id()) == Some(i))
         .map(|(_, op)| op)
         .collect();
+    apply_keys(conn, &stored_before, &finals)?;
     match conn.dialect() {
         Dialect::Sqlite => apply_fts(conn, &stored_before, finals),
         Dialect::Postgres => apply_terms(conn, &stored_before, finals),
     }
+}
+
+fn apply_keys(
+    conn: &mut dyn Conn,
+    stored_before: &[Uuid],
+    finals: &[IndexOp],
+) -> Result<(), StoreError> {
+    for sql in id_lists(
+        conn.dialect(),
+        "DELETE FROM sys_match_keys WHERE record_id",
+        stored_before,
+    ) {
+        conn.execute(&sql.text, &sql.params)?;
+    }
+    let mut rows: Vec<Vec<SqlValue>> = finals.iter().flat_map(IndexOp::key_rows).collect();
+    // in key order, as for the term table: neighbouring rows share B-tree pages
+    rows.sort_unstable_by(|a, b| {
+        (a[0].as_str(), a[1].as_str()).cmp(&(b[0].as_str(), b[1].as_str()))
+    });
+    insert_rows(
+        conn,
+        "sys_match_keys",
+        &["object", "match_key", "record_id"],
+        &rows,
+        OnDuplicate::Skip,
+    )
 }
 
 /// Ids per `IN (…)` list.
@@ -369,17 +480,6 @@ fn apply_fts(
         rows.push((doc, columns));
     }
     rows.sort_unstable_by_key(|(doc, _)| *doc);
-    let rows: Vec<Vec<SqlValue>> = rows
-        .into_iter()
-        .map(|(doc, [w, s, i])| {
-            vec![
-                SqlValue::Int(doc),
-                SqlValue::Text(w),
-                SqlValue::Text(s),
-                SqlValue::Text(i),
-            ]
-        })
-        .collect();
     insert_rows(
         conn,
         "sys_search_docs",
@@ -387,13 +487,22 @@ fn apply_fts(
         &new_docs,
         OnDuplicate::Fail,
     )?;
-    insert_rows(
-        conn,
-        "sys_search_fts",
-        &["rowid", "w", "s", "i"],
-        &rows,
-        OnDuplicate::Fail,
-    )
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // One statement for all the rows, whatever their number: FTS5 writes its buffered terms
+    // out as a new segment at every statement after the first in a transaction, so rows
+    // inserted a chunk at a time made a segment per chunk and then merged them.
+    let rows: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|(doc, [w, s, i])| serde_json::json!([doc, w, s, i]))
+        .collect();
+    conn.execute(
+        "INSERT INTO sys_search_fts (rowid, w, s, i) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1)",
+        &[SqlValue::Text(serde_json::Value::Array(rows).to_string())],
+    )?;
+    Ok(())
 }
 
 /// Before `object` is rebuilt on SQLite: drops what the index holds for it and gives every

@@ -145,6 +145,7 @@ fn index(c: &mut dyn Conn, name: &str) -> Result<(), StoreError> {
                 kind: 0,
                 field: "name".into(),
             }],
+            keys: vec![format!("e:{name}@example.com")],
             fresh: true,
         }],
     )

@@ -198,3 +198,77 @@ async fn a_contact_created_in_the_web_ui_that_looks_like_another_shows_it_first(
         .await
         .assert_contains("No other record looks like this one.");
 }
+
+/// Ids of the possible duplicates the API answers for `input`.
+async fn duplicate_ids(app: &TestApp, input: serde_json::Value) -> Vec<String> {
+    let resp = app.post("/api/v1/records/contact/duplicates", &input).await;
+    resp.assert_status(200);
+    resp.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_email_and_phone_keys_follow_every_change_of_a_record_and_survive_a_rebuild() {
+    let app = TestApp::spawn().await;
+    let li = app
+        .create(
+            "contact",
+            &json!({"name": "李娜", "mobile": "+86 139 1234 5678", "email": "na.li@example.cn"}),
+        )
+        .await;
+    let id = li["id"].as_str().unwrap().to_owned();
+    let by_old_phone = json!({"name": "Li Na", "phone": "139-1234-5678"});
+    let by_new_phone = json!({"name": "Li Na", "phone": "0086 186 0000 1111"});
+    assert_eq!(
+        duplicate_ids(&app, by_old_phone.clone()).await,
+        vec![id.clone()]
+    );
+    assert!(duplicate_ids(&app, by_new_phone.clone()).await.is_empty());
+
+    // a new number: found by it, no longer by the old one
+    app.patch(
+        &format!("/api/v1/records/contact/{id}"),
+        &json!({"mobile": "18600001111"}),
+    )
+    .await
+    .assert_status(200);
+    assert!(duplicate_ids(&app, by_old_phone.clone()).await.is_empty());
+    assert_eq!(
+        duplicate_ids(&app, by_new_phone.clone()).await,
+        vec![id.clone()]
+    );
+
+    // in the recycle bin it is nobody's duplicate; restored, it is again
+    app.delete(&format!("/api/v1/records/contact/{id}"))
+        .await
+        .assert_status(204);
+    assert!(duplicate_ids(&app, by_new_phone.clone()).await.is_empty());
+    app.post(&format!("/api/v1/records/contact/{id}/restore"), &json!({}))
+        .await
+        .assert_status(200);
+    assert_eq!(
+        duplicate_ids(&app, by_new_phone.clone()).await,
+        vec![id.clone()]
+    );
+
+    // keys lost (as in a database from before migration 17): the rebuild at start restores them
+    app.core
+        .store
+        .write(|c: &mut dyn relata_store::Conn| {
+            c.batch("DELETE FROM sys_match_keys")?;
+            relata_store::search_index::invalidate(c)
+        })
+        .await
+        .unwrap();
+    assert!(duplicate_ids(&app, by_new_phone.clone()).await.is_empty());
+    app.core.rebuild_search_index_if_stale().await.unwrap();
+    assert_eq!(duplicate_ids(&app, by_new_phone).await, vec![id.clone()]);
+    assert_eq!(
+        duplicate_ids(&app, json!({"email": "NA.LI+news@example.cn"})).await,
+        vec![id]
+    );
+}

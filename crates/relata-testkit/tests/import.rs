@@ -446,6 +446,126 @@ async fn update_and_upsert_by_key_and_duplicates_skipped_updated_or_created() {
 }
 
 #[tokio::test]
+async fn a_row_the_database_refuses_fails_alone_and_leaves_nothing_behind() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    app.post(
+        "/api/v1/meta/objects/contact/fields",
+        &json!({"api_name": "crm_code", "type": "text", "label": "CRM code", "unique": true}),
+    )
+    .await
+    .assert_status(201);
+    app.create("contact", &json!({"name": "Old Ann", "crm_code": "C-1"}))
+        .await;
+    // the 2nd and 5th data rows pass every check made before the write and are refused by the unique
+    // index: the rest of their batch is written as if they were not there
+    let file = "crm_code,name,email
+                C-7,Kai Sun,kai@example.com
+                C-1,Dup Ann,dup.ann@example.com
+                C-8,Lin Mo,lin@example.com
+                C-9,Qi Xu,qi@example.com
+                C-9,Second Qi,second.qi@example.com
+";
+    let request = ImportRequest {
+        on_duplicate: relata_core::import::OnDuplicate::Create,
+        ..Default::default()
+    };
+    let before = app.get("/api/v1/changes?after=0&limit=1000").await.body["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    let job = import(&app, &admin, "contact", "u.csv", file.as_bytes(), request).await;
+    assert_eq!((job.tally.created, job.tally.failed), (3, 2), "{job:?}");
+    let failed = app
+        .core
+        .import_ledger(&admin, job.id, Some("failed".into()), 0, 100)
+        .await
+        .unwrap();
+    let rows: Vec<i64> = failed.iter().map(|r| r.row).collect();
+    assert_eq!(
+        rows,
+        vec![3, 6],
+        "numbered as in the sheet, the heading is row 1"
+    );
+    for r in &failed {
+        assert_eq!(r.errors[0].field, "crm_code", "{r:?}");
+        assert!(r.record_id.is_none());
+    }
+    let names: Vec<String> = records(&app, "contact", "")
+        .await
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, vec!["Old Ann", "Kai Sun", "Lin Mo", "Qi Xu"]);
+    // nothing of a refused row: no event, no search entry, no duplicate key
+    let events = app.get("/api/v1/changes?after=0&limit=1000").await.body["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(events - before, 3);
+    let hits = app.get("/api/v1/search?q=second").await;
+    assert_eq!(hits.body["data"], json!([]), "{}", hits.text);
+    let dup = app
+        .post(
+            "/api/v1/records/contact/duplicates",
+            &json!({"email": "dup.ann@example.com"}),
+        )
+        .await;
+    assert_eq!(dup.body["data"], json!([]), "{}", dup.text);
+    let kai = app
+        .post(
+            "/api/v1/records/contact/duplicates",
+            &json!({"email": "KAI@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        kai.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        kai.text
+    );
+}
+
+#[tokio::test]
+async fn a_row_repeating_an_earlier_row_of_the_file_is_its_duplicate_in_any_batch() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let mut file = String::from("name,email,mobile\n");
+    for i in 1..=1_100 {
+        let row = match i {
+            // the 4th row's mobile spelled another way, in the same batch
+            10 => "Dee Four,,+86 138-0000-0004".to_owned(),
+            // the 3rd row's email in capitals, two batches later
+            1_050 => "Cee Three,USER3@EXAMPLE.COM,".to_owned(),
+            _ => format!("User {i},user{i}@example.com,1380000{i:04}"),
+        };
+        file.push_str(&row);
+        file.push('\n');
+    }
+    let job = import(
+        &app,
+        &admin,
+        "contact",
+        "many.csv",
+        file.as_bytes(),
+        ImportRequest::default(),
+    )
+    .await;
+    assert_eq!(
+        (job.tally.created, job.tally.skipped, job.tally.failed),
+        (1_098, 2, 0),
+        "{job:?}"
+    );
+    let skipped = app
+        .core
+        .import_ledger(&admin, job.id, Some("skipped".into()), 0, 100)
+        .await
+        .unwrap();
+    let rows: Vec<i64> = skipped.iter().map(|r| r.row).collect();
+    assert_eq!(rows, vec![11, 1_051], "numbered as in the sheet");
+}
+
+#[tokio::test]
 async fn an_import_resumes_after_its_process_died_without_writing_a_row_twice() {
     let clock = Arc::new(ManualClock::new(
         chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000),
@@ -456,7 +576,8 @@ async fn an_import_resumes_after_its_process_died_without_writing_a_row_twice() 
     })
     .await;
     let admin = app.admin().await;
-    let rows = 1_234; // three batches
+    let batch = relata_core::import::run::BATCH as i64;
+    let rows = 2 * batch + 234; // three batches
     let mut csv = String::from("name,email\n");
     for i in 0..rows {
         csv.push_str(&format!("Person {i},p{i}@example.com\n"));
@@ -470,7 +591,7 @@ async fn an_import_resumes_after_its_process_died_without_writing_a_row_twice() 
     // one batch, then the process "dies": the job stays running with its last heartbeat
     app.core.run_next_import(Some(1)).await.unwrap();
     let job = app.core.import_job(&admin, id).await.unwrap();
-    assert_eq!((job.status, job.rows_done), (ImportStatus::Running, 500));
+    assert_eq!((job.status, job.rows_done), (ImportStatus::Running, batch));
     // a live job is not taken over …
     assert_eq!(app.core.run_next_import(None).await.unwrap(), None);
     // … one whose heartbeat stopped is

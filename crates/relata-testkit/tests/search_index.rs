@@ -32,6 +32,7 @@ fn put(object: &str, id: Uuid, text: &str, fresh: bool) -> IndexOp {
                 field: "name".into(),
             })
             .collect(),
+        keys: Vec::new(),
         fresh,
     }
 }

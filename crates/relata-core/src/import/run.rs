@@ -5,7 +5,7 @@
 //! most the batch in hand, and the job resumes after the last batch that committed, without
 //! writing any row twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value as Json, json};
@@ -32,7 +32,7 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use crate::Core;
 use crate::context::{Actor, Source};
-use crate::duplicates::Candidates;
+use crate::duplicates::{self, Candidates};
 use crate::error::CoreError;
 use crate::records::bulk::find_existing;
 use crate::records::companions::Companions;
@@ -42,7 +42,7 @@ use crate::visibility::Visibility;
 /// Duplicate checks of one batch run at the same time.
 const DUPLICATE_CHECKS_AT_ONCE: usize = 8;
 /// Rows per batch: one transaction, one ledger insert, one progress update.
-pub const BATCH: usize = 500;
+pub const BATCH: usize = 2_000;
 /// A job whose heartbeat is older than this is taken to have lost its process.
 const STALE_SECS: i64 = 30;
 
@@ -339,7 +339,6 @@ impl Core {
             })
             .map_err(|e| CoreError::Internal(format!("cannot start the import reader: {e}")))?;
         let mut users: Option<Arc<Users>> = None;
-        let mut created_keys: HashMap<String, Uuid> = HashMap::new();
         let mut written = 0usize;
         let result = loop {
             if batches.is_some_and(|n| written >= n) {
@@ -372,17 +371,11 @@ impl Core {
                     .await?;
             }
             let run = plan.clone();
-            let keys = std::mem::take(&mut created_keys);
             let now = self.clock.now();
-            let (step, keys) = self
+            let step = self
                 .store
-                .write_large(move |conn| {
-                    let mut keys = keys;
-                    let step = write_batch(conn, &run, prepared, &mut keys, now)?;
-                    Ok::<_, CoreError>((step, keys))
-                })
+                .write_large(move |conn| write_batch(conn, &run, prepared, now))
                 .await?;
-            created_keys = keys;
             written += 1;
             match step {
                 Progress::Stopped => break Ok(false),
@@ -626,11 +619,11 @@ impl Core {
         plan: &Plan,
         rows: &mut [Prepared],
     ) -> Result<(), CoreError> {
-        if self.matching_rule(actor, object).is_none() {
+        let Some(rule) = self.matching_rule(actor, object) else {
             return Ok(());
-        }
+        };
         // rows whose key names an existing record update it: no duplicate question
-        let existing: std::collections::HashSet<String> = match &plan.options.key {
+        let existing: HashSet<String> = match &plan.options.key {
             Some(key) if plan.options.mode == ImportMode::Upsert => {
                 let keys: Vec<Json> = rows
                     .iter()
@@ -666,13 +659,48 @@ impl Core {
             }
             checks.push((index, candidate));
         }
-        // a few rows at a time: each check is a handful of index lookups on a reader
-        let system = Actor::system(actor.user_id);
-        let blocks = plan.blocks_duplicates;
-        let found: Vec<(usize, Option<Uuid>, bool)> = futures_util::stream::iter(checks)
-            .map(|(index, candidate)| {
-                let system = &system;
-                async move {
+        // by email and phone: every row's candidate keys looked up at once, each row then
+        // scored against its candidates
+        let region = self.phone_region();
+        let mut wanted: Vec<(usize, Record, Vec<String>)> = Vec::with_capacity(checks.len());
+        let mut searched: Vec<(usize, Record)> = Vec::new();
+        for (index, candidate) in checks {
+            let (keys, queries) = duplicates::lookups(
+                &rule,
+                object,
+                &candidate,
+                &region,
+                Candidates::EmailAndPhone,
+            );
+            if queries.is_empty() {
+                wanted.push((index, candidate, keys));
+            } else {
+                // an email or phone kept in a text field has no stored key: searched for
+                searched.push((index, candidate));
+            }
+        }
+        let all_keys: Vec<String> = wanted.iter().flat_map(|(_, _, k)| k.clone()).collect();
+        let by_key = if all_keys.is_empty() {
+            HashMap::new()
+        } else {
+            self.candidates_by_key(actor, object, all_keys).await?
+        };
+        let mut found: Vec<(usize, Option<Uuid>)> = Vec::with_capacity(wanted.len());
+        let mut candidates: Vec<(usize, Record)> = Vec::new();
+        for (index, candidate, keys) in wanted {
+            let mut seen: BTreeMap<Uuid, Record> = BTreeMap::new();
+            for record in keys.iter().filter_map(|k| by_key.get(k)).flatten() {
+                if let Some(id) = record.id() {
+                    seen.entry(id).or_insert_with(|| record.clone());
+                }
+            }
+            let best = duplicates::scored(&rule, &candidate, seen.into_values(), None, &region);
+            found.push((index, best.first().and_then(|d| d.record.id())));
+            candidates.push((index, candidate));
+        }
+        if !searched.is_empty() {
+            let by_search: Vec<(usize, Option<Uuid>)> = futures_util::stream::iter(searched)
+                .map(|(index, candidate)| async move {
                     let found = self
                         .duplicates_found_by(
                             actor,
@@ -682,19 +710,44 @@ impl Core {
                             Candidates::EmailAndPhone,
                         )
                         .await?;
-                    // blocking looks at every record and by every field of the rule, as a
-                    // create does
-                    let blocked = blocks
-                        && !self
+                    Ok::<_, CoreError>((
+                        (index, found.first().and_then(|d| d.record.id())),
+                        (index, candidate),
+                    ))
+                })
+                .buffer_unordered(DUPLICATE_CHECKS_AT_ONCE)
+                .map_ok(|(found, candidate)| {
+                    candidates.push(candidate);
+                    found
+                })
+                .try_collect()
+                .await?;
+            found.extend(by_search);
+        }
+        // blocking looks at every record and by every field of the rule, as a create does
+        let mut blocked: HashSet<usize> = HashSet::new();
+        if plan.blocks_duplicates {
+            let system = Actor::system(actor.user_id);
+            let hits: Vec<(usize, bool)> = futures_util::stream::iter(candidates)
+                .map(|(index, candidate)| {
+                    let system = &system;
+                    async move {
+                        let any = !self
                             .duplicates_found_by(system, object, &candidate, None, Candidates::All)
                             .await?
                             .is_empty();
-                    Ok::<_, CoreError>((index, found.first().and_then(|d| d.record.id()), blocked))
-                }
-            })
-            .buffer_unordered(DUPLICATE_CHECKS_AT_ONCE)
-            .try_collect()
-            .await?;
+                        Ok::<_, CoreError>((index, any))
+                    }
+                })
+                .buffer_unordered(DUPLICATE_CHECKS_AT_ONCE)
+                .try_collect()
+                .await?;
+            blocked.extend(hits.into_iter().filter(|(_, any)| *any).map(|(i, _)| i));
+        }
+        let found: Vec<(usize, Option<Uuid>, bool)> = found
+            .into_iter()
+            .map(|(i, d)| (i, d, blocked.contains(&i)))
+            .collect();
         for (index, duplicate, blocked) in found {
             rows[index].duplicate_of = duplicate;
             rows[index].blocked = blocked;
@@ -860,11 +913,15 @@ fn exact_keys(
 }
 
 /// Writes one batch, its ledger rows and the job's progress, in the caller's transaction.
+///
+/// Rows are written without a savepoint each (a savepoint costs as much as the row: SQLite's
+/// full-text index flushes at every one), inside one for the batch. When a row's write
+/// fails, the batch is undone and written again with a savepoint per row, so the failed row
+/// leaves nothing behind and the others are written as before.
 fn write_batch(
     conn: &mut dyn Conn,
     plan: &Plan,
     rows: Vec<Prepared>,
-    created_keys: &mut HashMap<String, Uuid>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Progress, CoreError> {
     let d = conn.dialect();
@@ -884,7 +941,6 @@ fn write_batch(
     }
     let object = &plan.object;
     let opts = &plan.options;
-    let region = &plan.region;
     let existing = match &opts.key {
         Some(key) => {
             let field = object
@@ -908,20 +964,22 @@ fn write_batch(
     }
     let mut side = Companions::new();
     let start = side.mark();
-    let mut entries: Vec<Entry> = Vec::with_capacity(rows.len());
+    conn.batch("SAVEPOINT import_batch")?;
+    let written = write_rows(conn, &mut side, plan, &rows, existing.clone(), false, now)?;
+    let entries = match written {
+        Some(entries) => {
+            conn.batch("RELEASE import_batch")?;
+            entries
+        }
+        None => {
+            conn.batch("ROLLBACK TO import_batch; RELEASE import_batch")?;
+            side.rollback_to(start);
+            write_rows(conn, &mut side, plan, &rows, existing, true, now)?
+                .ok_or_else(|| CoreError::Internal("a careful import pass gave up".into()))?
+        }
+    };
     let mut tally = Tally::default();
-    let mut existing = existing;
-    for row in rows {
-        let entry = write_row(
-            conn,
-            &mut side,
-            plan,
-            row,
-            &mut existing,
-            created_keys,
-            region,
-            now,
-        )?;
+    for entry in &entries {
         match entry.outcome {
             Outcome::Created => tally.created += 1,
             Outcome::Updated => tally.updated += 1,
@@ -929,13 +987,10 @@ fn write_batch(
             Outcome::Skipped => tally.skipped += 1,
             Outcome::Failed => tally.failed += 1,
         }
-        entries.push(entry);
     }
     if plan.dry_run {
         conn.batch("ROLLBACK TO import_dry_run; RELEASE import_dry_run")?;
         side.rollback_to(start);
-        // what a dry run "created" does not exist: later rows must not count as its duplicates
-        created_keys.clear();
     } else {
         side.flush(conn)?;
     }
@@ -959,19 +1014,61 @@ fn write_batch(
     Ok(Progress::Written)
 }
 
-/// One row through the write path, in a savepoint of its own so a row that fails leaves
-/// nothing behind.
-#[allow(clippy::too_many_arguments)]
+/// The rows of one batch through the write path. A row created earlier in the batch is
+/// found as a later row's duplicate by its exact keys (earlier batches are committed, and
+/// found in the key index like any record). `careful`: each row in a savepoint of its own,
+/// so a row that fails leaves nothing behind; otherwise the first row whose write fails
+/// stops the pass (`None`) and the caller undoes it.
+fn write_rows(
+    conn: &mut dyn Conn,
+    side: &mut Companions,
+    plan: &Plan,
+    rows: &[Prepared],
+    mut existing: HashMap<String, Record>,
+    careful: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Vec<Entry>>, CoreError> {
+    let mut created_keys: HashMap<String, Uuid> = HashMap::new();
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        let step = Step {
+            existing: &mut existing,
+            created_keys: &mut created_keys,
+            careful,
+            now,
+        };
+        match write_row(conn, side, plan, row, step)? {
+            Some(entry) => entries.push(entry),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(entries))
+}
+
+/// What one row's write shares with the rest of its pass.
+struct Step<'a> {
+    existing: &'a mut HashMap<String, Record>,
+    created_keys: &'a mut HashMap<String, Uuid>,
+    careful: bool,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+/// One row through the write path (see [`write_rows`]); `None`: its write failed outside a
+/// savepoint.
 fn write_row(
     conn: &mut dyn Conn,
     side: &mut Companions,
     plan: &Plan,
-    row: Prepared,
-    existing: &mut HashMap<String, Record>,
-    created_keys: &mut HashMap<String, Uuid>,
-    region: &relata_domain::dedupe::phone::PhoneRegion,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Entry, CoreError> {
+    row: &Prepared,
+    step: Step<'_>,
+) -> Result<Option<Entry>, CoreError> {
+    let Step {
+        existing,
+        created_keys,
+        careful,
+        now,
+    } = step;
+    let region = &plan.region;
     let object = &plan.object;
     let opts = &plan.options;
     let mut entry = Entry {
@@ -985,10 +1082,14 @@ fn write_row(
     };
     if !row.errors.is_empty() {
         // the cells that could be read are still checked, so the row's every problem is told
-        let mut errors = row.errors;
-        if let Err(more) =
-            write::parse_input(object, &Json::Object(row.input), &plan.ctx, false, false)
-        {
+        let mut errors = row.errors.clone();
+        if let Err(more) = write::parse_input(
+            object,
+            &Json::Object(row.input.clone()),
+            &plan.ctx,
+            false,
+            false,
+        ) {
             for e in more {
                 if !errors.iter().any(|known| known.field == e.field) {
                     errors.push(e);
@@ -996,8 +1097,8 @@ fn write_row(
             }
         }
         entry.errors = errors;
-        entry.cells = Some(row.cells);
-        return Ok(entry);
+        entry.cells = Some(row.cells.clone());
+        return Ok(Some(entry));
     }
     let key_text = opts.key.as_ref().and_then(|k| row.input.get(k)).map(|k| {
         let field = object.field(opts.key.as_deref().unwrap_or("id"));
@@ -1026,8 +1127,8 @@ fn write_row(
                 ),
             },
         ));
-        entry.cells = Some(row.cells);
-        return Ok(entry);
+        entry.cells = Some(row.cells.clone());
+        return Ok(Some(entry));
     }
     if target.is_none()
         && opts.on_duplicate != OnDuplicate::Create
@@ -1042,8 +1143,8 @@ fn write_row(
                     FieldErrorCode::Duplicate,
                     format!("a possible duplicate of {} {dup}", object.name()),
                 ));
-                entry.cells = Some(row.cells);
-                return Ok(entry);
+                entry.cells = Some(row.cells.clone());
+                return Ok(Some(entry));
             }
             OnDuplicate::Update => {
                 target = read::get_for_update(conn, object, dup, &plan.edit_vis, read::Bin::Live)?;
@@ -1056,8 +1157,8 @@ fn write_row(
                             object.name()
                         ),
                     ));
-                    entry.cells = Some(row.cells);
-                    return Ok(entry);
+                    entry.cells = Some(row.cells.clone());
+                    return Ok(Some(entry));
                 }
             }
             OnDuplicate::Create => {}
@@ -1080,10 +1181,10 @@ fn write_row(
                 ),
             },
         ));
-        entry.cells = Some(row.cells);
-        return Ok(entry);
+        entry.cells = Some(row.cells.clone());
+        return Ok(Some(entry));
     }
-    let mut input = row.input;
+    let mut input = row.input.clone();
     if target.is_some() {
         input.remove("id");
     }
@@ -1091,26 +1192,28 @@ fn write_row(
     let forbidden = crate::fields::check_editable(&plan.actor, object, &input);
     if !forbidden.is_empty() {
         entry.errors = forbidden;
-        entry.cells = Some(row.cells);
-        return Ok(entry);
+        entry.cells = Some(row.cells.clone());
+        return Ok(Some(entry));
     }
     let allow_id = target.is_none() && plan.actor.is_superuser();
     let values = match write::parse_input(object, &input, &plan.ctx, target.is_none(), allow_id) {
         Ok(v) => v,
         Err(errors) => {
             entry.errors = errors;
-            entry.cells = Some(row.cells);
-            return Ok(entry);
+            entry.cells = Some(row.cells.clone());
+            return Ok(Some(entry));
         }
     };
     let lookup_errors = write::check_lookups(conn, object, &values, &plan.targets)?;
     if !lookup_errors.is_empty() {
         entry.errors = lookup_errors;
-        entry.cells = Some(row.cells);
-        return Ok(entry);
+        entry.cells = Some(row.cells.clone());
+        return Ok(Some(entry));
     }
     let mark = side.mark();
-    conn.batch("SAVEPOINT import_row")?;
+    if careful {
+        conn.batch("SAVEPOINT import_row")?;
+    }
     let outcome = match target {
         Some(current) => {
             let before = current.version();
@@ -1133,7 +1236,9 @@ fn write_row(
     };
     match outcome {
         Ok((record, outcome, previous)) => {
-            conn.batch("RELEASE import_row")?;
+            if careful {
+                conn.batch("RELEASE import_row")?;
+            }
             entry.outcome = outcome;
             entry.record = record.id();
             entry.version = Some(record.version());
@@ -1149,15 +1254,16 @@ fn write_row(
                 }
             }
         }
+        Err(CoreError::Validation(_)) if !careful => return Ok(None),
         Err(CoreError::Validation(errors)) => {
             conn.batch("ROLLBACK TO import_row; RELEASE import_row")?;
             side.rollback_to(mark);
             entry.errors = errors;
-            entry.cells = Some(row.cells);
+            entry.cells = Some(row.cells.clone());
         }
         Err(other) => return Err(other),
     }
-    Ok(entry)
+    Ok(Some(entry))
 }
 
 /// Ledger columns per row.

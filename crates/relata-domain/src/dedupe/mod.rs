@@ -293,6 +293,35 @@ impl MatchRule {
     }
 }
 
+/// The exact key under which a value of an email or phone field is found as a duplicate
+/// candidate: `e:` and the email's matching form, `p:` and the number's last digits
+/// ([`phone::candidate_key`]). `None` for other field types and for values that are no email
+/// or phone. Stored for every such field, whatever the matching rule says, so a changed rule
+/// needs no rebuild; candidates found by key are then scored by the rule.
+pub fn candidate_key(field_type: FieldType, text: &str) -> Option<String> {
+    match field_type {
+        FieldType::Email => person::email_key(text).map(|k| format!("e:{k}")),
+        FieldType::Phone => phone::candidate_key(text).map(|k| format!("p:{k}")),
+        _ => None,
+    }
+}
+
+/// The candidate keys of `record`'s email and phone fields, each once.
+pub fn candidate_keys(object: &ObjectDef, record: &Record) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for field in object.live_fields() {
+        let Value::Text(text) = record.get(field.name()) else {
+            continue;
+        };
+        if let Some(k) = candidate_key(field.field_type, text)
+            && !keys.contains(&k)
+        {
+            keys.push(k);
+        }
+    }
+    keys
+}
+
 /// The similarity of two values under `comparator`, 0 when either is empty.
 pub fn similarity(comparator: Comparator, a: &Value, b: &Value, region: &PhoneRegion) -> f64 {
     match (key(comparator, a, region), key(comparator, b, region)) {

@@ -28,12 +28,7 @@ impl Default for PhoneRegion {
 /// phone number (E.164 allows 15 after the `+`).
 pub fn to_e164(raw: &str, region: &PhoneRegion) -> Option<String> {
     let folded = normalize(raw);
-    // an extension follows "ext", "x", "转" or "#": it is not part of the number
-    let main = folded
-        .split(['x', '#', '转', ','])
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches(|c: char| !c.is_ascii_digit());
+    let main = main_part(&folded);
     let plus = main.trim_start_matches([' ', '(']).starts_with('+');
     let digits: String = main.chars().filter(char::is_ascii_digit).collect();
     let international = if plus {
@@ -55,6 +50,35 @@ pub fn to_e164(raw: &str, region: &PhoneRegion) -> Option<String> {
         .then(|| format!("+{international}"))
 }
 
+/// The number without its extension, which follows "ext", "x", "转" or "#" and is not part
+/// of the number.
+fn main_part(folded: &str) -> &str {
+    folded
+        .split(['x', '#', '转', ','])
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+}
+
+/// Digits of a number's end that identify it in any region's spelling.
+pub const CANDIDATE_DIGITS: usize = 7;
+
+/// The last [`CANDIDATE_DIGITS`] digits of `raw` (without its extension): the same for every
+/// spelling of one number — with or without country code, trunk prefix or "00" — and not
+/// depending on the region numbers are read in, so stored candidate keys stay valid when the
+/// region setting changes. Two numbers with the same key are only candidates: they are the
+/// same number when their E.164 forms are equal. `None` for fewer digits than that.
+pub fn candidate_key(raw: &str) -> Option<String> {
+    let folded = normalize(raw);
+    let digits: Vec<char> = main_part(&folded)
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    (CANDIDATE_DIGITS..=17)
+        .contains(&digits.len())
+        .then(|| digits[digits.len() - CANDIDATE_DIGITS..].iter().collect())
+}
+
 fn is_cn_mobile_with_code(digits: &str) -> bool {
     digits.len() == 13
         && digits.starts_with("861")
@@ -70,6 +94,30 @@ mod tests {
 
     fn cn(s: &str) -> Option<String> {
         to_e164(s, &PhoneRegion::default())
+    }
+
+    #[test]
+    fn every_spelling_of_a_number_has_one_candidate_key_in_any_region() {
+        let us = PhoneRegion {
+            country_code: "1".into(),
+            trunk_prefix: "1".into(),
+        };
+        let spellings = [
+            "13800138000",
+            "+86 138 0013 8000",
+            "0086-138-0013-8000",
+            "8613800138000 转 123",
+        ];
+        for s in spellings {
+            assert_eq!(candidate_key(s).as_deref(), Some("0138000"), "{s}");
+            // equal E.164 forms always share the key, whatever the region
+            for region in [PhoneRegion::default(), us.clone()] {
+                let e = to_e164(s, &region).unwrap();
+                assert_eq!(candidate_key(&e), candidate_key(s), "{s} in {region:?}");
+            }
+        }
+        assert_eq!(candidate_key("12345"), None);
+        assert_eq!(candidate_key("010-6552 1234"), Some("5521234".into()));
     }
 
     #[test]

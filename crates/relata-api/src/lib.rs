@@ -30,7 +30,7 @@ use utoipa_axum::routes;
 use relata_core::Core;
 use routes::{
     admin, attachments, auth, changes, duplicate_jobs, duplicates, export, hierarchy, imports,
-    lists, me, merge, meta, quality, records, search, system, tags, timeline, views,
+    jobs, lists, me, merge, meta, quality, records, search, system, tags, timeline, views,
 };
 use state::{AppState, TokenCache};
 
@@ -65,6 +65,7 @@ impl Default for ApiOptions {
         (name = "auth", description = "Signing in and out (browser sessions)"),
         (name = "me", description = "The signed-in user: profile, password, sessions, API tokens"),
         (name = "admin", description = "Users, roles, teams, permissions, sharing and the audit log"),
+        (name = "automation", description = "Background jobs (see, retry, cancel) and recurring schedules"),
         (name = "system", description = "Health of the server (public)"),
     ),
     modifiers(&BearerAuth)
@@ -147,6 +148,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(duplicate_jobs::merge_group))
         .routes(routes!(duplicate_jobs::dismiss_group))
         .routes(routes!(duplicate_jobs::merge_groups))
+        .routes(routes!(jobs::list_jobs, jobs::enqueue_jobs))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::retry_job))
+        .routes(routes!(jobs::cancel_job))
+        .routes(routes!(jobs::list_schedules))
+        .routes(routes!(jobs::put_schedule))
         .routes(routes!(imports::upload_import, imports::list_imports))
         .routes(routes!(imports::get_import))
         .routes(routes!(imports::preview_import))

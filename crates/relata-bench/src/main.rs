@@ -14,6 +14,7 @@ mod ceiling;
 mod csv_import;
 mod data;
 mod dedupe;
+mod jobs;
 mod load;
 mod org;
 mod process;

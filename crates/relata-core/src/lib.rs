@@ -18,6 +18,7 @@ pub mod filter_scope;
 pub mod hierarchy;
 pub mod idempotency;
 pub mod import;
+pub mod jobs;
 pub mod lists;
 pub mod mail;
 pub mod meta_admin;
@@ -102,6 +103,8 @@ pub struct Core {
     /// Rung when an import is queued or is to be undone.
     import_wake: tokio::sync::Notify,
     duplicate_wake: tokio::sync::Notify,
+    /// Rung when jobs are enqueued, for this process's workers.
+    job_wake: tokio::sync::Notify,
     /// What timelines are made of; modules add their sources at start.
     timeline: timeline::Registry,
     /// Where attached files are kept.
@@ -138,6 +141,7 @@ impl Core {
             mailer: RwLock::new(Arc::new(mail::NoMailer)),
             import_wake: tokio::sync::Notify::new(),
             duplicate_wake: tokio::sync::Notify::new(),
+            job_wake: tokio::sync::Notify::new(),
             timeline: timeline::Registry::standard(),
             files,
         });

@@ -18,6 +18,7 @@ pub mod labels_zh;
 pub mod meta;
 pub mod quality;
 pub mod record;
+pub mod schedule;
 pub mod search_terms;
 pub mod standard;
 pub mod value;

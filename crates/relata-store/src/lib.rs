@@ -18,6 +18,7 @@ pub mod dialect;
 pub mod error;
 pub mod filter_sql;
 mod idle;
+pub mod jobs;
 pub mod meta_sql;
 pub mod migrations;
 mod postgres;

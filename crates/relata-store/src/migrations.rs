@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::meta_sql;
 use crate::schema::{ColumnDef, TableDef};
 use crate::sql_value::SqlValue;
-use crate::{Store, ddl, search_index};
+use crate::{Store, ddl, jobs, search_index};
 
 fn col(name: &str, ty: ColType) -> ColumnDef {
     ColumnDef::new(name, ty)
@@ -64,6 +64,7 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "duplicate-candidate keys beside the search index",
             search_index::add_key_table,
         ),
+        (18, "job queue and recurring schedules", jobs::create_tables),
     ]
 }
 
@@ -94,6 +95,7 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.extend(attachment_tables());
     tables.extend(list_tables());
     tables.extend(duplicate_job_tables());
+    tables.extend(jobs::tables());
     tables
 }
 

@@ -148,6 +148,10 @@ impl Client {
         self.send(Method::POST, path, Some(body), &[]).await
     }
 
+    pub async fn put(&self, path: &str, body: &Json) -> Resp {
+        self.send(Method::PUT, path, Some(body), &[]).await
+    }
+
     pub async fn patch(&self, path: &str, body: &Json) -> Resp {
         self.send(Method::PATCH, path, Some(body), &[]).await
     }

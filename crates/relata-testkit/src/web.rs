@@ -50,6 +50,16 @@ impl Page {
         );
         self
     }
+
+    #[track_caller]
+    pub fn assert_not_contains(&self, needle: &str) -> &Self {
+        assert!(
+            !self.html.contains(needle),
+            "the page contains {needle:?}: {}",
+            head(&self.html, 4000)
+        );
+        self
+    }
 }
 
 /// The first `bytes` of `s` (less, to end on a whole character), for failure messages.

@@ -453,3 +453,106 @@ async fn saving_a_profile_in_settings_keeps_its_grant_for_objects_not_in_the_gri
         standard["grants"]["default_objects"]
     );
 }
+
+#[tokio::test]
+async fn background_jobs_are_seen_retried_cancelled_and_scheduled_from_settings() {
+    let app = TestApp::spawn().await;
+    app.core.ensure_system_schedules().await.unwrap();
+    let now = app.core.clock.now();
+    let queued = app
+        .core
+        .enqueue_job(relata_core::jobs::NewJob::new(
+            "noop",
+            json!({"note": "<b>x</b>"}),
+            now + chrono::Duration::hours(1),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let web = app.web_as(&app.admin().await, PASSWORD).await;
+    let page = web.get("/settings/jobs").await;
+    page.assert_status(200);
+    page.assert_contains(&format!("id=\"job-{queued}\""))
+        .assert_contains("/settings/jobs/")
+        .assert_contains("&#60;b&#62;x&#60;/b&#62;")
+        .assert_not_contains("<b>x</b>")
+        .assert_contains("purge finished jobs");
+
+    // cancel it, then retry it
+    let cancelled = web
+        .submit(
+            "/settings/jobs",
+            &format!("/settings/jobs/{queued}/cancel"),
+            &[],
+        )
+        .await;
+    cancelled.assert_status(303);
+    let admin = app.admin().await;
+    let job = app.core.get_job(&admin, queued).await.unwrap();
+    assert_eq!(job.status, relata_core::jobs::JobStatus::Cancelled);
+    let cancelled_list = web.get("/settings/jobs?status=cancelled").await;
+    cancelled_list.assert_contains(&format!("/settings/jobs/{queued}/retry"));
+    web.submit(
+        "/settings/jobs?status=cancelled",
+        &format!("/settings/jobs/{queued}/retry"),
+        &[],
+    )
+    .await
+    .assert_status(303);
+    let job = app.core.get_job(&admin, queued).await.unwrap();
+    assert_eq!(job.status, relata_core::jobs::JobStatus::Queued);
+
+    // a schedule with a bad expression: the form again, the problem beside the field
+    let bad = web
+        .submit(
+            "/settings/jobs",
+            "/settings/schedules",
+            &[
+                ("name", "nightly"),
+                ("kind", "noop"),
+                ("cron", "0 9 * *"),
+                ("time_zone", "Asia/Shanghai"),
+                ("enabled", "on"),
+            ],
+        )
+        .await;
+    bad.assert_status(200);
+    bad.assert_contains("id=\"s-cron-error\"")
+        .assert_contains("value=\"0 9 * *\"");
+    let good = web
+        .submit(
+            "/settings/jobs",
+            "/settings/schedules",
+            &[
+                ("name", "nightly"),
+                ("kind", "noop"),
+                ("cron", "30 2 * * *"),
+                ("time_zone", "Asia/Shanghai"),
+                ("enabled", "on"),
+            ],
+        )
+        .await;
+    good.assert_status(303);
+    let listed = app.get("/api/v1/schedules").await;
+    assert!(
+        listed.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "nightly" && s["cron"] == "30 2 * * *"),
+        "{}",
+        listed.text
+    );
+
+    // closed to a user without the capability
+    let rep = app.user("rep.jobs@example.com", json!({})).await;
+    let rep_web = app.web_as(&rep, PASSWORD).await;
+    rep_web.get("/settings/jobs").await.assert_status(403);
+    rep_web
+        .post(
+            &format!("/settings/jobs/{queued}/cancel"),
+            &[("_csrf", &rep_web.get("/").await.csrf())],
+        )
+        .await
+        .assert_status(403);
+}

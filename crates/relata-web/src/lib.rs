@@ -189,6 +189,9 @@ pub fn router(core: Arc<Core>) -> Router {
             post(settings::sharing::delete),
         )
         .route("/settings/audit", get(settings::audit::page))
+        .route("/settings/jobs", get(settings::jobs::page))
+        .route("/settings/jobs/{id}/{action}", post(settings::jobs::act))
+        .route("/settings/schedules", post(settings::jobs::save_schedule))
         .route("/static/{file}", get(assets::serve))
         .layer(from_fn(pages::security_headers))
         .with_state(state)

@@ -62,6 +62,8 @@ pub enum Command {
     DbCopy(DbCopyArgs),
     /// Print the effective configuration, or the defaults, as TOML
     Config(ConfigArgs),
+    /// Run background jobs and recurring schedules without the HTTP server
+    Worker,
 }
 
 #[derive(Debug, Args)]

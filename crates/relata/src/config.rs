@@ -50,6 +50,7 @@ pub struct Config {
     pub attachment_max_mb: u64,
     pub attachments_dir: String,
     pub shutdown_grace_secs: u64,
+    pub job_workers: usize,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -79,6 +80,7 @@ impl Default for Config {
             attachment_max_mb: settings.attachment_max_bytes >> 20,
             attachments_dir: String::new(),
             shutdown_grace_secs: 30,
+            job_workers: 16,
             log: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -154,6 +156,10 @@ const DOCS: &[(&str, &str)] = &[
     (
         "shutdown_grace_secs",
         "On SIGTERM or Ctrl-C, how long in-flight requests may take to finish.",
+    ),
+    (
+        "job_workers",
+        "Background jobs one process runs at once (`relata serve` and `relata worker`); 0: `relata serve` runs none, leaving them to `relata worker` processes.",
     ),
     (
         "log",

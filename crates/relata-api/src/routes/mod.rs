@@ -9,6 +9,7 @@ pub mod duplicates;
 pub mod export;
 pub mod hierarchy;
 pub mod imports;
+pub mod jobs;
 pub mod lists;
 pub mod me;
 pub mod merge;

@@ -11,6 +11,7 @@ mod import_file;
 mod migrate;
 mod serve;
 mod token;
+mod worker;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
         Command::Backup(args) => backup::run(config, &args)?,
         Command::DbCopy(args) => db_copy::run(config, &args)?,
         Command::Config(_) => print!("{}", config.redacted().to_toml()),
+        Command::Worker => worker::run(config)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -133,6 +133,8 @@ async fn serve(core: Arc<Core>, config: &Config, demo: Option<DemoAccess>) -> an
     // died is taken over by another (or by this one after a restart).
     core.spawn_import_worker();
     core.spawn_duplicate_worker();
+    // Background jobs (and recurring schedules) run here unless left to `relata worker`.
+    super::worker::start(&core, config).await;
     let app = relata_api::router_with(core.clone(), opts, relata_web::router(core));
     let (stop, stopped) = oneshot::channel::<()>();
     let server = axum::serve(
@@ -191,7 +193,7 @@ async fn serve(core: Arc<Core>, config: &Config, demo: Option<DemoAccess>) -> an
 /// The handlers are registered when this is called, not when the future is first polled:
 /// `serve` calls it before announcing the address, so a signal sent the moment "listening"
 /// appears is never left to the default action (which would kill the process uncleanly).
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
+pub(super) fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

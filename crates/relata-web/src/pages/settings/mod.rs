@@ -1,10 +1,12 @@
 //! Settings for administrators: objects and fields (with page layouts and org-wide
-//! defaults), users, roles and teams, permission sets, sharing rules, and the audit log.
+//! defaults), users, roles and teams, permission sets, sharing rules, the audit log, and
+//! background jobs with their schedules.
 //! Every page checks the capability it needs here, and every change goes through the same
 //! relata-core service as the admin API, which checks it again.
 
 pub mod audit;
 pub mod duplicate_review;
+pub mod jobs;
 pub mod matching;
 pub mod objects;
 pub mod org;
@@ -50,6 +52,7 @@ const TABS: &[(&str, &str, Capability)] = &[
         Capability::ManageMetadata,
     ),
     ("/settings/audit", "settings.audit", Capability::ViewAudit),
+    ("/settings/jobs", "jobs.title", Capability::ManageAutomation),
 ];
 
 /// The chrome of a settings page under `tab` and the settings tabs this admin may use, if

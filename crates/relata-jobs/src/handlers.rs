@@ -1,0 +1,119 @@
+//! What runs a job: one handler per kind (`relata_core::jobs::kind`). A handler may run more
+//! than once for one job (a worker that died after the work but before recording it), so
+//! each is idempotent: what it does a second time changes nothing, or is keyed so that it
+//! happens once.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use relata_core::Core;
+use relata_core::jobs::{Job, kind};
+
+/// Why a try failed.
+#[derive(Debug, Clone)]
+pub enum JobError {
+    /// Worth trying again later (a server down, a timeout).
+    Retry(String),
+    /// No retry will help (the payload names nothing that exists): dead-lettered at once.
+    Permanent(String),
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobError::Retry(m) | JobError::Permanent(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<relata_core::CoreError> for JobError {
+    fn from(e: relata_core::CoreError) -> Self {
+        use relata_core::CoreError as E;
+        match e {
+            // the database or the network: may be back on the next try
+            E::Unavailable(_) | E::Internal(_) | E::Conflict { .. } => {
+                JobError::Retry(e.to_string())
+            }
+            other => JobError::Permanent(other.to_string()),
+        }
+    }
+}
+
+/// The future a handler's run is.
+pub type Running<'a> = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send + 'a>>;
+
+/// Runs the jobs of one kind.
+pub trait Handler: Send + Sync {
+    fn run<'a>(&'a self, core: &'a Core, job: &'a Job) -> Running<'a>;
+}
+
+/// Handlers by kind.
+#[derive(Clone, Default)]
+pub struct Handlers {
+    by_kind: HashMap<String, Arc<dyn Handler>>,
+}
+
+impl Handlers {
+    /// The handler of every kind `relata_core` enqueues.
+    pub fn standard() -> Handlers {
+        let mut h = Handlers::default();
+        h.add(kind::PURGE_JOBS, Arc::new(PurgeJobs));
+        h.add(kind::NOOP, Arc::new(Noop));
+        h
+    }
+
+    /// Adds (or replaces) the handler of `kind`.
+    pub fn add(&mut self, kind: &str, handler: Arc<dyn Handler>) {
+        self.by_kind.insert(kind.to_owned(), handler);
+    }
+
+    pub fn get(&self, kind: &str) -> Option<&Arc<dyn Handler>> {
+        self.by_kind.get(kind)
+    }
+
+    /// The kinds handled: a worker claims only these.
+    pub fn kinds(&self) -> Vec<String> {
+        let mut k: Vec<String> = self.by_kind.keys().cloned().collect();
+        k.sort();
+        k
+    }
+}
+
+/// `jobs.purge`: finished jobs past their retention go.
+struct PurgeJobs;
+
+impl Handler for PurgeJobs {
+    fn run<'a>(&'a self, core: &'a Core, _job: &'a Job) -> Running<'a> {
+        Box::pin(async move {
+            let n = core.purge_finished_jobs().await?;
+            if n > 0 {
+                tracing::info!(removed = n, "finished jobs past retention removed");
+            }
+            Ok(())
+        })
+    }
+}
+
+/// `noop`: nothing.
+struct Noop;
+
+impl Handler for Noop {
+    fn run<'a>(&'a self, _core: &'a Core, _job: &'a Job) -> Running<'a> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_the_core_enqueues_has_a_handler() {
+        let handlers = Handlers::standard();
+        for k in kind::ALL {
+            assert!(handlers.get(k).is_some(), "no handler for {k}");
+        }
+    }
+}

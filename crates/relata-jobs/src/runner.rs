@@ -1,0 +1,287 @@
+//! The worker loop. One runner per process claims due jobs in batches (as many as it has free
+//! slots), runs them at once up to its concurrency, and records the outcomes of all the jobs
+//! that ended since the last write in one write. While jobs run, their leases are extended;
+//! a runner that dies leaves leases that run out, and another runner claims those jobs again.
+//! Between batches it fires the recurring schedules that are due.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::task::JoinSet;
+
+use relata_core::jobs::Job;
+use relata_core::{Core, CoreError};
+use relata_domain::schedule::backoff;
+use relata_store::jobs::{self as queue, Outcome};
+
+use crate::handlers::{Handlers, JobError};
+
+/// How a runner works.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// How long a claimed job stays the runner's without a heartbeat.
+    pub lease: Duration,
+    /// How often the runner looks for due jobs when nothing wakes it (jobs enqueued by other
+    /// processes, delayed jobs coming due, schedules).
+    pub poll: Duration,
+    /// The wait after a first failed try; doubled per try …
+    pub retry_base: Duration,
+    /// … up to this.
+    pub retry_cap: Duration,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            lease: Duration::from_secs(300),
+            poll: Duration::from_secs(1),
+            retry_base: Duration::from_secs(10),
+            retry_cap: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+/// Claims and runs jobs for one process.
+pub struct Runner {
+    core: Arc<Core>,
+    handlers: Handlers,
+    kinds: Vec<String>,
+    opts: RunnerOptions,
+    /// Names this runner in `locked_by`: unique per process and runner.
+    id: String,
+}
+
+/// What became of one try, to be recorded.
+struct Ended {
+    job: Job,
+    outcome: Outcome,
+}
+
+impl Runner {
+    pub fn new(core: Arc<Core>, handlers: Handlers, opts: RunnerOptions) -> Arc<Runner> {
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        Arc::new(Runner {
+            core,
+            kinds: handlers.kinds(),
+            handlers,
+            opts,
+            id,
+        })
+    }
+
+    /// Runs until the runtime stops: the process's workers.
+    pub fn spawn(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let runner = self.clone();
+        tokio::spawn(async move {
+            tracing::info!(worker = %runner.id, concurrency = runner.opts.concurrency, kinds = ?runner.kinds, "job worker started");
+            loop {
+                if let Err(e) = runner.work().await {
+                    tracing::error!(error = %e, "job worker: retrying in a moment");
+                    tokio::time::sleep(runner.opts.poll).await;
+                }
+            }
+        })
+    }
+
+    /// Runs every job that is due now, and any they or due schedules enqueue for now, until
+    /// none is left; answers how many tries ran. Tests drive the queue with this and a
+    /// manual clock: a job delayed by days runs as soon as the clock has moved past it.
+    pub async fn run_due(&self) -> Result<usize, CoreError> {
+        let mut ran = 0;
+        loop {
+            self.core.fire_due_schedules().await?;
+            let jobs = self.claim(self.opts.concurrency).await?;
+            if jobs.is_empty() {
+                return Ok(ran);
+            }
+            ran += jobs.len();
+            let mut running = JoinSet::new();
+            for job in jobs {
+                running.spawn(self.clone_for_task().run_one(job));
+            }
+            let ended: Vec<Ended> = running.join_all().await;
+            self.record(ended).await?;
+        }
+    }
+
+    /// The loop of [`Runner::spawn`], until an error.
+    async fn work(self: &Arc<Self>) -> Result<(), CoreError> {
+        let mut running: JoinSet<Ended> = JoinSet::new();
+        let mut heartbeat = tokio::time::interval(self.opts.lease / 3);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_schedules = tokio::time::Instant::now() - self.opts.poll;
+        loop {
+            if last_schedules.elapsed() >= self.opts.poll {
+                self.core.fire_due_schedules().await?;
+                last_schedules = tokio::time::Instant::now();
+            }
+            let free = self.opts.concurrency.saturating_sub(running.len());
+            let claimed = if free > 0 {
+                self.claim(free).await?
+            } else {
+                Vec::new()
+            };
+            let full = claimed.len() == free;
+            for job in claimed {
+                running.spawn(self.clone_for_task().run_one(job));
+            }
+            if full && free > 0 {
+                continue; // there may be more waiting: claim again before waiting
+            }
+            if running.is_empty() {
+                // nothing to do: wait for an enqueue here, or look again after a while
+                let woken = self.core.job_enqueued();
+                let _ = tokio::time::timeout(self.opts.poll, woken).await;
+                continue;
+            }
+            let has_room = running.len() < self.opts.concurrency;
+            tokio::select! {
+                done = running.join_next() => {
+                    let mut ended: Vec<Ended> = done.into_iter().filter_map(|r| r.ok()).collect();
+                    while let Some(more) = running.try_join_next() {
+                        ended.extend(more.ok());
+                    }
+                    self.record(ended).await?;
+                }
+                _ = heartbeat.tick() => self.extend_leases().await?,
+                // a free slot: new work enqueued here, or come due, is claimed without
+                // waiting for a running job to end
+                _ = self.core.job_enqueued(), if has_room => {}
+                _ = tokio::time::sleep(self.opts.poll), if has_room => {}
+            }
+        }
+    }
+
+    fn clone_for_task(&self) -> TaskRunner {
+        TaskRunner {
+            core: self.core.clone(),
+            handlers: self.handlers.clone(),
+            opts: self.opts.clone(),
+        }
+    }
+
+    async fn claim(&self, limit: usize) -> Result<Vec<Job>, CoreError> {
+        let now = self.core.clock.now();
+        let lease_until = now + chrono::Duration::from_std(self.opts.lease).unwrap_or_default();
+        let (worker, kinds) = (self.id.clone(), self.kinds.clone());
+        self.core
+            .store
+            .write(move |conn| {
+                Ok::<_, CoreError>(queue::claim(
+                    conn,
+                    &worker,
+                    &kinds,
+                    now,
+                    lease_until,
+                    limit,
+                )?)
+            })
+            .await
+    }
+
+    /// Records the outcomes of ended tries in one write. A try whose lease another runner
+    /// took over meanwhile is not recorded: that runner's try counts.
+    async fn record(&self, ended: Vec<Ended>) -> Result<(), CoreError> {
+        if ended.is_empty() {
+            return Ok(());
+        }
+        let now = self.core.clock.now();
+        let worker = self.id.clone();
+        let lost = self
+            .core
+            .store
+            .write(move |conn| {
+                let mut lost = Vec::new();
+                for e in &ended {
+                    if !queue::finish(conn, e.job.id, &worker, &e.outcome, now)? {
+                        lost.push(e.job.id);
+                    }
+                    match &e.outcome {
+                        Outcome::Done => {}
+                        Outcome::Retry { error, at } => tracing::warn!(job = %e.job.id, kind = %e.job.kind, attempt = e.job.attempts, retry_at = %at, error = %error, "job failed; will retry"),
+                        Outcome::Dead { error } => tracing::error!(job = %e.job.id, kind = %e.job.kind, attempt = e.job.attempts, error = %error, "job failed for good (dead letter)"),
+                    }
+                }
+                Ok::<_, CoreError>(lost)
+            })
+            .await?;
+        for id in lost {
+            tracing::warn!(job = %id, "job's lease had run out: its outcome is another worker's");
+        }
+        Ok(())
+    }
+
+    async fn extend_leases(&self) -> Result<(), CoreError> {
+        let until =
+            self.core.clock.now() + chrono::Duration::from_std(self.opts.lease).unwrap_or_default();
+        let worker = self.id.clone();
+        // every job this runner holds: those running, and none other is `locked_by` it
+        self.core
+            .store
+            .write(move |conn| {
+                let mut sql = relata_store::Sql::new(conn.dialect());
+                sql.push("SELECT id FROM sys_jobs WHERE status = 'running' AND locked_by = ");
+                sql.param(relata_store::SqlValue::Text(worker.clone()));
+                let ids: Vec<uuid::Uuid> = conn
+                    .query(&sql.text, &sql.params)?
+                    .iter()
+                    .filter_map(|r| r[0].as_uuid())
+                    .collect();
+                Ok::<_, CoreError>(queue::extend_lease(conn, &ids, &worker, until)?)
+            })
+            .await
+    }
+}
+
+/// What a spawned try needs (a `Runner` is shared; a task owns this).
+struct TaskRunner {
+    core: Arc<Core>,
+    handlers: Handlers,
+    opts: RunnerOptions,
+}
+
+impl TaskRunner {
+    /// One try of `job`: its handler's outcome, a panic counted as a failed try.
+    async fn run_one(self, job: Job) -> Ended {
+        let result = match self.handlers.get(&job.kind) {
+            None => Err(JobError::Permanent(format!(
+                "no handler for jobs of kind '{}'",
+                job.kind
+            ))),
+            Some(handler) => {
+                let run = std::panic::AssertUnwindSafe(handler.run(&self.core, &job));
+                match run.catch_unwind().await {
+                    Ok(r) => r,
+                    Err(_) => Err(JobError::Retry("the handler panicked".into())),
+                }
+            }
+        };
+        let outcome = match result {
+            Ok(()) => Outcome::Done,
+            Err(JobError::Permanent(error)) => Outcome::Dead { error },
+            Err(JobError::Retry(error)) if job.attempts >= job.max_attempts => Outcome::Dead {
+                error: format!("{error} (after {} tries)", job.attempts),
+            },
+            Err(JobError::Retry(error)) => {
+                let wait = backoff(
+                    job.attempts.max(1) as u32,
+                    self.opts.retry_base,
+                    self.opts.retry_cap,
+                    rand::random::<f64>(),
+                );
+                let at =
+                    self.core.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                Outcome::Retry { error, at }
+            }
+        };
+        Ended { job, outcome }
+    }
+}

@@ -331,6 +331,13 @@ impl Core {
     /// times (the server was down) fires once, not once per missed time. Answers how many fired.
     pub async fn fire_due_schedules(&self) -> Result<usize, CoreError> {
         let now = self.clock.now();
+        let any = self
+            .store
+            .read(move |conn| Ok::<_, CoreError>(jobs::any_schedule_due(conn, now)?))
+            .await?;
+        if !any {
+            return Ok(0);
+        }
         self.store
             .write(move |conn| {
                 let due = jobs::due_schedules(conn, now)?;
@@ -388,6 +395,8 @@ pub mod kind {
     pub const PURGE_JOBS: &str = "jobs.purge";
     /// Does nothing: for measuring the queue itself, and for trying a schedule out.
     pub const NOOP: &str = "noop";
+    /// An activity's reminder is due (`crate::reminders`).
+    pub const REMINDER: &str = "reminder.due";
 
-    pub const ALL: &[&str] = &[PURGE_JOBS, NOOP];
+    pub const ALL: &[&str] = &[PURGE_JOBS, NOOP, REMINDER];
 }

@@ -24,6 +24,7 @@ pub mod mail;
 pub mod meta_admin;
 pub mod notifications;
 pub mod records;
+pub mod reminders;
 pub mod search;
 pub mod tags;
 pub mod timeline;

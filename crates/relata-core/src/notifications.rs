@@ -61,6 +61,38 @@ pub fn append(
     Ok(())
 }
 
+/// Appends a notification with a given id unless one with that id exists (a job run twice
+/// notifies once). Answers whether it was appended.
+#[allow(clippy::too_many_arguments)]
+pub fn append_once(
+    conn: &mut dyn Conn,
+    id: Uuid,
+    user: Uuid,
+    kind: &str,
+    object: Option<&str>,
+    record: Option<Uuid>,
+    detail: Json,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, CoreError> {
+    let n = conn.execute(
+        &format!(
+            "INSERT INTO sys_notifications (id, user_id, kind, object, record_id, actor_id, detail, created_at) VALUES ({}) ON CONFLICT DO NOTHING",
+            placeholders(conn.dialect(), 1, 8)
+        ),
+        &[
+            SqlValue::Uuid(id),
+            SqlValue::Uuid(user),
+            SqlValue::Text(kind.to_owned()),
+            object.map(|o| SqlValue::Text(o.to_owned())).unwrap_or(SqlValue::Null),
+            record.map(SqlValue::Uuid).unwrap_or(SqlValue::Null),
+            SqlValue::Null,
+            SqlValue::Json(detail),
+            SqlValue::Timestamp(at),
+        ],
+    )?;
+    Ok(n == 1)
+}
+
 /// A record now owned by `owner`, given by someone else: tell them.
 pub fn assigned(
     conn: &mut dyn Conn,

@@ -143,6 +143,15 @@ pub fn reports_to() -> FieldDef {
     lookup("reports_to_id", "Reports to", "contact")
 }
 
+/// When the owner of an activity is reminded of it, in the app and by email. Any object
+/// with a date-and-time field of this name gets reminders (`relata_core::reminders`).
+pub fn reminder_at() -> FieldDef {
+    filterable(typed(REMINDER_FIELD, "Reminder", FieldType::Datetime))
+}
+
+/// The name of the reminder field.
+pub const REMINDER_FIELD: &str = "reminder_at";
+
 /// The part a contact plays in the customer's buying decision (决策链).
 pub fn decision_role() -> FieldDef {
     tracked(picklist("decision_role", "Decision role", DECISION_ROLES))
@@ -332,6 +341,7 @@ fn task() -> ObjectDef {
                 &[("high", "High"), ("normal", "Normal"), ("low", "Low")],
             ),
             filterable(typed("due_date", "Due date", FieldType::Date)),
+            reminder_at(),
             lookup("account_id", "Account", "account"),
             lookup("contact_id", "Contact", "contact"),
             lookup("lead_id", "Lead", "lead"),

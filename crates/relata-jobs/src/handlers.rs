@@ -61,6 +61,7 @@ impl Handlers {
         let mut h = Handlers::default();
         h.add(kind::PURGE_JOBS, Arc::new(PurgeJobs));
         h.add(kind::NOOP, Arc::new(Noop));
+        h.add(kind::REMINDER, Arc::new(Reminder));
         h
     }
 
@@ -91,6 +92,18 @@ impl Handler for PurgeJobs {
             if n > 0 {
                 tracing::info!(removed = n, "finished jobs past retention removed");
             }
+            Ok(())
+        })
+    }
+}
+
+/// `reminder.due`: an activity's owner is reminded, unless the reminder no longer stands.
+struct Reminder;
+
+impl Handler for Reminder {
+    fn run<'a>(&'a self, core: &'a Core, job: &'a Job) -> Running<'a> {
+        Box::pin(async move {
+            core.fire_reminder(&job.payload).await?;
             Ok(())
         })
     }

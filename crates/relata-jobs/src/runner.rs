@@ -170,6 +170,15 @@ impl Runner {
 
     async fn claim(&self, limit: usize) -> Result<Vec<Job>, CoreError> {
         let now = self.core.clock.now();
+        let kinds = self.kinds.clone();
+        let any = self
+            .core
+            .store
+            .read(move |conn| Ok::<_, CoreError>(queue::any_due(conn, &kinds, now)?))
+            .await?;
+        if !any {
+            return Ok(Vec::new());
+        }
         let lease_until = now + chrono::Duration::from_std(self.opts.lease).unwrap_or_default();
         let (worker, kinds) = (self.id.clone(), self.kinds.clone());
         self.core

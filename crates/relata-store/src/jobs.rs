@@ -217,6 +217,41 @@ pub fn enqueue(
     Ok((conn.execute(&sql.text, &sql.params)? == 1).then_some(id))
 }
 
+/// Whether any job of `kinds` could be claimed at `now`: a cheap read, so that idle workers
+/// polling the queue do not open a write transaction every time they look.
+pub fn any_due(
+    conn: &mut dyn Conn,
+    kinds: &[String],
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    if kinds.is_empty() {
+        return Ok(false);
+    }
+    let mut sql = Sql::new(conn.dialect());
+    sql.push("SELECT 1 FROM sys_jobs WHERE ((status = 'queued' AND run_at <= ");
+    sql.param(SqlValue::Timestamp(now));
+    sql.push(") OR (status = 'running' AND locked_until < ");
+    sql.param(SqlValue::Timestamp(now));
+    sql.push(")) AND kind IN (");
+    for (i, k) in kinds.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.param(SqlValue::Text(k.clone()));
+    }
+    sql.push(") LIMIT 1");
+    Ok(conn.query_one(&sql.text, &sql.params)?.is_some())
+}
+
+/// Whether any enabled schedule is due at `now` (a read, as [`any_due`]).
+pub fn any_schedule_due(conn: &mut dyn Conn, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let mut sql = Sql::new(conn.dialect());
+    sql.push("SELECT 1 FROM sys_schedules WHERE enabled = TRUE AND next_run_at <= ");
+    sql.param(SqlValue::Timestamp(now));
+    sql.push(" LIMIT 1");
+    Ok(conn.query_one(&sql.text, &sql.params)?.is_some())
+}
+
 /// Claims up to `limit` due jobs of `kinds` for `worker` until `lease_until`: queued jobs
 /// whose time has come, and running jobs whose lease ran out (their worker died). Each
 /// claim counts as a try.

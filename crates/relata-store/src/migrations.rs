@@ -65,6 +65,7 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             search_index::add_key_table,
         ),
         (18, "job queue and recurring schedules", jobs::create_tables),
+        (19, "tasks: reminders", add_task_reminders),
     ]
 }
 
@@ -782,6 +783,10 @@ fn add_account_china_fields(conn: &mut dyn Conn) -> Result<(), StoreError> {
             relata_domain::standard::province(),
         ],
     )
+}
+
+fn add_task_reminders(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    add_standard_fields(conn, "task", vec![relata_domain::standard::reminder_at()])
 }
 
 fn add_contact_decision_fields(conn: &mut dyn Conn) -> Result<(), StoreError> {

@@ -229,6 +229,7 @@ pub fn insert(
     // Field history records changes; a new record's initial values are in its `created`
     // event, so writing them again per tracked field would only add rows to every insert.
     search::index_record(side, object, &record, Indexing::Created);
+    crate::reminders::schedule(conn, object, None, &record, now)?;
     let changes: Map<String, Json> = object
         .live_fields()
         .filter(|f| !f.system)
@@ -316,6 +317,7 @@ pub fn update(
         .map(|(name, value)| (name.clone(), current.get(name).to_json(), value.to_json()))
         .collect();
     write_history(conn, object, id, actor, now, &tracked)?;
+    crate::reminders::schedule(conn, object, Some(&current), &record, now)?;
     let changed_names: Vec<&str> = changed.iter().map(|(n, _)| n.as_str()).collect();
     search::index_record(side, object, &record, Indexing::Changed(&changed_names));
     let diff: Map<String, Json> = changed

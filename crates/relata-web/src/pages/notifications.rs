@@ -9,6 +9,7 @@ use axum::response::Response;
 use uuid::Uuid;
 
 use relata_core::notifications::{ASSIGNED, TRANSFERRED};
+use relata_core::reminders::NOTIFICATION as REMINDER;
 
 use super::{Chrome, html, see_other};
 use crate::error::WebError;
@@ -105,6 +106,37 @@ pub async fn page(State(state): State<WebState>, viewer: Viewer) -> Result<Respo
                     ),
                     None,
                 ),
+                REMINDER => {
+                    let at = n.detail["at"]
+                        .as_str()
+                        .and_then(relata_domain::value::parse_datetime)
+                        .map(|t| viewer.fmt.datetime(&t))
+                        .unwrap_or_default();
+                    // the name as the viewer may see it now, never as the job wrote it
+                    match n
+                        .record_id
+                        .and_then(|r| names.get(&r).map(|name| (r, name)))
+                    {
+                        Some((r, name)) => (
+                            tr.tf(
+                                "notifications.reminder",
+                                &[
+                                    ("object", &object_label(&n.object)),
+                                    ("name", name),
+                                    ("at", &at),
+                                ],
+                            ),
+                            n.object.as_ref().map(|o| format!("/o/{o}/{r}")),
+                        ),
+                        None => (
+                            tr.tf(
+                                "notifications.reminder_hidden",
+                                &[("object", &object_label(&n.object)), ("at", &at)],
+                            ),
+                            None,
+                        ),
+                    }
+                }
                 other => (other.to_owned(), None),
             };
             Item {

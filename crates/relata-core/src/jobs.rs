@@ -386,6 +386,16 @@ impl Core {
     }
 }
 
+/// An id derived from `seed`: the same seed, the same id — what makes a job's effect happen
+/// once when the job runs twice (a notification, a Message-ID).
+pub fn derived_id(seed: &str) -> Uuid {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(seed.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
 /// How long done and cancelled jobs are kept for the admin page.
 pub const FINISHED_JOB_RETENTION_DAYS: i64 = 14;
 
@@ -397,6 +407,8 @@ pub mod kind {
     pub const NOOP: &str = "noop";
     /// An activity's reminder is due (`crate::reminders`).
     pub const REMINDER: &str = "reminder.due";
+    /// A queued mail is sent (`crate::mail`).
+    pub const EMAIL: &str = "email.send";
 
-    pub const ALL: &[&str] = &[PURGE_JOBS, NOOP, REMINDER];
+    pub const ALL: &[&str] = &[PURGE_JOBS, NOOP, REMINDER, EMAIL];
 }

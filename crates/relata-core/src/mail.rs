@@ -1,6 +1,16 @@
-//! The mailer port: how services send email without knowing how. The SMTP adapter arrives
-//! with the automation work; until one is configured, [`NoMailer`] refuses and the service
-//! says so in its log. Tests plug in a [`CapturingMailer`].
+//! The mailer port: how services send email without knowing how. [`SmtpMailer`] sends
+//! through an SMTP server (`smtp_url`); until one is configured, [`NoMailer`] refuses and
+//! the service says so in its log. Tests plug in a [`CapturingMailer`].
+//!
+//! Services do not send from a request: they queue an `email.send` job in the transaction
+//! of the change the mail is about ([`Core::queue_mail`]), so a mail server that is down
+//! delays the mail — the job is retried with a growing wait — and never loses it. The one
+//! exception is a message carrying a secret (a password-reset code), which is sent at once
+//! and never written to the queue.
+
+use crate::Core;
+use crate::error::CoreError;
+use serde_json::{Value as Json, json};
 
 use std::sync::Mutex;
 
@@ -10,11 +20,18 @@ pub struct Mail {
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// The Message-ID, `<…@…>`: the same for every try of one queued mail.
+    pub message_id: Option<String>,
 }
 
 pub trait Mailer: Send + Sync {
-    /// Sends or queues `mail`; the error is for the log.
+    /// Sends `mail`; the error is for the log (and the job's last error).
     fn send(&self, mail: Mail) -> Result<(), String>;
+
+    /// Whether mail can be sent at all (false: no server configured, nothing is queued).
+    fn configured(&self) -> bool {
+        true
+    }
 }
 
 /// No mail server configured: every send fails.
@@ -23,6 +40,62 @@ pub struct NoMailer;
 impl Mailer for NoMailer {
     fn send(&self, _mail: Mail) -> Result<(), String> {
         Err("no mail server is configured".into())
+    }
+
+    fn configured(&self) -> bool {
+        false
+    }
+}
+
+/// Queues `mail` inside the caller's write, sent by an `email.send` job after commit; `key`
+/// makes it one mail however often the change is replayed. The caller checks first that a
+/// mail server is configured ([`Core::mail_configured`]). Never for mail carrying a secret
+/// (the queue is visible to automation administrators).
+pub fn queue(
+    conn: &mut dyn relata_store::Conn,
+    mail: &Mail,
+    key: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), CoreError> {
+    let id = crate::jobs::derived_id(&format!("mail:{key}"));
+    let mut job = relata_store::jobs::NewJob::new(
+        crate::jobs::kind::EMAIL,
+        json!({"to": mail.to, "subject": mail.subject, "body": mail.body, "message_id": format!("<{id}@relata>")}),
+        now,
+    );
+    job.idempotency_key = Some(format!("mail:{key}"));
+    relata_store::jobs::enqueue(conn, &job, now)?;
+    Ok(())
+}
+
+impl Core {
+    /// Whether a mail server is configured (when not, nothing is queued).
+    pub fn mail_configured(&self) -> bool {
+        self.mailer().configured()
+    }
+
+    /// Sends a queued mail (the `email.send` job) on a blocking thread. A failure is
+    /// `Unavailable`, which the job retries.
+    pub async fn deliver_mail(&self, payload: &Json) -> Result<(), CoreError> {
+        let text = |k: &str| payload[k].as_str().map(str::to_owned);
+        let (Some(to), Some(subject), Some(body)) = (text("to"), text("subject"), text("body"))
+        else {
+            return Err(CoreError::BadRequest {
+                code: "bad_mail",
+                message: format!("a mail job without to, subject and body: {payload}"),
+            });
+        };
+        let mail = Mail {
+            to,
+            subject,
+            body,
+            message_id: text("message_id"),
+        };
+        let mailer = self.mailer();
+        tokio::task::spawn_blocking(move || mailer.send(mail))
+            .await
+            .map_err(|e| CoreError::Internal(format!("the mail task failed: {e}")))?
+            .map_err(CoreError::Unavailable)
     }
 }
 
@@ -45,5 +118,72 @@ impl Mailer for CapturingMailer {
             .unwrap_or_else(|p| p.into_inner())
             .push(mail);
         Ok(())
+    }
+}
+
+/// Sends through an SMTP server (lettre): `smtp://user:password@host:587?tls=required` for
+/// STARTTLS, `smtps://…:465` for TLS from the first byte, `smtp://host:25` for a relay on a
+/// trusted network. Blocking: call it from a blocking thread (the `email.send` job does).
+pub struct SmtpMailer {
+    transport: lettre::SmtpTransport,
+    from: lettre::message::Mailbox,
+}
+
+impl SmtpMailer {
+    /// The mailer for `url`, sending as `from` ("Relata <crm@example.com>"). The error names
+    /// what is wrong, for the operator.
+    pub fn new(url: &str, from: &str) -> Result<SmtpMailer, String> {
+        let transport = lettre::SmtpTransport::from_url(url)
+            .map_err(|e| format!("smtp_url: {e}"))?
+            .timeout(Some(std::time::Duration::from_secs(30)))
+            .build();
+        let from = from.parse().map_err(|e| {
+            format!("mail_from '{from}' is not an address such as Relata <crm@example.com>: {e}")
+        })?;
+        Ok(SmtpMailer { transport, from })
+    }
+}
+
+impl Mailer for SmtpMailer {
+    fn send(&self, mail: Mail) -> Result<(), String> {
+        let to: lettre::message::Mailbox = mail
+            .to
+            .parse()
+            .map_err(|e| format!("'{}' is not an address: {e}", mail.to))?;
+        let mut builder = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject);
+        if let Some(id) = mail.message_id {
+            // the same id on every try: a receiver that got a try whose answer was lost can
+            // tell the next one is the same message
+            builder = builder.message_id(Some(id));
+        }
+        let message = builder
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(mail.body)
+            .map_err(|e| format!("cannot build the message: {e}"))?;
+        lettre::Transport::send(&self.transport, &message)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_mail_settings_name_the_setting() {
+        let e = SmtpMailer::new("http://mail.example.com", "Relata <crm@example.com>")
+            .err()
+            .unwrap_or_default();
+        assert!(e.starts_with("smtp_url:"), "{e}");
+        let e = SmtpMailer::new("smtp://127.0.0.1:2525", "not an address")
+            .err()
+            .unwrap_or_default();
+        assert!(e.starts_with("mail_from"), "{e}");
+        assert!(SmtpMailer::new("smtp://127.0.0.1:2525", "Relata <crm@example.com>").is_ok());
+        assert!(SmtpMailer::new("smtps://u:p@smtp.example.com:465", "crm@example.com").is_ok());
     }
 }

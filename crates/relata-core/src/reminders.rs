@@ -7,7 +7,6 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
-use sha2::Digest;
 use uuid::Uuid;
 
 use relata_domain::meta::{FieldType, ObjectDef};
@@ -87,15 +86,12 @@ impl Due {
 
     /// The notification's id: one per record and reminder time.
     fn notification_id(&self) -> Uuid {
-        let digest = sha2::Sha256::digest(format!(
+        crate::jobs::derived_id(&format!(
             "reminder:{}:{}:{}",
             self.object,
             self.record_id,
             self.at.to_rfc3339()
-        ));
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(&digest[..16]);
-        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+        ))
     }
 }
 
@@ -137,7 +133,8 @@ impl Core {
         let notification = due.notification_id();
         let detail = json!({"name": name, "at": due.at.to_rfc3339()});
         let object_name = due.object.clone();
-        let (first, recipient) = self
+        let (object_def, at, mail_on) = (object.clone(), due.at, self.mail_configured());
+        let first = self
             .store
             .write(move |conn| {
                 let first = crate::notifications::append_once(
@@ -150,20 +147,21 @@ impl Core {
                     detail,
                     now,
                 )?;
-                Ok::<_, CoreError>((first, recipient_of(conn, owner)?))
+                if first
+                    && mail_on
+                    && let Some((email, locale, zone)) = recipient_of(conn, owner)?
+                {
+                    let mail = reminder_mail(&object_def, &name, id, at, &email, &locale, &zone);
+                    // queued with the notification: both, or neither on a retry
+                    crate::mail::queue(conn, &mail, &notification.to_string(), now)?;
+                }
+                Ok::<_, CoreError>(first)
             })
             .await?;
-        if !first {
-            return Ok(false);
+        if first {
+            self.wake_job_workers();
         }
-        if let Some((email, locale, zone)) = recipient {
-            let mail = reminder_mail(&object, &name, id, due.at, &email, &locale, &zone);
-            if let Err(e) = self.mailer().send(mail) {
-                // the reminder is in the app; a mail server that is down does not undo it
-                tracing::warn!(error = %e, record = %id, "reminder mail not sent");
-            }
-        }
-        Ok(true)
+        Ok(first)
     }
 }
 
@@ -208,6 +206,7 @@ fn reminder_mail(
             to: to.to_owned(),
             subject: format!("提醒：{label}“{name}”"),
             body: format!("您设置的提醒时间已到（{when}）：{label}“{name}”。\n\n打开：{path}\n"),
+            message_id: None,
         }
     } else {
         Mail {
@@ -217,6 +216,7 @@ fn reminder_mail(
                 "Your reminder is due ({when}): {} “{name}”.\n\nOpen: {path}\n",
                 object.label
             ),
+            message_id: None,
         }
     }
 }

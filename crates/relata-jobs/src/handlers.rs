@@ -32,10 +32,10 @@ impl From<relata_core::CoreError> for JobError {
     fn from(e: relata_core::CoreError) -> Self {
         use relata_core::CoreError as E;
         match e {
-            // the database or the network: may be back on the next try
-            E::Unavailable(_) | E::Internal(_) | E::Conflict { .. } => {
-                JobError::Retry(e.to_string())
-            }
+            // the database or the network: may be back on the next try (the job's last
+            // error, seen by administrators, keeps the cause)
+            E::Unavailable(m) | E::Internal(m) => JobError::Retry(m),
+            E::Conflict { .. } => JobError::Retry(e.to_string()),
             other => JobError::Permanent(other.to_string()),
         }
     }
@@ -62,6 +62,7 @@ impl Handlers {
         h.add(kind::PURGE_JOBS, Arc::new(PurgeJobs));
         h.add(kind::NOOP, Arc::new(Noop));
         h.add(kind::REMINDER, Arc::new(Reminder));
+        h.add(kind::EMAIL, Arc::new(SendMail));
         h
     }
 
@@ -104,6 +105,19 @@ impl Handler for Reminder {
     fn run<'a>(&'a self, core: &'a Core, job: &'a Job) -> Running<'a> {
         Box::pin(async move {
             core.fire_reminder(&job.payload).await?;
+            Ok(())
+        })
+    }
+}
+
+/// `email.send`: a queued mail goes to the mail server; a server that is down or refuses is
+/// a failed try, retried later.
+struct SendMail;
+
+impl Handler for SendMail {
+    fn run<'a>(&'a self, core: &'a Core, job: &'a Job) -> Running<'a> {
+        Box::pin(async move {
+            core.deliver_mail(&job.payload).await?;
             Ok(())
         })
     }

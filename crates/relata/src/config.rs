@@ -51,6 +51,8 @@ pub struct Config {
     pub attachments_dir: String,
     pub shutdown_grace_secs: u64,
     pub job_workers: usize,
+    pub smtp_url: String,
+    pub mail_from: String,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -81,6 +83,8 @@ impl Default for Config {
             attachments_dir: String::new(),
             shutdown_grace_secs: 30,
             job_workers: 16,
+            smtp_url: String::new(),
+            mail_from: "Relata <relata@localhost>".into(),
             log: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -160,6 +164,14 @@ const DOCS: &[(&str, &str)] = &[
     (
         "job_workers",
         "Background jobs one process runs at once (`relata serve` and `relata worker`); 0: `relata serve` runs none, leaving them to `relata worker` processes.",
+    ),
+    (
+        "smtp_url",
+        "Outgoing mail server: smtp://USER:PASSWORD@HOST:587?tls=required (STARTTLS), smtps://USER:PASSWORD@HOST:465 (TLS), smtp://HOST:25 (a relay); empty: no mail is sent.",
+    ),
+    (
+        "mail_from",
+        "The sender of Relata's mail, e.g. \"Relata CRM <crm@example.com>\".",
     ),
     (
         "log",
@@ -405,6 +417,7 @@ impl Config {
     pub fn redacted(&self) -> Config {
         Config {
             database_url: redact_url(&self.database_url),
+            smtp_url: redact_url(&self.smtp_url),
             ..self.clone()
         }
     }

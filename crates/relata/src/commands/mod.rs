@@ -61,7 +61,7 @@ pub fn core_error(e: CoreError) -> anyhow::Error {
 
 /// Opens (and migrates) the configured database and loads its metadata.
 pub fn open_core(config: &Config) -> anyhow::Result<Arc<Core>> {
-    Core::open(
+    let core = Core::open(
         &config.store_options(),
         Arc::new(SystemClock),
         config.settings(),
@@ -72,7 +72,13 @@ pub fn open_core(config: &Config) -> anyhow::Result<Arc<Core>> {
             "cannot open the database {}",
             redact_url(&config.database_url)
         )
-    })
+    })?;
+    if !config.smtp_url.trim().is_empty() {
+        let mailer = relata_core::mail::SmtpMailer::new(config.smtp_url.trim(), &config.mail_from)
+            .map_err(|e| anyhow::anyhow!("the mail settings are wrong: {e}"))?;
+        core.set_mailer(Arc::new(mailer));
+    }
+    Ok(core)
 }
 
 /// The bootstrap administrator acting through `source` (created on first use).

@@ -106,6 +106,24 @@ async fn a_blocking_rule_refuses_creates_and_edits_that_make_a_duplicate() {
     )
     .await
     .assert_status(200);
+    // two records of one call that duplicate each other are refused as well, naming both
+    let twins = app
+        .post(
+            "/api/v1/records/contact/bulk",
+            &json!({"key": "id", "records": [
+                {"name": "王芳", "email": "wang.fang@example.cn"},
+                {"name": "赵强", "email": "zhao@example.cn"},
+                {"name": "王 芳", "email": "Wang.Fang+crm@example.cn"}
+            ]}),
+        )
+        .await;
+    twins.assert_problem(409, "duplicate_blocked");
+    assert!(
+        twins.text.contains("records[2]") && twins.text.contains("records[0]"),
+        "{}",
+        twins.text
+    );
+    assert_eq!(common::count(&app, "contact").await, 2, "nothing written");
 
     // switched off: no duplicates at all, creates pass
     let mut off = email_rule("block");

@@ -11,18 +11,14 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use relata_core::Actor;
 use relata_core::records::merge::MergeOutcome;
-use relata_core::{Actor, CoreError};
 use relata_domain::dedupe::merge::MergeStrategy;
 
 use crate::json::ApiJson;
 use crate::params::{query_map, usize_param};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
-
-fn id_of(what: &str, raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| CoreError::not_found(format!("{what} {raw}")).into())
-}
 
 fn outcome_json(o: &MergeOutcome) -> serde_json::Value {
     json!({
@@ -81,7 +77,7 @@ pub async fn get_job(
 ) -> ApiResult<Response> {
     let job = state
         .core
-        .duplicate_job(&actor, id_of("duplicate job", &id)?)
+        .duplicate_job(&actor, crate::params::path_id("duplicate job", &id)?)
         .await?;
     Ok(axum::Json(job).into_response())
 }
@@ -107,7 +103,7 @@ pub async fn list_groups(
             "is open, merged or dismissed",
         )));
     }
-    let job = id_of("duplicate job", &id)?;
+    let job = crate::params::path_id("duplicate job", &id)?;
     let limit = usize_param(&params, "limit")?.unwrap_or(50);
     let offset = usize_param(&params, "offset")?.unwrap_or(0);
     let groups = state
@@ -158,7 +154,7 @@ pub async fn merge_group(
         .core
         .merge_duplicate_group(
             &actor,
-            id_of("duplicate group", &id)?,
+            crate::params::path_id("duplicate group", &id)?,
             body.survivor,
             body.strategy,
         )
@@ -176,7 +172,7 @@ pub async fn dismiss_group(
 ) -> ApiResult<StatusCode> {
     state
         .core
-        .dismiss_duplicate_group(&actor, id_of("duplicate group", &id)?)
+        .dismiss_duplicate_group(&actor, crate::params::path_id("duplicate group", &id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,8 +11,8 @@ use serde_json::{Value as Json, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use relata_core::Actor;
 use relata_core::lists::{ListChange, ListKind};
-use relata_core::{Actor, CoreError};
 use relata_domain::filter::{Filter, compact, json as filter_json};
 use relata_domain::{FieldError, FieldErrorCode};
 
@@ -23,7 +23,7 @@ use crate::routes::tags::RecordIds;
 use crate::state::AppState;
 
 fn list_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| CoreError::not_found(format!("list {raw}")).into())
+    crate::params::path_id("list", raw)
 }
 
 /// A condition in the JSON form (an object) or the compact form (a string).

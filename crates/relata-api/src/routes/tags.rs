@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use relata_core::{Actor, CoreError};
+use relata_core::Actor;
 
 use crate::json::ApiJson;
 use crate::params::{path_id, query_map};
@@ -19,7 +19,7 @@ use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
 fn tag_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| CoreError::not_found(format!("tag {raw}")).into())
+    crate::params::path_id("tag", raw)
 }
 
 /// The tags of an object, by name, each with the number of live records carrying it that

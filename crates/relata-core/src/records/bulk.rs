@@ -89,6 +89,11 @@ impl Core {
             .store
             .read(move |conn| find_existing(conn, &obj, &field, &wanted, &Visibility::All))
             .await?;
+        // records of this call that share an email or phone with an earlier one of it: a
+        // call must not create two of the same customer either
+        let rule = MatchRule::of(object).filter(|r| r.action == RuleAction::Block);
+        let region = self.phone_region();
+        let mut earlier: HashMap<String, (usize, Record)> = HashMap::new();
         for (i, record) in records.iter().enumerate() {
             let Ok(values) = write::parse_input(object, record, &ctx, false, false) else {
                 continue; // its errors are reported by the write
@@ -108,6 +113,29 @@ impl Core {
                     .collect()
             });
             let itself = current.and_then(Record::id);
+            if let Some(rule) = &rule {
+                let mut whole = current.cloned().unwrap_or_default();
+                for (k, v) in &candidate.values {
+                    whole.set(k, v.clone());
+                }
+                for key in relata_domain::dedupe::candidate_keys(object, &whole) {
+                    match earlier.get(&key) {
+                        Some((j, other)) if rule.matches(&rule.score(&whole, other, &region)) => {
+                            return Err(CoreError::Conflict {
+                                code: "duplicate_blocked",
+                                message: format!(
+                                    "records[{i}]: a likely duplicate of records[{j}] of this call; the duplicate rule of '{}' blocks creating both",
+                                    object.name()
+                                ),
+                            });
+                        }
+                        Some(_) => {}
+                        None => {
+                            earlier.insert(key, (i, whole.clone()));
+                        }
+                    }
+                }
+            }
             self.refuse_blocked_duplicate(actor, object, &candidate, itself, changed.as_deref())
                 .await
                 .map_err(|e| match e {

@@ -31,6 +31,7 @@ use relata_core::Core;
 use routes::{
     admin, attachments, auth, changes, duplicate_jobs, duplicates, export, hierarchy, imports,
     jobs, lists, me, merge, meta, quality, records, search, system, tags, timeline, views,
+    webhooks,
 };
 use state::{AppState, TokenCache};
 
@@ -65,7 +66,7 @@ impl Default for ApiOptions {
         (name = "auth", description = "Signing in and out (browser sessions)"),
         (name = "me", description = "The signed-in user: profile, password, sessions, API tokens"),
         (name = "admin", description = "Users, roles, teams, permissions, sharing and the audit log"),
-        (name = "automation", description = "Background jobs (see, retry, cancel) and recurring schedules"),
+        (name = "automation", description = "Background jobs (see, retry, cancel), recurring schedules and outbound webhooks"),
         (name = "system", description = "Health of the server (public)"),
     ),
     modifiers(&BearerAuth)
@@ -154,6 +155,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::cancel_job))
         .routes(routes!(jobs::list_schedules))
         .routes(routes!(jobs::put_schedule))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::replay_delivery))
         .routes(routes!(imports::upload_import, imports::list_imports))
         .routes(routes!(imports::get_import))
         .routes(routes!(imports::preview_import))

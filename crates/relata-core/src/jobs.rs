@@ -409,6 +409,8 @@ pub mod kind {
     pub const REMINDER: &str = "reminder.due";
     /// A queued mail is sent (`crate::mail`).
     pub const EMAIL: &str = "email.send";
+    /// An event is delivered to a webhook (`crate::webhooks`).
+    pub const WEBHOOK: &str = "webhook.deliver";
 
-    pub const ALL: &[&str] = &[PURGE_JOBS, NOOP, REMINDER, EMAIL];
+    pub const ALL: &[&str] = &[PURGE_JOBS, NOOP, REMINDER, EMAIL, WEBHOOK];
 }

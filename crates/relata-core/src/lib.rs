@@ -30,6 +30,7 @@ pub mod tags;
 pub mod timeline;
 pub mod ui_state;
 pub mod visibility;
+pub mod webhooks;
 
 use std::sync::{Arc, RwLock};
 

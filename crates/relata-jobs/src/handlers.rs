@@ -63,6 +63,7 @@ impl Handlers {
         h.add(kind::NOOP, Arc::new(Noop));
         h.add(kind::REMINDER, Arc::new(Reminder));
         h.add(kind::EMAIL, Arc::new(SendMail));
+        h.add(kind::WEBHOOK, Arc::new(DeliverWebhook));
         h
     }
 
@@ -118,6 +119,19 @@ impl Handler for SendMail {
     fn run<'a>(&'a self, core: &'a Core, job: &'a Job) -> Running<'a> {
         Box::pin(async move {
             core.deliver_mail(&job.payload).await?;
+            Ok(())
+        })
+    }
+}
+
+/// `webhook.deliver`: one event to one webhook, signed; a receiver that fails is a failed try.
+struct DeliverWebhook;
+
+impl Handler for DeliverWebhook {
+    fn run<'a>(&'a self, core: &'a Core, job: &'a Job) -> Running<'a> {
+        Box::pin(async move {
+            let last_try = job.attempts >= job.max_attempts;
+            core.deliver_webhook(&job.payload, last_try).await?;
             Ok(())
         })
     }

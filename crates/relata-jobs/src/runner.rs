@@ -2,7 +2,8 @@
 //! slots), runs them at once up to its concurrency, and records the outcomes of all the jobs
 //! that ended since the last write in one write. While jobs run, their leases are extended;
 //! a runner that dies leaves leases that run out, and another runner claims those jobs again.
-//! Between batches it fires the recurring schedules that are due.
+//! Between batches it fires the recurring schedules that are due and fans new change-feed
+//! events out to webhooks.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +99,7 @@ impl Runner {
         let mut ran = 0;
         loop {
             self.core.fire_due_schedules().await?;
+            self.core.fan_out_webhooks().await?;
             let jobs = self.claim(self.opts.concurrency).await?;
             if jobs.is_empty() {
                 return Ok(ran);
@@ -121,6 +123,7 @@ impl Runner {
         loop {
             if last_schedules.elapsed() >= self.opts.poll {
                 self.core.fire_due_schedules().await?;
+                self.core.fan_out_webhooks().await?;
                 last_schedules = tokio::time::Instant::now();
             }
             let free = self.opts.concurrency.saturating_sub(running.len());

@@ -66,6 +66,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
         ),
         (18, "job queue and recurring schedules", jobs::create_tables),
         (19, "tasks: reminders", add_task_reminders),
+        (
+            20,
+            "outbound webhooks and their deliveries",
+            create_webhook_tables,
+        ),
     ]
 }
 
@@ -97,7 +102,64 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.extend(list_tables());
     tables.extend(duplicate_job_tables());
     tables.extend(jobs::tables());
+    tables.extend(webhook_tables());
     tables
+}
+
+/// Outbound webhooks (a URL, the object and events it wants, a condition, its signing
+/// secret, how far into the change feed it has read) and one row per delivery of an event
+/// to one of them, kept as the delivery log.
+fn webhook_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_webhooks",
+            vec![
+                col("id", Uuid),
+                col("name", Text),
+                col("url", Text),
+                col("secret", Text),
+                col("object", Text),
+                col("events", Json),
+                col("filter", Json).null(),
+                col("enabled", Bool),
+                col("cursor", BigInt),
+                col("consecutive_failures", BigInt),
+                col("disabled_reason", Text).null(),
+                col("created_by", Uuid),
+                col("created_at", Timestamp),
+                col("updated_at", Timestamp),
+            ],
+            &["id"],
+        ),
+        TableDef::new(
+            "sys_webhook_deliveries",
+            vec![
+                col("id", Uuid),
+                col("webhook_id", Uuid),
+                col("seq", BigInt),
+                col("object", Text),
+                col("record_id", Uuid),
+                col("event", Text),
+                col("payload", Json),
+                col("status", Text),
+                col("attempts", BigInt),
+                col("response_status", BigInt).null(),
+                col("last_error", Text).null(),
+                col("created_at", Timestamp),
+                col("delivered_at", Timestamp).null(),
+            ],
+            &["id"],
+        )
+        .index(&["webhook_id", "record_id", "seq"], false)
+        .index(&["webhook_id", "id"], false),
+    ]
+}
+
+fn create_webhook_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for t in webhook_tables() {
+        t.create(conn)?;
+    }
+    Ok(())
 }
 
 /// Batch duplicate jobs over a whole object, and the groups of likely duplicates each found:

@@ -21,3 +21,4 @@ pub mod system;
 pub mod tags;
 pub mod timeline;
 pub mod views;
+pub mod webhooks;

@@ -556,3 +556,87 @@ async fn background_jobs_are_seen_retried_cancelled_and_scheduled_from_settings(
         .await
         .assert_status(403);
 }
+
+#[tokio::test]
+async fn webhooks_are_subscribed_with_the_secret_shown_once_and_their_deliveries_listed() {
+    let app = TestApp::spawn().await;
+    let web = app.web_as(&app.admin().await, PASSWORD).await;
+    let bad = web
+        .submit(
+            "/settings/webhooks",
+            "/settings/webhooks",
+            &[
+                ("name", "ERP"),
+                ("url", "not a url"),
+                ("object", "contact"),
+                ("events", "created"),
+                ("enabled", "on"),
+            ],
+        )
+        .await;
+    bad.assert_status(200);
+    bad.assert_contains("id=\"w-url-error\"")
+        .assert_contains("value=\"not a url\"")
+        .assert_not_contains("id=\"webhook-secret\"");
+    let made = web
+        .submit(
+            "/settings/webhooks",
+            "/settings/webhooks",
+            &[
+                ("name", "ERP"),
+                ("url", "http://127.0.0.1:9/hook"),
+                ("object", "contact"),
+                ("events", "created"),
+                ("events", "updated"),
+                ("filter", "city eq \"上海\""),
+                ("enabled", "on"),
+            ],
+        )
+        .await;
+    made.assert_status(200);
+    made.assert_contains("id=\"webhook-secret\"")
+        .assert_contains("whsec_");
+    let hooks = app.get("/api/v1/webhooks").await;
+    let hook = hooks.body["data"][0].clone();
+    assert_eq!(hook["events"], json!(["created", "updated"]));
+    let id = hook["id"].as_str().unwrap();
+    // the list does not show the secret again
+    web.get("/settings/webhooks")
+        .await
+        .assert_not_contains("whsec_");
+
+    // a delivery appears in the log (the receiver is unreachable: it stays pending)
+    app.create("contact", &json!({"name": "张伟", "city": "上海"}))
+        .await;
+    app.core.fan_out_webhooks().await.unwrap();
+    let page = web.get(&format!("/settings/webhooks/{id}")).await;
+    page.assert_status(200);
+    page.assert_contains("contact.created")
+        .assert_contains("/settings/webhook-deliveries/");
+    // switched off from its page
+    let off = web
+        .submit(
+            &format!("/settings/webhooks/{id}"),
+            &format!("/settings/webhooks/{id}"),
+            &[
+                ("action", "save"),
+                ("name", "ERP"),
+                ("url", "http://127.0.0.1:9/hook"),
+                ("object", "contact"),
+                ("events", "created"),
+            ],
+        )
+        .await;
+    off.assert_status(303);
+    assert_eq!(
+        app.get(&format!("/api/v1/webhooks/{id}")).await.body["enabled"],
+        false
+    );
+
+    let rep = app.user("rep.webhooks@example.com", json!({})).await;
+    app.web_as(&rep, PASSWORD)
+        .await
+        .get("/settings/webhooks")
+        .await
+        .assert_status(403);
+}

@@ -192,6 +192,18 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/settings/jobs", get(settings::jobs::page))
         .route("/settings/jobs/{id}/{action}", post(settings::jobs::act))
         .route("/settings/schedules", post(settings::jobs::save_schedule))
+        .route(
+            "/settings/webhooks",
+            get(settings::webhooks::page).post(settings::webhooks::create),
+        )
+        .route(
+            "/settings/webhooks/{id}",
+            get(settings::webhooks::detail).post(settings::webhooks::save),
+        )
+        .route(
+            "/settings/webhook-deliveries/{id}/replay",
+            post(settings::webhooks::replay),
+        )
         .route("/static/{file}", get(assets::serve))
         .layer(from_fn(pages::security_headers))
         .with_state(state)

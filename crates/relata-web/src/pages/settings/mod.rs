@@ -13,6 +13,7 @@ pub mod org;
 pub mod permissions;
 pub mod sharing;
 pub mod users;
+pub mod webhooks;
 
 use axum::response::Response;
 
@@ -53,6 +54,11 @@ const TABS: &[(&str, &str, Capability)] = &[
     ),
     ("/settings/audit", "settings.audit", Capability::ViewAudit),
     ("/settings/jobs", "jobs.title", Capability::ManageAutomation),
+    (
+        "/settings/webhooks",
+        "webhooks.title",
+        Capability::ManageAutomation,
+    ),
 ];
 
 /// The chrome of a settings page under `tab` and the settings tabs this admin may use, if

@@ -119,7 +119,7 @@ pub struct Job {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-const JOB_COLUMNS: &str = "id, kind, payload, priority, status, run_at, attempts, max_attempts, \
+const JOB_COLUMNS: &str = "id, kind, payload, claim_rank, status, run_at, attempts, max_attempts, \
      idempotency_key, schedule_id, locked_by, locked_until, last_error, created_at, started_at, \
      finished_at";
 
@@ -132,7 +132,10 @@ pub fn tables() -> Vec<TableDef> {
                 ColumnDef::new("id", Uuid),
                 ColumnDef::new("kind", Text),
                 ColumnDef::new("payload", Json),
-                ColumnDef::new("priority", BigInt),
+                // minus the priority: claims read the index forwards, lowest rank first,
+                // oldest first within it, and stop after a batch (both backends sorted every
+                // due job for `priority DESC, run_at`, which no one-direction index serves)
+                ColumnDef::new("claim_rank", BigInt),
                 ColumnDef::new("status", Text),
                 ColumnDef::new("run_at", Timestamp),
                 ColumnDef::new("attempts", BigInt),
@@ -149,7 +152,9 @@ pub fn tables() -> Vec<TableDef> {
             &["id"],
         )
         // the claim: due queued jobs, highest priority first, oldest first within it
-        .index(&["status", "priority", "run_at"], false)
+        .index(&["status", "claim_rank", "run_at"], false)
+        // jobs whose lease ran out
+        .index(&["status", "locked_until"], false)
         .index(&["kind", "idempotency_key"], true)
         .index(&["status", "finished_at"], false),
         TableDef::new(
@@ -191,12 +196,12 @@ pub fn enqueue(
 ) -> Result<Option<Uuid>, StoreError> {
     let id = relata_domain::ids::uuid_v7_at(now);
     let mut sql = Sql::new(conn.dialect());
-    sql.push("INSERT INTO sys_jobs (id, kind, payload, priority, status, run_at, attempts, max_attempts, idempotency_key, schedule_id, created_at) VALUES (");
+    sql.push("INSERT INTO sys_jobs (id, kind, payload, claim_rank, status, run_at, attempts, max_attempts, idempotency_key, schedule_id, created_at) VALUES (");
     let values = [
         SqlValue::Uuid(id),
         SqlValue::Text(job.kind.clone()),
         SqlValue::Json(job.payload.clone()),
-        SqlValue::Int(i64::from(job.priority)),
+        SqlValue::Int(-i64::from(job.priority)),
         SqlValue::Text(JobStatus::Queued.as_str().into()),
         SqlValue::Timestamp(job.run_at),
         SqlValue::Int(0),
@@ -227,20 +232,50 @@ pub fn any_due(
     if kinds.is_empty() {
         return Ok(false);
     }
-    let mut sql = Sql::new(conn.dialect());
-    sql.push("SELECT 1 FROM sys_jobs WHERE ((status = 'queued' AND run_at <= ");
+    for expired in [false, true] {
+        let sql = due_ids(conn.dialect(), kinds, now, expired, 1, false);
+        if conn.query_one(&sql.text, &sql.params)?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Ids of claimable jobs of `kinds`, in claim order: queued ones whose time has come
+/// (`expired` false), or running ones whose lease ran out (`expired` true). Two queries
+/// rather than one with `OR`, so each walks its own index and stops after `limit` rows.
+fn due_ids(
+    dialect: Dialect,
+    kinds: &[String],
+    now: DateTime<Utc>,
+    expired: bool,
+    limit: usize,
+    lock: bool,
+) -> Sql {
+    let mut sql = Sql::new(dialect);
+    if expired {
+        sql.push("SELECT id FROM sys_jobs WHERE status = 'running' AND locked_until < ");
+    } else {
+        sql.push("SELECT id FROM sys_jobs WHERE status = 'queued' AND run_at <= ");
+    }
     sql.param(SqlValue::Timestamp(now));
-    sql.push(") OR (status = 'running' AND locked_until < ");
-    sql.param(SqlValue::Timestamp(now));
-    sql.push(")) AND kind IN (");
+    sql.push(" AND kind IN (");
     for (i, k) in kinds.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }
         sql.param(SqlValue::Text(k.clone()));
     }
-    sql.push(") LIMIT 1");
-    Ok(conn.query_one(&sql.text, &sql.params)?.is_some())
+    sql.push(")");
+    if expired {
+        sql.push(&format!(" ORDER BY locked_until, id LIMIT {limit}"));
+    } else {
+        sql.push(&format!(" ORDER BY claim_rank, run_at, id LIMIT {limit}"));
+    }
+    if lock && dialect == Dialect::Postgres {
+        sql.push(" FOR UPDATE SKIP LOCKED");
+    }
+    sql
 }
 
 /// Whether any enabled schedule is due at `now` (a read, as [`any_due`]).
@@ -267,29 +302,20 @@ pub fn claim(
         return Ok(Vec::new());
     }
     let d = conn.dialect();
-    let mut pick = Sql::new(d);
-    pick.push("SELECT id FROM sys_jobs WHERE ((status = 'queued' AND run_at <= ");
-    pick.param(SqlValue::Timestamp(now));
-    pick.push(") OR (status = 'running' AND locked_until < ");
-    pick.param(SqlValue::Timestamp(now));
-    pick.push(")) AND kind IN (");
-    for (i, k) in kinds.iter().enumerate() {
-        if i > 0 {
-            pick.push(", ");
+    // leases that ran out first: their jobs have waited longest
+    let mut ids: Vec<Uuid> = Vec::new();
+    for expired in [true, false] {
+        let want = limit - ids.len();
+        if want == 0 {
+            break;
         }
-        pick.param(SqlValue::Text(k.clone()));
+        let pick = due_ids(d, kinds, now, expired, want, true);
+        ids.extend(
+            conn.query(&pick.text, &pick.params)?
+                .iter()
+                .filter_map(|r| r[0].as_uuid()),
+        );
     }
-    pick.push(&format!(
-        ") ORDER BY priority DESC, run_at, id LIMIT {limit}"
-    ));
-    if d == Dialect::Postgres {
-        pick.push(" FOR UPDATE SKIP LOCKED");
-    }
-    let ids: Vec<Uuid> = conn
-        .query(&pick.text, &pick.params)?
-        .iter()
-        .filter_map(|r| r[0].as_uuid())
-        .collect();
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -362,6 +388,27 @@ pub fn finish(
     sql.push(" AND status = 'running' AND locked_by = ");
     sql.param(SqlValue::Text(worker.to_owned()));
     Ok(conn.execute(&sql.text, &sql.params)? == 1)
+}
+
+/// Records that `worker`'s tries of `ids` all succeeded, in one statement. Answers how many
+/// were still `worker`'s (a job whose lease another worker took over is left to it).
+pub fn finish_done(
+    conn: &mut dyn Conn,
+    ids: &[Uuid],
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut sql = Sql::new(conn.dialect());
+    sql.push("UPDATE sys_jobs SET status = 'done', last_error = NULL, locked_by = NULL, locked_until = NULL, finished_at = ");
+    sql.param(SqlValue::Timestamp(now));
+    sql.push(" WHERE status = 'running' AND locked_by = ");
+    sql.param(SqlValue::Text(worker.to_owned()));
+    sql.push(" AND id");
+    push_ids(&mut sql, ids);
+    conn.execute(&sql.text, &sql.params)
 }
 
 /// Keeps `worker`'s running jobs among `ids` leased until `until` (a long job's heartbeat).
@@ -510,7 +557,7 @@ fn decode(r: &[SqlValue]) -> Result<Job, StoreError> {
         id: r[0].as_uuid().ok_or_else(|| bad("id"))?,
         kind: r[1].as_str().ok_or_else(|| bad("kind"))?.to_owned(),
         payload: json_of(&r[2]),
-        priority: r[3].as_i64().unwrap_or(0) as i32,
+        priority: -r[3].as_i64().unwrap_or(0) as i32,
         status: r[4]
             .as_str()
             .and_then(JobStatus::parse)

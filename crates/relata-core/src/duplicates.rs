@@ -18,7 +18,7 @@ use uuid::Uuid;
 use relata_domain::access::Operation;
 use relata_domain::dedupe::phone::{PhoneRegion, to_e164};
 use relata_domain::dedupe::{self, Comparator, MatchRule, RuleAction, Score, company, person};
-use relata_domain::meta::{FieldType, ObjectDef};
+use relata_domain::meta::ObjectDef;
 use relata_domain::{Record, Value};
 use relata_store::search_index;
 
@@ -335,7 +335,7 @@ pub(crate) fn lookups(
             };
             if matches!(f.comparator, Comparator::Email | Comparator::Phone)
                 && let Some(field) = object.field(name)
-                && matches!(field.field_type, FieldType::Email | FieldType::Phone)
+                && dedupe::is_keyed(field.field_type)
             {
                 if let Some(k) = dedupe::candidate_key(field.field_type, text)
                     && !keys.contains(&k)

@@ -33,12 +33,6 @@ pub struct ScheduleInput {
 }
 
 impl Core {
-    /// Enqueues `job` inside the caller's write; the caller wakes the workers after commit
-    /// ([`Core::wake_job_workers`]).
-    pub fn enqueue_in(&self, conn: &mut dyn Conn, job: &NewJob) -> Result<Option<Uuid>, CoreError> {
-        Ok(jobs::enqueue(conn, job, self.clock.now())?)
-    }
-
     /// Enqueues `job` in a write of its own and wakes the workers. `None`: a job with its
     /// idempotency key exists already.
     pub async fn enqueue_job(&self, job: NewJob) -> Result<Option<Uuid>, CoreError> {

@@ -37,7 +37,7 @@ pub fn index_record(side: &mut Companions, object: &ObjectDef, record: &Record, 
     if let Indexing::Changed(fields) = why
         && !object
             .live_fields()
-            .filter(|f| f.searchable || is_keyed(f.field_type))
+            .filter(|f| f.searchable || relata_domain::dedupe::is_keyed(f.field_type))
             .any(|f| fields.contains(&f.name()))
     {
         return;
@@ -62,14 +62,6 @@ pub fn index_record(side: &mut Companions, object: &ObjectDef, record: &Record, 
         keys: relata_domain::dedupe::candidate_keys(object, record),
         fresh: matches!(why, Indexing::Created),
     });
-}
-
-/// Fields whose values are stored as duplicate-candidate keys.
-fn is_keyed(t: relata_domain::meta::FieldType) -> bool {
-    matches!(
-        t,
-        relata_domain::meta::FieldType::Email | relata_domain::meta::FieldType::Phone
-    )
 }
 
 /// Removes every term of a record (deleted to the recycle bin, or purged).

@@ -26,6 +26,7 @@ use uuid::Uuid;
 use relata_domain::access::{Capability, Operation};
 use relata_domain::filter::{self, Filter};
 use relata_domain::{FieldError, FieldErrorCode, UserId};
+use relata_store::batch::{OnDuplicate, insert_rows};
 use relata_store::jobs::{self as queue, NewJob};
 use relata_store::{Conn, Sql, SqlValue};
 
@@ -33,7 +34,7 @@ use crate::Core;
 use crate::context::{Actor, Source};
 use crate::error::CoreError;
 use crate::jobs::kind;
-use crate::records::read;
+use crate::records::{json_of, read};
 
 /// The events a webhook can subscribe to (the change feed's kinds).
 pub const EVENTS: &[&str] = &["created", "updated", "deleted", "restored"];
@@ -101,14 +102,6 @@ pub struct Delivery {
 const HOOK_COLUMNS: &str = "id, name, url, object, events, filter, enabled, consecutive_failures, disabled_reason, created_by, created_at, updated_at, cursor, secret";
 const DELIVERY_COLUMNS: &str = "id, webhook_id, seq, object, record_id, event, payload, status, attempts, response_status, last_error, created_at, delivered_at";
 
-fn json_of(v: &SqlValue) -> Json {
-    match v {
-        SqlValue::Json(j) => j.clone(),
-        SqlValue::Text(s) => serde_json::from_str(s).unwrap_or(Json::Null),
-        _ => Json::Null,
-    }
-}
-
 fn decode_hook(r: &[SqlValue]) -> Option<Webhook> {
     Some(Webhook {
         id: r[0].as_uuid()?,
@@ -170,6 +163,20 @@ fn load_delivery(conn: &mut dyn Conn, id: Uuid) -> Result<Option<Delivery>, Core
     Ok(conn
         .query_one(&sql.text, &sql.params)?
         .and_then(|r| decode_delivery(&r)))
+}
+
+/// One HTTP client for every delivery: its connection pool and TLS set-up are shared, not
+/// built again per delivery.
+fn client() -> Result<&'static reqwest::Client, CoreError> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c);
+    }
+    let built = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .build()
+        .map_err(|e| CoreError::Internal(format!("cannot build the webhook client: {e}")))?;
+    Ok(CLIENT.get_or_init(|| built))
 }
 
 /// The signature header of `body` sent at `t` with `secret`.
@@ -353,12 +360,10 @@ impl Core {
         let (now, who) = (self.clock.now(), crate::audit::Who::from(actor));
         self.store
             .write(move |conn| {
-                for table in ["sys_webhook_deliveries", "sys_webhooks"] {
-                    let column = if table == "sys_webhooks" {
-                        "id"
-                    } else {
-                        "webhook_id"
-                    };
+                for (table, column) in [
+                    ("sys_webhook_deliveries", "webhook_id"),
+                    ("sys_webhooks", "id"),
+                ] {
                     let mut sql = Sql::new(conn.dialect());
                     sql.push(&format!("DELETE FROM {table} WHERE {column} = "));
                     sql.param(SqlValue::Uuid(id));
@@ -539,23 +544,46 @@ impl Core {
                 if conn.execute(&sql.text, &sql.params)? != 1 {
                     return Ok(false); // another process fanned these events out
                 }
-                for (id, seq, object, record_id, event, payload) in rows {
-                    let mut sql = Sql::new(conn.dialect());
-                    sql.push("INSERT INTO sys_webhook_deliveries (id, webhook_id, seq, object, record_id, event, payload, status, attempts, created_at) VALUES (");
-                    let values = [
-                        SqlValue::Uuid(id), SqlValue::Uuid(hook_id), SqlValue::Int(seq), SqlValue::Text(object),
-                        SqlValue::Uuid(record_id), SqlValue::Text(event), SqlValue::Json(payload),
-                        SqlValue::Text("pending".into()), SqlValue::Int(0), SqlValue::Timestamp(now),
-                    ];
-                    for (i, v) in values.into_iter().enumerate() {
-                        if i > 0 {
-                            sql.push(", ");
-                        }
-                        sql.param(v);
-                    }
-                    sql.push(")");
-                    conn.execute(&sql.text, &sql.params)?;
-                    let mut job = NewJob::new(kind::WEBHOOK, json!({"delivery_id": id.to_string()}), now);
+                // the deliveries in a few multi-row statements; a job each
+                let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+                let rows: Vec<Vec<SqlValue>> = rows
+                    .into_iter()
+                    .map(|(id, seq, object, record_id, event, payload)| {
+                        vec![
+                            SqlValue::Uuid(id),
+                            SqlValue::Uuid(hook_id),
+                            SqlValue::Int(seq),
+                            SqlValue::Text(object),
+                            SqlValue::Uuid(record_id),
+                            SqlValue::Text(event),
+                            SqlValue::Json(payload),
+                            SqlValue::Text("pending".into()),
+                            SqlValue::Int(0),
+                            SqlValue::Timestamp(now),
+                        ]
+                    })
+                    .collect();
+                insert_rows(
+                    conn,
+                    "sys_webhook_deliveries",
+                    &[
+                        "id",
+                        "webhook_id",
+                        "seq",
+                        "object",
+                        "record_id",
+                        "event",
+                        "payload",
+                        "status",
+                        "attempts",
+                        "created_at",
+                    ],
+                    &rows,
+                    OnDuplicate::Fail,
+                )?;
+                for id in ids {
+                    let mut job =
+                        NewJob::new(kind::WEBHOOK, json!({"delivery_id": id.to_string()}), now);
                     job.idempotency_key = Some(format!("webhook:{id}"));
                     queue::enqueue(conn, &job, now)?;
                 }
@@ -617,10 +645,7 @@ impl Core {
         }
         let body = delivery.payload.to_string();
         let t = self.clock.now().timestamp();
-        let sent = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .build()
-            .map_err(|e| CoreError::Internal(e.to_string()))?
+        let sent = client()?
             .post(&hook.url)
             .header("content-type", "application/json")
             .header("user-agent", "Relata-Webhooks/1")

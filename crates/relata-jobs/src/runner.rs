@@ -248,20 +248,9 @@ impl Runner {
         let until =
             self.core.clock.now() + chrono::Duration::from_std(self.opts.lease).unwrap_or_default();
         let worker = self.id.clone();
-        // every job this runner holds: those running, and none other is `locked_by` it
         self.core
             .store
-            .write(move |conn| {
-                let mut sql = relata_store::Sql::new(conn.dialect());
-                sql.push("SELECT id FROM sys_jobs WHERE status = 'running' AND locked_by = ");
-                sql.param(relata_store::SqlValue::Text(worker.clone()));
-                let ids: Vec<uuid::Uuid> = conn
-                    .query(&sql.text, &sql.params)?
-                    .iter()
-                    .filter_map(|r| r[0].as_uuid())
-                    .collect();
-                Ok::<_, CoreError>(queue::extend_lease(conn, &ids, &worker, until)?)
-            })
+            .write(move |conn| Ok::<_, CoreError>(queue::extend_lease(conn, &worker, until)?))
             .await
     }
 }

@@ -411,23 +411,17 @@ pub fn finish_done(
     conn.execute(&sql.text, &sql.params)
 }
 
-/// Keeps `worker`'s running jobs among `ids` leased until `until` (a long job's heartbeat).
+/// Keeps every job `worker` is running leased until `until` (its heartbeat).
 pub fn extend_lease(
     conn: &mut dyn Conn,
-    ids: &[Uuid],
     worker: &str,
     until: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
     let mut sql = Sql::new(conn.dialect());
     sql.push("UPDATE sys_jobs SET locked_until = ");
     sql.param(SqlValue::Timestamp(until));
     sql.push(" WHERE status = 'running' AND locked_by = ");
     sql.param(SqlValue::Text(worker.to_owned()));
-    sql.push(" AND id");
-    push_ids(&mut sql, ids);
     conn.execute(&sql.text, &sql.params)?;
     Ok(())
 }

@@ -306,6 +306,12 @@ pub fn candidate_key(field_type: FieldType, text: &str) -> Option<String> {
     }
 }
 
+/// Whether values of fields of this type are stored as candidate keys: the types
+/// [`candidate_key`] reads.
+pub fn is_keyed(field_type: FieldType) -> bool {
+    matches!(field_type, FieldType::Email | FieldType::Phone)
+}
+
 /// The candidate keys of `record`'s email and phone fields, each once.
 pub fn candidate_keys(object: &ObjectDef, record: &Record) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();

@@ -563,3 +563,49 @@ async fn the_nightly_purge_removes_old_finished_jobs_and_keeps_dead_letters() {
         "fired once for the missed days"
     );
 }
+
+#[tokio::test]
+async fn a_heartbeat_keeps_a_long_jobs_lease_and_only_its_own_workers() {
+    let clock = Arc::new(ManualClock::new(start()));
+    let app = app_at(&clock).await;
+    let probe = Arc::new(Probe::default());
+    let runner = runner(&app, &probe, 4);
+    let now = clock.now();
+    let id = app
+        .core
+        .enqueue_job(probe_job("long", now, json!({})))
+        .await
+        .unwrap()
+        .unwrap();
+    let lease = now + chrono::Duration::minutes(5);
+    app.core
+        .store
+        .write(move |conn: &mut dyn relata_store::Conn| {
+            queue::claim(
+                conn,
+                "busy-worker",
+                &["test.probe".to_owned()],
+                now,
+                lease,
+                10,
+            )?;
+            // another worker's heartbeat does not touch it; its own moves the lease on
+            queue::extend_lease(conn, "other-worker", now + chrono::Duration::hours(9))?;
+            queue::extend_lease(conn, "busy-worker", now + chrono::Duration::minutes(20))
+        })
+        .await
+        .unwrap();
+    clock.advance(chrono::Duration::minutes(10));
+    assert_eq!(
+        runner.run_due().await.unwrap(),
+        0,
+        "the extended lease holds"
+    );
+    clock.advance(chrono::Duration::minutes(15));
+    assert_eq!(
+        runner.run_due().await.unwrap(),
+        1,
+        "then it ran out and is taken over"
+    );
+    assert_eq!(job(&app, id).await.status, JobStatus::Done);
+}

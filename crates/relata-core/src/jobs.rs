@@ -327,7 +327,7 @@ impl Core {
         let now = self.clock.now();
         let any = self
             .store
-            .read(move |conn| Ok::<_, CoreError>(jobs::any_schedule_due(conn, now)?))
+            .peek(move |conn| Ok::<_, CoreError>(jobs::any_schedule_due(conn, now)?))
             .await?;
         if !any {
             return Ok(0);

@@ -435,7 +435,7 @@ impl Core {
     pub async fn fan_out_webhooks(&self) -> Result<usize, CoreError> {
         let (hooks, head) = self
             .store
-            .read(|conn| {
+            .peek(|conn| {
                 let head = conn
                     .query_one("SELECT COALESCE(MAX(seq), 0) FROM sys_events", &[])?
                     .and_then(|r| r[0].as_i64())

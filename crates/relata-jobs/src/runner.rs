@@ -177,7 +177,7 @@ impl Runner {
         let any = self
             .core
             .store
-            .read(move |conn| Ok::<_, CoreError>(queue::any_due(conn, &kinds, now)?))
+            .peek(move |conn| Ok::<_, CoreError>(queue::any_due(conn, &kinds, now)?))
             .await?;
         if !any {
             return Ok(Vec::new());

@@ -39,7 +39,7 @@ impl Activity {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn stamp(&self) -> u64 {
+    pub(crate) fn stamp(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
 }

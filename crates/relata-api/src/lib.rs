@@ -31,7 +31,7 @@ use relata_core::Core;
 use routes::{
     admin, attachments, auth, changes, duplicate_jobs, duplicates, export, hierarchy, imports,
     jobs, lists, me, merge, meta, quality, records, search, system, tags, timeline, views,
-    webhooks,
+    webhooks, workflows,
 };
 use state::{AppState, TokenCache};
 
@@ -66,7 +66,7 @@ impl Default for ApiOptions {
         (name = "auth", description = "Signing in and out (browser sessions)"),
         (name = "me", description = "The signed-in user: profile, password, sessions, API tokens"),
         (name = "admin", description = "Users, roles, teams, permissions, sharing and the audit log"),
-        (name = "automation", description = "Background jobs (see, retry, cancel), recurring schedules and outbound webhooks"),
+        (name = "automation", description = "Background jobs (see, retry, cancel), recurring schedules, outbound webhooks and workflow rules"),
         (name = "system", description = "Health of the server (public)"),
     ),
     modifiers(&BearerAuth)
@@ -163,6 +163,21 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(webhooks::replay_delivery))
+        .routes(routes!(
+            workflows::list_workflow_rules,
+            workflows::create_workflow_rule
+        ))
+        .routes(routes!(
+            workflows::get_workflow_rule,
+            workflows::update_workflow_rule,
+            workflows::delete_workflow_rule
+        ))
+        .routes(routes!(workflows::list_workflow_versions))
+        .routes(routes!(workflows::test_workflow_rule))
+        .routes(routes!(workflows::start_workflow_rule))
+        .routes(routes!(workflows::list_workflow_runs))
+        .routes(routes!(workflows::get_workflow_run))
+        .routes(routes!(workflows::record_workflows))
         .routes(routes!(imports::upload_import, imports::list_imports))
         .routes(routes!(imports::get_import))
         .routes(routes!(imports::preview_import))

@@ -47,6 +47,9 @@ pub struct Actor {
     /// When the credential used (an API token) expires, so a cache of verified credentials
     /// can stop serving it on time.
     pub credential_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The workflow run acting, when a rule's action makes the change: written on the
+    /// change's events so rules it triggers know how deep the chain is (loop protection).
+    pub cause: Option<uuid::Uuid>,
 }
 
 impl Actor {
@@ -64,6 +67,7 @@ impl Actor {
             scopes: None,
             client_addr: None,
             credential_expires_at: None,
+            cause: None,
         }
     }
 
@@ -76,6 +80,7 @@ impl Actor {
             scopes: None,
             client_addr: None,
             credential_expires_at: None,
+            cause: None,
         }
     }
 

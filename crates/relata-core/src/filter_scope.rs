@@ -77,3 +77,21 @@ impl Core {
         Ok((typed, RelatedVisibility(related)))
     }
 }
+
+/// A condition on a record's own fields, as `actor` may read them, for checking one record
+/// in memory (webhook and workflow conditions): compact text or the JSON form. Relative
+/// dates ("today") are fixed when it is typed, so it is typed again for each use.
+pub(crate) fn record_condition(
+    core: &Core,
+    actor: &Actor,
+    object: &ObjectDef,
+    value: &serde_json::Value,
+) -> Result<TypedFilter, relata_domain::FieldError> {
+    let parsed: Filter = match value {
+        serde_json::Value::String(s) => relata_domain::filter::compact::parse(s)?,
+        other => relata_domain::filter::json::parse(other)?,
+    };
+    relata_domain::filter::type_filter(&parsed, object, core.clock.now(), &|f| {
+        fields::readable(actor, object, f.name())
+    })
+}

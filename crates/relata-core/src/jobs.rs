@@ -406,5 +406,18 @@ pub mod kind {
     /// An event is delivered to a webhook (`crate::webhooks`).
     pub const WEBHOOK: &str = "webhook.deliver";
 
-    pub const ALL: &[&str] = &[PURGE_JOBS, NOOP, REMINDER, EMAIL, WEBHOOK];
+    /// A workflow run takes its next steps (`crate::workflow::run`).
+    pub const WORKFLOW_RUN: &str = "workflow.run";
+    /// A rule with a schedule trigger starts its runs (`crate::workflow::explain`).
+    pub const WORKFLOW_SCHEDULE: &str = "workflow.schedule";
+
+    pub const ALL: &[&str] = &[
+        PURGE_JOBS,
+        NOOP,
+        REMINDER,
+        EMAIL,
+        WEBHOOK,
+        WORKFLOW_RUN,
+        WORKFLOW_SCHEDULE,
+    ];
 }

@@ -31,6 +31,7 @@ pub mod timeline;
 pub mod ui_state;
 pub mod visibility;
 pub mod webhooks;
+pub mod workflow;
 
 use std::sync::{Arc, RwLock};
 

@@ -24,7 +24,6 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use relata_domain::access::{Capability, Operation};
-use relata_domain::filter::{self, Filter};
 use relata_domain::{FieldError, FieldErrorCode, UserId};
 use relata_store::batch::{OnDuplicate, insert_rows};
 use relata_store::jobs::{self as queue, NewJob};
@@ -243,7 +242,7 @@ impl Core {
                         format!("you may not read '{}' records", object.name()),
                     ));
                 } else if let Some(f) = &input.filter
-                    && let Err(e) = in_memory_filter(self, actor, &object, f)
+                    && let Err(e) = crate::filter_scope::record_condition(self, actor, &object, f)
                 {
                     errors.push(FieldError::new("filter", e.code, e.message));
                 }
@@ -469,7 +468,7 @@ impl Core {
         let object = self.object(&hook.object)?;
         let condition = match &hook.filter {
             Some(f) => Some(
-                in_memory_filter(self, &actor, &object, f)
+                crate::filter_scope::record_condition(self, &actor, &object, f)
                     .map_err(|e| CoreError::Validation(vec![e]))?,
             ),
             None => None,
@@ -801,18 +800,85 @@ fn disable(
 /// The notification a disabled webhook's creator gets.
 pub const NOTIFICATION_DISABLED: &str = "webhook.disabled";
 
-/// A condition typed on the record's own fields, as `actor` may read them.
-fn in_memory_filter(
-    core: &Core,
-    actor: &Actor,
-    object: &relata_domain::meta::ObjectDef,
-    value: &Json,
-) -> Result<relata_domain::filter::TypedFilter, FieldError> {
-    let parsed: Filter = match value {
-        Json::String(s) => filter::compact::parse(s)?,
-        other => filter::json::parse(other)?,
-    };
-    filter::type_filter(&parsed, object, core.clock.now(), &|f| {
-        crate::fields::readable(actor, object, f.name())
-    })
+impl Core {
+    /// A delivery of a record to a webhook from a workflow step (`id` keyed by the run and
+    /// step, so a retried step queues it once): signed, retried, logged and replayable like
+    /// the webhook's events. The record is read as the webhook's creator sees it.
+    pub(crate) async fn queue_workflow_delivery(
+        &self,
+        webhook: Uuid,
+        id: Uuid,
+        object: &str,
+        record_id: Uuid,
+        run: &crate::workflow::Run,
+    ) -> Result<Uuid, CoreError> {
+        let hook = self
+            .store
+            .read(move |conn| load_hooks(conn, Some(webhook)))
+            .await?
+            .pop()
+            .ok_or_else(|| CoreError::not_found("webhook"))?;
+        if !hook.enabled {
+            return Err(CoreError::bad_request(
+                "webhook_disabled",
+                format!("the webhook {} is disabled", hook.name),
+            ));
+        }
+        let creator = Actor::user(
+            self.fresh_access_of(UserId(hook.created_by)).await?,
+            Source::Automation,
+        );
+        let def = self.object(object)?;
+        let record = self.get_record(&creator, object, record_id).await?;
+        let now = self.clock.now();
+        let event = format!("{object}.workflow");
+        let payload = json!({
+            "id": id.to_string(), "webhook_id": hook.id.to_string(), "event": event,
+            "object": object, "record_id": record_id.to_string(), "seq": run.seq,
+            "occurred_at": relata_domain::value::format_datetime(&now),
+            "rule_id": run.rule_id.to_string(), "run_id": run.id.to_string(),
+            "record": record.to_json(&def, None),
+        });
+        let (object, seq) = (object.to_owned(), run.seq.unwrap_or(0));
+        self.store
+            .write(move |conn| {
+                insert_rows(
+                    conn,
+                    "sys_webhook_deliveries",
+                    &[
+                        "id",
+                        "webhook_id",
+                        "seq",
+                        "object",
+                        "record_id",
+                        "event",
+                        "payload",
+                        "status",
+                        "attempts",
+                        "created_at",
+                    ],
+                    &[vec![
+                        SqlValue::Uuid(id),
+                        SqlValue::Uuid(webhook),
+                        SqlValue::Int(seq),
+                        SqlValue::Text(object),
+                        SqlValue::Uuid(record_id),
+                        SqlValue::Text(event),
+                        SqlValue::Json(payload),
+                        SqlValue::Text("pending".into()),
+                        SqlValue::Int(0),
+                        SqlValue::Timestamp(now),
+                    ]],
+                    OnDuplicate::Skip,
+                )?;
+                let mut job =
+                    NewJob::new(kind::WEBHOOK, json!({"delivery_id": id.to_string()}), now);
+                job.idempotency_key = Some(format!("webhook:{id}"));
+                queue::enqueue(conn, &job, now)?;
+                Ok::<_, CoreError>(())
+            })
+            .await?;
+        self.wake_job_workers();
+        Ok(id)
+    }
 }

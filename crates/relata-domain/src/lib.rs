@@ -13,6 +13,7 @@ pub mod cn;
 pub mod dedupe;
 pub mod error;
 pub mod filter;
+pub mod formula;
 pub mod ids;
 pub mod labels_zh;
 pub mod meta;
@@ -22,6 +23,7 @@ pub mod schedule;
 pub mod search_terms;
 pub mod standard;
 pub mod value;
+pub mod workflow;
 
 pub use api_name::ApiName;
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -64,6 +64,8 @@ impl Handlers {
         h.add(kind::REMINDER, Arc::new(Reminder));
         h.add(kind::EMAIL, Arc::new(SendMail));
         h.add(kind::WEBHOOK, Arc::new(DeliverWebhook));
+        h.add(kind::WORKFLOW_RUN, Arc::new(RunWorkflow));
+        h.add(kind::WORKFLOW_SCHEDULE, Arc::new(ScheduledWorkflow));
         h
     }
 
@@ -132,6 +134,34 @@ impl Handler for DeliverWebhook {
         Box::pin(async move {
             let last_try = job.attempts >= job.max_attempts;
             core.deliver_webhook(&job.payload, last_try).await?;
+            Ok(())
+        })
+    }
+}
+
+/// `workflow.run`: a rule's run takes its next steps (until it ends or waits).
+struct RunWorkflow;
+
+impl Handler for RunWorkflow {
+    fn run<'a>(&'a self, core: &'a Core, job: &'a Job) -> Running<'a> {
+        Box::pin(async move {
+            let last_try = job.attempts >= job.max_attempts;
+            core.run_workflow(&job.payload, last_try).await?;
+            Ok(())
+        })
+    }
+}
+
+/// `workflow.schedule`: a scheduled rule starts a run for each record meeting its condition.
+struct ScheduledWorkflow;
+
+impl Handler for ScheduledWorkflow {
+    fn run<'a>(&'a self, core: &'a Core, job: &'a Job) -> Running<'a> {
+        Box::pin(async move {
+            let n = core
+                .fire_workflow_schedule(&job.payload, job.run_at)
+                .await?;
+            tracing::info!(runs = n, "scheduled workflow rule fired");
             Ok(())
         })
     }

@@ -100,6 +100,7 @@ impl Runner {
         loop {
             self.core.fire_due_schedules().await?;
             self.core.fan_out_webhooks().await?;
+            while self.core.fan_out_workflows().await? > 0 {}
             let jobs = self.claim(self.opts.concurrency).await?;
             if jobs.is_empty() {
                 return Ok(ran);
@@ -124,6 +125,7 @@ impl Runner {
             if last_schedules.elapsed() >= self.opts.poll {
                 self.core.fire_due_schedules().await?;
                 self.core.fan_out_webhooks().await?;
+                self.core.fan_out_workflows().await?;
                 last_schedules = tokio::time::Instant::now();
             }
             let free = self.opts.concurrency.saturating_sub(running.len());

@@ -71,6 +71,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "outbound webhooks and their deliveries",
             create_webhook_tables,
         ),
+        (
+            21,
+            "workflow rules, their versions and runs",
+            create_workflow_tables,
+        ),
     ]
 }
 
@@ -103,7 +108,101 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.extend(duplicate_job_tables());
     tables.extend(jobs::tables());
     tables.extend(webhook_tables());
+    tables.extend(workflow_tables());
+    for (table, column) in workflow_columns() {
+        if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
+            t.columns.push(column);
+        }
+    }
     tables
+}
+
+/// Workflow rules (what the rule is now), every saved version of each (a run keeps the
+/// version it started with), and one row per run: where it stands, what each step did, and
+/// when a waiting run wakes.
+fn workflow_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_workflow_rules",
+            vec![
+                col("id", Uuid),
+                col("name", Text),
+                col("object", Text),
+                col("enabled", Bool),
+                col("version", BigInt),
+                col("definition", Json),
+                // events up to this one were in the change feed before the rule (or its
+                // latest enabling) and do not trigger it
+                col("since_seq", BigInt),
+                col("owner_id", Uuid),
+                col("failures", BigInt),
+                col("last_error", Text).null(),
+                col("last_error_at", Timestamp).null(),
+                col("created_at", Timestamp),
+                col("updated_at", Timestamp),
+            ],
+            &["id"],
+        ),
+        TableDef::new(
+            "sys_workflow_versions",
+            vec![
+                col("rule_id", Uuid),
+                col("version", BigInt),
+                col("definition", Json),
+                col("saved_by", Uuid),
+                col("saved_at", Timestamp),
+            ],
+            &["rule_id", "version"],
+        ),
+        TableDef::new(
+            "sys_workflow_runs",
+            vec![
+                col("id", Uuid),
+                col("rule_id", Uuid),
+                col("version", BigInt),
+                col("object", Text),
+                col("record_id", Uuid).null(),
+                col("seq", BigInt).null(),
+                col("trigger", Text),
+                col("status", Text),
+                col("step", BigInt),
+                col("depth", BigInt),
+                col("caused_by", Uuid).null(),
+                col("wake_at", Timestamp).null(),
+                col("lease_until", Timestamp).null(),
+                col("log", Json),
+                col("error", Text).null(),
+                col("started_at", Timestamp),
+                col("updated_at", Timestamp),
+                col("finished_at", Timestamp).null(),
+            ],
+            &["id"],
+        )
+        .index(&["rule_id", "started_at"], false)
+        .index(&["record_id", "started_at"], false)
+        .index(&["status", "record_id"], false),
+        TableDef::new(
+            "sys_workflow_cursor",
+            vec![col("id", BigInt), col("seq", BigInt)],
+            &["id"],
+        ),
+    ]
+}
+
+/// Columns migration 21 added: the workflow run whose action made a change, so a rule
+/// triggered by it knows how deep in a chain of rules it is.
+fn workflow_columns() -> Vec<(&'static str, ColumnDef)> {
+    vec![("sys_events", col("caused_by", Uuid).null())]
+}
+
+fn create_workflow_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for (table, column) in workflow_columns() {
+        ddl::add_column(conn, table, &column)?;
+    }
+    for t in workflow_tables() {
+        t.create(conn)?;
+    }
+    Ok(())
 }
 
 /// Outbound webhooks (a URL, the object and events it wants, a condition, its signing

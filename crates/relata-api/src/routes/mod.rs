@@ -22,3 +22,4 @@ pub mod tags;
 pub mod timeline;
 pub mod views;
 pub mod webhooks;
+pub mod workflows;

@@ -32,7 +32,7 @@ impl Companions {
         self.index.push(op);
     }
 
-    /// `[object, record_id, kind, actor, at, changes, source, client_addr]`
+    /// `[object, record_id, kind, actor, at, changes, source, client_addr, caused_by]`
     pub fn add_event(&mut self, row: Vec<SqlValue>) {
         self.events.push(row);
     }
@@ -69,6 +69,7 @@ impl Companions {
                     "changes",
                     "source",
                     "client_addr",
+                    "caused_by",
                 ],
                 &self.events,
                 OnDuplicate::Fail,

@@ -74,11 +74,51 @@ impl Core {
         object: &str,
         input: Json,
     ) -> Result<Record, CoreError> {
+        self.create_record_with(actor, object, input, false).await
+    }
+
+    /// Creates a record with the id `input` names, unless one with that id exists: what a
+    /// workflow step creates once however often its job runs. Answers whether it created it.
+    pub(crate) async fn create_record_keyed(
+        &self,
+        actor: &Actor,
+        object: &str,
+        input: Json,
+    ) -> Result<bool, CoreError> {
+        let def = self.object(object)?;
+        let id = input
+            .get("id")
+            .and_then(Json::as_str)
+            .and_then(|s| s.parse::<uuid::Uuid>().ok())
+            .ok_or_else(|| CoreError::bad_request("no_id", "a keyed create needs an id"))?;
+        let exists = self
+            .store
+            .read(move |conn| {
+                let mut sql = Sql::new(conn.dialect());
+                sql.push(&format!("SELECT 1 FROM {} WHERE id = ", def.name()));
+                sql.param(SqlValue::Uuid(id));
+                Ok::<_, CoreError>(conn.query_one(&sql.text, &sql.params)?.is_some())
+            })
+            .await?;
+        if exists {
+            return Ok(false);
+        }
+        self.create_record_with(actor, object, input, true).await?;
+        Ok(true)
+    }
+
+    async fn create_record_with(
+        &self,
+        actor: &Actor,
+        object: &str,
+        input: Json,
+        allow_id: bool,
+    ) -> Result<Record, CoreError> {
         let object = self.object(object)?;
         actor.require(object.name(), Operation::Create)?;
         with_errors(fields::check_editable(actor, &object, &input), ())?;
         let ctx = self.parse_context();
-        let values = write::parse_input(&object, &input, &ctx, true, false)
+        let values = write::parse_input(&object, &input, &ctx, true, allow_id)
             .map_err(CoreError::Validation)?;
         let mut candidate = Record::default();
         for (k, v) in &values {

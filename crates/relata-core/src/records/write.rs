@@ -511,6 +511,7 @@ pub fn append_event(
             .clone()
             .map(SqlValue::Text)
             .unwrap_or(SqlValue::Null),
+        actor.cause.map(SqlValue::Uuid).unwrap_or(SqlValue::Null),
     ]);
     Ok(())
 }

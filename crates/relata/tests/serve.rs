@@ -218,6 +218,45 @@ fn demo_mode_gives_a_newcomer_a_working_system_and_sigterm_stops_it_gracefully()
     let page: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(page["total"], 40, "{body}");
 
+    // The demo's workflow rules run on the server's own workers: a meeting marked done
+    // gets a follow-up task.
+    let (status, body) = http(
+        &server.addr,
+        "GET",
+        "/api/v1/workflow_rules",
+        Some(&token),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let rules: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(rules["data"].as_array().unwrap().len(), 3, "{body}");
+    let meeting = r#"{"subject":"客户会议 with 华远","status":"completed"}"#;
+    let (status, body) = http(
+        &server.addr,
+        "POST",
+        "/api/v1/records/task",
+        Some(&token),
+        meeting,
+    );
+    assert_eq!(status, 201, "{body}");
+    let start = Instant::now();
+    loop {
+        let (_, body) = http(
+            &server.addr,
+            "GET",
+            "/api/v1/records/task?filter=subject%20contains%20%27Follow%20up%27",
+            Some(&token),
+            "",
+        );
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if page["data"].as_array().is_some_and(|d| !d.is_empty()) {
+            assert_eq!(page["data"][0]["subject"], "Follow up: 客户会议 with 华远");
+            break;
+        }
+        assert!(start.elapsed() < PATIENCE, "no follow-up task: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     // A request in flight when SIGTERM arrives: headers and half the body sent.
     let record = r#"{"name":"停机前提交的客户 Ltd","industry":"technology"}"#;
     let (first, rest) = record.as_bytes().split_at(10);

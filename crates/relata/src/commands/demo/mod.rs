@@ -8,6 +8,7 @@
 
 mod generate;
 mod org;
+mod rules;
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -227,7 +228,11 @@ pub fn load(
         )
     })?;
 
+    rules::create(core, rt, &loader.actor)?;
     let total = n.accounts + n.contacts + n.leads + n.opportunities + n.tasks + n.notes;
-    tracing::info!(records = total, "demo data set loaded");
+    tracing::info!(
+        records = total,
+        "demo data set loaded, with three workflow rules"
+    );
     Ok(())
 }

@@ -1,0 +1,72 @@
+//! Workflow rules a newcomer finds working in the demo (issue 8's examples). They are added
+//! after the data is loaded, so loading itself starts none of them.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use relata_core::workflow::RuleInput;
+use relata_core::{Actor, Core};
+
+pub fn create(core: &Arc<Core>, rt: &tokio::runtime::Runtime, actor: &Actor) -> anyhow::Result<()> {
+    let rules = [
+        (
+            "Large deal changes stage: tell the manager",
+            "opportunity",
+            json!({
+                "trigger": {"type": "field_changed", "fields": ["stage"]},
+                "condition": "amount gte 1000000",
+                "steps": [{"type": "notify", "to": ["owner_manager", "owner"],
+                    "message": "{{ name }} ({{ amount }}) moved to {{ stage }}"}]
+            }),
+        ),
+        (
+            "Follow up two days after a meeting",
+            "task",
+            json!({
+                "trigger": {"type": "condition_met"},
+                "condition": "status eq completed and (subject contains meeting or subject contains 会议)",
+                "time_zone": "Asia/Shanghai",
+                "steps": [{"type": "create_record", "object": "task", "set": {
+                    "subject": {"formula": "'Follow up: ' & subject"},
+                    "due_date": {"formula": "add_days(today(), 2)"},
+                    "priority": "high",
+                    "account_id": {"formula": "account_id"},
+                    "contact_id": {"formula": "contact_id"},
+                    "opportunity_id": {"formula": "opportunity_id"}
+                }}]
+            }),
+        ),
+        (
+            "Won deal: kick-off task and a key account",
+            "opportunity",
+            json!({
+                "trigger": {"type": "condition_met"},
+                "condition": "stage eq closed_won",
+                "time_zone": "Asia/Shanghai",
+                "steps": [
+                    {"type": "create_record", "object": "task", "set": {
+                        "subject": {"formula": "'Kick-off: ' & name"},
+                        "due_date": {"formula": "add_days(today(), 3)"},
+                        "opportunity_id": {"formula": "id"},
+                        "account_id": {"formula": "account_id"}
+                    }},
+                    {"type": "notify", "to": ["owner"], "message": "{{ name }} is won: the kick-off task is on your list"}
+                ]
+            }),
+        ),
+    ];
+    for (name, object, definition) in rules {
+        rt.block_on(core.create_workflow_rule(
+            actor,
+            RuleInput {
+                name: name.into(),
+                object: object.into(),
+                enabled: true,
+                definition,
+            },
+        ))
+        .map_err(|e| anyhow::anyhow!("demo rule {name:?}: {e:?}"))?;
+    }
+    Ok(())
+}

@@ -640,3 +640,82 @@ async fn webhooks_are_subscribed_with_the_secret_shown_once_and_their_deliveries
         .await
         .assert_status(403);
 }
+
+#[tokio::test]
+async fn workflow_rules_are_defined_on_their_page_with_errors_named_and_runs_listed() {
+    let app = TestApp::spawn().await;
+    let web = app.web_as(&app.admin().await, PASSWORD).await;
+    let page = web.get("/settings/workflows").await;
+    page.assert_status(200);
+    page.assert_contains("field_changed")
+        .assert_contains("id=\"r-definition\"");
+    let not_json = web
+        .submit(
+            "/settings/workflows",
+            "/settings/workflows",
+            &[
+                ("name", "Broken"),
+                ("object", "account"),
+                ("definition", "{not json"),
+            ],
+        )
+        .await;
+    not_json.assert_status(200);
+    not_json
+        .assert_contains("not valid JSON")
+        .assert_contains("{not json");
+    let unknown = web
+        .submit(
+            "/settings/workflows",
+            "/settings/workflows",
+            &[
+                ("name", "Wrong field"),
+                ("object", "account"),
+                (
+                    "definition",
+                    r#"{"trigger": {"type": "created"}, "steps": [{"type": "update_fields", "set": {"colour": "red"}}]}"#,
+                ),
+            ],
+        )
+        .await;
+    unknown.assert_status(200);
+    unknown.assert_contains("steps[0].set.colour");
+    let made = web
+        .submit(
+            "/settings/workflows",
+            "/settings/workflows",
+            &[
+                ("name", "Describe new accounts"),
+                ("object", "account"),
+                (
+                    "definition",
+                    r#"{"trigger": {"type": "created"}, "steps": [{"type": "update_fields", "set": {"description": {"formula": "'New: ' & name"}}}]}"#,
+                ),
+                ("enabled", "on"),
+            ],
+        )
+        .await;
+    made.assert_status(303);
+    let rules = app.get("/api/v1/workflow_rules").await;
+    let id = rules.body["data"][0]["id"].as_str().unwrap().to_owned();
+    app.create("account", &json!({"name": "Acme"})).await;
+    let runner = relata_jobs::Runner::new(
+        app.core.clone(),
+        relata_jobs::Handlers::standard(),
+        relata_jobs::RunnerOptions::default(),
+    );
+    runner.run_due().await.unwrap();
+    let detail = web.get(&format!("/settings/workflows/{id}")).await;
+    detail.assert_status(200);
+    detail
+        .assert_contains("Describe new accounts")
+        .assert_contains("Done")
+        .assert_contains("created (record created)");
+
+    let rep = app.user("rep.workflows@example.com", json!({})).await;
+    app.web_as(&rep, PASSWORD)
+        .await
+        .get("/settings/workflows")
+        .await
+        .assert_status(403);
+}

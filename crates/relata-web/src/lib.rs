@@ -204,6 +204,14 @@ pub fn router(core: Arc<Core>) -> Router {
             "/settings/webhook-deliveries/{id}/replay",
             post(settings::webhooks::replay),
         )
+        .route(
+            "/settings/workflows",
+            get(settings::workflows::page).post(settings::workflows::create),
+        )
+        .route(
+            "/settings/workflows/{id}",
+            get(settings::workflows::detail).post(settings::workflows::save),
+        )
         .route("/static/{file}", get(assets::serve))
         .layer(from_fn(pages::security_headers))
         .with_state(state)

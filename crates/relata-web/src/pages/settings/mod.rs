@@ -14,6 +14,7 @@ pub mod permissions;
 pub mod sharing;
 pub mod users;
 pub mod webhooks;
+pub mod workflows;
 
 use axum::response::Response;
 
@@ -57,6 +58,11 @@ const TABS: &[(&str, &str, Capability)] = &[
     (
         "/settings/webhooks",
         "webhooks.title",
+        Capability::ManageAutomation,
+    ),
+    (
+        "/settings/workflows",
+        "workflows.title",
         Capability::ManageAutomation,
     ),
 ];

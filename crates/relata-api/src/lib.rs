@@ -178,6 +178,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(workflows::list_workflow_runs))
         .routes(routes!(workflows::get_workflow_run))
         .routes(routes!(workflows::record_workflows))
+        .routes(routes!(workflows::workflow_backlog))
         .routes(routes!(imports::upload_import, imports::list_imports))
         .routes(routes!(imports::get_import))
         .routes(routes!(imports::preview_import))

@@ -23,6 +23,7 @@ mod report;
 mod results;
 mod run;
 mod timeline;
+mod workflows;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

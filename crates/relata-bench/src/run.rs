@@ -718,6 +718,7 @@ async fn measure(
     let created = after.saturating_sub(before);
     let seconds = r.duration_us as f64 / 1e6;
     let rate = created as f64 / seconds;
+    let create_rate = rate;
     say(&format!("  {rate:.0} records/s"));
     let mut fig = Figure::new(
         "single_create",
@@ -927,6 +928,41 @@ async fn measure(
         .detail("jobs", drained.jobs)
         .detail("enqueue_seconds", drained.enqueue_seconds)
         .detail("seconds", drained.seconds),
+    );
+
+    // --- Issue 8: single creates with 50 active workflow rules ---------------------------
+    say("relata: 50 workflow rules, then single creates again, 16 clients");
+    crate::workflows::create_rules(&api, 50).await?;
+    let bodies = load::create_bodies(seed ^ 0x0057_F10E, 20_000);
+    let lines = dir.join("create-bodies-rules.txt");
+    load::write_lines(&lines, &bodies)?;
+    let before = api.count_contacts().await?;
+    let w = wrk(&lines, 16, &token, Some("/api/v1/records/contact"));
+    let (base, w2) = (server.base(), w.clone());
+    let r = blocking(move || w2.run(&base)).await?;
+    let created_with_rules = api.count_contacts().await?.saturating_sub(before);
+    let with_rules = created_with_rules as f64 / (r.duration_us as f64 / 1e6);
+    let caught = crate::workflows::catch_up(&api, Duration::from_secs(600)).await?;
+    let ratio = with_rules / create_rate;
+    say(&format!(
+        "  {with_rules:.0} records/s ({ratio:.2}× without rules); the rules caught up {:.1} s after the load ({} events behind, {} runs queued when it ended)",
+        caught.seconds, caught.events_behind, caught.queued_runs
+    ));
+    run.figures.push(
+        Figure::new(
+            "single_create_with_rules",
+            "Single creates with 50 active workflow rules (2 of them fire for contacts in 上海), as a share of single creates without rules",
+            with_rules,
+            "records/s",
+        )
+        .latency(r.latency_ms())
+        .target("≥ 0.7× single creates without rules", Some(ratio >= 0.7))
+        .detail("ratio_to_no_rules", ratio)
+        .detail("created", created_with_rules)
+        .detail("errors", r.error_count())
+        .detail("catch_up_seconds", caught.seconds)
+        .detail("events_behind_at_end", caught.events_behind)
+        .detail("runs_queued_at_end", caught.queued_runs),
     );
 
     server.stop(Duration::from_secs(60))?;

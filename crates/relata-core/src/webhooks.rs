@@ -580,12 +580,8 @@ impl Core {
                     &rows,
                     OnDuplicate::Fail,
                 )?;
-                for id in ids {
-                    let mut job =
-                        NewJob::new(kind::WEBHOOK, json!({"delivery_id": id.to_string()}), now);
-                    job.idempotency_key = Some(format!("webhook:{id}"));
-                    queue::enqueue(conn, &job, now)?;
-                }
+                let jobs: Vec<NewJob> = ids.into_iter().map(|id| delivery_job(id, now)).collect();
+                queue::enqueue_many(conn, &jobs, now)?;
                 Ok::<_, CoreError>(true)
             })
             .await?;
@@ -871,14 +867,18 @@ impl Core {
                     ]],
                     OnDuplicate::Skip,
                 )?;
-                let mut job =
-                    NewJob::new(kind::WEBHOOK, json!({"delivery_id": id.to_string()}), now);
-                job.idempotency_key = Some(format!("webhook:{id}"));
-                queue::enqueue(conn, &job, now)?;
+                queue::enqueue(conn, &delivery_job(id, now), now)?;
                 Ok::<_, CoreError>(())
             })
             .await?;
         self.wake_job_workers();
         Ok(id)
     }
+}
+
+/// The job that sends delivery `id` (once: keyed by the delivery).
+fn delivery_job(id: Uuid, now: DateTime<Utc>) -> NewJob {
+    let mut job = NewJob::new(kind::WEBHOOK, json!({"delivery_id": id.to_string()}), now);
+    job.idempotency_key = Some(format!("webhook:{id}"));
+    job
 }

@@ -80,6 +80,7 @@ impl Runner {
 
     /// Runs until the runtime stops: the process's workers.
     pub fn spawn(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        self.spawn_workflow_fan_out();
         let runner = self.clone();
         tokio::spawn(async move {
             tracing::info!(worker = %runner.id, concurrency = runner.opts.concurrency, kinds = ?runner.kinds, "job worker started");
@@ -92,6 +93,23 @@ impl Runner {
         })
     }
 
+    /// Turns change-feed events into workflow runs, in its own task: page after page while a
+    /// backlog lasts (a burst of writes must not wait a poll per 500 events), then once per
+    /// poll.
+    fn spawn_workflow_fan_out(self: &Arc<Self>) {
+        let runner = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match runner.core.fan_out_workflows().await {
+                    Ok(step) if step.more => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "workflow fan-out: retrying in a moment"),
+                }
+                tokio::time::sleep(runner.opts.poll).await;
+            }
+        });
+    }
+
     /// Runs every job that is due now, and any they or due schedules enqueue for now, until
     /// none is left; answers how many tries ran. Tests drive the queue with this and a
     /// manual clock: a job delayed by days runs as soon as the clock has moved past it.
@@ -100,7 +118,7 @@ impl Runner {
         loop {
             self.core.fire_due_schedules().await?;
             self.core.fan_out_webhooks().await?;
-            while self.core.fan_out_workflows().await? > 0 {}
+            while self.core.fan_out_workflows().await?.more {}
             let jobs = self.claim(self.opts.concurrency).await?;
             if jobs.is_empty() {
                 return Ok(ran);
@@ -125,7 +143,6 @@ impl Runner {
             if last_schedules.elapsed() >= self.opts.poll {
                 self.core.fire_due_schedules().await?;
                 self.core.fan_out_webhooks().await?;
-                self.core.fan_out_workflows().await?;
                 last_schedules = tokio::time::Instant::now();
             }
             let free = self.opts.concurrency.saturating_sub(running.len());

@@ -187,17 +187,42 @@ pub fn create_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Enqueues `job` in the caller's transaction. Answers its id, or `None` when a job of the
-/// same kind with the same idempotency key exists (whatever its status).
-pub fn enqueue(
+/// Enqueues many jobs in the caller's transaction in a few multi-row statements; a job whose
+/// idempotency key exists already is left out. For fan-outs that queue thousands at once.
+pub fn enqueue_many(
     conn: &mut dyn Conn,
-    job: &NewJob,
+    jobs: &[NewJob],
     now: DateTime<Utc>,
-) -> Result<Option<Uuid>, StoreError> {
-    let id = relata_domain::ids::uuid_v7_at(now);
-    let mut sql = Sql::new(conn.dialect());
-    sql.push("INSERT INTO sys_jobs (id, kind, payload, claim_rank, status, run_at, attempts, max_attempts, idempotency_key, schedule_id, created_at) VALUES (");
-    let values = [
+) -> Result<(), StoreError> {
+    let rows: Vec<Vec<SqlValue>> = jobs
+        .iter()
+        .map(|job| job_row(relata_domain::ids::uuid_v7_at(now), job, now))
+        .collect();
+    crate::batch::insert_rows(
+        conn,
+        "sys_jobs",
+        &JOB_INSERT_COLUMNS,
+        &rows,
+        crate::batch::OnDuplicate::Skip,
+    )
+}
+
+const JOB_INSERT_COLUMNS: [&str; 11] = [
+    "id",
+    "kind",
+    "payload",
+    "claim_rank",
+    "status",
+    "run_at",
+    "attempts",
+    "max_attempts",
+    "idempotency_key",
+    "schedule_id",
+    "created_at",
+];
+
+fn job_row(id: Uuid, job: &NewJob, now: DateTime<Utc>) -> Vec<SqlValue> {
+    vec![
         SqlValue::Uuid(id),
         SqlValue::Text(job.kind.clone()),
         SqlValue::Json(job.payload.clone()),
@@ -211,8 +236,23 @@ pub fn enqueue(
             .map_or(SqlValue::Null, SqlValue::Text),
         job.schedule_id.map_or(SqlValue::Null, SqlValue::Uuid),
         SqlValue::Timestamp(now),
-    ];
-    for (i, v) in values.into_iter().enumerate() {
+    ]
+}
+
+/// Enqueues `job` in the caller's transaction. Answers its id, or `None` when a job of the
+/// same kind with the same idempotency key exists (whatever its status).
+pub fn enqueue(
+    conn: &mut dyn Conn,
+    job: &NewJob,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, StoreError> {
+    let id = relata_domain::ids::uuid_v7_at(now);
+    let mut sql = Sql::new(conn.dialect());
+    sql.push(&format!(
+        "INSERT INTO sys_jobs ({}) VALUES (",
+        JOB_INSERT_COLUMNS.join(", ")
+    ));
+    for (i, v) in job_row(id, job, now).into_iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }

@@ -81,6 +81,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/workflow_runs", &["get"]),
     ("/api/v1/workflow_runs/{id}", &["get"]),
     ("/api/v1/records/{object}/{id}/workflows", &["get"]),
+    ("/api/v1/workflow_backlog", &["get"]),
     ("/api/v1/imports/{id}", &["get"]),
     ("/api/v1/imports/{id}/preview", &["get"]),
     ("/api/v1/imports/{id}/start", &["post"]),

@@ -207,6 +207,10 @@ async fn a_large_deal_changing_stage_gets_a_follow_up_task_a_note_and_a_notifica
     let history = runs(&app, &format!("rule_id={id}")).await;
     assert_eq!(history.len(), 2, "{history:?}");
 
+    let backlog = app.get("/api/v1/workflow_backlog").await;
+    backlog.assert_status(200);
+    assert_eq!(backlog.body, json!({"events_behind": 0, "queued_runs": 0, "waiting_runs": 0}));
+
     // why: the rule holds for the big deal, not for the small one
     let why = app
         .get(&format!(

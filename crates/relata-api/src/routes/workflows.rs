@@ -269,3 +269,15 @@ pub async fn record_workflows(
         .await?;
     Ok(axum::Json(json!({ "data": rules })).into_response())
 }
+
+/// How far behind the engine is: events not yet judged against the rules, runs queued and
+/// waiting.
+#[utoipa::path(get, path = "/api/v1/workflow_backlog", tag = "automation",
+    responses((status = 200, description = "`{events_behind, queued_runs, waiting_runs}`"), (status = 403)))]
+pub async fn workflow_backlog(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> ApiResult<Response> {
+    let backlog = state.core.workflow_backlog(&actor).await?;
+    Ok(axum::Json(backlog).into_response())
+}

@@ -74,8 +74,8 @@ impl Armed {
 }
 
 impl Core {
-    /// Turns new change-feed events into workflow runs; answers how many runs it wrote.
-    pub async fn fan_out_workflows(&self) -> Result<usize, CoreError> {
+    /// Turns the next page of change-feed events into workflow runs.
+    pub async fn fan_out_workflows(&self) -> Result<FanOutStep, CoreError> {
         let (cursor, head, rules, waiting) = self
             .store
             .peek(|conn| {
@@ -100,13 +100,13 @@ impl Core {
             })
             .await?;
         if cursor >= head {
-            return Ok(0);
+            return Ok(FanOutStep::default());
         }
         if cursor < 0 {
             self.store
                 .write(move |conn| super::start_cursor(conn, head))
                 .await?;
-            return Ok(0);
+            return Ok(FanOutStep::default());
         }
         let armed = self.arm(rules).await;
         if armed.is_empty() && !waiting {
@@ -114,7 +114,7 @@ impl Core {
             self.store
                 .write(move |conn| move_cursor(conn, cursor, head))
                 .await?;
-            return Ok(0);
+            return Ok(FanOutStep::default());
         }
         let events = self
             .store
@@ -147,24 +147,29 @@ impl Core {
                     return Ok(false); // another process took these events
                 }
                 store::insert_runs(conn, &plan.runs, now)?;
+                let mut jobs = Vec::with_capacity(plan.runs.len() + plan.wake.len());
                 for run in &plan.runs {
                     let due = match run.status {
                         status::QUEUED => now,
                         status::WAITING => run.wake_at.unwrap_or(now),
                         _ => continue,
                     };
-                    enqueue_run(conn, run.id, &format!("start:{}", run.id), due, now)?;
+                    jobs.push(run_job(run.id, &format!("start:{}", run.id), due, now));
                 }
                 for (run, seq) in &plan.wake {
-                    enqueue_run(conn, *run, &format!("wake:{run}:{seq}"), now, now)?;
+                    jobs.push(run_job(*run, &format!("wake:{run}:{seq}"), now, now));
                 }
+                queue::enqueue_many(conn, &jobs, now)?;
                 Ok::<_, CoreError>(true)
             })
             .await?;
         if moved && count > 0 {
             self.wake_job_workers();
         }
-        Ok(if moved { count } else { 0 })
+        Ok(FanOutStep {
+            runs: if moved { count } else { 0 },
+            more: upto < head || !moved,
+        })
     }
 
     /// Parses the rules that listen to changes and types their conditions for their owners.
@@ -338,6 +343,15 @@ impl Core {
     }
 }
 
+/// What one fan-out step did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FanOutStep {
+    /// Runs written.
+    pub runs: usize,
+    /// Events are left after this page: take the next one without waiting.
+    pub more: bool,
+}
+
 #[derive(Default)]
 struct Plan {
     runs: Vec<NewRun>,
@@ -419,6 +433,14 @@ fn move_cursor(conn: &mut dyn Conn, from: i64, to: i64) -> Result<bool, CoreErro
     Ok(conn.execute(&sql.text, &sql.params)? == 1)
 }
 
+/// The job that takes a run on at `at` (once per `key`).
+fn run_job(run: Uuid, key: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> NewJob {
+    let mut job = NewJob::new(kind::WORKFLOW_RUN, json!({"run_id": run.to_string()}), now);
+    job.run_at = at;
+    job.idempotency_key = Some(format!("workflow:{key}"));
+    job
+}
+
 /// Queues the job that takes a run on (once per `key`).
 pub(crate) fn enqueue_run(
     conn: &mut dyn Conn,
@@ -427,10 +449,7 @@ pub(crate) fn enqueue_run(
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), CoreError> {
-    let mut job = NewJob::new(kind::WORKFLOW_RUN, json!({"run_id": run.to_string()}), now);
-    job.run_at = at;
-    job.idempotency_key = Some(format!("workflow:{key}"));
-    queue::enqueue(conn, &job, now)?;
+    queue::enqueue(conn, &run_job(run, key, at, now), now)?;
     Ok(())
 }
 

@@ -79,6 +79,17 @@ pub struct Version {
     pub saved_at: DateTime<Utc>,
 }
 
+/// How far behind the workflow engine is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backlog {
+    /// Change-feed events not yet judged against the rules.
+    pub events_behind: i64,
+    /// Runs queued or running now.
+    pub queued_runs: i64,
+    /// Runs parked at a wait.
+    pub waiting_runs: i64,
+}
+
 /// What an administrator writes.
 #[derive(Debug, Clone)]
 pub struct RuleInput {
@@ -283,6 +294,36 @@ impl Core {
     pub async fn workflow_runs(&self, actor: &Actor, q: RunQuery) -> Result<Vec<Run>, CoreError> {
         actor.require_capability(Capability::ManageAutomation)?;
         self.store.read(move |conn| store::runs(conn, &q)).await
+    }
+
+    /// How far behind the engine is: change-feed events not yet judged against the rules,
+    /// and runs queued or waiting. For monitoring, and for the benchmark to know when the
+    /// rules have caught up with a burst of writes.
+    pub async fn workflow_backlog(&self, actor: &Actor) -> Result<Backlog, CoreError> {
+        actor.require_capability(Capability::ManageAutomation)?;
+        self.store
+            .read(|conn| {
+                let head = head_seq(conn)?;
+                let cursor = conn
+                    .query_one("SELECT seq FROM sys_workflow_cursor WHERE id = 1", &[])?
+                    .and_then(|r| r[0].as_i64())
+                    .unwrap_or(head);
+                let mut count = |status: &str| -> Result<i64, CoreError> {
+                    let mut sql = Sql::new(conn.dialect());
+                    sql.push("SELECT COUNT(*) FROM sys_workflow_runs WHERE status = ");
+                    sql.param(SqlValue::Text(status.into()));
+                    Ok(conn
+                        .query_one(&sql.text, &sql.params)?
+                        .and_then(|r| r[0].as_i64())
+                        .unwrap_or(0))
+                };
+                Ok(Backlog {
+                    events_behind: (head - cursor).max(0),
+                    queued_runs: count(status::QUEUED)? + count(status::RUNNING)?,
+                    waiting_runs: count(status::WAITING)?,
+                })
+            })
+            .await
     }
 
     pub async fn workflow_run(&self, actor: &Actor, id: Uuid) -> Result<Run, CoreError> {

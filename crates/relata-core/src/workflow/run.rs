@@ -80,13 +80,18 @@ impl Core {
         if run.status == status::WAITING && asleep(&run, definition.as_ref(), now) {
             return Ok(()); // woken by a change, but it waits for a time that has not come
         }
-        let lease = now + chrono::Duration::minutes(LEASE_MINUTES);
-        if !self
-            .store
-            .write(move |conn| store::take(conn, id, now, lease))
-            .await?
-        {
-            return Ok(()); // another worker has it
+        // A queued run has one job, its start, which the queue gives to one worker at a time;
+        // a run that has waited may have several (its wake-up, changes of its record), so it
+        // is taken under a lease first.
+        if run.status != status::QUEUED {
+            let lease = now + chrono::Duration::minutes(LEASE_MINUTES);
+            if !self
+                .store
+                .write(move |conn| store::take(conn, id, now, lease))
+                .await?
+            {
+                return Ok(()); // another worker has it
+            }
         }
         let outcome = match (definition, rule) {
             (Some(d), Some(rule)) => self.advance(&run, &d, &rule).await,

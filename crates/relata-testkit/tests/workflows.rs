@@ -209,7 +209,10 @@ async fn a_large_deal_changing_stage_gets_a_follow_up_task_a_note_and_a_notifica
 
     let backlog = app.get("/api/v1/workflow_backlog").await;
     backlog.assert_status(200);
-    assert_eq!(backlog.body, json!({"events_behind": 0, "queued_runs": 0, "waiting_runs": 0}));
+    assert_eq!(
+        backlog.body,
+        json!({"events_behind": 0, "queued_runs": 0, "waiting_runs": 0})
+    );
 
     // why: the rule holds for the big deal, not for the small one
     let why = app

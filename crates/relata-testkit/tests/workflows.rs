@@ -592,3 +592,110 @@ async fn bad_definitions_are_refused_at_save_time_naming_the_place() {
     unknown.assert_status(422);
     assert!(unknown.text.contains("sometimes"), "{}", unknown.text);
 }
+
+#[tokio::test]
+async fn a_run_waits_for_a_condition_then_assigns_and_starts_a_rule_that_lists_and_calls_a_webhook()
+{
+    let (app, clock, runner) = setup().await;
+    let rep = app.user("rep.flow@example.com", json!({})).await;
+    let list = app
+        .post(
+            "/api/v1/lists",
+            &json!({"object": "account", "name": "Key accounts"}),
+        )
+        .await;
+    list.assert_status(201);
+    let list_id = list.body["id"].as_str().unwrap().to_owned();
+    let hook = app
+        .post(
+            "/api/v1/webhooks",
+            &json!({"name": "ERP", "url": "http://127.0.0.1:9/hook", "object": "account", "events": ["deleted"]}),
+        )
+        .await;
+    hook.assert_status(201);
+    let hook_id = hook.body["id"].as_str().unwrap().to_owned();
+    let second = rule(
+        &app,
+        "account",
+        "List and sync",
+        json!({"trigger": {"type": "manual"}, "steps": [
+            {"type": "add_to_list", "list_id": list_id},
+            {"type": "call_webhook", "webhook_id": hook_id}
+        ]}),
+    )
+    .await;
+    let first = rule(
+        &app,
+        "account",
+        "Key account hand-over",
+        json!({"trigger": {"type": "created"}, "steps": [
+            {"type": "wait", "until": "level eq a", "days": 7},
+            {"type": "assign_owner", "to": {"user": rep.user_id.0}},
+            {"type": "start_rule", "rule_id": second}
+        ]}),
+    )
+    .await;
+    let key = app
+        .create("account", &json!({"name": "Key Co", "level": "b"}))
+        .await;
+    let other = app.create("account", &json!({"name": "Other Co"})).await;
+    runner.run_due().await.unwrap();
+    let waiting = runs(&app, &format!("rule_id={first}&status=waiting")).await;
+    assert_eq!(waiting.len(), 2, "{waiting:?}");
+
+    // the record changes, but not to what the run waits for; then it does
+    let path = format!("/api/v1/records/account/{}", key["id"].as_str().unwrap());
+    app.patch(&path, &json!({"city": "Ningbo"}))
+        .await
+        .assert_status(200);
+    runner.run_due().await.unwrap();
+    assert_eq!(
+        record(&app, "account", &key["id"]).await["owner_id"],
+        app.admin().await.user_id.0.to_string()
+    );
+    app.patch(&path, &json!({"level": "a"}))
+        .await
+        .assert_status(200);
+    runner.run_due().await.unwrap();
+    assert_eq!(
+        record(&app, "account", &key["id"]).await["owner_id"],
+        rep.user_id.0.to_string()
+    );
+    let members = app
+        .get(&format!("/api/v1/records/account?filter=in_list {list_id}"))
+        .await;
+    let names: Vec<&str> = members.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Key Co"]);
+    let deliveries = app
+        .get(&format!("/api/v1/webhooks/{hook_id}/deliveries"))
+        .await;
+    assert_eq!(deliveries.body["data"][0]["event"], "account.workflow");
+    assert_eq!(
+        deliveries.body["data"][0]["payload"]["record"]["name"],
+        "Key Co"
+    );
+    let chained = runs(&app, &format!("rule_id={second}")).await;
+    assert_eq!(chained.len(), 1);
+    assert_eq!(chained[0]["status"], "done");
+    assert_eq!(chained[0]["depth"], 1);
+    let started = runs(&app, &format!("rule_id={first}&status=done")).await;
+    assert_eq!(chained[0]["caused_by"], started[0]["id"]);
+
+    // the other account never meets the condition: after seven days the run goes on anyway
+    clock.advance(chrono::Duration::days(7));
+    runner.run_due().await.unwrap();
+    assert_eq!(
+        record(&app, "account", &other["id"]).await["owner_id"],
+        rep.user_id.0.to_string()
+    );
+    assert!(
+        runs(&app, &format!("rule_id={first}&status=waiting"))
+            .await
+            .is_empty()
+    );
+}

@@ -29,8 +29,8 @@ use utoipa_axum::routes;
 
 use relata_core::Core;
 use routes::{
-    admin, attachments, auth, changes, duplicate_jobs, duplicates, export, hierarchy, imports,
-    jobs, lists, me, merge, meta, quality, records, search, system, tags, timeline, views,
+    admin, assignment, attachments, auth, changes, duplicate_jobs, duplicates, export, hierarchy,
+    imports, jobs, lists, me, merge, meta, quality, records, search, system, tags, timeline, views,
     webhooks, workflows,
 };
 use state::{AppState, TokenCache};
@@ -179,6 +179,17 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(workflows::get_workflow_run))
         .routes(routes!(workflows::record_workflows))
         .routes(routes!(workflows::workflow_backlog))
+        .routes(routes!(
+            assignment::list_assignment_rules,
+            assignment::create_assignment_rule
+        ))
+        .routes(routes!(
+            assignment::get_assignment_rule,
+            assignment::update_assignment_rule,
+            assignment::delete_assignment_rule
+        ))
+        .routes(routes!(assignment::assign_by_rule))
+        .routes(routes!(assignment::set_away, assignment::clear_away))
         .routes(routes!(imports::upload_import, imports::list_imports))
         .routes(routes!(imports::get_import))
         .routes(routes!(imports::preview_import))

@@ -3,6 +3,7 @@
 //! One module per business area; handlers above stay thin.
 
 pub mod access;
+pub mod assignment;
 pub mod attachments;
 pub mod audit;
 pub mod auth;

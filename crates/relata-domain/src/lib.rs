@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod api_name;
+pub mod assignment;
 pub mod clock;
 pub mod cn;
 pub mod dedupe;

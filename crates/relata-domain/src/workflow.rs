@@ -133,6 +133,8 @@ pub enum Step {
     },
     /// Gives the record to someone.
     AssignOwner { to: Recipient },
+    /// Gives the record to whom an assignment rule picks (territory, turn, load).
+    AssignByRule { rule_id: Uuid },
     /// An in-app notification; `{{ formula }}` in the message is replaced by its value.
     Notify { to: Vec<Recipient>, message: String },
     /// Sends the record to an outbound webhook (signed, retried, logged like its events).
@@ -179,6 +181,7 @@ impl Step {
             Step::UpdateFields { .. } => "update_fields",
             Step::CreateRecord { .. } => "create_record",
             Step::AssignOwner { .. } => "assign_owner",
+            Step::AssignByRule { .. } => "assign_by_rule",
             Step::Notify { .. } => "notify",
             Step::CallWebhook { .. } => "call_webhook",
             Step::AddToList { .. } => "add_to_list",

@@ -76,6 +76,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "workflow rules, their versions and runs",
             create_workflow_tables,
         ),
+        (
+            22,
+            "assignment rules and users' time away",
+            create_assignment_tables,
+        ),
     ]
 }
 
@@ -109,6 +114,7 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.extend(jobs::tables());
     tables.extend(webhook_tables());
     tables.extend(workflow_tables());
+    tables.extend(assignment_tables());
     for (table, column) in workflow_columns() {
         if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
             t.columns.push(column);
@@ -193,6 +199,45 @@ fn workflow_tables() -> Vec<TableDef> {
 /// triggered by it knows how deep in a chain of rules it is.
 fn workflow_columns() -> Vec<(&'static str, ColumnDef)> {
     vec![("sys_events", col("caused_by", Uuid).null())]
+}
+
+/// Assignment rules (their definition, and the turn counter round-robin takes from), and
+/// when users are away (out of office: they get no new records by rule).
+fn assignment_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_assignment_rules",
+            vec![
+                col("id", Uuid),
+                col("name", Text),
+                col("object", Text),
+                col("definition", Json),
+                col("counter", BigInt),
+                col("created_by", Uuid),
+                col("created_at", Timestamp),
+                col("updated_at", Timestamp),
+            ],
+            &["id"],
+        ),
+        TableDef::new(
+            "sys_user_away",
+            vec![
+                col("user_id", Uuid),
+                col("starts_at", Timestamp),
+                col("ends_at", Timestamp),
+                col("note", Text).null(),
+                col("updated_at", Timestamp),
+            ],
+            &["user_id"],
+        ),
+    ]
+}
+
+fn create_assignment_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for t in assignment_tables() {
+        t.create(conn)?;
+    }
+    Ok(())
 }
 
 fn create_workflow_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {

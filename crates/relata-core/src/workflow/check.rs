@@ -155,6 +155,27 @@ impl Core {
                 }
                 errors.extend(self.check_recipients(std::slice::from_ref(to), &format!("{at}.to")));
             }
+            Step::AssignByRule { rule_id } => {
+                if !fields::editable(actor, object, "owner_id") {
+                    errors.push(bad(at, "the rule's owner may not change who owns a record"));
+                }
+                match self.assignment_rule(actor, *rule_id).await {
+                    Err(_) => errors.push(bad(
+                        format!("{at}.rule_id"),
+                        format!("no assignment rule {rule_id}"),
+                    )),
+                    Ok(r) if r.object != object.name() => errors.push(bad(
+                        format!("{at}.rule_id"),
+                        format!(
+                            "the assignment rule {} is about {} records, not {}",
+                            r.name,
+                            r.object,
+                            object.name()
+                        ),
+                    )),
+                    Ok(_) => {}
+                }
+            }
             Step::Notify { to, message } => {
                 errors.extend(self.check_recipients(to, &format!("{at}.to")));
                 match message_parts(message) {

@@ -257,8 +257,12 @@ impl Core {
             {
                 Ok(result) => {
                     log.push(json!({"step": i, "type": step.name(), "at": now, "result": result}));
-                    if matches!(step, Step::UpdateFields { .. } | Step::AssignOwner { .. })
-                        && let Some(id) = run.record_id
+                    if matches!(
+                        step,
+                        Step::UpdateFields { .. }
+                            | Step::AssignOwner { .. }
+                            | Step::AssignByRule { .. }
+                    ) && let Some(id) = run.record_id
                     {
                         record = self.get_record(&actor, object.name(), id).await.ok();
                     }
@@ -394,6 +398,11 @@ impl Core {
                 )
                 .await?;
                 Ok(json!({"owner_id": owner.to_string()}))
+            }
+            Step::AssignByRule { rule_id } => {
+                let id = need_record()?;
+                let assigned = self.assign_by_rule(actor, *rule_id, id).await?;
+                Ok(serde_json::to_value(assigned).unwrap_or(Json::Null))
             }
             Step::Notify { to, message } => {
                 let text = render(message, &env)?;

@@ -179,6 +179,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(workflows::get_workflow_run))
         .routes(routes!(workflows::record_workflows))
         .routes(routes!(workflows::workflow_backlog))
+        .routes(routes!(workflows::issue_inbound_token))
         .routes(routes!(
             assignment::list_assignment_rules,
             assignment::create_assignment_rule
@@ -242,6 +243,7 @@ fn public_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::setup_status, auth::setup))
         .routes(routes!(auth::request_reset))
         .routes(routes!(auth::confirm_reset))
+        .routes(routes!(workflows::inbound_call))
 }
 
 /// The authenticated routes, the public documented routes, and the OpenAPI document of both.

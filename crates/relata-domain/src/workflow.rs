@@ -67,8 +67,11 @@ pub enum Trigger {
     },
     /// A recurring schedule: the steps run for every record meeting the condition.
     Schedule { cron: String },
-    /// Only when started by hand, by another rule, or by an inbound call.
+    /// Only when started by hand or by another rule.
     Manual,
+    /// A call to the rule's secret URL (`POST /api/v1/hooks/workflows/{token}`), naming a
+    /// record or bringing one to create.
+    Inbound,
 }
 
 fn default_hour() -> u32 {
@@ -90,12 +93,16 @@ impl Trigger {
             Trigger::DateReached { .. } => "date_reached",
             Trigger::Schedule { .. } => "schedule",
             Trigger::Manual => "manual",
+            Trigger::Inbound => "inbound",
         }
     }
 
     /// Whether a change of the feed can start it (the others start by time or by hand).
     pub fn on_change(&self) -> bool {
-        !matches!(self, Trigger::Schedule { .. } | Trigger::Manual)
+        !matches!(
+            self,
+            Trigger::Schedule { .. } | Trigger::Manual | Trigger::Inbound
+        )
     }
 }
 

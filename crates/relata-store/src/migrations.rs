@@ -81,6 +81,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "assignment rules and users' time away",
             create_assignment_tables,
         ),
+        (
+            23,
+            "workflow rules: inbound call tokens",
+            add_inbound_tokens,
+        ),
     ]
 }
 
@@ -115,6 +120,11 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.extend(webhook_tables());
     tables.extend(workflow_tables());
     tables.extend(assignment_tables());
+    for (table, column) in inbound_columns() {
+        if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
+            t.columns.push(column);
+        }
+    }
     for (table, column) in workflow_columns() {
         if let Some(t) = tables.iter_mut().find(|t| t.name == table) {
             t.columns.push(column);
@@ -231,6 +241,19 @@ fn assignment_tables() -> Vec<TableDef> {
             &["user_id"],
         ),
     ]
+}
+
+/// Columns migration 23 added: the secret token of a rule started by inbound calls (a
+/// digest of it: the token itself is shown once, like an API token's).
+fn inbound_columns() -> Vec<(&'static str, ColumnDef)> {
+    vec![("sys_workflow_rules", col("inbound_token_hash", Text).null())]
+}
+
+fn add_inbound_tokens(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for (table, column) in inbound_columns() {
+        ddl::add_column(conn, table, &column)?;
+    }
+    Ok(())
 }
 
 fn create_assignment_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {

@@ -96,7 +96,10 @@ async fn round_robin_by_territory_skips_who_is_away_and_respects_working_hours()
             .await;
         assert_eq!(stored.body["owner_id"], json!(owners[i]));
     }
-    assert_eq!(owners, [r[0].clone(), r[1].clone(), r[2].clone(), r[0].clone()]);
+    assert_eq!(
+        owners,
+        [r[0].clone(), r[1].clone(), r[2].clone(), r[0].clone()]
+    );
 
     // rep 1 is away this week: their turn passes to the next
     app.put(

@@ -82,6 +82,8 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/workflow_runs/{id}", &["get"]),
     ("/api/v1/records/{object}/{id}/workflows", &["get"]),
     ("/api/v1/workflow_backlog", &["get"]),
+    ("/api/v1/workflow_rules/{id}/inbound_token", &["post"]),
+    ("/api/v1/hooks/workflows/{token}", &["post"]),
     ("/api/v1/assignment_rules", &["get", "post"]),
     ("/api/v1/assignment_rules/{id}", &["get", "put", "delete"]),
     ("/api/v1/assignment_rules/{id}/assign", &["post"]),

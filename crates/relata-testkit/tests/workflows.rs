@@ -699,3 +699,84 @@ async fn a_run_waits_for_a_condition_then_assigns_and_starts_a_rule_that_lists_a
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn an_inbound_call_to_a_secret_url_starts_a_rule() {
+    let (app, _clock, runner) = setup().await;
+    let id = rule(
+        &app,
+        "account",
+        "From the shop",
+        json!({"trigger": {"type": "inbound"}, "steps": [
+            {"type": "update_fields", "set": {"description": {"formula": "'Order from the shop: ' & name"}}}
+        ]}),
+    )
+    .await;
+    let other = rule(
+        &app,
+        "account",
+        "Not inbound",
+        json!({"trigger": {"type": "manual"}, "steps": [{"type": "update_fields", "set": {"description": "x"}}]}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/workflow_rules/{other}/inbound_token"),
+        &json!({}),
+    )
+    .await
+    .assert_status(409);
+    let issued = app
+        .post(
+            &format!("/api/v1/workflow_rules/{id}/inbound_token"),
+            &json!({}),
+        )
+        .await;
+    issued.assert_status(201);
+    let path = issued.body["path"].as_str().unwrap().to_owned();
+    assert!(issued.body["token"].as_str().unwrap().starts_with("rlw_"));
+
+    // no API token: the URL is the secret; the record comes with the call
+    let anon = app.anonymous();
+    let called = anon
+        .post(&path, &json!({"record": {"name": "Shop Buyer Ltd"}}))
+        .await;
+    called.assert_status(202);
+    assert_eq!(called.body["status"], "queued");
+    let acct = called.body["record_id"].clone();
+    // an existing record named by id
+    let existing = app.create("account", &json!({"name": "Known Co"})).await;
+    anon.post(&path, &json!({"record_id": existing["id"]}))
+        .await
+        .assert_status(202);
+    runner.run_due().await.unwrap();
+    assert_eq!(
+        record(&app, "account", &acct).await["description"],
+        "Order from the shop: Shop Buyer Ltd"
+    );
+    assert_eq!(
+        record(&app, "account", &existing["id"]).await["description"],
+        "Order from the shop: Known Co"
+    );
+    // a bad record is refused naming the field; a wrong or retired token is not found
+    anon.post(
+        &path,
+        &json!({"record": {"name": "X", "employees": "many"}}),
+    )
+    .await
+    .assert_status(422);
+    anon.post(
+        "/api/v1/hooks/workflows/rlw_nope",
+        &json!({"record_id": existing["id"]}),
+    )
+    .await
+    .assert_status(404);
+    app.post(
+        &format!("/api/v1/workflow_rules/{id}/inbound_token"),
+        &json!({}),
+    )
+    .await
+    .assert_status(201);
+    anon.post(&path, &json!({"record_id": existing["id"]}))
+        .await
+        .assert_status(404);
+}

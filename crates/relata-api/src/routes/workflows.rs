@@ -281,3 +281,41 @@ pub async fn workflow_backlog(
     let backlog = state.core.workflow_backlog(&actor).await?;
     Ok(axum::Json(backlog).into_response())
 }
+
+/// Issue the secret URL of a rule with the `inbound` trigger, shown this once (issuing
+/// again retires the old one).
+#[utoipa::path(post, path = "/api/v1/workflow_rules/{id}/inbound_token", tag = "automation",
+    params(("id" = String, Path)),
+    responses((status = 201, description = "`{token, path}`"), (status = 403), (status = 404),
+        (status = 409, description = "the rule's trigger is not `inbound`")))]
+pub async fn issue_inbound_token(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let url = state
+        .core
+        .issue_inbound_token(&actor, path_id("rule", &id)?)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(url)).into_response())
+}
+
+/// Start a rule from another system: the secret URL of a rule with the `inbound` trigger.
+/// `{"record_id"}` starts it on that record; `{"record": {…}}` creates the record and starts
+/// it on that. No token besides the one in the URL.
+#[utoipa::path(post, path = "/api/v1/hooks/workflows/{token}", tag = "automation",
+    params(("token" = String, Path)), request_body = Object,
+    responses((status = 202, description = "the run, queued"), (status = 400), (status = 404),
+        (status = 422, description = "the record brought has problems, each named")))]
+pub async fn inbound_call(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    ApiJson(body): ApiJson<Json>,
+) -> ApiResult<Response> {
+    state
+        .rate
+        .check(&format!("inbound:{token}"), 600)
+        .map_err(crate::problem::ApiError::from)?;
+    let run = state.core.inbound_workflow_call(&token, &body).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(run)).into_response())
+}

@@ -298,7 +298,7 @@ impl Core {
         Ok(total)
     }
 
-    async fn write_runs(&self, runs: Vec<NewRun>) -> Result<(), CoreError> {
+    pub(crate) async fn write_runs(&self, runs: Vec<NewRun>) -> Result<(), CoreError> {
         if runs.is_empty() {
             return Ok(());
         }
@@ -317,7 +317,7 @@ impl Core {
     }
 }
 
-fn new_run(rule: &Rule, id: Uuid, record: Option<Uuid>, trigger: String) -> NewRun {
+pub(crate) fn new_run(rule: &Rule, id: Uuid, record: Option<Uuid>, trigger: String) -> NewRun {
     NewRun {
         id,
         rule_id: rule.id,

@@ -406,7 +406,7 @@ fn fires(
             )?;
             (at > now).then_some(Fire::At(at))
         }
-        Trigger::Schedule { .. } | Trigger::Manual => None,
+        Trigger::Schedule { .. } | Trigger::Manual | Trigger::Inbound => None,
     }
 }
 

@@ -21,6 +21,7 @@
 pub mod check;
 pub mod explain;
 pub mod fanout;
+pub mod inbound;
 pub mod run;
 mod store;
 

@@ -51,6 +51,7 @@ pub struct Config {
     pub attachments_dir: String,
     pub shutdown_grace_secs: u64,
     pub job_workers: usize,
+    pub job_lease_secs: u64,
     pub smtp_url: String,
     pub mail_from: String,
     pub log: String,
@@ -83,6 +84,7 @@ impl Default for Config {
             attachments_dir: String::new(),
             shutdown_grace_secs: 30,
             job_workers: 16,
+            job_lease_secs: 300,
             smtp_url: String::new(),
             mail_from: "Relata <relata@localhost>".into(),
             log: "info".into(),
@@ -164,6 +166,10 @@ const DOCS: &[(&str, &str)] = &[
     (
         "job_workers",
         "Background jobs one process runs at once (`relata serve` and `relata worker`); 0: `relata serve` runs none, leaving them to `relata worker` processes.",
+    ),
+    (
+        "job_lease_secs",
+        "How long a worker holds the jobs it took (renewed every third of it while it runs): the jobs of a worker that died are taken over after this long.",
     ),
     (
         "smtp_url",

@@ -10,6 +10,8 @@
 //!   database holds each record of the import exactly once.
 //! - CSV import job: killed while it runs, taken over after the restart, each row once
 //!   ([`super::import_job`]).
+//! - Workflow runs: killed while a rule gives new contacts a task each; after the restart,
+//!   each contact has exactly one ([`super::workflow_job`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,7 +30,8 @@ use crate::process::Server;
 pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<()> {
     single_writes(ctx, report).await?;
     bulk_import(ctx, report).await?;
-    super::import_job::run(ctx, report).await
+    super::import_job::run(ctx, report).await?;
+    super::workflow_job::run(ctx, report).await
 }
 
 /// Restarts on the crashed database and runs its integrity check.

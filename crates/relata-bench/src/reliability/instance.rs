@@ -104,7 +104,9 @@ impl Instance {
         cmd.args(["serve", "--listen", &addr.to_string()])
             .env("RELATA_DATABASE_URL", &self.db_url)
             // The suite's own clients are many and fast; the per-token limit is not under test.
-            .env("RELATA_API_RATE_LIMIT_PER_MINUTE", "0");
+            .env("RELATA_API_RATE_LIMIT_PER_MINUTE", "0")
+            // a killed server's jobs are taken over after this long (default 300 s)
+            .env("RELATA_JOB_LEASE_SECS", "10");
         let mut server = Server::spawn(cmd, addr, &self.log)?;
         server
             .wait_ready(http, "/healthz", Duration::from_secs(60))

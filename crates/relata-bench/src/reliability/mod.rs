@@ -22,6 +22,7 @@ mod fuzz;
 mod import_job;
 mod instance;
 mod soak;
+mod workflow_job;
 mod writers;
 
 use std::path::PathBuf;

@@ -21,7 +21,7 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
         let workers = config.job_workers.max(1);
-        let runner = runner(&core, workers);
+        let runner = runner(&core, workers, config.job_lease_secs);
         core.ensure_system_schedules().await.map_err(core_error)?;
         let task = runner.spawn();
         let signal = super::serve::shutdown_signal()?.await;
@@ -45,15 +45,16 @@ pub async fn start(core: &Arc<Core>, config: &Config) {
     if let Err(e) = core.ensure_system_schedules().await {
         tracing::error!(error = %e, "cannot install the system schedules; retried at the next start");
     }
-    runner(core, config.job_workers).spawn();
+    runner(core, config.job_workers, config.job_lease_secs).spawn();
 }
 
-fn runner(core: &Arc<Core>, workers: usize) -> Arc<Runner> {
+fn runner(core: &Arc<Core>, workers: usize, lease_secs: u64) -> Arc<Runner> {
     Runner::new(
         core.clone(),
         Handlers::standard(),
         RunnerOptions {
             concurrency: workers,
+            lease: std::time::Duration::from_secs(lease_secs.max(3)),
             ..Default::default()
         },
     )

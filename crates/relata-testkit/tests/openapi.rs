@@ -149,6 +149,8 @@ const PUBLIC_API: &[&str] = &[
     "/api/v1/auth/password_reset",
     "/api/v1/auth/password_reset/confirm",
     "/api/v1/setup",
+    // a workflow rule's secret URL: the token is in the path
+    "/api/v1/hooks/workflows/{token}",
 ];
 
 const HTTP_METHODS: &[&str] = &[

@@ -303,7 +303,7 @@ pub async fn issue_inbound_token(
 /// Start a rule from another system: the secret URL of a rule with the `inbound` trigger.
 /// `{"record_id"}` starts it on that record; `{"record": {…}}` creates the record and starts
 /// it on that. No token besides the one in the URL.
-#[utoipa::path(post, path = "/api/v1/hooks/workflows/{token}", tag = "automation",
+#[utoipa::path(post, path = "/api/v1/hooks/workflows/{token}", tag = "automation", security(()),
     params(("token" = String, Path)), request_body = Object,
     responses((status = 202, description = "the run, queued"), (status = 400), (status = 404),
         (status = 422, description = "the record brought has problems, each named")))]

@@ -719,3 +719,61 @@ async fn workflow_rules_are_defined_on_their_page_with_errors_named_and_runs_lis
         .await
         .assert_status(403);
 }
+
+#[tokio::test]
+async fn a_records_automation_page_says_which_rules_hold_and_what_they_did() {
+    let app = TestApp::spawn().await;
+    let web = app.web_as(&app.admin().await, PASSWORD).await;
+    app.post(
+        "/api/v1/workflow_rules",
+        &json!({"name": "Big deals", "object": "opportunity", "definition": {
+            "trigger": {"type": "created"}, "condition": "amount gte 1000",
+            "steps": [{"type": "update_fields", "set": {"next_step": "call"}}]}}),
+    )
+    .await
+    .assert_status(201);
+    let small = app
+        .create("opportunity", &json!({"name": "Small", "amount": "10"}))
+        .await;
+    let big = app
+        .create("opportunity", &json!({"name": "Big", "amount": "5000"}))
+        .await;
+    let runner = relata_jobs::Runner::new(
+        app.core.clone(),
+        relata_jobs::Handlers::standard(),
+        relata_jobs::RunnerOptions::default(),
+    );
+    runner.run_due().await.unwrap();
+    let record = web
+        .get(&format!("/o/opportunity/{}", big["id"].as_str().unwrap()))
+        .await;
+    record.assert_contains(&format!(
+        "/o/opportunity/{}/automation",
+        big["id"].as_str().unwrap()
+    ));
+    let page = web
+        .get(&format!(
+            "/o/opportunity/{}/automation",
+            big["id"].as_str().unwrap()
+        ))
+        .await;
+    page.assert_status(200);
+    page.assert_contains("Big deals")
+        .assert_contains("its condition holds now")
+        .assert_contains("Done");
+    let page = web
+        .get(&format!(
+            "/o/opportunity/{}/automation",
+            small["id"].as_str().unwrap()
+        ))
+        .await;
+    page.assert_contains("its condition does not hold now")
+        .assert_contains("Not run on this record.");
+
+    let rep = app.user("rep.automation@example.com", json!({})).await;
+    let rep_web = app.web_as(&rep, PASSWORD).await;
+    rep_web
+        .get(&format!("/o/opportunity/{}", big["id"].as_str().unwrap()))
+        .await
+        .assert_not_contains("/automation");
+}

@@ -24,9 +24,9 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 use pages::{
-    attachments, auth, board, bulk, decision_chain, duplicates, edit, export, groups, hierarchy,
-    home, imports, list, merge, notifications, profile, quality, record, search, settings,
-    timeline, views,
+    attachments, auth, automation, board, bulk, decision_chain, duplicates, edit, export, groups,
+    hierarchy, home, imports, list, merge, notifications, profile, quality, record, search,
+    settings, timeline, views,
 };
 use relata_core::Core;
 use state::WebState;
@@ -95,6 +95,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/attachments/{id}", get(attachments::download))
         .route("/attachments/{id}/delete", post(attachments::delete))
         .route("/o/{object}/{id}/hierarchy", get(hierarchy::page))
+        .route("/o/{object}/{id}/automation", get(automation::page))
         .route("/o/{object}/{id}/decision-chain", get(decision_chain::page))
         .route(
             "/o/{object}/{id}/merge",

@@ -48,7 +48,7 @@ pub struct DuplicatesQuery {
     new: Option<String>,
 }
 
-fn title_of(object: &ObjectDef, record: &Record) -> String {
+pub(crate) fn title_of(object: &ObjectDef, record: &Record) -> String {
     match record.get(object.name_field.as_str()) {
         Value::Text(t) if !t.is_empty() => t.clone(),
         _ => String::new(),

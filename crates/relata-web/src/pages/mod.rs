@@ -2,6 +2,7 @@
 
 pub mod attachments;
 pub mod auth;
+pub mod automation;
 pub mod board;
 pub mod bulk;
 pub mod cells;

@@ -80,6 +80,8 @@ struct RecordPage {
     has_match_rule: bool,
     /// The object has a lookup to itself: the page offers the hierarchy.
     has_hierarchy: bool,
+    /// An automation administrator: the page links to the record's workflow runs.
+    can_see_automation: bool,
     /// "Data quality 70%", and the key fields missing.
     quality: (u8, String, String),
     can_delete: bool,
@@ -269,6 +271,10 @@ pub async fn render(
                 },
             )
         },
+        can_see_automation: viewer
+            .actor
+            .access
+            .has(relata_domain::access::Capability::ManageAutomation),
         has_hierarchy: object.live_fields().any(|f| {
             f.field_type == FieldType::Lookup
                 && f.target

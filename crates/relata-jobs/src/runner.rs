@@ -90,6 +90,10 @@ impl Runner {
             tracing::info!(worker = %runner.id, concurrency = runner.opts.concurrency, kinds = ?runner.kinds, "job worker started");
             loop {
                 if let Err(e) = runner.work().await {
+                    if runner.core.store.is_closed() {
+                        tracing::info!("job worker stopped: the database is closing");
+                        break;
+                    }
                     tracing::error!(error = %e, "job worker: retrying in a moment");
                     tokio::time::sleep(runner.opts.poll).await;
                 }
@@ -107,6 +111,7 @@ impl Runner {
                 match runner.core.fan_out_workflows().await {
                     Ok(step) if step.more => continue,
                     Ok(_) => {}
+                    Err(_) if runner.core.store.is_closed() => break,
                     Err(e) => tracing::error!(error = %e, "workflow fan-out: retrying in a moment"),
                 }
                 tokio::time::sleep(runner.opts.poll).await;

@@ -360,6 +360,16 @@ impl Store {
         }
     }
 
+    /// Whether [`Store::close`] was called: background loops stop instead of retrying.
+    pub fn is_closed(&self) -> bool {
+        match &*self.backend {
+            Backend::Sqlite { writer, .. } => {
+                writer.lock().unwrap_or_else(|p| p.into_inner()).is_none()
+            }
+            Backend::Postgres { .. } => false,
+        }
+    }
+
     /// Pool statistics for /metrics: (connections, idle).
     pub fn pool_state(&self) -> (u32, u32) {
         match &*self.backend {

@@ -23,7 +23,7 @@ use relata_store::{Conn, Sql, SqlValue};
 use crate::Core;
 use crate::context::Actor;
 use crate::error::CoreError;
-use crate::records::{ListRequest, json_of};
+use crate::records::json_of;
 
 /// A rule as administrators see it.
 #[derive(Debug, Clone, Serialize)]
@@ -324,7 +324,8 @@ impl Core {
             .await
     }
 
-    /// Open records of `object` each member owns (by the rule's open condition).
+    /// Open records of `object` each member owns (by the rule's open condition): one
+    /// grouped count over the members' records.
     async fn open_counts(
         &self,
         actor: &Actor,
@@ -332,38 +333,26 @@ impl Core {
         members: &[Uuid],
         open: Option<&Json>,
     ) -> Result<HashMap<Uuid, i64>, CoreError> {
-        let open: Option<Filter> = match open {
-            None => None,
-            Some(Json::String(s)) => {
-                Some(relata_domain::filter::compact::parse(s).map_err(CoreError::field)?)
-            }
-            Some(other) => {
-                Some(relata_domain::filter::json::parse(other).map_err(CoreError::field)?)
-            }
-        };
-        let mut out = HashMap::new();
-        for user in members {
-            let owned = relata_domain::filter::compact::parse(&format!("owner_id eq {user}"))
+        let ids: Vec<String> = members.iter().map(Uuid::to_string).collect();
+        let owned =
+            relata_domain::filter::compact::parse(&format!("owner_id in ({})", ids.join(", ")))
                 .map_err(CoreError::field)?;
-            let filter = match &open {
-                Some(o) => Filter::And(vec![owned, o.clone()]),
-                None => owned,
-            };
-            let (_, page) = self
-                .list_records(
-                    actor,
-                    object,
-                    ListRequest {
-                        filter: Some(filter),
-                        limit: Some(1),
-                        count: true,
-                        ..ListRequest::default()
-                    },
-                )
-                .await?;
-            out.insert(*user, page.total.unwrap_or(0));
-        }
-        Ok(out)
+        let filter = match open.map(crate::filter_scope::parse_condition).transpose() {
+            Ok(Some(o)) => Filter::And(vec![owned, o]),
+            Ok(None) => owned,
+            Err(e) => return Err(CoreError::field(e)),
+        };
+        let (_, groups) = self
+            .aggregate(actor, object, "owner_id", None, Some(filter))
+            .await?;
+        Ok(groups
+            .buckets
+            .into_iter()
+            .filter_map(|b| match b.key {
+                Value::Ref(u) => Some((u, b.count)),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Users away at `now`.

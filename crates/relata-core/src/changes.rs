@@ -118,3 +118,11 @@ impl Core {
         Ok(events)
     }
 }
+
+/// The newest event of the change feed (0 when it is empty).
+pub(crate) fn head_seq(conn: &mut dyn relata_store::Conn) -> Result<i64, CoreError> {
+    Ok(conn
+        .query_one("SELECT COALESCE(MAX(seq), 0) FROM sys_events", &[])?
+        .and_then(|r| r[0].as_i64())
+        .unwrap_or(0))
+}

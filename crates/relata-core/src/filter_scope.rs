@@ -87,11 +87,18 @@ pub(crate) fn record_condition(
     object: &ObjectDef,
     value: &serde_json::Value,
 ) -> Result<TypedFilter, relata_domain::FieldError> {
-    let parsed: Filter = match value {
-        serde_json::Value::String(s) => relata_domain::filter::compact::parse(s)?,
-        other => relata_domain::filter::json::parse(other)?,
-    };
+    let parsed = parse_condition(value)?;
     relata_domain::filter::type_filter(&parsed, object, core.clock.now(), &|f| {
         fields::readable(actor, object, f.name())
     })
+}
+
+/// A condition as rules store it: the compact text form or the JSON form.
+pub(crate) fn parse_condition(
+    value: &serde_json::Value,
+) -> Result<Filter, relata_domain::FieldError> {
+    match value {
+        serde_json::Value::String(s) => relata_domain::filter::compact::parse(s),
+        other => relata_domain::filter::json::parse(other),
+    }
 }

@@ -275,10 +275,7 @@ impl Core {
         let hook = self
             .store
             .write(move |conn| {
-                let head = conn
-                    .query_one("SELECT COALESCE(MAX(seq), 0) FROM sys_events", &[])?
-                    .and_then(|r| r[0].as_i64())
-                    .unwrap_or(0);
+                let head = crate::changes::head_seq(conn)?;
                 let mut sql = Sql::new(conn.dialect());
                 sql.push("INSERT INTO sys_webhooks (id, name, url, secret, object, events, filter, enabled, cursor, consecutive_failures, created_by, created_at, updated_at) VALUES (");
                 let values = [
@@ -435,10 +432,7 @@ impl Core {
         let (hooks, head) = self
             .store
             .peek(|conn| {
-                let head = conn
-                    .query_one("SELECT COALESCE(MAX(seq), 0) FROM sys_events", &[])?
-                    .and_then(|r| r[0].as_i64())
-                    .unwrap_or(0);
+                let head = crate::changes::head_seq(conn)?;
                 let hooks: Vec<Webhook> = load_hooks(conn, None)?
                     .into_iter()
                     .filter(|h| h.enabled && h.cursor < head)
@@ -527,7 +521,15 @@ impl Core {
                 "object": e.object, "record_id": e.record_id, "seq": e.seq,
                 "occurred_at": e.at, "actor": e.actor, "changes": e.changes,
             });
-            rows.push((id, e.seq, e.object, record_id, event, payload));
+            rows.push(NewDelivery {
+                id,
+                webhook_id: hook.id,
+                seq: e.seq,
+                object: e.object,
+                record_id,
+                event,
+                payload,
+            });
         }
         let (hook_id, from, count) = (hook.id, hook.cursor, rows.len());
         let moved = self
@@ -543,45 +545,7 @@ impl Core {
                 if conn.execute(&sql.text, &sql.params)? != 1 {
                     return Ok(false); // another process fanned these events out
                 }
-                // the deliveries in a few multi-row statements; a job each
-                let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
-                let rows: Vec<Vec<SqlValue>> = rows
-                    .into_iter()
-                    .map(|(id, seq, object, record_id, event, payload)| {
-                        vec![
-                            SqlValue::Uuid(id),
-                            SqlValue::Uuid(hook_id),
-                            SqlValue::Int(seq),
-                            SqlValue::Text(object),
-                            SqlValue::Uuid(record_id),
-                            SqlValue::Text(event),
-                            SqlValue::Json(payload),
-                            SqlValue::Text("pending".into()),
-                            SqlValue::Int(0),
-                            SqlValue::Timestamp(now),
-                        ]
-                    })
-                    .collect();
-                insert_rows(
-                    conn,
-                    "sys_webhook_deliveries",
-                    &[
-                        "id",
-                        "webhook_id",
-                        "seq",
-                        "object",
-                        "record_id",
-                        "event",
-                        "payload",
-                        "status",
-                        "attempts",
-                        "created_at",
-                    ],
-                    &rows,
-                    OnDuplicate::Fail,
-                )?;
-                let jobs: Vec<NewJob> = ids.into_iter().map(|id| delivery_job(id, now)).collect();
-                queue::enqueue_many(conn, &jobs, now)?;
+                insert_deliveries(conn, &rows, now)?;
                 Ok::<_, CoreError>(true)
             })
             .await?;
@@ -835,45 +799,79 @@ impl Core {
             "rule_id": run.rule_id.to_string(), "run_id": run.id.to_string(),
             "record": record.to_json(&def, None),
         });
-        let (object, seq) = (object.to_owned(), run.seq.unwrap_or(0));
+        let delivery = NewDelivery {
+            id,
+            webhook_id: webhook,
+            seq: run.seq.unwrap_or(0),
+            object: object.to_owned(),
+            record_id,
+            event,
+            payload,
+        };
         self.store
-            .write(move |conn| {
-                insert_rows(
-                    conn,
-                    "sys_webhook_deliveries",
-                    &[
-                        "id",
-                        "webhook_id",
-                        "seq",
-                        "object",
-                        "record_id",
-                        "event",
-                        "payload",
-                        "status",
-                        "attempts",
-                        "created_at",
-                    ],
-                    &[vec![
-                        SqlValue::Uuid(id),
-                        SqlValue::Uuid(webhook),
-                        SqlValue::Int(seq),
-                        SqlValue::Text(object),
-                        SqlValue::Uuid(record_id),
-                        SqlValue::Text(event),
-                        SqlValue::Json(payload),
-                        SqlValue::Text("pending".into()),
-                        SqlValue::Int(0),
-                        SqlValue::Timestamp(now),
-                    ]],
-                    OnDuplicate::Skip,
-                )?;
-                queue::enqueue(conn, &delivery_job(id, now), now)?;
-                Ok::<_, CoreError>(())
-            })
+            .write(move |conn| insert_deliveries(conn, std::slice::from_ref(&delivery), now))
             .await?;
         self.wake_job_workers();
         Ok(id)
     }
+}
+
+/// A delivery about to be written.
+struct NewDelivery {
+    id: Uuid,
+    webhook_id: Uuid,
+    seq: i64,
+    object: String,
+    record_id: Uuid,
+    event: String,
+    payload: Json,
+}
+
+/// Writes pending deliveries in a few multi-row statements, with a job each; a delivery
+/// whose id exists already (a retried workflow step) is left as it is.
+fn insert_deliveries(
+    conn: &mut dyn Conn,
+    deliveries: &[NewDelivery],
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    let rows: Vec<Vec<SqlValue>> = deliveries
+        .iter()
+        .map(|d| {
+            vec![
+                SqlValue::Uuid(d.id),
+                SqlValue::Uuid(d.webhook_id),
+                SqlValue::Int(d.seq),
+                SqlValue::Text(d.object.clone()),
+                SqlValue::Uuid(d.record_id),
+                SqlValue::Text(d.event.clone()),
+                SqlValue::Json(d.payload.clone()),
+                SqlValue::Text("pending".into()),
+                SqlValue::Int(0),
+                SqlValue::Timestamp(now),
+            ]
+        })
+        .collect();
+    insert_rows(
+        conn,
+        "sys_webhook_deliveries",
+        &[
+            "id",
+            "webhook_id",
+            "seq",
+            "object",
+            "record_id",
+            "event",
+            "payload",
+            "status",
+            "attempts",
+            "created_at",
+        ],
+        &rows,
+        OnDuplicate::Skip,
+    )?;
+    let jobs: Vec<NewJob> = deliveries.iter().map(|d| delivery_job(d.id, now)).collect();
+    queue::enqueue_many(conn, &jobs, now)?;
+    Ok(())
 }
 
 /// The job that sends delivery `id` (once: keyed by the delivery).

@@ -4,26 +4,19 @@
 //! leads; and definitions refused naming the place.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value as Json, json};
 
 use relata_domain::ManualClock;
-use relata_jobs::{Handlers, Runner, RunnerOptions};
-use relata_testkit::{SpawnOptions, TestApp};
+mod common;
+
+use relata_jobs::Runner;
+use relata_testkit::TestApp;
 
 /// Monday 7 December 2026, 09:00 in Shanghai.
-async fn setup() -> (TestApp, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 12, 7, 1, 0, 0).unwrap(),
-    ));
-    let app = TestApp::spawn_with(SpawnOptions {
-        clock: Some(clock.clone()),
-        ..Default::default()
-    })
-    .await;
-    (app, clock)
+async fn setup() -> (TestApp, Arc<ManualClock>, Arc<Runner>) {
+    common::app_on_clock(Utc.with_ymd_and_hms(2026, 12, 7, 1, 0, 0).unwrap(), 1).await
 }
 
 async fn reps(app: &TestApp, n: usize) -> Vec<String> {
@@ -61,7 +54,7 @@ async fn assign(app: &TestApp, rule: &str, lead: &Json) -> Json {
 
 #[tokio::test]
 async fn round_robin_by_territory_skips_who_is_away_and_respects_working_hours() {
-    let (app, clock) = setup().await;
+    let (app, clock, _runner) = setup().await;
     let r = reps(&app, 4).await;
     let rule = assignment_rule(
         &app,
@@ -137,7 +130,7 @@ async fn round_robin_by_territory_skips_who_is_away_and_respects_working_hours()
 
 #[tokio::test]
 async fn load_balancing_gives_the_lead_to_whoever_holds_fewest_open_ones() {
-    let (app, _clock) = setup().await;
+    let (app, _clock, _runner) = setup().await;
     let r = reps(&app, 3).await;
     // rep 0 holds two open leads, rep 1 one open and three closed, rep 2 two open
     for (owner, status, n) in [
@@ -166,7 +159,7 @@ async fn load_balancing_gives_the_lead_to_whoever_holds_fewest_open_ones() {
 
 #[tokio::test]
 async fn a_workflow_rule_assigns_every_new_lead_by_the_assignment_rule() {
-    let (app, _clock) = setup().await;
+    let (app, _clock, runner) = setup().await;
     let r = reps(&app, 2).await;
     let rule = assignment_rule(
         &app,
@@ -182,15 +175,6 @@ async fn a_workflow_rule_assigns_every_new_lead_by_the_assignment_rule() {
     )
     .await
     .assert_status(201);
-    let runner = Runner::new(
-        app.core.clone(),
-        Handlers::standard(),
-        RunnerOptions {
-            concurrency: 1,
-            lease: Duration::from_secs(300),
-            ..Default::default()
-        },
-    );
     let mut ids = Vec::new();
     for i in 0..4 {
         ids.push(app.create("lead", &json!({"name": format!("W{i}")})).await["id"].clone());
@@ -210,7 +194,7 @@ async fn a_workflow_rule_assigns_every_new_lead_by_the_assignment_rule() {
 
 #[tokio::test]
 async fn bad_assignment_rules_are_refused_naming_the_place() {
-    let (app, _clock) = setup().await;
+    let (app, _clock, _runner) = setup().await;
     let r = app
         .post(
             "/api/v1/assignment_rules",

@@ -5,7 +5,6 @@
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{TimeZone, Utc};
@@ -14,8 +13,10 @@ use serde_json::{Value as Json, json};
 use sha2::Sha256;
 
 use relata_domain::ManualClock;
-use relata_jobs::{Handlers, Runner, RunnerOptions};
-use relata_testkit::{SpawnOptions, TestApp};
+mod common;
+
+use relata_jobs::Runner;
+use relata_testkit::TestApp;
 
 /// What the receiver was sent, and what it answers.
 #[derive(Clone, Default)]
@@ -70,24 +71,7 @@ fn verify(secret: &str, headers: &HeaderMap, body: &str) {
 }
 
 async fn setup() -> (TestApp, Arc<ManualClock>, Arc<Runner>) {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 12, 7, 1, 0, 0).unwrap(),
-    ));
-    let app = TestApp::spawn_with(SpawnOptions {
-        clock: Some(clock.clone()),
-        ..Default::default()
-    })
-    .await;
-    let runner = Runner::new(
-        app.core.clone(),
-        Handlers::standard(),
-        RunnerOptions {
-            concurrency: 4,
-            lease: Duration::from_secs(300),
-            ..Default::default()
-        },
-    );
-    (app, clock, runner)
+    common::app_on_clock(Utc.with_ymd_and_hms(2026, 12, 7, 1, 0, 0).unwrap(), 4).await
 }
 
 #[tokio::test]

@@ -5,34 +5,18 @@
 //! protection; test runs; run history; and definitions refused at save time.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value as Json, json};
 
 use relata_domain::ManualClock;
-use relata_jobs::{Handlers, Runner, RunnerOptions};
-use relata_testkit::{SpawnOptions, TestApp};
+mod common;
+
+use relata_jobs::Runner;
+use relata_testkit::TestApp;
 
 async fn setup() -> (TestApp, Arc<ManualClock>, Arc<Runner>) {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 12, 7, 1, 0, 0).unwrap(),
-    ));
-    let app = TestApp::spawn_with(SpawnOptions {
-        clock: Some(clock.clone()),
-        ..Default::default()
-    })
-    .await;
-    let runner = Runner::new(
-        app.core.clone(),
-        Handlers::standard(),
-        RunnerOptions {
-            concurrency: 4,
-            lease: Duration::from_secs(300),
-            ..Default::default()
-        },
-    );
-    (app, clock, runner)
+    common::app_on_clock(Utc.with_ymd_and_hms(2026, 12, 7, 1, 0, 0).unwrap(), 4).await
 }
 
 async fn rule(app: &TestApp, object: &str, name: &str, definition: Json) -> String {

@@ -241,15 +241,12 @@ impl Core {
             self.fresh_access_of(UserId(rule.owner_id)).await?,
             Source::Automation,
         );
-        let filter: Option<Filter> = match &definition.condition {
-            None => None,
-            Some(Json::String(s)) => {
-                Some(relata_domain::filter::compact::parse(s).map_err(CoreError::field)?)
-            }
-            Some(other) => {
-                Some(relata_domain::filter::json::parse(other).map_err(CoreError::field)?)
-            }
-        };
+        let filter: Option<Filter> = definition
+            .condition
+            .as_ref()
+            .map(crate::filter_scope::parse_condition)
+            .transpose()
+            .map_err(CoreError::field)?;
         let fired = due;
         let mut cursor = None;
         let mut total = 0;

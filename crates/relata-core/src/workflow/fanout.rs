@@ -23,9 +23,10 @@ use relata_domain::{Record, UserId, Value};
 use relata_store::jobs::{self as queue, NewJob};
 use relata_store::{Conn, Sql, SqlValue};
 
+use super::Rule;
 use super::store::{self, NewRun, status};
-use super::{Rule, head_seq};
 use crate::Core;
+use crate::changes::head_seq;
 use crate::context::{Actor, Source};
 use crate::error::CoreError;
 use crate::jobs::{derived_id, kind};

@@ -37,6 +37,7 @@ use relata_store::jobs::{self as queue, Schedule};
 use relata_store::{Conn, Sql, SqlValue};
 
 use crate::Core;
+use crate::changes::head_seq;
 use crate::context::Actor;
 use crate::error::CoreError;
 use crate::jobs::kind;
@@ -342,14 +343,6 @@ fn remove_schedule(conn: &mut dyn Conn, rule: Uuid) -> Result<(), CoreError> {
     sql.param(SqlValue::Text(schedule_name(rule)));
     conn.execute(&sql.text, &sql.params)?;
     Ok(())
-}
-
-/// The newest event of the change feed.
-pub(crate) fn head_seq(conn: &mut dyn Conn) -> Result<i64, CoreError> {
-    Ok(conn
-        .query_one("SELECT COALESCE(MAX(seq), 0) FROM sys_events", &[])?
-        .and_then(|r| r[0].as_i64())
-        .unwrap_or(0))
 }
 
 /// Sets the fan-out's cursor at `seq` unless it is set: what was in the change feed before

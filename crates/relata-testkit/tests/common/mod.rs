@@ -215,3 +215,31 @@ pub async fn share(
         .await
         .assert_status(201);
 }
+
+/// An app whose clock is a manual one set to `start`, and a job runner over it: the tests
+/// of automation drive the queue with `run_due`, moving the clock for delayed work.
+pub async fn app_on_clock(
+    start: chrono::DateTime<chrono::Utc>,
+    concurrency: usize,
+) -> (
+    TestApp,
+    std::sync::Arc<relata_domain::ManualClock>,
+    std::sync::Arc<relata_jobs::Runner>,
+) {
+    let clock = std::sync::Arc::new(relata_domain::ManualClock::new(start));
+    let app = TestApp::spawn_with(relata_testkit::SpawnOptions {
+        clock: Some(clock.clone()),
+        ..Default::default()
+    })
+    .await;
+    let runner = relata_jobs::Runner::new(
+        app.core.clone(),
+        relata_jobs::Handlers::standard(),
+        relata_jobs::RunnerOptions {
+            concurrency,
+            lease: std::time::Duration::from_secs(300),
+            ..Default::default()
+        },
+    );
+    (app, clock, runner)
+}

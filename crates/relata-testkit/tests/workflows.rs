@@ -764,3 +764,32 @@ async fn an_inbound_call_to_a_secret_url_starts_a_rule() {
         .await
         .assert_status(404);
 }
+
+#[tokio::test]
+async fn a_step_that_fails_fails_its_run_and_is_reported_on_the_rule() {
+    let (app, _clock, runner) = setup().await;
+    // the task's subject comes from the account's parent, which this account lacks
+    let id = rule(
+        &app,
+        "account",
+        "Task from the parent",
+        json!({"trigger": {"type": "created"}, "steps": [
+            {"type": "create_record", "object": "task", "set": {"subject": {"formula": "parent_id.name"}}},
+            {"type": "update_fields", "set": {"description": "never reached"}}
+        ]}),
+    )
+    .await;
+    let acct = app.create("account", &json!({"name": "Orphan Co"})).await;
+    runner.run_due().await.unwrap();
+    let history = runs(&app, &format!("rule_id={id}")).await;
+    assert_eq!(history[0]["status"], "failed", "{history:?}");
+    let error = history[0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("step 1 (create_record): subject"),
+        "{error}"
+    );
+    assert!(record(&app, "account", &acct["id"]).await["description"].is_null());
+    let rule = app.get(&format!("/api/v1/workflow_rules/{id}")).await;
+    assert_eq!(rule.body["failures"], 1);
+    assert_eq!(rule.body["last_error"], json!(error));
+}

@@ -29,9 +29,9 @@ use utoipa_axum::routes;
 
 use relata_core::Core;
 use routes::{
-    admin, assignment, attachments, auth, changes, duplicate_jobs, duplicates, export, hierarchy,
-    imports, jobs, lists, me, merge, meta, quality, records, search, system, tags, timeline, views,
-    webhooks, workflows,
+    admin, assignment, attachments, auth, changes, duplicate_jobs, duplicates, email, export,
+    hierarchy, imports, jobs, lists, me, merge, meta, quality, records, search, system, tags,
+    timeline, views, webhooks, workflows,
 };
 use state::{AppState, TokenCache};
 
@@ -66,6 +66,7 @@ impl Default for ApiOptions {
         (name = "auth", description = "Signing in and out (browser sessions)"),
         (name = "me", description = "The signed-in user: profile, password, sessions, API tokens"),
         (name = "admin", description = "Users, roles, teams, permissions, sharing and the audit log"),
+        (name = "email", description = "Email templates with merge fields, sending mail about a record, sender identities, the suppression list, and the open, click and unsubscribe addresses in every mail"),
         (name = "automation", description = "Background jobs (see, retry, cancel), recurring schedules, outbound webhooks and workflow rules"),
         (name = "system", description = "Health of the server (public)"),
     ),
@@ -155,6 +156,20 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::cancel_job))
         .routes(routes!(jobs::list_schedules))
         .routes(routes!(jobs::put_schedule))
+        .routes(routes!(email::list_templates, email::create_template))
+        .routes(routes!(
+            email::get_template,
+            email::update_template,
+            email::delete_template
+        ))
+        .routes(routes!(email::send_email))
+        .routes(routes!(email::preview_email))
+        .routes(routes!(email::get_email))
+        .routes(routes!(email::record_emails))
+        .routes(routes!(email::list_identities, email::create_identity))
+        .routes(routes!(email::delete_identity))
+        .routes(routes!(email::list_suppressions, email::add_suppression))
+        .routes(routes!(email::remove_suppression))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::get_webhook,
@@ -244,6 +259,9 @@ fn public_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::request_reset))
         .routes(routes!(auth::confirm_reset))
         .routes(routes!(workflows::inbound_call))
+        .routes(routes!(email::open_pixel))
+        .routes(routes!(email::click))
+        .routes(routes!(email::unsubscribe_page, email::unsubscribe))
 }
 
 /// The authenticated routes, the public documented routes, and the OpenAPI document of both.

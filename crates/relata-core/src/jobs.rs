@@ -403,6 +403,8 @@ pub mod kind {
     pub const REMINDER: &str = "reminder.due";
     /// A queued mail is sent (`crate::mail`).
     pub const EMAIL: &str = "email.send";
+    /// A mail about a record is delivered (`crate::email`).
+    pub const EMAIL_DELIVER: &str = "email.deliver";
     /// An event is delivered to a webhook (`crate::webhooks`).
     pub const WEBHOOK: &str = "webhook.deliver";
 
@@ -416,6 +418,7 @@ pub mod kind {
         NOOP,
         REMINDER,
         EMAIL,
+        EMAIL_DELIVER,
         WEBHOOK,
         WORKFLOW_RUN,
         WORKFLOW_SCHEDULE,

@@ -12,6 +12,7 @@ pub mod context;
 pub mod decision_chain;
 pub mod duplicate_jobs;
 pub mod duplicates;
+pub mod email;
 pub mod error;
 pub mod export;
 pub mod fields;
@@ -72,6 +73,11 @@ pub struct Settings {
     pub attachment_max_bytes: u64,
     /// Where attached files are kept: in the database when `None`, else under this directory.
     pub attachments_dir: Option<std::path::PathBuf>,
+    /// Where people reach Relata (no trailing slash): the start of links in mail.
+    pub public_url: String,
+    /// The installation's sender, "Relata <crm@example.com>": mail of a user without a
+    /// sender identity goes from its address under the user's name.
+    pub mail_from: String,
 }
 
 impl Default for Settings {
@@ -90,6 +96,8 @@ impl Default for Settings {
             merge_undo_days: 30,
             attachment_max_bytes: 25 << 20,
             attachments_dir: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            mail_from: "Relata <relata@localhost>".into(),
         }
     }
 }
@@ -150,6 +158,7 @@ impl Core {
             files,
         });
         core.register_timeline_source(Arc::new(attachments::OnTimeline));
+        core.register_timeline_source(Arc::new(email::OnTimeline));
         Ok(core)
     }
 

@@ -15,13 +15,32 @@ use serde_json::{Value as Json, json};
 use std::sync::Mutex;
 
 /// One outgoing message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Mail {
     pub to: String,
     pub subject: String,
+    /// The text part.
     pub body: String,
     /// The Message-ID, `<…@…>`: the same for every try of one queued mail.
     pub message_id: Option<String>,
+    /// The sender, `Name <address>`; none: the installation's `mail_from`.
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
+    /// The HTML part, sent beside the text part.
+    pub html: Option<String>,
+    pub attachments: Vec<MailAttachment>,
+    /// The Message-ID this one answers (a reply keeps its thread).
+    pub in_reply_to: Option<String>,
+    /// Where a receiver's mail program unsubscribes (RFC 2369 and RFC 8058 one-click).
+    pub unsubscribe_url: Option<String>,
+}
+
+/// A file sent with a mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailAttachment {
+    pub file_name: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
 }
 
 pub trait Mailer: Send + Sync {
@@ -90,6 +109,7 @@ impl Core {
             subject,
             body,
             message_id: text("message_id"),
+            ..Mail::default()
         };
         let mailer = self.mailer();
         tokio::task::spawn_blocking(move || mailer.send(mail))
@@ -146,27 +166,86 @@ impl SmtpMailer {
 
 impl Mailer for SmtpMailer {
     fn send(&self, mail: Mail) -> Result<(), String> {
-        let to: lettre::message::Mailbox = mail
-            .to
-            .parse()
-            .map_err(|e| format!("'{}' is not an address: {e}", mail.to))?;
-        let mut builder = lettre::Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(mail.subject);
-        if let Some(id) = mail.message_id {
-            // the same id on every try: a receiver that got a try whose answer was lost can
-            // tell the next one is the same message
-            builder = builder.message_id(Some(id));
-        }
-        let message = builder
-            .header(lettre::message::header::ContentType::TEXT_PLAIN)
-            .body(mail.body)
-            .map_err(|e| format!("cannot build the message: {e}"))?;
+        let message = build_message(mail, &self.from)?;
         lettre::Transport::send(&self.transport, &message)
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
+}
+
+/// The MIME message of `mail`: plain text, or text and HTML as alternatives; attachments
+/// beside them.
+fn build_message(
+    mail: Mail,
+    default_from: &lettre::message::Mailbox,
+) -> Result<lettre::Message, String> {
+    use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+    use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+    let mailbox = |what: &str, s: &str| {
+        s.parse::<Mailbox>()
+            .map_err(|e| format!("{what} '{s}' is not an address: {e}"))
+    };
+    let from = match &mail.from {
+        Some(f) => mailbox("from", f)?,
+        None => default_from.clone(),
+    };
+    let mut builder = lettre::Message::builder()
+        .from(from)
+        .to(mailbox("to", &mail.to)?)
+        .subject(mail.subject);
+    if let Some(r) = &mail.reply_to {
+        builder = builder.reply_to(mailbox("reply-to", r)?);
+    }
+    if let Some(id) = mail.message_id {
+        // the same id on every try: a receiver that got a try whose answer was lost can
+        // tell the next one is the same message
+        builder = builder.message_id(Some(id));
+    }
+    if let Some(parent) = mail.in_reply_to {
+        builder = builder.in_reply_to(parent.clone()).references(parent);
+    }
+    if let Some(url) = mail.unsubscribe_url {
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{url}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".into(),
+            ));
+    }
+    let text = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(mail.body);
+    let content = match mail.html {
+        Some(html) => MultiPart::alternative().singlepart(text).singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_HTML)
+                .body(html),
+        ),
+        None if mail.attachments.is_empty() => {
+            return builder
+                .singlepart(text)
+                .map_err(|e| format!("cannot build the message: {e}"));
+        }
+        None => MultiPart::mixed().singlepart(text),
+    };
+    let message = if mail.attachments.is_empty() {
+        content
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(content);
+        for a in mail.attachments {
+            let kind = ContentType::parse(&a.content_type).unwrap_or_else(|_| {
+                ContentType::parse("application/octet-stream").unwrap_or(ContentType::TEXT_PLAIN)
+            });
+            mixed = mixed.singlepart(Attachment::new(a.file_name).body(a.data, kind));
+        }
+        mixed
+    };
+    builder
+        .multipart(message)
+        .map_err(|e| format!("cannot build the message: {e}"))
 }
 
 #[cfg(test)]

@@ -206,7 +206,7 @@ fn reminder_mail(
             to: to.to_owned(),
             subject: format!("提醒：{label}“{name}”"),
             body: format!("您设置的提醒时间已到（{when}）：{label}“{name}”。\n\n打开：{path}\n"),
-            message_id: None,
+            ..Mail::default()
         }
     } else {
         Mail {
@@ -216,7 +216,7 @@ fn reminder_mail(
                 "Your reminder is due ({when}): {} “{name}”.\n\nOpen: {path}\n",
                 object.label
             ),
-            message_id: None,
+            ..Mail::default()
         }
     }
 }

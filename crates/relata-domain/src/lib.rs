@@ -12,6 +12,7 @@ pub mod assignment;
 pub mod clock;
 pub mod cn;
 pub mod dedupe;
+pub mod email;
 pub mod error;
 pub mod filter;
 pub mod formula;

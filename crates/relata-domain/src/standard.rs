@@ -149,6 +149,15 @@ pub fn reminder_at() -> FieldDef {
     filterable(typed(REMINDER_FIELD, "Reminder", FieldType::Datetime))
 }
 
+/// The person asked not to be emailed: no mail from Relata reaches them (a template, a
+/// rule, a campaign), and unsubscribing from a mail sets it.
+pub fn email_opt_out() -> FieldDef {
+    filterable(typed(EMAIL_OPT_OUT, "Email opt-out", FieldType::Boolean))
+}
+
+/// The name of the email opt-out field.
+pub const EMAIL_OPT_OUT: &str = "email_opt_out";
+
 /// The name of the reminder field.
 pub const REMINDER_FIELD: &str = "reminder_at";
 
@@ -227,6 +236,7 @@ fn contact() -> ObjectDef {
             searchable(typed("email", "Email", FieldType::Email)),
             searchable(typed("phone", "Phone", FieldType::Phone)),
             searchable(typed("mobile", "Mobile", FieldType::Phone)),
+            email_opt_out(),
             typed("birthday", "Birthday", FieldType::Date),
             picklist("source", "Source", SOURCES),
             filterable(text("city", "City")),
@@ -248,6 +258,7 @@ fn lead() -> ObjectDef {
             searchable(typed("email", "Email", FieldType::Email)),
             searchable(typed("phone", "Phone", FieldType::Phone)),
             searchable(typed("mobile", "Mobile", FieldType::Phone)),
+            email_opt_out(),
             tracked(picklist(
                 "status",
                 "Status",

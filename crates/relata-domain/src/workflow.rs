@@ -144,6 +144,17 @@ pub enum Step {
     AssignByRule { rule_id: Uuid },
     /// An in-app notification; `{{ formula }}` in the message is replaced by its value.
     Notify { to: Vec<Recipient>, message: String },
+    /// Sends a mail from a template about the record, from the rule owner's default
+    /// sender identity. A receiver who opted out or is suppressed gets nothing, and the
+    /// run goes on.
+    SendEmail {
+        template_id: Uuid,
+        #[serde(default)]
+        to: MailTo,
+        /// Opens and clicks are counted.
+        #[serde(default = "yes")]
+        track: bool,
+    },
     /// Sends the record to an outbound webhook (signed, retried, logged like its events).
     CallWebhook { webhook_id: Uuid },
     /// Adds the record to a static list.
@@ -152,6 +163,25 @@ pub enum Step {
     StartRule { rule_id: Uuid },
     /// Waits, then goes on with the next step.
     Wait(Wait),
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where a rule's mail goes.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTo {
+    /// The record's own email field (a contact, a lead).
+    #[default]
+    Record,
+    /// Another email field of the record, or of a parent (`contact_id.email`).
+    Field(String),
+    /// The record's owner.
+    Owner,
+    /// A fixed address.
+    Address(String),
 }
 
 /// What a wait step waits for.
@@ -190,6 +220,7 @@ impl Step {
             Step::AssignOwner { .. } => "assign_owner",
             Step::AssignByRule { .. } => "assign_by_rule",
             Step::Notify { .. } => "notify",
+            Step::SendEmail { .. } => "send_email",
             Step::CallWebhook { .. } => "call_webhook",
             Step::AddToList { .. } => "add_to_list",
             Step::StartRule { .. } => "start_rule",

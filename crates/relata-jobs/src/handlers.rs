@@ -63,6 +63,7 @@ impl Handlers {
         h.add(kind::NOOP, Arc::new(Noop));
         h.add(kind::REMINDER, Arc::new(Reminder));
         h.add(kind::EMAIL, Arc::new(SendMail));
+        h.add(kind::EMAIL_DELIVER, Arc::new(DeliverEmail));
         h.add(kind::WEBHOOK, Arc::new(DeliverWebhook));
         h.add(kind::WORKFLOW_RUN, Arc::new(RunWorkflow));
         h.add(kind::WORKFLOW_SCHEDULE, Arc::new(ScheduledWorkflow));
@@ -121,6 +122,19 @@ impl Handler for SendMail {
     fn run<'a>(&'a self, core: &'a Core, job: &'a Job) -> Running<'a> {
         Box::pin(async move {
             core.deliver_mail(&job.payload).await?;
+            Ok(())
+        })
+    }
+}
+
+/// `email.deliver`: a mail about a record goes out (rendered when it was queued).
+struct DeliverEmail;
+
+impl Handler for DeliverEmail {
+    fn run<'a>(&'a self, core: &'a Core, job: &'a Job) -> Running<'a> {
+        Box::pin(async move {
+            let last_try = job.attempts >= job.max_attempts;
+            core.deliver_email(&job.payload, last_try).await?;
             Ok(())
         })
     }

@@ -15,6 +15,7 @@ pub mod conn;
 pub mod copy;
 pub mod ddl;
 pub mod dialect;
+pub mod email_tables;
 pub mod error;
 pub mod filter_sql;
 mod idle;

@@ -86,6 +86,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "workflow rules: inbound call tokens",
             add_inbound_tokens,
         ),
+        (
+            24,
+            "email: templates, sender identities, sent and received mail, suppressions; email opt-out on contacts and leads",
+            add_email,
+        ),
     ]
 }
 
@@ -130,7 +135,16 @@ pub fn system_tables() -> Vec<TableDef> {
             t.columns.push(column);
         }
     }
+    tables.extend(crate::email_tables::tables());
     tables
+}
+
+fn add_email(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    crate::email_tables::create_tables(conn)?;
+    for object in ["contact", "lead"] {
+        add_standard_fields(conn, object, vec![relata_domain::standard::email_opt_out()])?;
+    }
+    Ok(())
 }
 
 /// Workflow rules (what the rule is now), every saved version of each (a run keeps the

@@ -189,3 +189,104 @@ async fn a_mail_queued_while_the_server_is_down_is_retried_and_arrives_once() {
     runner.run_due().await.unwrap();
     assert_eq!(delivered(dir.path()).len(), 1);
 }
+
+#[tokio::test]
+async fn a_template_mail_arrives_as_text_html_and_attachment_with_its_headers() {
+    if !aiosmtpd_installed() {
+        eprintln!("skipped: aiosmtpd is not installed");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let _sink = Sink::start(port, dir.path());
+    let mailer = SmtpMailer::new(
+        &format!("smtp://127.0.0.1:{port}"),
+        "Relata CRM <crm@example.com>",
+    )
+    .unwrap();
+    app.core.set_mailer(Arc::new(mailer));
+    let contact = app
+        .create(
+            "contact",
+            &json!({"name": "韩梅梅", "email": "han.meimei@example.cn"}),
+        )
+        .await;
+    let id = contact["id"].as_str().unwrap();
+    let file = app
+        .client
+        .send_raw(
+            reqwest::Method::POST,
+            &format!("/api/v1/records/contact/{id}/attachments?file_name=quote.txt"),
+            "text/plain",
+            b"Quote Q-1: 100 units".to_vec(),
+        )
+        .await;
+    file.assert_status(201);
+    let sent = app
+        .post(
+            "/api/v1/emails",
+            &json!({
+                "object": "contact", "record_id": id,
+                "subject": "报价 / Quote for {{ record.name }}",
+                "body_html": "<p>您好 {{ record.name }}</p><p><a href=\"https://example.cn/q\">Quote</a></p>",
+                "attachment_ids": [file.body["id"]]
+            }),
+        )
+        .await;
+    sent.assert_status(202);
+    let runner = Runner::new(
+        app.core.clone(),
+        Handlers::standard(),
+        RunnerOptions {
+            concurrency: 2,
+            ..Default::default()
+        },
+    );
+    runner.run_due().await.unwrap();
+    let got = delivered(dir.path());
+    assert_eq!(
+        got.len(),
+        1,
+        "{:?}",
+        app.get(&format!(
+            "/api/v1/emails/{}",
+            sent.body["id"].as_str().unwrap()
+        ))
+        .await
+        .text
+    );
+    let raw = &got[0];
+    for part in [
+        "multipart/mixed",
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+        "quote.txt",
+        "List-Unsubscribe: <",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        "han.meimei@example.cn",
+        // no sender identity: the installation's address under the user's name, and
+        // replies to the user
+        "From: Administrator <",
+        "Reply-To: admin@relata.local",
+    ] {
+        assert!(raw.contains(part), "no {part} in {raw}");
+    }
+    let mail = app
+        .get(&format!(
+            "/api/v1/emails/{}",
+            sent.body["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(mail.body["status"], "sent", "{}", mail.text);
+    // the text part was made from the HTML one
+    assert!(
+        mail.body["body_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("您好 韩梅梅"),
+        "{}",
+        mail.text
+    );
+}

@@ -178,7 +178,7 @@ async fn bad_timeline_requests_name_the_problem() {
     let id = id_of(&acct);
     let unknown = app
         .get(&format!(
-            "/api/v1/records/account/{id}/timeline?kinds=email"
+            "/api/v1/records/account/{id}/timeline?kinds=fax"
         ))
         .await;
     unknown.assert_status(422);

@@ -54,6 +54,7 @@ pub struct Config {
     pub job_lease_secs: u64,
     pub smtp_url: String,
     pub mail_from: String,
+    pub public_url: String,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -87,6 +88,7 @@ impl Default for Config {
             job_lease_secs: 300,
             smtp_url: String::new(),
             mail_from: "Relata <relata@localhost>".into(),
+            public_url: String::new(),
             log: "info".into(),
             log_format: LogFormat::Text,
         }
@@ -178,6 +180,10 @@ const DOCS: &[(&str, &str)] = &[
     (
         "mail_from",
         "The sender of Relata's mail, e.g. \"Relata CRM <crm@example.com>\".",
+    ),
+    (
+        "public_url",
+        "The address people reach Relata at, e.g. https://crm.example.com: links in mail (records, unsubscribe, open and click tracking) start with it; empty: http://<listen>.",
     ),
     (
         "log",
@@ -398,6 +404,12 @@ impl Config {
             attachment_max_bytes: self.attachment_max_mb << 20,
             attachments_dir: (!self.attachments_dir.is_empty())
                 .then(|| std::path::PathBuf::from(&self.attachments_dir)),
+            public_url: if self.public_url.trim().is_empty() {
+                format!("http://{}", self.listen)
+            } else {
+                self.public_url.trim().trim_end_matches('/').to_owned()
+            },
+            mail_from: self.mail_from.clone(),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod changes;
 pub mod duplicate_jobs;
 pub mod duplicates;
+pub mod email;
 pub mod export;
 pub mod hierarchy;
 pub mod imports;

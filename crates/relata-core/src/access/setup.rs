@@ -194,7 +194,7 @@ impl Core {
                 body: format!(
                     "Someone asked to reset the password of this Relata account. If it was you, use this one-time code within {RESET_MINUTES} minutes:\n\n{token}\n\n有人请求重置此 Relata 账户的密码。如果是您本人，请在 {RESET_MINUTES} 分钟内使用上面的一次性代码。\n\nIf it was not you, ignore this message. / 如非本人操作，请忽略此邮件。"
                 ),
-                message_id: None,
+                ..Mail::default()
             };
             // sent at once, never queued: the code must not sit in the job queue
             if let Err(e) = self.mailer().send(mail) {

@@ -194,6 +194,14 @@ impl Core {
                     }
                 }
             }
+            Step::SendEmail {
+                template_id, to, ..
+            } => {
+                errors.extend(
+                    self.check_send_email(actor, object, *template_id, to, at)
+                        .await,
+                );
+            }
             Step::CallWebhook { webhook_id } => {
                 if self.webhook(actor, *webhook_id).await.is_err() {
                     errors.push(bad(
@@ -246,6 +254,86 @@ impl Core {
                     && let Err(e) = readable_field(actor, object, f)
                 {
                     errors.push(bad(format!("{at}.until_field"), e));
+                }
+            }
+        }
+        errors
+    }
+
+    /// A mail step: its template exists, is active and is for this object; its receiver's
+    /// field is an email field the owner may read, or its address is one.
+    async fn check_send_email(
+        &self,
+        actor: &Actor,
+        object: &ObjectDef,
+        template_id: Uuid,
+        to: &relata_domain::workflow::MailTo,
+        at: &str,
+    ) -> Vec<FieldError> {
+        use relata_domain::workflow::MailTo;
+        let mut errors = Vec::new();
+        match self.email_template(actor, template_id).await {
+            Err(_) => errors.push(bad(
+                format!("{at}.template_id"),
+                format!("no email template {template_id}"),
+            )),
+            Ok(t) if !t.active => errors.push(bad(
+                format!("{at}.template_id"),
+                format!("the email template {} is not active", t.name),
+            )),
+            Ok(t) if t.object.as_deref().is_some_and(|o| o != object.name()) => errors.push(bad(
+                format!("{at}.template_id"),
+                format!(
+                    "the email template {} is for {} records, not {}",
+                    t.name,
+                    t.object.as_deref().unwrap_or_default(),
+                    object.name()
+                ),
+            )),
+            Ok(_) => {}
+        }
+        let email_field = |path: &str| -> Result<(), String> {
+            let segments: Vec<&str> = path.split('.').collect();
+            let mut current = std::sync::Arc::new(object.clone());
+            for (i, segment) in segments.iter().enumerate() {
+                let t = readable_field(actor, &current, segment)?;
+                if i + 1 == segments.len() {
+                    return if t == FieldType::Email {
+                        Ok(())
+                    } else {
+                        Err(format!("{path} is not an email field"))
+                    };
+                }
+                current = current
+                    .field(segment)
+                    .filter(|f| f.field_type == FieldType::Lookup)
+                    .and_then(|f| f.target.clone())
+                    .and_then(|t| self.object(t.as_str()).ok())
+                    .ok_or_else(|| format!("{segment} is not a lookup"))?;
+            }
+            Err("name a field".into())
+        };
+        match to {
+            MailTo::Record => {
+                if let Err(e) = email_field("email") {
+                    errors.push(bad(
+                        format!("{at}.to"),
+                        format!("{} records have no email field to send to ({e}): name a field or an address", object.name()),
+                    ));
+                }
+            }
+            MailTo::Field(f) => {
+                if let Err(e) = email_field(f) {
+                    errors.push(bad(format!("{at}.to.field"), e));
+                }
+            }
+            MailTo::Owner => {}
+            MailTo::Address(a) => {
+                if relata_domain::email::normalize_address(a).is_none() {
+                    errors.push(bad(
+                        format!("{at}.to.address"),
+                        format!("'{a}' is not an email address"),
+                    ));
                 }
             }
         }

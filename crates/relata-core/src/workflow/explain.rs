@@ -99,6 +99,24 @@ impl Core {
                     "notify": self.recipients(to, Some(&record)).await?.iter().map(|u| u.to_string()).collect::<Vec<_>>(),
                     "message": super::run::render(message, &env).unwrap_or_else(|e| format!("(cannot be written: {e})")),
                 }),
+                Step::SendEmail {
+                    template_id,
+                    to,
+                    track,
+                } => {
+                    let request = crate::email::SendRequest {
+                        object: object.name().to_owned(),
+                        record_id,
+                        template_id: Some(*template_id),
+                        to: self.mail_address(to, Some(&record), &env).await?,
+                        track: *track,
+                        ..Default::default()
+                    };
+                    match self.preview_email(actor, &request).await {
+                        Ok(mail) => json!({"to": mail.to, "subject": mail.subject}),
+                        Err(e) => json!({"skipped": e.to_string()}),
+                    }
+                }
                 Step::Wait(w) => json!({"wait": w}),
                 other => serde_json::to_value(other).unwrap_or(Json::Null),
             };

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use relata_domain::formula::{self, Formula, FormulaEnv};
 use relata_domain::meta::{FieldType, ObjectDef};
 use relata_domain::workflow::{
-    Assign, Definition, MAX_DEPTH, MessagePart, Recipient, Step, Trigger, Wait, due_at,
+    Assign, Definition, MAX_DEPTH, MailTo, MessagePart, Recipient, Step, Trigger, Wait, due_at,
     message_parts,
 };
 use relata_domain::{Record, UserId, Value};
@@ -428,6 +428,31 @@ impl Core {
                     .await?;
                 Ok(json!({"notified": users.iter().map(|u| u.to_string()).collect::<Vec<_>>()}))
             }
+            Step::SendEmail {
+                template_id,
+                to,
+                track,
+            } => {
+                let id = need_record()?;
+                let to = self.mail_address(to, record, &env).await?;
+                let request = crate::email::SendRequest {
+                    object: object.name().to_owned(),
+                    record_id: id,
+                    template_id: Some(*template_id),
+                    to,
+                    track: *track,
+                    ..Default::default()
+                };
+                match self.send_email(actor, &request, Some(&key)).await {
+                    Ok(mail) => Ok(json!({"email_id": mail.id.to_string(), "to": mail.to_address})),
+                    // an opt-out is honoured, not an error of the rule
+                    Err(CoreError::Conflict {
+                        code: "email_suppressed",
+                        message,
+                    }) => Ok(json!({"skipped": message})),
+                    Err(e) => Err(e),
+                }
+            }
             Step::CallWebhook { webhook_id } => {
                 let id = need_record()?;
                 let delivery = self
@@ -566,16 +591,30 @@ impl Core {
         step: &Step,
         zone: chrono_tz::Tz,
     ) -> Result<RecordEnv, CoreError> {
+        let mut paths = Vec::new();
+        for f in step_formulas(step) {
+            paths.extend(f.paths());
+        }
+        self.env_for_paths(actor, object, record, &paths, zone)
+            .await
+    }
+
+    /// What reads `paths` of the record need: the record and the parents the paths go
+    /// through, each read with the actor's access (a parent they may not see reads empty).
+    pub(crate) async fn env_for_paths(
+        &self,
+        actor: &Actor,
+        object: &ObjectDef,
+        record: Option<&Record>,
+        paths: &[Vec<String>],
+        zone: chrono_tz::Tz,
+    ) -> Result<RecordEnv, CoreError> {
         let mut env = RecordEnv {
             record: record.cloned().unwrap_or_default(),
             parents: HashMap::new(),
             now: self.clock.now(),
             zone,
         };
-        let mut paths = Vec::new();
-        for f in step_formulas(step) {
-            paths.extend(f.paths());
-        }
         // each hop once, shortest first, so a parent's parent reads from its parent
         let mut prefixes: Vec<Vec<String>> = paths
             .iter()
@@ -635,6 +674,10 @@ pub(crate) fn step_formulas(step: &Step) -> Vec<Formula> {
                 Assign::Value(_) => None,
             })
             .collect(),
+        Step::SendEmail {
+            to: MailTo::Field(path),
+            ..
+        } => formula::parse(path).ok().into_iter().collect(),
         Step::Notify { message, .. } => message_parts(message)
             .unwrap_or_default()
             .into_iter()
@@ -664,7 +707,7 @@ pub(crate) fn render(message: &str, env: &RecordEnv) -> Result<String, CoreError
 }
 
 /// A value as a person reads it in a message.
-fn display(v: &Value) -> String {
+pub(crate) fn display(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::Text(s) => s.clone(),
@@ -774,6 +817,46 @@ fn asleep(run: &Run, definition: Option<&Definition>, now: DateTime<Utc>) -> boo
 }
 
 impl Core {
+    /// The address a rule's mail goes to; none: the record's own email field.
+    pub(crate) async fn mail_address(
+        &self,
+        to: &MailTo,
+        record: Option<&Record>,
+        env: &RecordEnv,
+    ) -> Result<Option<String>, CoreError> {
+        Ok(match to {
+            MailTo::Record => None,
+            MailTo::Address(a) => Some(a.clone()),
+            MailTo::Field(path) => {
+                let path: Vec<String> = path.split('.').map(str::to_owned).collect();
+                Some(display(&env.value(&path)))
+            }
+            MailTo::Owner => {
+                let owner = self
+                    .recipients(&[Recipient::Owner], record)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| CoreError::bad_request("no_owner", "the record has no owner"))?;
+                Some(self.user_email(owner).await?)
+            }
+        })
+    }
+
+    /// A user's sign-in address.
+    pub(crate) async fn user_email(&self, user: Uuid) -> Result<String, CoreError> {
+        self.store
+            .read(move |conn| {
+                let mut sql = relata_store::Sql::new(conn.dialect());
+                sql.push("SELECT email FROM sys_users WHERE id = ");
+                sql.param(relata_store::SqlValue::Uuid(user));
+                Ok::<_, CoreError>(conn.query_one(&sql.text, &sql.params)?)
+            })
+            .await?
+            .and_then(|r| r[0].as_str().map(str::to_owned))
+            .ok_or_else(|| CoreError::not_found(format!("user {user}")))
+    }
+
     /// The active users holding the role directly above `user`'s: their managers.
     pub(crate) async fn managers_of(&self, user: UserId) -> Result<Vec<Uuid>, CoreError> {
         self.store

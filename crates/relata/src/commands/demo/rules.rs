@@ -68,5 +68,39 @@ pub fn create(core: &Arc<Core>, rt: &tokio::runtime::Runtime, actor: &Actor) -> 
         ))
         .map_err(|e| anyhow::anyhow!("demo rule {name:?}: {e:?}"))?;
     }
+    templates(core, rt, actor)
+}
+
+/// Email templates to send from a contact's page (the demo configures no mail server, so
+/// they can be previewed; with `smtp_url` set they are sent).
+fn templates(core: &Arc<Core>, rt: &tokio::runtime::Runtime, actor: &Actor) -> anyhow::Result<()> {
+    use relata_core::email::TemplateInput;
+    let templates = [
+        (
+            "Meeting follow-up / 会议跟进",
+            "感谢您的时间 / Thank you for your time, {{ record.name }}",
+            "<p>{{ record.name }}，您好：</p><p>感谢您今天与我们会面。会议纪要与下一步安排见附件或下方链接。</p><p>Thank you for meeting us today{% if record.account_id.name %} on behalf of {{ record.account_id.name }}{% endif %}. The next steps are on <a href=\"https://example.com/next-steps\">this page</a>.</p><p>{{ sender.name }}<br>{{ sender.signature }}</p>",
+        ),
+        (
+            "Product update / 产品动态",
+            "{{ record.account_id.name }}：本季度产品更新 / This quarter's product update",
+            "<p>{{ record.name }}，您好：</p><p>本季度我们发布了新的报表与移动端功能。</p><p>Hello {{ record.name }}, this quarter brought new reports and a mobile app.</p><p>{{ sender.name }}</p>",
+        ),
+    ];
+    for (name, subject, html) in templates {
+        rt.block_on(core.create_email_template(
+            actor,
+            TemplateInput {
+                name: name.into(),
+                object: Some("contact".into()),
+                subject: subject.into(),
+                body_text: String::new(),
+                body_html: Some(html.into()),
+                attachment_ids: Vec::new(),
+                active: true,
+            },
+        ))
+        .map_err(|e| anyhow::anyhow!("demo email template {name:?}: {e:?}"))?;
+    }
     Ok(())
 }

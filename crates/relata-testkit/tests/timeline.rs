@@ -177,9 +177,7 @@ async fn bad_timeline_requests_name_the_problem() {
     let acct = app.create("account", &json!({"name": "华远"})).await;
     let id = id_of(&acct);
     let unknown = app
-        .get(&format!(
-            "/api/v1/records/account/{id}/timeline?kinds=fax"
-        ))
+        .get(&format!("/api/v1/records/account/{id}/timeline?kinds=fax"))
         .await;
     unknown.assert_status(422);
     assert_eq!(unknown.error_fields(), vec!["kinds"]);

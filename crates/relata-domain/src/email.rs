@@ -154,23 +154,33 @@ fn check_path(schema: &Schema, object: Option<&str>, path: &[String]) -> Result<
 /// The values a render reads, by merge path; nested into objects for the engine.
 #[derive(Debug, Clone, Default)]
 pub struct MergeValues {
-    values: BTreeMap<MergePath, String>,
+    values: BTreeMap<MergePath, (String, bool)>,
 }
 
 impl MergeValues {
     pub fn set(&mut self, path: MergePath, value: String) {
-        self.values.insert(path, value);
+        self.values.insert(path, (value, false));
+    }
+
+    /// A value Relata made itself (an address of its own): not escaped in HTML, so a
+    /// template's `href="{{ unsubscribe_url }}"` is the address as it is.
+    pub fn set_trusted(&mut self, path: MergePath, value: String) {
+        self.values.insert(path, (value, true));
     }
 
     fn context(&self) -> minijinja::Value {
         #[derive(Default)]
         struct Node {
-            value: Option<String>,
+            value: Option<(String, bool)>,
             children: BTreeMap<String, Node>,
         }
         fn to_value(node: &Node) -> minijinja::Value {
             if node.children.is_empty() {
-                return minijinja::Value::from(node.value.clone().unwrap_or_default());
+                return match node.value.clone() {
+                    Some((v, true)) => minijinja::Value::from_safe_string(v),
+                    Some((v, false)) => minijinja::Value::from(v),
+                    None => minijinja::Value::from(""),
+                };
             }
             let map: BTreeMap<String, minijinja::Value> = node
                 .children
@@ -246,7 +256,12 @@ pub fn track_links(
             return (out, links);
         };
         let url = &after[value_start..value_start + len];
-        let plain = url.replace("&amp;", "&");
+        // the address as written, and as the HTML escaping of a merge field writes it
+        let plain = url
+            .replace("&#x2f;", "/")
+            .replace("&#x27;", "'")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&");
         out.push_str(&after[..value_start]);
         if (plain.starts_with("http://") || plain.starts_with("https://")) && plain != keep {
             links.push(plain);
@@ -475,6 +490,30 @@ mod tests {
         assert_eq!(text, "Tom & <Jerry> @ 上海华东贸易");
         let html = render("<b>{{ record.name }}</b>", &v, true).unwrap();
         assert_eq!(html, "<b>Tom &amp; &lt;Jerry&gt;</b>");
+        v.set_trusted(
+            vec!["unsubscribe_url".into()],
+            "https://crm/m/t/unsubscribe".into(),
+        );
+        v.set(
+            vec!["record".into(), "website".into()],
+            "https://acme.cn/a".into(),
+        );
+        let html = render(
+            r#"<a href="{{ unsubscribe_url }}">u</a><a href="{{ record.website }}">w</a>"#,
+            &v,
+            true,
+        )
+        .unwrap();
+        assert!(
+            html.starts_with(r#"<a href="https://crm/m/t/unsubscribe">"#),
+            "{html}"
+        );
+        let (_, links) = track_links(&html, "https://crm/m/t/unsubscribe", |n| n.to_string());
+        assert_eq!(
+            links,
+            ["https://acme.cn/a"],
+            "a merged address is tracked too"
+        );
     }
 
     #[test]

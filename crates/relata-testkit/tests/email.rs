@@ -499,3 +499,90 @@ async fn a_failing_mail_server_delays_mail_and_loses_none() {
     assert_eq!(w.sent().len(), 1);
     assert!(w.clock.now() > Utc.with_ymd_and_hms(2026, 12, 7, 1, 0, 0).unwrap());
 }
+
+#[tokio::test]
+async fn an_account_shows_only_the_mail_of_records_the_reader_may_see() {
+    let w = world().await;
+    let rep = w.app.user("rep@example.cn", json!({"name": "Rep"})).await;
+    let rep_id = rep.user_id.0.to_string();
+    let rep_client = w.app.client_for(&rep).await;
+    let account = w
+        .app
+        .create("account", &json!({"name": "华远科技", "owner_id": rep_id}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let contact = |name: &str, email: &str, owner: Option<&str>| {
+        let mut body = json!({"name": name, "email": email, "account_id": account});
+        if let Some(o) = owner {
+            body["owner_id"] = json!(o);
+        }
+        body
+    };
+    // the admin's own contact on the rep's account: private, not the rep's to see
+    let hidden = w
+        .app
+        .create("contact", &contact("Secret", "secret@example.com", None))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mine = w
+        .app
+        .create(
+            "contact",
+            &contact("Mine", "mine@example.com", Some(&rep_id)),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let template = w.template(welcome()).await;
+    let secret_mail = w.send(&hidden, &template).await;
+    w.send(&mine, &template).await;
+
+    let subjects = |body: &Json, key: &str| -> Vec<String> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| key != "title" || i["kind"] == "email")
+            .map(|i| i[key].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let admin_list = w
+        .app
+        .get(&format!("/api/v1/records/account/{account}/emails"))
+        .await;
+    assert_eq!(subjects(&admin_list.body, "subject").len(), 2);
+    let rep_list = rep_client
+        .get(&format!("/api/v1/records/account/{account}/emails"))
+        .await;
+    rep_list.assert_status(200);
+    assert_eq!(
+        subjects(&rep_list.body, "subject"),
+        ["Hello Mine"],
+        "{}",
+        rep_list.text
+    );
+    let rep_timeline = rep_client
+        .get(&format!(
+            "/api/v1/records/account/{account}/timeline?kinds=email"
+        ))
+        .await;
+    rep_timeline.assert_status(200);
+    assert_eq!(
+        subjects(&rep_timeline.body, "title"),
+        ["Hello Mine"],
+        "{}",
+        rep_timeline.text
+    );
+    rep_client
+        .get(&format!(
+            "/api/v1/emails/{}",
+            secret_mail["id"].as_str().unwrap()
+        ))
+        .await
+        .assert_status(404);
+}

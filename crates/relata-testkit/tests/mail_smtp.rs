@@ -280,6 +280,13 @@ async fn a_template_mail_arrives_as_text_html_and_attachment_with_its_headers() 
         ))
         .await;
     assert_eq!(mail.body["status"], "sent", "{}", mail.text);
+    // a body written in the request is not tracked (the tracker redirects only to links an
+    // administrator's template had)
+    let html = mail.body["body_html"].as_str().unwrap();
+    assert!(
+        html.contains("href=\"https://example.cn/q\"") && !html.contains("/o.gif"),
+        "{html}"
+    );
     // the text part was made from the HTML one
     assert!(
         mail.body["body_text"]

@@ -205,3 +205,56 @@ impl crate::Core {
         errors
     }
 }
+
+/// Which mail on an account an actor may see: the account's own, and that of the records
+/// (contacts, opportunities, …) the actor may read. An account's mail list and timeline
+/// gather mail by `account_id`; this keeps mail about a hidden contact off them.
+pub(crate) struct ReadableMail {
+    objects: std::collections::HashMap<
+        String,
+        (
+            std::sync::Arc<relata_domain::meta::ObjectDef>,
+            crate::visibility::Visibility,
+        ),
+    >,
+}
+
+impl ReadableMail {
+    pub(crate) fn of(core: &crate::Core, actor: &crate::Actor) -> ReadableMail {
+        let mut objects = std::collections::HashMap::new();
+        for o in core.schema().objects() {
+            let to_account = o.field("account_id").is_some_and(|f| {
+                f.field_type == relata_domain::FieldType::Lookup
+                    && f.target.as_ref().map(|t| t.as_str()) == Some("account")
+            });
+            if to_account
+                && actor.may(o.name(), relata_domain::access::Operation::Read)
+                && let Ok(v) = core.visibility(actor, o, relata_domain::access::Operation::Read)
+            {
+                objects.insert(o.name().to_owned(), (o.clone(), v));
+            }
+        }
+        ReadableMail { objects }
+    }
+
+    /// Whether the actor, who sees the account, may see `mail` on it.
+    pub(crate) fn keeps(
+        &self,
+        conn: &mut dyn relata_store::Conn,
+        mail: &Email,
+    ) -> Result<bool, crate::CoreError> {
+        match (mail.object.as_deref(), mail.record_id) {
+            (Some("account"), _) => Ok(true),
+            (Some(o), Some(id)) => match self.objects.get(o) {
+                Some((def, vis)) => {
+                    Ok(
+                        crate::records::read::get(conn, def, id, vis, crate::records::Bin::Any)?
+                            .is_some(),
+                    )
+                }
+                None => Ok(false),
+            },
+            _ => Ok(false),
+        }
+    }
+}

@@ -198,10 +198,10 @@ impl Core {
         let (parts, template_id, mut attachment_ids) =
             self.parts_of(actor, request, &object).await?;
         attachment_ids.extend(request.attachment_ids.iter().copied());
+        attachment_ids.sort();
         attachment_ids.dedup();
-        let unreadable = self
-            .unreadable_attachments(actor, &request.attachment_ids)
-            .await;
+        // the template's files too: a template does not lend its files to whoever sends it
+        let unreadable = self.unreadable_attachments(actor, &attachment_ids).await;
         if !unreadable.is_empty() {
             return Err(CoreError::Validation(unreadable));
         }
@@ -226,6 +226,10 @@ impl Core {
                 ))
             })?,
         };
+        // the record's own opt-out counts when the mail goes to the record's own address
+        // (not when a rule mails the owner about it); other people with the address are
+        // checked by the address
+        let to_record = normalize_address(&display(record.get("email"))).as_deref() == Some(&to);
         let me = actor.user_id.0;
         let identity_id = request.identity_id;
         let reply_of = request.reply_to_email;
@@ -248,7 +252,7 @@ impl Core {
                         })?),
                         None => mine.into_iter().find(|x| x.is_default),
                     };
-                    let refused = refusal(conn, Some(&record), &to, &tables)?;
+                    let refused = refusal(conn, to_record.then_some(&record), &to, &tables)?;
                     let answered = match reply_of {
                         Some(e) => load(conn, e)?,
                         None => None,
@@ -314,14 +318,14 @@ impl Core {
         set(&mut values, "sender", "name", from_name.clone());
         set(&mut values, "sender", "email", from_address.clone());
         set(&mut values, "sender", "signature", signature);
-        set(
-            &mut values,
-            "recipient",
-            "name",
-            display(record.get(object.name_field.as_str())),
-        );
+        let recipient_name = if to_record {
+            display(record.get(object.name_field.as_str()))
+        } else {
+            String::new()
+        };
+        set(&mut values, "recipient", "name", recipient_name);
         set(&mut values, "recipient", "email", to.clone());
-        values.set(vec!["unsubscribe_url".into()], unsubscribe_url.clone());
+        values.set_trusted(vec!["unsubscribe_url".into()], unsubscribe_url.clone());
         values.set(
             vec!["today".into()],
             self.clock.now().date_naive().to_string(),
@@ -359,7 +363,9 @@ impl Core {
                     ),
                 );
             }
-            if request.track {
+            // links are tracked in template mail only: a template is an administrator's,
+            // so the tracker never becomes a redirect to wherever a user wrote
+            if request.track && template_id.is_some() {
                 let base = format!("{}/m/{token}", self.settings.public_url);
                 let (tracked, found) =
                     email::track_links(&h, &unsubscribe_url, |n| format!("{base}/c/{n}"));

@@ -20,18 +20,22 @@ pub(crate) struct OnTimeline;
 
 struct Query {
     object: String,
+    /// On an account: which of its contacts' (and others') mail the caller may see.
+    readable: Option<super::ReadableMail>,
 }
 
 impl TimelineSource for OnTimeline {
     fn plan(
         &self,
-        _core: &Core,
-        _actor: &Actor,
+        core: &Core,
+        actor: &Actor,
         subject: &Arc<ObjectDef>,
     ) -> Result<Vec<Box<dyn TimelineQuery>>, CoreError> {
-        // whoever sees the record sees its mail: the subject's visibility was checked
+        // whoever sees the record sees its own mail (the subject's visibility was checked);
+        // an account's timeline also shows its records' mail, each as its record allows
         Ok(vec![Box::new(Query {
             object: subject.name().to_owned(),
+            readable: (subject.name() == "account").then(|| super::ReadableMail::of(core, actor)),
         })])
     }
 }
@@ -59,10 +63,18 @@ impl TimelineQuery for Query {
         }
         sql.param(SqlValue::Uuid(subject));
         Position::push_page(&mut sql, "created_at", before, limit);
-        Ok(conn
-            .query(&sql.text, &sql.params)?
-            .iter()
-            .filter_map(|r| decode(r))
+        let mut mails = Vec::new();
+        for row in conn.query(&sql.text, &sql.params)? {
+            let Some(mail) = decode(&row) else { continue };
+            if match &self.readable {
+                Some(r) => r.keeps(conn, &mail)?,
+                None => true,
+            } {
+                mails.push(mail);
+            }
+        }
+        Ok(mails
+            .into_iter()
             .map(|e| TimelineItem {
                 at: e.created_at,
                 id: e.id,

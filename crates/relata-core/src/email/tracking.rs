@@ -288,29 +288,33 @@ impl Core {
         let def = self.object(object)?;
         actor.require(def.name(), Operation::Read)?;
         self.get_record(actor, def.name(), record_id).await?;
-        let column = if def.name() == "account" {
-            "account_id"
-        } else {
-            "record_id"
-        };
+        let on_account = def.name() == "account";
+        let readable = on_account.then(|| super::ReadableMail::of(self, actor));
         let name = def.name().to_owned();
         self.store
             .read(move |conn| {
                 let mut sql = Sql::new(conn.dialect());
                 sql.push(&format!("SELECT {COLUMNS} FROM sys_emails WHERE "));
-                if column == "record_id" {
+                if on_account {
+                    sql.push("account_id = ");
+                } else {
                     sql.push("object = ");
                     sql.param(SqlValue::Text(name));
-                    sql.push(" AND ");
+                    sql.push(" AND record_id = ");
                 }
-                sql.push(column).push(" = ");
                 sql.param(SqlValue::Uuid(record_id));
                 sql.push(" ORDER BY created_at DESC, id DESC LIMIT 500");
-                Ok(conn
-                    .query(&sql.text, &sql.params)?
-                    .iter()
-                    .filter_map(|r| decode(r))
-                    .collect())
+                let mut out = Vec::new();
+                for row in conn.query(&sql.text, &sql.params)? {
+                    let Some(mail) = decode(&row) else { continue };
+                    if match &readable {
+                        Some(r) => r.keeps(conn, &mail)?,
+                        None => true,
+                    } {
+                        out.push(mail);
+                    }
+                }
+                Ok(out)
             })
             .await
     }

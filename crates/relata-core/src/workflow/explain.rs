@@ -103,20 +103,23 @@ impl Core {
                     template_id,
                     to,
                     track,
-                } => {
-                    let request = crate::email::SendRequest {
-                        object: object.name().to_owned(),
-                        record_id,
-                        template_id: Some(*template_id),
-                        to: self.mail_address(to, Some(&record), &env).await?,
-                        track: *track,
-                        ..Default::default()
-                    };
-                    match self.preview_email(actor, &request).await {
-                        Ok(mail) => json!({"to": mail.to, "subject": mail.subject}),
-                        Err(e) => json!({"skipped": e.to_string()}),
+                } => match self.mail_address(to, Some(&record), &env).await {
+                    Err(e) => json!({"skipped": e.to_string()}),
+                    Ok(to) => {
+                        let request = crate::email::SendRequest {
+                            object: object.name().to_owned(),
+                            record_id,
+                            template_id: Some(*template_id),
+                            to,
+                            track: *track,
+                            ..Default::default()
+                        };
+                        match self.preview_email(actor, &request).await {
+                            Ok(mail) => json!({"to": mail.to, "subject": mail.subject}),
+                            Err(e) => json!({"skipped": e.to_string()}),
+                        }
                     }
-                }
+                },
                 Step::Wait(w) => json!({"wait": w}),
                 other => serde_json::to_value(other).unwrap_or(Json::Null),
             };

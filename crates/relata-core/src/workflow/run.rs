@@ -434,7 +434,14 @@ impl Core {
                 track,
             } => {
                 let id = need_record()?;
-                let to = self.mail_address(to, record, &env).await?;
+                let to = match self.mail_address(to, record, &env).await {
+                    Ok(to) => to,
+                    Err(CoreError::Conflict {
+                        code: "no_recipient",
+                        message,
+                    }) => return Ok(json!({"skipped": message})),
+                    Err(e) => return Err(e),
+                };
                 let request = crate::email::SendRequest {
                     object: object.name().to_owned(),
                     record_id: id,
@@ -447,7 +454,7 @@ impl Core {
                     Ok(mail) => Ok(json!({"email_id": mail.id.to_string(), "to": mail.to_address})),
                     // an opt-out is honoured, not an error of the rule
                     Err(CoreError::Conflict {
-                        code: "email_suppressed",
+                        code: "email_suppressed" | "no_recipient",
                         message,
                     }) => Ok(json!({"skipped": message})),
                     Err(e) => Err(e),
@@ -828,8 +835,16 @@ impl Core {
             MailTo::Record => None,
             MailTo::Address(a) => Some(a.clone()),
             MailTo::Field(path) => {
-                let path: Vec<String> = path.split('.').map(str::to_owned).collect();
-                Some(display(&env.value(&path)))
+                let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
+                let address = display(&env.value(&segments));
+                if address.trim().is_empty() {
+                    // never the record's own address instead: the rule named another
+                    return Err(CoreError::Conflict {
+                        code: "no_recipient",
+                        message: format!("{path} is empty: nobody to mail"),
+                    });
+                }
+                Some(address)
             }
             MailTo::Owner => {
                 let owner = self

@@ -57,9 +57,11 @@ IS_CI=""
 if [[ "${CI:-}" == "true" ]]; then
   IS_CI=yes
   export CARGO_TERM_COLOR=never
-  # .ci/run installs chromium and aiosmtpd: on CI the browser and SMTP tests must run, not skip
+  # .ci/run installs chromium, aiosmtpd and dovecot: on CI the browser, SMTP and IMAP tests
+  # must run, not skip
   export RELATA_BROWSER_TESTS=required
   export RELATA_SMTP_TESTS=required
+  export RELATA_IMAP_TESTS=required
 fi
 
 # --- reporting ----------------------------------------------------------------------------------

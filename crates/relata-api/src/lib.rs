@@ -170,6 +170,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(email::delete_identity))
         .routes(routes!(email::list_suppressions, email::add_suppression))
         .routes(routes!(email::remove_suppression))
+        .routes(routes!(email::list_mailboxes, email::create_mailbox))
+        .routes(routes!(email::delete_mailbox))
+        .routes(routes!(email::sync_mailbox))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::get_webhook,

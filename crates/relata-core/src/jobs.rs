@@ -376,6 +376,15 @@ impl Core {
             enabled: true,
         })
         .await?;
+        self.ensure_schedule(ScheduleInput {
+            name: "sync mailboxes".into(),
+            kind: kind::MAILBOX_SYNC.into(),
+            payload: Json::Object(Default::default()),
+            cron: "*/5 * * * *".into(),
+            time_zone: "UTC".into(),
+            enabled: true,
+        })
+        .await?;
         Ok(())
     }
 }
@@ -405,6 +414,8 @@ pub mod kind {
     pub const EMAIL: &str = "email.send";
     /// A mail about a record is delivered (`crate::email`).
     pub const EMAIL_DELIVER: &str = "email.deliver";
+    /// Every enabled mailbox is synced over IMAP (`crate::email`).
+    pub const MAILBOX_SYNC: &str = "mailbox.sync";
     /// An event is delivered to a webhook (`crate::webhooks`).
     pub const WEBHOOK: &str = "webhook.deliver";
 
@@ -419,6 +430,7 @@ pub mod kind {
         REMINDER,
         EMAIL,
         EMAIL_DELIVER,
+        MAILBOX_SYNC,
         WEBHOOK,
         WORKFLOW_RUN,
         WORKFLOW_SCHEDULE,

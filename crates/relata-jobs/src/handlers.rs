@@ -64,6 +64,7 @@ impl Handlers {
         h.add(kind::REMINDER, Arc::new(Reminder));
         h.add(kind::EMAIL, Arc::new(SendMail));
         h.add(kind::EMAIL_DELIVER, Arc::new(DeliverEmail));
+        h.add(kind::MAILBOX_SYNC, Arc::new(SyncMailboxes));
         h.add(kind::WEBHOOK, Arc::new(DeliverWebhook));
         h.add(kind::WORKFLOW_RUN, Arc::new(RunWorkflow));
         h.add(kind::WORKFLOW_SCHEDULE, Arc::new(ScheduledWorkflow));
@@ -135,6 +136,27 @@ impl Handler for DeliverEmail {
         Box::pin(async move {
             let last_try = job.attempts >= job.max_attempts;
             core.deliver_email(&job.payload, last_try).await?;
+            Ok(())
+        })
+    }
+}
+
+/// `mailbox.sync`: every enabled mailbox reads its new mail (a mailbox that fails keeps
+/// its error; the job does not fail for it, the next run tries again).
+struct SyncMailboxes;
+
+impl Handler for SyncMailboxes {
+    fn run<'a>(&'a self, core: &'a Core, _job: &'a Job) -> Running<'a> {
+        Box::pin(async move {
+            let r = core.sync_all_mailboxes().await?;
+            if r.fetched > 0 {
+                tracing::info!(
+                    fetched = r.fetched,
+                    attached = r.attached,
+                    bounces = r.bounces,
+                    "mailboxes synced"
+                );
+            }
             Ok(())
         })
     }

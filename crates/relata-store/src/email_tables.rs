@@ -107,6 +107,40 @@ pub fn tables() -> Vec<TableDef> {
     ]
 }
 
+/// Mailboxes synced over IMAP (migration 25): whose they are, where, and how far the sync
+/// has read (the folder's UIDVALIDITY and the last UID taken in).
+pub fn mailbox_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_mailboxes",
+            vec![
+                col("id", Uuid),
+                col("user_id", Uuid),
+                col("name", Text),
+                // imaps://user@host:993 or imap://user@host:143 (plain: trusted networks only)
+                col("url", Text),
+                col("password", Text),
+                col("folder", Text),
+                col("enabled", Bool),
+                col("uid_validity", BigInt).null(),
+                col("last_uid", BigInt),
+                col("last_sync_at", Timestamp).null(),
+                col("last_error", Text).null(),
+                col("created_at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["user_id"], false),
+    ]
+}
+
+pub fn create_mailbox_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for t in mailbox_tables() {
+        t.create(conn)?;
+    }
+    Ok(())
+}
+
 pub fn create_tables(conn: &mut dyn Conn) -> Result<(), StoreError> {
     for t in tables() {
         t.create(conn)?;

@@ -91,6 +91,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "email: templates, sender identities, sent and received mail, suppressions; email opt-out on contacts and leads",
             add_email,
         ),
+        (
+            25,
+            "mailboxes synced over IMAP",
+            crate::email_tables::create_mailbox_tables,
+        ),
     ]
 }
 
@@ -136,6 +141,7 @@ pub fn system_tables() -> Vec<TableDef> {
         }
     }
     tables.extend(crate::email_tables::tables());
+    tables.extend(crate::email_tables::mailbox_tables());
     tables
 }
 

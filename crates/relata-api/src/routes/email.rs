@@ -451,3 +451,83 @@ fn unsubscribe_html(address: &str, done: bool) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Unsubscribe / 退订</title><style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}}button{{font-size:1rem;padding:.5rem 1.2rem}}</style></head><body>{body}</body></html>"
     )
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "My inbox", "url": "imap://li.lei@127.0.0.1:1143", "password": "app-password", "folder": "INBOX"}))]
+pub struct MailboxBody {
+    /// Whose mailbox (administrators of automation); none: yours.
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+    pub name: String,
+    /// `imaps://USER@HOST[:993]` (TLS) or `imap://USER@HOST[:143]` (plain: the same machine
+    /// or a trusted network); the user name percent-encoded (`li.lei%40acme.cn`).
+    pub url: String,
+    /// Kept to sign in, never shown again.
+    pub password: String,
+    #[serde(default)]
+    pub folder: Option<String>,
+}
+
+/// Your mailboxes synced over IMAP (an administrator of automation: every one), with each
+/// one's last sync and error.
+#[utoipa::path(get, path = "/api/v1/mailboxes", tag = "email",
+    responses((status = 200, description = "`{data: [mailbox]}`")))]
+pub async fn list_mailboxes(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+) -> ApiResult<Response> {
+    let list = state.core.mailboxes(&actor).await?;
+    Ok(axum::Json(json!({ "data": list })).into_response())
+}
+
+/// Connect a mailbox: every five minutes its new mail is read; replies join their thread,
+/// mail from or to a contact or lead goes on its timeline, delivery reports mark bounces.
+#[utoipa::path(post, path = "/api/v1/mailboxes", tag = "email", request_body = MailboxBody,
+    responses((status = 201, description = "the mailbox"), (status = 403), (status = 422)))]
+pub async fn create_mailbox(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    ApiJson(b): ApiJson<MailboxBody>,
+) -> ApiResult<Response> {
+    let input = relata_core::email::MailboxInput {
+        user_id: b.user_id,
+        name: b.name,
+        url: b.url,
+        password: b.password,
+        folder: b.folder,
+    };
+    let mailbox = state.core.create_mailbox(&actor, input).await?;
+    Ok((StatusCode::CREATED, axum::Json(mailbox)).into_response())
+}
+
+/// Disconnect a mailbox (the mail taken in stays on its records).
+#[utoipa::path(delete, path = "/api/v1/mailboxes/{id}", tag = "email", params(("id" = String, Path)),
+    responses((status = 204), (status = 404)))]
+pub async fn delete_mailbox(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    state
+        .core
+        .delete_mailbox(&actor, path_id("mailbox", &id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Sync a mailbox now.
+#[utoipa::path(post, path = "/api/v1/mailboxes/{id}/sync", tag = "email", params(("id" = String, Path)),
+    responses((status = 200, description = "fetched, attached, bounces, known, unmatched"), (status = 404),
+        (status = 503, description = "the server could not be reached or refused the sign-in (also kept as the mailbox's `last_error`)")))]
+pub async fn sync_mailbox(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let report = state
+        .core
+        .sync_mailbox_now(&actor, path_id("mailbox", &id)?)
+        .await?;
+    Ok(axum::Json(report).into_response())
+}

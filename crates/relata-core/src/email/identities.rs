@@ -178,10 +178,6 @@ impl Core {
                     sql.param(SqlValue::Uuid(i.user_id));
                     conn.execute(&sql.text, &sql.params)?;
                 }
-                let mut sql = Sql::new(conn.dialect());
-                sql.push(&format!(
-                    "INSERT INTO sys_email_identities ({COLUMNS}) VALUES ("
-                ));
                 let values = [
                     SqlValue::Uuid(i.id),
                     SqlValue::Uuid(i.user_id),
@@ -193,14 +189,7 @@ impl Core {
                     SqlValue::Bool(i.is_default || first),
                     SqlValue::Timestamp(i.created_at),
                 ];
-                for (n, v) in values.into_iter().enumerate() {
-                    if n > 0 {
-                        sql.push(", ");
-                    }
-                    sql.param(v);
-                }
-                sql.push(")");
-                conn.execute(&sql.text, &sql.params)?;
+                super::insert(conn, "sys_email_identities", COLUMNS, values)?;
                 Ok::<_, CoreError>(SenderIdentity {
                     is_default: i.is_default || first,
                     ..i

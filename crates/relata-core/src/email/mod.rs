@@ -10,6 +10,8 @@
 
 mod deliver;
 mod identities;
+mod inbound;
+mod mailboxes;
 mod send;
 mod templates;
 mod timeline;
@@ -25,6 +27,7 @@ use relata_store::SqlValue;
 use crate::records::json_of;
 
 pub use identities::{IdentityInput, SenderIdentity};
+pub use mailboxes::{Mailbox, MailboxInput, SyncReport};
 pub use send::{Rendered, SendRequest};
 pub use templates::{EmailTemplate, TemplateInput};
 pub use timeline::KIND as TIMELINE_KIND;
@@ -169,6 +172,24 @@ pub(crate) fn row_of(e: &Email) -> Vec<SqlValue> {
         SqlValue::Timestamp(e.created_at),
         at(e.sent_at),
     ]
+}
+
+/// Inserts one row of `values` in `columns` order (a comma-separated list).
+pub(crate) fn insert<const N: usize>(
+    conn: &mut dyn relata_store::Conn,
+    table: &str,
+    columns: &str,
+    values: [SqlValue; N],
+) -> Result<(), crate::CoreError> {
+    let columns: Vec<&str> = columns.split(", ").collect();
+    relata_store::batch::insert_rows(
+        conn,
+        table,
+        &columns,
+        &[values.to_vec()],
+        relata_store::batch::OnDuplicate::Fail,
+    )?;
+    Ok(())
 }
 
 /// One mail by id, without access checks.

@@ -193,10 +193,6 @@ impl Core {
         let t = template.clone();
         self.store
             .write(move |conn| {
-                let mut sql = Sql::new(conn.dialect());
-                sql.push(&format!(
-                    "INSERT INTO sys_email_templates ({COLUMNS}) VALUES ("
-                ));
                 let values = [
                     SqlValue::Uuid(t.id),
                     SqlValue::Text(t.name),
@@ -210,14 +206,7 @@ impl Core {
                     SqlValue::Timestamp(t.created_at),
                     SqlValue::Timestamp(t.updated_at),
                 ];
-                for (i, v) in values.into_iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.param(v);
-                }
-                sql.push(")");
-                conn.execute(&sql.text, &sql.params)?;
+                super::insert(conn, "sys_email_templates", COLUMNS, values)?;
                 Ok::<_, CoreError>(())
             })
             .await?;

@@ -24,8 +24,8 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 use pages::{
-    attachments, auth, automation, board, bulk, decision_chain, duplicates, edit, export, groups,
-    hierarchy, home, imports, list, merge, notifications, profile, quality, record, search,
+    attachments, auth, automation, board, bulk, decision_chain, duplicates, edit, email, export,
+    groups, hierarchy, home, imports, list, merge, notifications, profile, quality, record, search,
     settings, timeline, views,
 };
 use relata_core::Core;
@@ -92,6 +92,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}/{id}/duplicates", get(duplicates::page))
         .route("/o/{object}/{id}/timeline", get(timeline::page))
         .route("/o/{object}/{id}/attachments", post(attachments::upload))
+        .route("/o/{object}/{id}/email", post(email::send))
         .route("/attachments/{id}", get(attachments::download))
         .route("/attachments/{id}/delete", post(attachments::delete))
         .route("/o/{object}/{id}/hierarchy", get(hierarchy::page))
@@ -208,6 +209,14 @@ pub fn router(core: Arc<Core>) -> Router {
         .route(
             "/settings/workflows",
             get(settings::workflows::page).post(settings::workflows::create),
+        )
+        .route(
+            "/settings/email_templates",
+            get(settings::email_templates::page).post(settings::email_templates::create),
+        )
+        .route(
+            "/settings/email_templates/{id}",
+            get(settings::email_templates::detail).post(settings::email_templates::save),
         )
         .route(
             "/settings/workflows/{id}",

@@ -25,6 +25,7 @@ use crate::records::{Bin, read};
 use crate::visibility::Visibility;
 use crate::{Actor, Core, CoreError};
 pub use store::{DatabaseFiles, DirectoryFiles, FileStore};
+pub use timeline::KIND;
 pub(crate) use timeline::OnTimeline;
 
 /// Longest file name kept.

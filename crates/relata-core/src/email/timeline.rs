@@ -90,6 +90,8 @@ impl TimelineQuery for Query {
                     "from": e.from_address,
                     "to": e.to_address,
                     "open_count": e.open_count,
+                    "error": e.error,
+                    "bounce_reason": e.bounce_reason,
                     "click_count": e.click_count,
                     "thread_id": e.thread_id.to_string(),
                 }),

@@ -10,6 +10,7 @@ pub mod charts;
 pub mod decision_chain;
 pub mod duplicates;
 pub mod edit;
+pub mod email;
 pub mod export;
 pub mod groups;
 pub mod hierarchy;

@@ -72,6 +72,8 @@ struct RecordPage {
     /// Merges into this record that can still be undone: (what happened, undo action).
     merges: Vec<(String, String)>,
     attachments: Vec<super::attachments::Line>,
+    /// The "send an email" panel, when there are templates for the object.
+    email: Option<super::email::Composer>,
     tags: Vec<super::groups::Chip>,
     /// The colours a new tag may take: (value, label).
     tag_colours: Vec<(String, String)>,
@@ -108,6 +110,7 @@ pub async fn page(
         Some("merged") => Some(tr.t("record.merged").to_owned()),
         Some("unmerged") => Some(tr.t("record.unmerged").to_owned()),
         Some("attached") => Some(tr.t("attachments.attached").to_owned()),
+        Some("emailed") => Some(tr.t("email.queued").to_owned()),
         Some(_) => Some(tr.t("record.saved").to_owned()),
         None => None,
     };
@@ -214,7 +217,7 @@ pub async fn render(
         _ => tr.object_label(&object),
     };
 
-    let (related, (events, timeline_more), merges, attachments, tags) = tokio::join!(
+    let (related, (events, timeline_more), merges, attachments, tags, email) = tokio::join!(
         related_lists(state, viewer, &object, id),
         super::timeline::panel(state, viewer, &object, id),
         undoable_merges(state, viewer, &object, id, rights.edit && !binned),
@@ -226,6 +229,13 @@ pub async fn render(
             }
         },
         super::groups::record_chips(state, viewer, object.name(), id),
+        async {
+            if binned {
+                None
+            } else {
+                super::email::composer(state, viewer, &object, &record).await
+            }
+        },
     );
     let errors = failed
         .as_ref()
@@ -246,6 +256,7 @@ pub async fn render(
         timeline_more,
         merges,
         attachments,
+        email,
         tags,
         tag_colours: super::groups::colours()
             .iter()

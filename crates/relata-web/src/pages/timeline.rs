@@ -128,6 +128,7 @@ pub async fn events(
                         kind: "change".into(),
                     }
                 }
+                relata_core::email::TIMELINE_KIND => email_event(&tr, &item, when, who),
                 CREATED => Event {
                     when,
                     who,
@@ -169,6 +170,57 @@ pub async fn events(
             Some(event)
         })
         .collect()
+}
+
+/// A mail on the timeline: who it went to or came from, and how it fared (sent, opened,
+/// clicked, bounced), linking to the record it is about.
+fn email_event(
+    tr: &crate::i18n::Tr,
+    item: &relata_core::timeline::TimelineItem,
+    when: String,
+    who: String,
+) -> Event {
+    let d = &item.detail;
+    let text_of = |k: &str| d[k].as_str().unwrap_or_default().to_owned();
+    let text = if d["direction"] == "in" {
+        tr.tf(
+            "timeline.email_in",
+            &[("from", &text_of("from")), ("subject", &item.title)],
+        )
+    } else {
+        tr.tf(
+            "timeline.email_out",
+            &[("to", &text_of("to")), ("subject", &item.title)],
+        )
+    };
+    let mut summary = vec![match d["status"].as_str().unwrap_or_default() {
+        "queued" => tr.t("timeline.email_queued").to_owned(),
+        "failed" => tr.tf("timeline.email_failed", &[("error", &text_of("error"))]),
+        "suppressed" => tr.t("timeline.email_suppressed").to_owned(),
+        "bounced" => tr.tf(
+            "timeline.email_bounced",
+            &[("reason", &text_of("bounce_reason"))],
+        ),
+        "received" => tr.t("timeline.email_received").to_owned(),
+        _ => tr.t("timeline.email_sent").to_owned(),
+    }];
+    for (key, label) in [
+        ("open_count", "timeline.email_opens"),
+        ("click_count", "timeline.email_clicks"),
+    ] {
+        let n = d[key].as_i64().unwrap_or(0);
+        if n > 0 {
+            summary.push(tr.tf(label, &[("n", &n.to_string())]));
+        }
+    }
+    Event {
+        when,
+        who,
+        text,
+        summary: summary.join(" · "),
+        href: Some(format!("/o/{}/{}", item.object, item.record_id)),
+        kind: "email".into(),
+    }
 }
 
 pub struct KindLink {
@@ -256,6 +308,8 @@ pub async fn page(
             label: match k.as_str() {
                 CREATED => tr.t("timeline.kind_created").to_owned(),
                 FIELD_CHANGE => tr.t("timeline.kind_field_change").to_owned(),
+                relata_core::email::TIMELINE_KIND => tr.t("timeline.kind_email").to_owned(),
+                relata_core::attachments::KIND => tr.t("timeline.kind_attachment").to_owned(),
                 other => schema
                     .object(other)
                     .map(|o| tr.object_plural(o))

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod duplicate_review;
+pub mod email_templates;
 pub mod jobs;
 pub mod matching;
 pub mod objects;
@@ -63,6 +64,11 @@ const TABS: &[(&str, &str, Capability)] = &[
     (
         "/settings/workflows",
         "workflows.title",
+        Capability::ManageAutomation,
+    ),
+    (
+        "/settings/email_templates",
+        "email_templates.title",
         Capability::ManageAutomation,
     ),
 ];

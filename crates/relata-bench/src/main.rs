@@ -23,6 +23,7 @@ mod report;
 mod results;
 mod run;
 mod timeline;
+mod webhooks;
 mod workflows;
 
 use std::path::PathBuf;

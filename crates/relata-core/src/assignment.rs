@@ -123,7 +123,7 @@ impl Core {
         if let Some(id) = id {
             self.assignment_rule(actor, id).await?;
         }
-        let def = self.check_assignment(actor, &input)?;
+        let def = self.check_assignment_rule(actor, &input)?;
         let stored = serde_json::to_value(&def)
             .map_err(|e| CoreError::Internal(format!("a definition that does not encode: {e}")))?;
         let now = self.clock.now();
@@ -155,11 +155,14 @@ impl Core {
         self.assignment_rule(actor, id).await
     }
 
-    fn check_assignment(
+    /// Checks a rule without saving it: every problem, named by where it is
+    /// (`entries[1].condition`, `working_hours.days`).
+    pub fn check_assignment_rule(
         &self,
         actor: &Actor,
         input: &AssignmentInput,
     ) -> Result<AssignmentDef, CoreError> {
+        actor.require_capability(Capability::ManageAutomation)?;
         let mut errors = Vec::new();
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 100 {

@@ -134,6 +134,7 @@ impl Core {
         let detail = json!({"name": name, "at": due.at.to_rfc3339()});
         let object_name = due.object.clone();
         let (object_def, at, mail_on) = (object.clone(), due.at, self.mail_configured());
+        let public_url = self.settings.public_url.trim_end_matches('/').to_owned();
         let first = self
             .store
             .write(move |conn| {
@@ -149,9 +150,10 @@ impl Core {
                 )?;
                 if first
                     && mail_on
-                    && let Some((email, locale, zone)) = recipient_of(conn, owner)?
+                    && let Some(reader) = recipient_of(conn, owner)?
                 {
-                    let mail = reminder_mail(&object_def, &name, id, at, &email, &locale, &zone);
+                    let link = format!("{public_url}/o/{}/{id}", object_def.name());
+                    let mail = reminder_mail(&object_def, &name, &link, at, &reader);
                     // queued with the notification: both, or neither on a retry
                     crate::mail::queue(conn, &mail, &notification.to_string(), now)?;
                 }
@@ -165,21 +167,25 @@ impl Core {
     }
 }
 
-/// The owner's email, language and time zone, if they are active and have an email.
-fn recipient_of(
-    conn: &mut dyn Conn,
-    user: Uuid,
-) -> Result<Option<(String, String, String)>, CoreError> {
+/// Whom a reminder mail goes to: the owner's email, language and time zone.
+struct Reader {
+    email: String,
+    locale: String,
+    zone: String,
+}
+
+/// The owner as a reader of the mail, if they are active and have an email.
+fn recipient_of(conn: &mut dyn Conn, user: Uuid) -> Result<Option<Reader>, CoreError> {
     let mut sql = Sql::new(conn.dialect());
     sql.push("SELECT email, locale, time_zone FROM sys_users WHERE active = TRUE AND id = ");
     sql.param(SqlValue::Uuid(user));
     Ok(conn.query_one(&sql.text, &sql.params)?.and_then(|r| {
         let email = r[0].as_str().filter(|e| e.contains('@'))?.to_owned();
-        Some((
+        Some(Reader {
             email,
-            r[1].as_str().unwrap_or("en").to_owned(),
-            r[2].as_str().unwrap_or("UTC").to_owned(),
-        ))
+            locale: r[1].as_str().unwrap_or("en").to_owned(),
+            zone: r[2].as_str().unwrap_or("UTC").to_owned(),
+        })
     }))
 }
 
@@ -187,33 +193,31 @@ fn recipient_of(
 fn reminder_mail(
     object: &ObjectDef,
     name: &str,
-    id: Uuid,
+    link: &str,
     at: DateTime<Utc>,
-    to: &str,
-    locale: &str,
-    zone: &str,
+    reader: &Reader,
 ) -> Mail {
-    let tz: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let tz: chrono_tz::Tz = reader.zone.parse().unwrap_or(chrono_tz::Tz::UTC);
     let when = at
         .with_timezone(&tz)
         .format("%Y-%m-%d %H:%M %Z")
         .to_string();
-    let path = format!("/o/{}/{id}", object.name());
-    if locale.starts_with("zh") {
+    let to = reader.email.clone();
+    if reader.locale.starts_with("zh") {
         let label =
             relata_domain::labels_zh::object_label(object, "label").unwrap_or(&object.label);
         Mail {
-            to: to.to_owned(),
+            to,
             subject: format!("提醒：{label}“{name}”"),
-            body: format!("您设置的提醒时间已到（{when}）：{label}“{name}”。\n\n打开：{path}\n"),
+            body: format!("您设置的提醒时间已到（{when}）：{label}“{name}”。\n\n打开：{link}\n"),
             ..Mail::default()
         }
     } else {
         Mail {
-            to: to.to_owned(),
+            to,
             subject: format!("Reminder: {} “{name}”", object.label),
             body: format!(
-                "Your reminder is due ({when}): {} “{name}”.\n\nOpen: {path}\n",
+                "Your reminder is due ({when}): {} “{name}”.\n\nOpen: {link}\n",
                 object.label
             ),
             ..Mail::default()

@@ -203,12 +203,23 @@ impl Handler for ScheduledWorkflow {
     }
 }
 
-/// `noop`: nothing.
+/// `noop`: nothing, for measuring the queue. With `{"hold_ms": n}` (at most 10,000) it holds
+/// its worker slot that long first: a slow handler, for seeing how workers share a queue.
 struct Noop;
 
+/// The longest a `noop` job may hold its worker slot.
+const NOOP_MAX_HOLD_MS: u64 = 10_000;
+
 impl Handler for Noop {
-    fn run<'a>(&'a self, _core: &'a Core, _job: &'a Job) -> Running<'a> {
-        Box::pin(async { Ok(()) })
+    fn run<'a>(&'a self, _core: &'a Core, job: &'a Job) -> Running<'a> {
+        let hold = job.payload["hold_ms"].as_u64().unwrap_or(0);
+        Box::pin(async move {
+            if hold > 0 {
+                let hold = std::time::Duration::from_millis(hold.min(NOOP_MAX_HOLD_MS));
+                tokio::time::sleep(hold).await;
+            }
+            Ok(())
+        })
     }
 }
 

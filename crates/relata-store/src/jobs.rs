@@ -110,7 +110,8 @@ pub struct Job {
     pub max_attempts: i32,
     pub idempotency_key: Option<String>,
     pub schedule_id: Option<Uuid>,
-    /// The worker holding it while it runs.
+    /// The worker holding it while it runs; once it has ended (done or dead), the worker
+    /// that ran its last try.
     pub locked_by: Option<String>,
     pub locked_until: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
@@ -407,7 +408,7 @@ pub fn finish(
     let mut sql = Sql::new(conn.dialect());
     match outcome {
         Outcome::Done => {
-            sql.push("UPDATE sys_jobs SET status = 'done', last_error = NULL, locked_by = NULL, locked_until = NULL, finished_at = ");
+            sql.push("UPDATE sys_jobs SET status = 'done', last_error = NULL, locked_until = NULL, finished_at = ");
             sql.param(SqlValue::Timestamp(now));
         }
         Outcome::Retry { error, at } => {
@@ -417,7 +418,7 @@ pub fn finish(
             sql.param(SqlValue::Timestamp(*at));
         }
         Outcome::Dead { error } => {
-            sql.push("UPDATE sys_jobs SET status = 'failed', locked_by = NULL, locked_until = NULL, last_error = ");
+            sql.push("UPDATE sys_jobs SET status = 'failed', locked_until = NULL, last_error = ");
             sql.param(SqlValue::Text(error.clone()));
             sql.push(", finished_at = ");
             sql.param(SqlValue::Timestamp(now));
@@ -442,7 +443,7 @@ pub fn finish_done(
         return Ok(0);
     }
     let mut sql = Sql::new(conn.dialect());
-    sql.push("UPDATE sys_jobs SET status = 'done', last_error = NULL, locked_by = NULL, locked_until = NULL, finished_at = ");
+    sql.push("UPDATE sys_jobs SET status = 'done', last_error = NULL, locked_until = NULL, finished_at = ");
     sql.param(SqlValue::Timestamp(now));
     sql.push(" WHERE status = 'running' AND locked_by = ");
     sql.param(SqlValue::Text(worker.to_owned()));
@@ -470,7 +471,7 @@ pub fn extend_lease(
 /// Answers false when the job is not dead or cancelled.
 pub fn retry(conn: &mut dyn Conn, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
     let mut sql = Sql::new(conn.dialect());
-    sql.push("UPDATE sys_jobs SET status = 'queued', attempts = 0, finished_at = NULL, run_at = ");
+    sql.push("UPDATE sys_jobs SET status = 'queued', attempts = 0, locked_by = NULL, finished_at = NULL, run_at = ");
     sql.param(SqlValue::Timestamp(now));
     sql.push(" WHERE id = ");
     sql.param(SqlValue::Uuid(id));

@@ -121,7 +121,14 @@ async fn the_owner_is_reminded_at_the_time_in_the_app_and_by_mail_in_their_langu
         "{}",
         mails[0].body
     );
-    assert!(mails[0].body.contains(&format!("/o/task/{id}")));
+    // a link that opens from a mail client: the server's public address in front
+    assert!(
+        mails[0]
+            .body
+            .contains(&format!("打开：http://127.0.0.1:8080/o/task/{id}\n")),
+        "{}",
+        mails[0].body
+    );
 
     // a job run again (a worker died after reminding) reminds no one twice
     let payload = json!({"object": "task", "record_id": id, "at": got[0]["detail"]["at"]});

@@ -777,3 +777,144 @@ async fn a_records_automation_page_says_which_rules_hold_and_what_they_did() {
         .await
         .assert_not_contains("/automation");
 }
+
+#[tokio::test]
+async fn assignment_rules_are_written_on_their_page_with_each_problem_on_its_row() {
+    let app = TestApp::spawn().await;
+    let web = app.web_as(&app.admin().await, PASSWORD).await;
+    let wang = app.user("wang.fang@example.com", json!({})).await;
+    let li = app.user("li.lei@example.com", json!({})).await;
+    let page = web.get("/settings/assignment").await;
+    page.assert_status(200);
+    page.assert_contains("name=\"entry0_condition\"")
+        .assert_contains("name=\"entry1_users\"");
+
+    // Row 0 names an email nobody has, row 1 is blank (dropped), row 2's condition names a
+    // field leads do not have, and the hours are in no real time zone: every problem is
+    // shown where it belongs, and nothing is saved.
+    let bad = web
+        .submit(
+            "/settings/assignment",
+            "/settings/assignment",
+            &[
+                ("name", "Leads by region"),
+                ("object", "lead"),
+                ("strategy", "round_robin"),
+                ("entry_rows", "3"),
+                ("entry0_condition", "city in (上海, 杭州)"),
+                ("entry0_users", "wang.fang@example.com, nobody@example.com"),
+                ("entry1_condition", ""),
+                ("entry1_users", ""),
+                ("entry2_condition", "shoe_size gt 40"),
+                ("entry2_users", "li.lei@example.com"),
+                ("hours_on", "on"),
+                ("time_zone", "Mars/Olympus"),
+                ("days", "1"),
+                ("start", "09:00"),
+                ("end", "18:00"),
+            ],
+        )
+        .await;
+    bad.assert_status(200);
+    bad.assert_contains("id=\"a-entry0-users-error\"")
+        .assert_contains("nobody@example.com")
+        .assert_contains("id=\"a-entry2-condition-error\"")
+        .assert_not_contains("id=\"a-entry1-condition-error\"")
+        .assert_contains("id=\"a-hours-error\"")
+        .assert_contains("value=\"shoe_size gt 40\"");
+    assert_eq!(
+        app.get("/api/v1/assignment_rules").await.body["data"],
+        json!([])
+    );
+
+    let made = web
+        .submit(
+            "/settings/assignment",
+            "/settings/assignment",
+            &[
+                ("name", "Leads by region"),
+                ("object", "lead"),
+                ("strategy", "round_robin"),
+                ("entry_rows", "3"),
+                ("entry0_condition", "city in (上海, 杭州)"),
+                ("entry0_users", "WANG.FANG@example.com"),
+                ("entry1_condition", ""),
+                ("entry1_users", "li.lei@example.com; wang.fang@example.com"),
+                ("entry2_condition", ""),
+                ("entry2_users", ""),
+                ("fallback", "li.lei@example.com"),
+            ],
+        )
+        .await;
+    made.assert_status(303);
+    let rules = app.get("/api/v1/assignment_rules").await;
+    let rule = rules.body["data"][0].clone();
+    let id = rule["id"].as_str().unwrap().to_owned();
+    let (w, l) = (wang.user_id.0.to_string(), li.user_id.0.to_string());
+    assert_eq!(
+        rule["definition"],
+        json!({"strategy": "round_robin", "fallback_user": l, "entries": [
+            {"condition": "city in (上海, 杭州)", "users": [w]},
+            {"users": [l, w]}]})
+    );
+    let detail = web.get(&format!("/settings/assignment/{id}")).await;
+    detail.assert_status(200);
+    detail
+        .assert_contains("value=\"li.lei@example.com, wang.fang@example.com\"")
+        .assert_contains("value=\"city in (上海, 杭州)\"");
+
+    // the rule saved from the page gives a lead in 上海 to 王芳
+    let lead = app
+        .create(
+            "lead",
+            &json!({"name": "陈静", "company": "华远", "city": "上海"}),
+        )
+        .await;
+    let assigned = app
+        .post(
+            &format!("/api/v1/assignment_rules/{id}/assign"),
+            &json!({"record_id": lead["id"]}),
+        )
+        .await;
+    assigned.assert_status(200);
+    assert_eq!(assigned.body["owner_id"], w);
+
+    // changed to load-balanced from its page, then deleted there
+    let changed = web
+        .submit(
+            &format!("/settings/assignment/{id}"),
+            &format!("/settings/assignment/{id}"),
+            &[
+                ("action", "save"),
+                ("name", "Leads by region"),
+                ("object", "lead"),
+                ("strategy", "load_balanced"),
+                ("entry_rows", "1"),
+                ("entry0_users", "li.lei@example.com"),
+                ("open_condition", "status eq new"),
+            ],
+        )
+        .await;
+    changed.assert_status(303);
+    let rule = app.get(&format!("/api/v1/assignment_rules/{id}")).await;
+    assert_eq!(rule.body["definition"]["strategy"], "load_balanced");
+    assert_eq!(rule.body["definition"]["open_condition"], "status eq new");
+    web.submit(
+        &format!("/settings/assignment/{id}"),
+        &format!("/settings/assignment/{id}"),
+        &[("action", "delete")],
+    )
+    .await
+    .assert_status(303);
+    assert_eq!(
+        app.get("/api/v1/assignment_rules").await.body["data"],
+        json!([])
+    );
+
+    let rep = app.user("rep.assign@example.com", json!({})).await;
+    app.web_as(&rep, PASSWORD)
+        .await
+        .get("/settings/assignment")
+        .await
+        .assert_status(403);
+}

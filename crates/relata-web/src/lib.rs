@@ -207,6 +207,14 @@ pub fn router(core: Arc<Core>) -> Router {
             post(settings::webhooks::replay),
         )
         .route(
+            "/settings/assignment",
+            get(settings::assignment::page).post(settings::assignment::create),
+        )
+        .route(
+            "/settings/assignment/{id}",
+            get(settings::assignment::detail).post(settings::assignment::save),
+        )
+        .route(
             "/settings/workflows",
             get(settings::workflows::page).post(settings::workflows::create),
         )

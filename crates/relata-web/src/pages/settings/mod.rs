@@ -4,6 +4,7 @@
 //! Every page checks the capability it needs here, and every change goes through the same
 //! relata-core service as the admin API, which checks it again.
 
+pub mod assignment;
 pub mod audit;
 pub mod duplicate_review;
 pub mod email_templates;
@@ -64,6 +65,11 @@ const TABS: &[(&str, &str, Capability)] = &[
     (
         "/settings/workflows",
         "workflows.title",
+        Capability::ManageAutomation,
+    ),
+    (
+        "/settings/assignment",
+        "assignment.title",
         Capability::ManageAutomation,
     ),
     (

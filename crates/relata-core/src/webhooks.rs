@@ -79,6 +79,15 @@ pub struct WebhookInput {
     pub enabled: bool,
 }
 
+/// What one round of the webhook fan-out did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WebhookFanOut {
+    /// Deliveries queued.
+    pub queued: usize,
+    /// A webhook has events left after its page: take the next one without waiting.
+    pub more: bool,
+}
+
 /// One delivery of one event to one webhook.
 #[derive(Debug, Clone, Serialize)]
 pub struct Delivery {
@@ -426,9 +435,11 @@ impl Core {
         Ok(delivery)
     }
 
-    /// Turns the change feed's new events into deliveries, for every enabled webhook behind
-    /// the feed. Answers how many deliveries were queued. Run by the workers between jobs.
-    pub async fn fan_out_webhooks(&self) -> Result<usize, CoreError> {
+    /// Turns the change feed's new events into deliveries, a page of events per enabled
+    /// webhook behind the feed. Answers how many deliveries were queued and whether a
+    /// webhook has events left (then the caller takes the next page at once: one page per
+    /// poll would cap a burst at a page a second). Run by the workers in a task of its own.
+    pub async fn fan_out_webhooks(&self) -> Result<WebhookFanOut, CoreError> {
         let (hooks, head) = self
             .store
             .peek(|conn| {
@@ -440,23 +451,26 @@ impl Core {
                 Ok::<_, CoreError>((hooks, head))
             })
             .await?;
-        let mut queued = 0;
+        let mut step = WebhookFanOut::default();
         for hook in hooks {
-            queued += self.fan_out(hook, head).await?;
+            let (queued, more) = self.fan_out(hook, head).await?;
+            step.queued += queued;
+            step.more |= more;
         }
-        if queued > 0 {
+        if step.queued > 0 {
             self.wake_job_workers();
         }
-        Ok(queued)
+        Ok(step)
     }
 
-    async fn fan_out(&self, hook: Webhook, head: i64) -> Result<usize, CoreError> {
+    /// One page of one webhook's events: deliveries queued, and whether events are left.
+    async fn fan_out(&self, hook: Webhook, head: i64) -> Result<(usize, bool), CoreError> {
         let actor = match self.fresh_access_of(UserId(hook.created_by)).await {
             Ok(access) => Actor::user(access, Source::Automation),
             _ => {
                 self.disable_webhook(hook.id, "the user who created it can no longer act")
                     .await?;
-                return Ok(0);
+                return Ok((0, false));
             }
         };
         let object = self.object(&hook.object)?;
@@ -471,8 +485,9 @@ impl Core {
             .changes(&actor, hook.cursor, FAN_OUT_PAGE, Some(hook.object.clone()))
             .await?;
         // every event up to the head was seen when fewer than a page came back
+        let full = events.len() == FAN_OUT_PAGE;
         let cursor = match events.last() {
-            Some(last) if events.len() == FAN_OUT_PAGE => last.seq,
+            Some(last) if full => last.seq,
             Some(last) => last.seq.max(head),
             None => head,
         };
@@ -549,7 +564,8 @@ impl Core {
                 Ok::<_, CoreError>(true)
             })
             .await?;
-        Ok(if moved { count } else { 0 })
+        // another process that moved the cursor first goes on from there itself
+        Ok(if moved { (count, full) } else { (0, false) })
     }
 
     /// Sends one delivery (the `webhook.deliver` job). `last_try`: the queue gives up on it

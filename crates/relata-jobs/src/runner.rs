@@ -2,8 +2,8 @@
 //! slots), runs them at once up to its concurrency, and records the outcomes of all the jobs
 //! that ended since the last write in one write. While jobs run, their leases are extended;
 //! a runner that dies leaves leases that run out, and another runner claims those jobs again.
-//! Between batches it fires the recurring schedules that are due and fans new change-feed
-//! events out to webhooks.
+//! Between batches it fires the recurring schedules that are due; tasks of their own turn new
+//! change-feed events into workflow runs and webhook deliveries.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -84,7 +84,12 @@ impl Runner {
 
     /// Runs until the runtime stops: the process's workers.
     pub fn spawn(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        self.spawn_workflow_fan_out();
+        self.spawn_fan_out("workflows", |core| async move {
+            Ok(core.fan_out_workflows().await?.more)
+        });
+        self.spawn_fan_out("webhooks", |core| async move {
+            Ok(core.fan_out_webhooks().await?.more)
+        });
         let runner = self.clone();
         tokio::spawn(async move {
             tracing::info!(worker = %runner.id, concurrency = runner.opts.concurrency, kinds = ?runner.kinds, "job worker started");
@@ -101,18 +106,25 @@ impl Runner {
         })
     }
 
-    /// Turns change-feed events into workflow runs, in its own task: page after page while a
-    /// backlog lasts (a burst of writes must not wait a poll per 500 events), then once per
-    /// poll.
-    fn spawn_workflow_fan_out(self: &Arc<Self>) {
+    /// Runs a fan-out of change-feed events (into workflow runs, or webhook deliveries) in
+    /// its own task: round after round while a backlog lasts (a burst of writes must not
+    /// wait a poll per page of events), then once per poll. `round` answers whether events
+    /// are left.
+    fn spawn_fan_out<F, Fut>(self: &Arc<Self>, what: &'static str, round: F)
+    where
+        F: Fn(Arc<Core>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<bool, CoreError>> + Send,
+    {
         let runner = self.clone();
         tokio::spawn(async move {
             loop {
-                match runner.core.fan_out_workflows().await {
-                    Ok(step) if step.more => continue,
-                    Ok(_) => {}
+                match round(runner.core.clone()).await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
                     Err(_) if runner.core.store.is_closed() => break,
-                    Err(e) => tracing::error!(error = %e, "workflow fan-out: retrying in a moment"),
+                    Err(e) => {
+                        tracing::error!(error = %e, fan_out = what, "fan-out: retrying in a moment")
+                    }
                 }
                 tokio::time::sleep(runner.opts.poll).await;
             }
@@ -126,7 +138,7 @@ impl Runner {
         let mut ran = 0;
         loop {
             self.core.fire_due_schedules().await?;
-            self.core.fan_out_webhooks().await?;
+            while self.core.fan_out_webhooks().await?.more {}
             while self.core.fan_out_workflows().await?.more {}
             let jobs = self.claim(self.opts.concurrency).await?;
             if jobs.is_empty() {
@@ -161,7 +173,6 @@ impl Runner {
         loop {
             if last_schedules.elapsed() >= self.opts.poll {
                 self.core.fire_due_schedules().await?;
-                self.core.fan_out_webhooks().await?;
                 last_schedules = tokio::time::Instant::now();
             }
             let free = self.opts.concurrency.saturating_sub(running.len());

@@ -169,6 +169,17 @@ pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<(
         ));
     }
     report.fact("fuzz_tool_errors", json!(tool_errors));
+    // which operations they were on, and the exception: so far always schemathesis's own
+    // (hypothesis describing a lambda on CPython 3.11: "SystemError: AST constructor
+    // recursion depth mismatch"), never an answer of the server's
+    let details = tool_error_details(&text);
+    if !details.is_empty() {
+        say(&format!(
+            "   schemathesis's own errors: {}",
+            details.join("; ")
+        ));
+    }
+    report.fact("fuzz_tool_error_details", json!(details));
     if requests == 0 {
         report.problem("schemathesis sent no request");
     }
@@ -196,4 +207,52 @@ pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<(
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Each entry of the ERRORS section schemathesis prints: the operation (its heading, e.g.
+/// `____ POST /api/v1/x ____`), the kind of error, and the last exception line under it.
+fn tool_error_details(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<(String, String, String)> = None;
+    let section = text
+        .lines()
+        .skip_while(|l| !(l.starts_with('=') && l.contains(" ERRORS ")))
+        .skip(1);
+    for line in section {
+        let t = line.trim();
+        if t.starts_with("Need more help") || (t.starts_with('=') && t.ends_with('=')) {
+            break;
+        }
+        if t.len() > 6 && t.starts_with("___") && t.ends_with("___") {
+            out.extend(current.take().map(describe));
+            current = Some((
+                t.trim_matches('_').trim().to_owned(),
+                String::new(),
+                String::new(),
+            ));
+            continue;
+        }
+        let Some((_, kind, exception)) = current.as_mut() else {
+            continue;
+        };
+        let bare = t.trim_start_matches(['|', '+', '-', ' ']);
+        if kind.is_empty() && !bare.is_empty() {
+            bare.clone_into(kind);
+        } else if bare
+            .split_once(": ")
+            .is_some_and(|(name, _)| name.ends_with("Error") && !name.contains(' '))
+        {
+            bare.clone_into(exception);
+        }
+    }
+    out.extend(current.map(describe));
+    out
+}
+
+fn describe((operation, kind, exception): (String, String, String)) -> String {
+    if exception.is_empty() {
+        format!("{operation}: {kind}")
+    } else {
+        format!("{operation}: {kind} ({exception})")
+    }
 }

@@ -72,7 +72,8 @@ async fn start_receiver()
 }
 
 /// Subscribes a receiver to product creations, creates `events` products, and waits (at most
-/// `limit`) until each creation has been delivered. The webhook is deleted afterwards.
+/// `limit`) until each creation has been delivered. The webhook is deleted afterwards, also
+/// when the run fails, so that later figures carry no delivery load.
 pub async fn fan_out(api: &Api, events: u64, limit: Duration) -> anyhow::Result<FanOut> {
     let (url, got, receiver) = start_receiver().await?;
     let hook = api
@@ -85,6 +86,34 @@ pub async fn fan_out(api: &Api, events: u64, limit: Duration) -> anyhow::Result<
         .as_str()
         .context("the webhook has no id")?
         .to_owned();
+    let measured = measure(api, events, limit, &got).await;
+    let deleted = api
+        .send_json(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/webhooks/{hook_id}"),
+            &json!({}),
+        )
+        .await;
+    receiver.abort();
+    let (write_seconds, seconds) = measured?;
+    deleted?;
+    let requests = got.lock().map(|g| g.requests).unwrap_or(0);
+    Ok(FanOut {
+        events,
+        write_seconds,
+        seconds,
+        requests,
+    })
+}
+
+/// Creates the products and waits for their deliveries: seconds until the writes were done,
+/// and until the last delivery.
+async fn measure(
+    api: &Api,
+    events: u64,
+    limit: Duration,
+    got: &Mutex<Received>,
+) -> anyhow::Result<(f64, f64)> {
     let started = Instant::now();
     let mut from = 0;
     while from < events {
@@ -107,26 +136,11 @@ pub async fn fan_out(api: &Api, events: u64, limit: Duration) -> anyhow::Result<
     loop {
         let delivered = got.lock().map(|g| g.ids.len() as u64).unwrap_or(0);
         if delivered >= events {
-            break;
+            return Ok((write_seconds, started.elapsed().as_secs_f64()));
         }
         if started.elapsed() > limit {
             bail!("{delivered} of {events} webhook events delivered within {limit:?}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let seconds = started.elapsed().as_secs_f64();
-    api.send_json(
-        reqwest::Method::DELETE,
-        &format!("/api/v1/webhooks/{hook_id}"),
-        &json!({}),
-    )
-    .await?;
-    receiver.abort();
-    let requests = got.lock().map(|g| g.requests).unwrap_or(0);
-    Ok(FanOut {
-        events,
-        write_seconds,
-        seconds,
-        requests,
-    })
 }

@@ -121,7 +121,18 @@ impl Core {
     ) -> Result<AssignmentRule, CoreError> {
         actor.require_capability(Capability::ManageAutomation)?;
         if let Some(id) = id {
-            self.assignment_rule(actor, id).await?;
+            let stored = self.assignment_rule(actor, id).await?;
+            if stored.object != input.object {
+                // its conditions and open records are about the object it was made for
+                return Err(CoreError::field(FieldError::new(
+                    "object",
+                    FieldErrorCode::InvalidOption,
+                    format!(
+                        "a rule's object cannot change (this one is for {}); create a new rule",
+                        stored.object
+                    ),
+                )));
+            }
         }
         let def = self.check_assignment_rule(actor, &input)?;
         let stored = serde_json::to_value(&def)

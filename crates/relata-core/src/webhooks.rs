@@ -473,12 +473,23 @@ impl Core {
                 return Ok((0, false));
             }
         };
-        let object = self.object(&hook.object)?;
+        // a webhook that can no longer be read (its object deleted, its filter naming a
+        // field gone or hidden from its creator) is switched off, with the reason, instead of
+        // failing every round and holding up the webhooks after it
+        let Ok(object) = self.object(&hook.object) else {
+            self.disable_webhook(hook.id, "its object no longer exists")
+                .await?;
+            return Ok((0, false));
+        };
         let condition = match &hook.filter {
-            Some(f) => Some(
-                crate::filter_scope::record_condition(self, &actor, &object, f)
-                    .map_err(|e| CoreError::Validation(vec![e]))?,
-            ),
+            Some(f) => match crate::filter_scope::record_condition(self, &actor, &object, f) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    let why = format!("its filter no longer works: {}: {}", e.field, e.message);
+                    self.disable_webhook(hook.id, &why).await?;
+                    return Ok((0, false));
+                }
+            },
             None => None,
         };
         let events = self
@@ -564,8 +575,8 @@ impl Core {
                 Ok::<_, CoreError>(true)
             })
             .await?;
-        // another process that moved the cursor first goes on from there itself
-        Ok(if moved { (count, full) } else { (0, false) })
+        // another process moved the cursor first: look again at once, from where it is now
+        Ok(if moved { (count, full) } else { (0, true) })
     }
 
     /// Sends one delivery (the `webhook.deliver` job). `last_try`: the queue gives up on it

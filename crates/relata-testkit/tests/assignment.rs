@@ -221,6 +221,27 @@ async fn bad_assignment_rules_are_refused_naming_the_place() {
     ] {
         assert!(fields.contains(&want), "{want} missing in {fields:?}");
     }
+    // a saved rule keeps its object: its conditions are about that object's fields
+    let good = app
+        .post(
+            "/api/v1/assignment_rules",
+            &json!({"name": "Leads", "object": "lead", "definition": {
+                "strategy": "round_robin", "entries": [{"condition": "city eq 上海", "users": [app.admin().await.user_id.0]}]}}),
+        )
+        .await;
+    good.assert_status(201);
+    let moved = app
+        .put(
+            &format!(
+                "/api/v1/assignment_rules/{}",
+                good.body["id"].as_str().unwrap()
+            ),
+            &json!({"name": "Leads", "object": "account", "definition": good.body["definition"]}),
+        )
+        .await;
+    moved.assert_status(422);
+    assert_eq!(moved.body["errors"][0]["field"], "object", "{}", moved.body);
+
     let rep = app.user("rep.assign.bad@example.com", json!({})).await;
     let rep_client = app.client_for(&rep).await;
     rep_client

@@ -879,6 +879,48 @@ async fn assignment_rules_are_written_on_their_page_with_each_problem_on_its_row
     assigned.assert_status(200);
     assert_eq!(assigned.body["owner_id"], w);
 
+    // a rule whose condition came through the API as JSON is shown as JSON and saved again
+    // unchanged from the page
+    let json_rule = app
+        .post(
+            "/api/v1/assignment_rules",
+            &json!({"name": "JSON", "object": "lead", "definition": {"strategy": "round_robin",
+                "entries": [{"condition": {"field": "city", "op": "eq", "value": "杭州"}, "users": [w]}]}}),
+        )
+        .await;
+    json_rule.assert_status(201);
+    let json_id = json_rule.body["id"].as_str().unwrap().to_owned();
+    let stored = json_rule.body["definition"]["entries"][0]["condition"].clone();
+    let shown = web.get(&format!("/settings/assignment/{json_id}")).await;
+    shown.assert_status(200);
+    shown
+        .assert_contains("杭州")
+        .assert_contains("id=\"a-object\"");
+    let condition = stored.to_string();
+    web.submit(
+        &format!("/settings/assignment/{json_id}"),
+        &format!("/settings/assignment/{json_id}"),
+        &[
+            ("action", "save"),
+            ("name", "JSON, renamed"),
+            ("strategy", "round_robin"),
+            ("entry_rows", "1"),
+            ("entry0_condition", condition.as_str()),
+            ("entry0_users", "wang.fang@example.com"),
+        ],
+    )
+    .await
+    .assert_status(303);
+    let saved = app
+        .get(&format!("/api/v1/assignment_rules/{json_id}"))
+        .await;
+    assert_eq!(saved.body["name"], "JSON, renamed");
+    assert_eq!(saved.body["object"], "lead");
+    assert_eq!(saved.body["definition"]["entries"][0]["condition"], stored);
+    app.delete(&format!("/api/v1/assignment_rules/{json_id}"))
+        .await
+        .assert_status(204);
+
     // changed to load-balanced from its page, then deleted there
     let changed = web
         .submit(

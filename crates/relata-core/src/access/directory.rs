@@ -58,6 +58,29 @@ impl Core {
             .await
     }
 
+    /// The active user with this email, ignoring case.
+    pub async fn active_user_by_email(
+        &self,
+        _actor: &Actor,
+        email: &str,
+    ) -> Result<Option<UserBrief>, CoreError> {
+        let email = email.trim().to_lowercase();
+        self.store
+            .read(move |conn| {
+                let mut sql = Sql::new(conn.dialect());
+                sql.push("SELECT id, name, email, active FROM sys_users WHERE active = ");
+                sql.param(SqlValue::Bool(true));
+                sql.push(" AND LOWER(email) = ");
+                sql.param(SqlValue::Text(email));
+                sql.push(" ORDER BY id LIMIT 1");
+                Ok::<_, CoreError>(
+                    conn.query_one(&sql.text, &sql.params)?
+                        .and_then(|r| brief(&r)),
+                )
+            })
+            .await
+    }
+
     /// Names of the given users (deactivated ones included: they still own records).
     pub async fn user_names(&self, ids: Vec<Uuid>) -> Result<HashMap<Uuid, UserBrief>, CoreError> {
         let mut ids = ids;

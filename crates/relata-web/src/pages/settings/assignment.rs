@@ -56,6 +56,8 @@ pub struct RuleForm {
     pub start: String,
     pub end: String,
     pub fallback: String,
+    /// A saved rule's object, which does not change (its conditions are about it).
+    pub fixed_object: bool,
     pub errors: Vec<(String, String)>,
 }
 
@@ -73,6 +75,7 @@ impl Default for RuleForm {
             start: "09:00".into(),
             end: "18:00".into(),
             fallback: String::new(),
+            fixed_object: false,
             errors: Vec::new(),
         }
     }
@@ -145,6 +148,7 @@ impl RuleForm {
             start: field("start"),
             end: field("end"),
             fallback: field("fallback"),
+            fixed_object: false,
             errors: Vec::new(),
         }
     }
@@ -155,6 +159,7 @@ impl RuleForm {
             return RuleForm {
                 name: rule.name.clone(),
                 object: rule.object.clone(),
+                fixed_object: true,
                 ..RuleForm::default()
             };
         };
@@ -193,6 +198,7 @@ impl RuleForm {
             start: hours.as_ref().map_or(defaults.start, |h| h.start.clone()),
             end: hours.as_ref().map_or(defaults.end, |h| h.end.clone()),
             fallback: def.fallback_user.as_ref().map(email).unwrap_or_default(),
+            fixed_object: true,
             errors: Vec::new(),
         }
     }
@@ -226,14 +232,14 @@ impl RuleForm {
             }
             let mut entry = json!({ "users": users });
             if !row.condition.is_empty() {
-                entry["condition"] = Json::String(row.condition.clone());
+                entry["condition"] = condition_value(&row.condition);
             }
             entries.push(entry);
             rows.push(i);
         }
         let mut definition = json!({"strategy": self.strategy, "entries": entries});
         if !self.open_condition.is_empty() {
-            definition["open_condition"] = Json::String(self.open_condition.clone());
+            definition["open_condition"] = condition_value(&self.open_condition);
         }
         if self.hours_on {
             definition["working_hours"] = json!({"time_zone": self.time_zone, "days": self.days,
@@ -256,22 +262,30 @@ impl RuleForm {
 
 /// The active user with this email (any case).
 async fn find_user(state: &WebState, viewer: &Viewer, email: &str) -> Option<Uuid> {
-    let found = state
+    state
         .core
-        .user_directory(&viewer.actor, email, 100)
+        .active_user_by_email(&viewer.actor, email)
         .await
-        .ok()?;
-    found
-        .into_iter()
-        .find(|u| u.email.eq_ignore_ascii_case(email))
+        .ok()
+        .flatten()
         .map(|u| u.id)
 }
 
-/// A stored condition as the filter text it was typed as.
+/// A stored condition as text to edit: filter text as typed, or (for a condition written as
+/// JSON through the API) its JSON.
 fn condition_text(c: &Json) -> String {
     match c {
         Json::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+/// Edited condition text back as a condition: JSON when it is a JSON object or array (the
+/// API's form, shown as such), else filter text.
+fn condition_value(text: &str) -> Json {
+    match serde_json::from_str::<Json>(text) {
+        Ok(j) if j.is_object() || j.is_array() => j,
+        _ => Json::String(text.to_owned()),
     }
 }
 
@@ -497,7 +511,16 @@ pub async fn save(
             tr.t("assignment.deleted"),
         )));
     }
-    let typed = RuleForm::from_post(&form);
+    let stored = state
+        .core
+        .assignment_rule(&viewer.actor, id)
+        .await
+        .map_err(|e| WebError::core(e, tr))?;
+    let typed = RuleForm {
+        object: stored.object,
+        fixed_object: true,
+        ..RuleForm::from_post(&form)
+    };
     match save_form(&state, &viewer, Some(id), &typed).await? {
         Ok(_) => Ok(see_other(&notice::redirect_with(
             &viewer.csrf,

@@ -2,7 +2,7 @@
 //! on loopback, a webhook on product creations, products created through bulk calls; timed
 //! from the first write until the receiver holds a delivery of every event.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,22 +32,24 @@ impl FanOut {
     }
 }
 
-/// The delivery ids a receiver was sent, and how many requests it answered.
+/// What a receiver was sent: the delivery ids, the delivery ids per record, and how many
+/// requests it answered (a retried delivery comes again with the same id).
 #[derive(Default)]
-struct Received {
-    ids: HashSet<String>,
-    requests: u64,
+pub struct Received {
+    pub ids: HashSet<String>,
+    pub by_record: HashMap<String, HashSet<String>>,
+    pub requests: u64,
 }
 
 /// A receiver on loopback answering 200 to every delivery; its URL, and what it got. It
 /// stops when the returned task is aborted.
-async fn start_receiver()
+pub async fn start_receiver()
 -> anyhow::Result<(String, Arc<Mutex<Received>>, tokio::task::JoinHandle<()>)> {
     let got = Arc::new(Mutex::new(Received::default()));
     let sink = got.clone();
     let app = axum::Router::new().route(
         "/hook",
-        axum::routing::post(move |headers: HeaderMap| {
+        axum::routing::post(move |headers: HeaderMap, body: String| {
             let sink = sink.clone();
             async move {
                 let id = headers
@@ -55,8 +57,13 @@ async fn start_receiver()
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default()
                     .to_owned();
+                let record = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|b| b["record_id"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
                 if let Ok(mut got) = sink.lock() {
                     got.requests += 1;
+                    got.by_record.entry(record).or_default().insert(id.clone());
                     got.ids.insert(id);
                 }
                 axum::http::StatusCode::OK

@@ -1,9 +1,12 @@
-//! Crash safety of workflow runs (issue 8: "`kill -9` a worker in the middle of jobs → every
-//! job completes exactly once in effect"): a rule gives every new contact a welcome task;
-//! contacts are being created, and the server is killed (`kill -9`) while they are and the
-//! rule's runs are under way — some judged, some run, some neither. After the restart the engine catches
-//! up (the dead server's jobs are taken over when their leases end), and every contact must
-//! have exactly one task: none lost, none made twice.
+//! Crash safety of workflow runs and webhook deliveries (issue 8: "`kill -9` a worker in the
+//! middle of jobs → every job completes exactly once in effect; a webhook is delivered at
+//! least once with a stable delivery id"): a rule gives every new contact a welcome task, and
+//! a webhook sends every new contact to a receiver in this process; contacts are being
+//! created, and the server is killed (`kill -9`) while they are and the rule's runs and the
+//! deliveries are under way — some judged, some run, some neither. After the restart the
+//! engine catches up (the dead server's jobs are taken over when their leases end): every
+//! contact must have exactly one task, none lost, none made twice, and its creation must have
+//! reached the receiver, every time under the one delivery id.
 
 use std::time::{Duration, Instant};
 
@@ -44,6 +47,13 @@ pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<(
     )
     .await
     .context("creating the rule")?;
+    let (hook_url, received, receiver) = crate::webhooks::start_receiver().await?;
+    api.post(
+        "/api/v1/webhooks",
+        &json!({"name": "ERP", "url": hook_url, "object": "contact", "events": ["created"]}),
+    )
+    .await
+    .context("creating the webhook")?;
     // contacts are created while the rule runs; the server is killed once a third of the
     // tasks are in, in the middle of both
     let creator = {
@@ -111,6 +121,33 @@ pub async fn run(ctx: &Context<'_>, report: &mut PartReport) -> anyhow::Result<(
             "every contact should have exactly one welcome task after the crash: {made} tasks for {created} contacts, {without} contacts without one, {failed} failed runs"
         ));
     }
+    // every creation delivered, a record's tries all under its one delivery id
+    let waited = Instant::now();
+    let delivered = loop {
+        let n = received
+            .lock()
+            .map(|r| r.by_record.len() as u64)
+            .unwrap_or(0);
+        if n >= created || waited.elapsed() > Duration::from_secs(300) {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (ids, requests, unstable) = received.lock().map_or((0, 0, 0), |r| {
+        let unstable = r.by_record.values().filter(|ids| ids.len() > 1).count();
+        (r.ids.len(), r.requests, unstable)
+    });
+    receiver.abort();
+    say(&format!(
+        "   webhook: {delivered} of {created} contacts delivered, {ids} delivery ids, {requests} requests (repeats are retries of a delivery the crash left unrecorded), {unstable} contacts under more than one id"
+    ));
+    if delivered != created || unstable != 0 {
+        report.problem(format!(
+            "every contact's creation should reach the webhook under one delivery id after the crash: {delivered} of {created} delivered, {unstable} under more than one id"
+        ));
+    }
+    report.fact("webhook_crash_delivered", delivered);
+    report.fact("webhook_crash_requests", requests);
     report.fact("workflow_crash_contacts", created);
     report.fact("workflow_crash_killed_at_tasks", before);
     report.fact("workflow_crash_tasks", made);

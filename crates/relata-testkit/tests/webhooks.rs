@@ -246,6 +246,60 @@ async fn a_webhook_whose_deliveries_keep_failing_is_disabled_and_its_creator_tol
     assert_eq!(receiver.got.lock().unwrap().len(), before);
 }
 
+/// A webhook whose filter names a field since deleted is switched off with the reason, and
+/// the webhook behind it in the same round still gets its events.
+#[tokio::test]
+async fn a_webhook_whose_filter_no_longer_works_is_switched_off_without_holding_up_others() {
+    let (app, _clock, runner) = setup().await;
+    let (receiver, url) = Receiver::start().await;
+    app.post(
+        "/api/v1/meta/objects/contact/fields",
+        &json!({"api_name": "wechat_id", "type": "text", "label": "WeChat", "filterable": true}),
+    )
+    .await
+    .assert_status(201);
+    let broken = app
+        .post(
+            "/api/v1/webhooks",
+            &json!({"name": "By WeChat", "url": url, "object": "contact", "events": ["created"],
+                "filter": "wechat_id eq zhangwei88"}),
+        )
+        .await;
+    broken.assert_status(201);
+    let working = app
+        .post(
+            "/api/v1/webhooks",
+            &json!({"name": "All", "url": url, "object": "contact", "events": ["created"]}),
+        )
+        .await;
+    working.assert_status(201);
+    app.delete("/api/v1/meta/objects/contact/fields/wechat_id")
+        .await
+        .assert_status(204);
+    let made = app.create("contact", &json!({"name": "张伟"})).await;
+    runner.run_due().await.unwrap();
+
+    let h = app
+        .get(&format!(
+            "/api/v1/webhooks/{}",
+            broken.body["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(h.body["enabled"], false, "{}", h.text);
+    assert!(
+        h.body["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("filter no longer works"),
+        "{}",
+        h.text
+    );
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(bodies[0]["webhook_id"], working.body["id"]);
+    assert_eq!(bodies[0]["record_id"], made["id"]);
+}
+
 #[tokio::test]
 async fn bad_webhooks_are_refused_naming_the_field_and_only_automation_admins_manage_them() {
     let (app, _clock, _runner) = setup().await;

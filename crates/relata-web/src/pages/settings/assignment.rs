@@ -15,10 +15,9 @@ use relata_core::assignment::{AssignmentInput, AssignmentRule};
 use relata_domain::access::Capability;
 use relata_domain::assignment::{AssignmentDef, Strategy};
 
-use super::{Tab, chrome, error_for, form_errors, general_errors};
+use super::{Tab, chrome, error_for, form_errors, general_errors, told};
 use crate::error::WebError;
-use crate::notice;
-use crate::pages::{Chrome, html, see_other};
+use crate::pages::{Chrome, html};
 use crate::session::{Posted, Viewer};
 use crate::state::WebState;
 
@@ -403,11 +402,11 @@ pub async fn create(State(state): State<WebState>, posted: Posted) -> Result<Res
     let Posted { viewer, form } = posted;
     let typed = RuleForm::from_post(&form);
     match save_form(&state, &viewer, None, &typed).await? {
-        Ok(rule) => Ok(see_other(&notice::redirect_with(
-            &viewer.csrf,
+        Ok(rule) => Ok(told(
+            &viewer,
             &format!("/settings/assignment/{}", rule.id),
-            viewer.tr().t("assignment.saved"),
-        ))),
+            "assignment.saved",
+        )),
         Err(errors) => list(&state, &viewer, with_blank_rows(typed, errors)).await,
     }
 }
@@ -505,11 +504,7 @@ pub async fn save(
             .delete_assignment_rule(&viewer.actor, id)
             .await
             .map_err(|e| WebError::core(e, tr))?;
-        return Ok(see_other(&notice::redirect_with(
-            &viewer.csrf,
-            "/settings/assignment",
-            tr.t("assignment.deleted"),
-        )));
+        return Ok(told(&viewer, "/settings/assignment", "assignment.deleted"));
     }
     let stored = state
         .core
@@ -522,11 +517,11 @@ pub async fn save(
         ..RuleForm::from_post(&form)
     };
     match save_form(&state, &viewer, Some(id), &typed).await? {
-        Ok(_) => Ok(see_other(&notice::redirect_with(
-            &viewer.csrf,
+        Ok(_) => Ok(told(
+            &viewer,
             &format!("/settings/assignment/{id}"),
-            tr.t("assignment.saved"),
-        ))),
+            "assignment.saved",
+        )),
         Err(errors) => show(&state, &viewer, id, with_blank_rows(typed, errors)),
     }
 }

@@ -10,10 +10,9 @@ use uuid::Uuid;
 use relata_core::email::{EmailTemplate, TemplateInput};
 use relata_domain::access::Capability;
 
-use super::{Tab, chrome, error_for, form_errors, general_errors};
+use super::{Tab, chrome, error_for, form_errors, general_errors, told};
 use crate::error::WebError;
-use crate::notice;
-use crate::pages::{Chrome, html, see_other};
+use crate::pages::{Chrome, html};
 use crate::session::{Posted, Viewer};
 use crate::state::WebState;
 
@@ -182,11 +181,11 @@ pub async fn create(State(state): State<WebState>, posted: Posted) -> Result<Res
         .create_email_template(&viewer.actor, typed.input(Vec::new()))
         .await
     {
-        Ok(t) => Ok(see_other(&notice::redirect_with(
-            &viewer.csrf,
+        Ok(t) => Ok(told(
+            &viewer,
             &format!("{LIST}/{}", t.id),
-            viewer.tr().t("email_templates.saved"),
-        ))),
+            "email_templates.saved",
+        )),
         Err(e) => {
             let errors = form_errors(&viewer, e)?;
             list(&state, &viewer, TemplateForm { errors, ..typed }).await
@@ -245,11 +244,7 @@ pub async fn save(
             .delete_email_template(&viewer.actor, id)
             .await
             .map_err(|e| WebError::core(e, tr))?;
-        return Ok(see_other(&notice::redirect_with(
-            &viewer.csrf,
-            LIST,
-            tr.t("email_templates.deleted"),
-        )));
+        return Ok(told(&viewer, LIST, "email_templates.deleted"));
     }
     let current = state
         .core
@@ -262,11 +257,11 @@ pub async fn save(
         .update_email_template(&viewer.actor, id, typed.input(current.attachment_ids))
         .await
     {
-        Ok(_) => Ok(see_other(&notice::redirect_with(
-            &viewer.csrf,
+        Ok(_) => Ok(told(
+            &viewer,
             &format!("{LIST}/{id}"),
-            tr.t("email_templates.saved"),
-        ))),
+            "email_templates.saved",
+        )),
         Err(e) => {
             let errors = form_errors(&viewer, e)?;
             show(&state, &viewer, id, TemplateForm { errors, ..typed }).await

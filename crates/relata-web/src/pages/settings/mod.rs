@@ -103,6 +103,15 @@ pub fn chrome(
     ))
 }
 
+/// Back to `to` after a change, with the notice `key` (saved, deleted…) shown there.
+pub fn told(viewer: &Viewer, to: &str, key: &str) -> Response {
+    see_other(&crate::notice::redirect_with(
+        &viewer.csrf,
+        to,
+        viewer.tr().t(key),
+    ))
+}
+
 pub fn require(viewer: &Viewer, cap: Capability) -> Result<(), WebError> {
     if viewer.actor.access.has(cap) && viewer.actor.scopes.is_none() {
         Ok(())

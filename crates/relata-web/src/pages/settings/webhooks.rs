@@ -11,10 +11,9 @@ use uuid::Uuid;
 use relata_core::webhooks::{Delivery, EVENTS, Webhook, WebhookInput};
 use relata_domain::access::Capability;
 
-use super::{Tab, chrome, error_for, form_errors, general_errors};
+use super::{Tab, chrome, error_for, form_errors, general_errors, told};
 use crate::error::WebError;
-use crate::notice;
-use crate::pages::{Chrome, html, see_other};
+use crate::pages::{Chrome, html};
 use crate::session::{Posted, Viewer};
 use crate::state::WebState;
 
@@ -297,11 +296,7 @@ pub async fn save(
             .delete_webhook(&viewer.actor, id)
             .await
             .map_err(|e| WebError::core(e, tr))?;
-        return Ok(see_other(&notice::redirect_with(
-            &viewer.csrf,
-            "/settings/webhooks",
-            tr.t("webhooks.deleted"),
-        )));
+        return Ok(told(&viewer, "/settings/webhooks", "webhooks.deleted"));
     }
     let typed = HookForm::from_post(&form);
     match state
@@ -309,11 +304,11 @@ pub async fn save(
         .update_webhook(&viewer.actor, id, typed.input())
         .await
     {
-        Ok(_) => Ok(see_other(&notice::redirect_with(
-            &viewer.csrf,
+        Ok(_) => Ok(told(
+            &viewer,
             &format!("/settings/webhooks/{id}"),
-            tr.t("webhooks.saved"),
-        ))),
+            "webhooks.saved",
+        )),
         Err(e) => {
             let errors = form_errors(&viewer, e)?;
             let hook = state
@@ -339,9 +334,9 @@ pub async fn replay(
         .replay_delivery(&viewer.actor, id)
         .await
         .map_err(|e| WebError::core(e, tr))?;
-    Ok(see_other(&notice::redirect_with(
-        &viewer.csrf,
+    Ok(told(
+        &viewer,
         &format!("/settings/webhooks/{}", d.webhook_id),
-        tr.t("webhooks.replayed"),
-    )))
+        "webhooks.replayed",
+    ))
 }

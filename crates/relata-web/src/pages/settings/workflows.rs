@@ -10,10 +10,9 @@ use uuid::Uuid;
 use relata_core::workflow::{Rule, RuleInput, RunQuery};
 use relata_domain::access::Capability;
 
-use super::{Tab, chrome, error_for, form_errors, general_errors};
+use super::{Tab, chrome, error_for, form_errors, general_errors, told};
 use crate::error::WebError;
-use crate::notice;
-use crate::pages::{Chrome, html, see_other};
+use crate::pages::{Chrome, html};
 use crate::session::{Posted, Viewer};
 use crate::state::WebState;
 
@@ -206,11 +205,11 @@ pub async fn create(State(state): State<WebState>, posted: Posted) -> Result<Res
         Err(errors) => return list(&state, &viewer, RuleForm { errors, ..typed }).await,
     };
     match state.core.create_workflow_rule(&viewer.actor, input).await {
-        Ok(rule) => Ok(see_other(&notice::redirect_with(
-            &viewer.csrf,
+        Ok(rule) => Ok(told(
+            &viewer,
             &format!("/settings/workflows/{}", rule.id),
-            viewer.tr().t("workflows.saved"),
-        ))),
+            "workflows.saved",
+        )),
         Err(e) => {
             let errors = form_errors(&viewer, e)?;
             list(&state, &viewer, RuleForm { errors, ..typed }).await
@@ -299,11 +298,7 @@ pub async fn save(
             .delete_workflow_rule(&viewer.actor, id)
             .await
             .map_err(|e| WebError::core(e, tr))?;
-        return Ok(see_other(&notice::redirect_with(
-            &viewer.csrf,
-            "/settings/workflows",
-            tr.t("workflows.deleted"),
-        )));
+        return Ok(told(&viewer, "/settings/workflows", "workflows.deleted"));
     }
     let typed = RuleForm::from_post(&form);
     let rule = state
@@ -320,11 +315,11 @@ pub async fn save(
         Err(errors) => Err(Ok(errors)),
     };
     match result {
-        Ok(_) => Ok(see_other(&notice::redirect_with(
-            &viewer.csrf,
+        Ok(_) => Ok(told(
+            &viewer,
             &format!("/settings/workflows/{id}"),
-            tr.t("workflows.saved"),
-        ))),
+            "workflows.saved",
+        )),
         Err(errors) => {
             let errors = errors?;
             show(&state, &viewer, &rule, RuleForm { errors, ..typed }).await

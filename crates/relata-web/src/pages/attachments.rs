@@ -80,13 +80,7 @@ pub async fn upload(
     let object = readable_object(&state, &viewer, &name)?;
     let record = Uuid::parse_str(&id).map_err(|_| WebError::NotFound(tr))?;
     let refused = |message: String, status: StatusCode| {
-        let (state, viewer, object, id) = (&state, &viewer, object.name(), id.clone());
-        async move {
-            let mut page =
-                super::record::render(state, viewer, object, &id, None, Some(message)).await?;
-            *page.status_mut() = status;
-            Ok::<_, WebError>(page)
-        }
+        super::record::render_refused(&state, &viewer, object.name(), &id, message, status)
     };
     let upload = match read(req).await {
         Ok(u) => u,

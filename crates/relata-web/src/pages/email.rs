@@ -78,13 +78,7 @@ pub async fn send(
         ..Default::default()
     };
     let refused = |message: String, status: StatusCode| {
-        let (state, viewer, object, id) = (&state, &viewer, object.name(), id.clone());
-        async move {
-            let mut page =
-                super::record::render(state, viewer, object, &id, None, Some(message)).await?;
-            *page.status_mut() = status;
-            Ok::<_, WebError>(page)
-        }
+        super::record::render_refused(&state, &viewer, object.name(), &id, message, status)
     };
     match state.core.send_email(&viewer.actor, &request, None).await {
         Ok(_) => Ok(see_other(&format!(

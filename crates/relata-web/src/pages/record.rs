@@ -124,6 +124,21 @@ pub struct Failed<'a> {
     pub errors: &'a [FieldError],
 }
 
+/// The record's page again with `message` said and the answer's status set to `status`: a
+/// form on the page (send an email, attach a file) that was refused.
+pub async fn render_refused(
+    state: &WebState,
+    viewer: &Viewer,
+    name: &str,
+    id: &str,
+    message: String,
+    status: axum::http::StatusCode,
+) -> Result<Response, WebError> {
+    let mut page = render(state, viewer, name, id, None, Some(message)).await?;
+    *page.status_mut() = status;
+    Ok(page)
+}
+
 pub async fn render(
     state: &WebState,
     viewer: &Viewer,

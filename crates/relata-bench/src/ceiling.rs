@@ -212,17 +212,44 @@ pub fn sqlite_insert(
     let users = standin_users();
     let mut conn = sqlite_open(path)?;
     sqlite_schema(&conn, &table, &users)?;
-    let sql = sqlite_insert_sql(&object);
-    let every = sample_every(rows_total, sample);
+    sqlite_insert_rows(&mut conn, &object, seed, 0..rows_total, &users, sample)
+}
+
+/// Ceiling (c): rows `rows` of the data set inserted, as in (a), into the table ceiling (a)
+/// filled and (b) added to — the raw cost of the CSV import's rows into a table that already
+/// holds the loaded ones, whose every index is as large as the import finds Relata's.
+pub fn sqlite_insert_loaded(
+    path: &Path,
+    seed: u64,
+    rows: std::ops::Range<u64>,
+) -> anyhow::Result<InsertCeiling> {
+    let object = contact_object()?;
+    let mut conn = sqlite_open(path)?;
+    let users = sqlite_users(&conn)?;
+    sqlite_insert_rows(&mut conn, &object, seed, rows, &users, 0)
+}
+
+/// Inserts `range` of the data set in one transaction through one prepared statement, timing
+/// the inserts and the commit (not the generation of the rows).
+fn sqlite_insert_rows(
+    conn: &mut rusqlite::Connection,
+    object: &ObjectDef,
+    seed: u64,
+    range: std::ops::Range<u64>,
+    users: &[Uuid],
+    sample: usize,
+) -> anyhow::Result<InsertCeiling> {
+    let sql = sqlite_insert_sql(object);
+    let every = sample_every(range.end - range.start, sample);
     let mut sample_ids = Vec::new();
     let mut timed = Duration::ZERO;
     let tx = conn.transaction()?;
     {
         let mut stmt = tx.prepare(&sql)?;
-        let mut from = 0;
-        while from < rows_total {
-            let to = (from + CHUNK).min(rows_total);
-            let chunk = rows(&object, seed, from, to, &users);
+        let mut from = range.start;
+        while from < range.end {
+            let to = (from + CHUNK).min(range.end);
+            let chunk = rows(object, seed, from, to, users);
             let start = Instant::now();
             for (k, r) in chunk.iter().enumerate() {
                 stmt.execute(rusqlite::params_from_iter(r.iter()))?;
@@ -240,10 +267,18 @@ pub fn sqlite_insert(
     tx.commit()?;
     timed += start.elapsed();
     Ok(InsertCeiling {
-        rows: rows_total,
+        rows: range.end - range.start,
         seconds: timed.as_secs_f64(),
         sample_ids,
     })
+}
+
+/// The stand-in users the ceiling table's rows are owned by.
+fn sqlite_users(conn: &rusqlite::Connection) -> anyhow::Result<Vec<Uuid>> {
+    conn.prepare("SELECT id FROM sys_users ORDER BY id")?
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))?
+        .map(|id| Ok(Uuid::from_slice(&id?)?))
+        .collect()
 }
 
 /// Ceiling (b): single-row committed transactions into the table ceiling (a) filled, rows
@@ -257,11 +292,7 @@ pub fn sqlite_commits(
 ) -> anyhow::Result<CommitCeiling> {
     let object = contact_object()?;
     let conn = sqlite_open(path)?;
-    let users = conn
-        .prepare("SELECT id FROM sys_users ORDER BY id")?
-        .query_map([], |r| r.get::<_, Vec<u8>>(0))?
-        .map(|id| Ok(Uuid::from_slice(&id?)?))
-        .collect::<anyhow::Result<Vec<Uuid>>>()?;
+    let users = sqlite_users(&conn)?;
     let mut stmt = conn.prepare(&sqlite_insert_sql(&object))?;
     commit_rows(
         first,

@@ -138,3 +138,46 @@ pub async fn run(
         peak_anon_mb: peak_anon,
     })
 }
+
+/// `relata-bench import`: the CSV import figure alone, against a database loaded by an earlier
+/// `run --keep` — how the import's speed is profiled and compared between builds without a
+/// whole run. Prints rows/s and the job's counts; writes no results file.
+pub async fn alone(opts: &Alone) -> anyhow::Result<CsvImport> {
+    let http = reqwest::Client::new();
+    let token = crate::run::relata_token(&opts.relata, &opts.db)?;
+    let addr = crate::process::free_addr()?;
+    std::fs::create_dir_all(&opts.work)?;
+    let log = opts.work.join("import-alone.log");
+    let mut server = Server::spawn(
+        crate::run::relata_serve(&opts.relata, &opts.db, addr),
+        addr,
+        &log,
+    )?;
+    server
+        .wait_ready(&http, "/healthz", Duration::from_secs(60))
+        .await?;
+    eprintln!("[bench] relata pid {} on {}", server.pid(), server.base());
+    let api = Api {
+        http,
+        base: server.base(),
+        token,
+    };
+    let csv = opts.work.join("import-alone.csv");
+    write_csv(&csv, opts.seed, opts.first, opts.rows)?;
+    let result = run(&api, &server, &csv, opts.rows, Duration::from_secs(7_200)).await;
+    let _ = std::fs::remove_file(&csv);
+    server.stop(Duration::from_secs(30))?;
+    result
+}
+
+/// What `relata-bench import` is told.
+pub struct Alone {
+    pub relata: std::path::PathBuf,
+    /// The loaded database (`sqlite://…` or `postgres://…?schema=…`); the import writes into it.
+    pub db: String,
+    pub work: std::path::PathBuf,
+    pub seed: u64,
+    /// The first record of the data set the file holds (records below it are the loaded ones).
+    pub first: u64,
+    pub rows: u64,
+}

@@ -3,6 +3,7 @@
 //! - `run` measures one backend at one scale: ceilings (raw inserts into the same table, single
 //!   commits, a bare handler on the same HTTP stack), then a fresh Relata server loaded through
 //!   the bulk API and measured with wrk; writes one results file.
+//! - `import` runs the CSV import figure alone against a kept database (profiling).
 //! - `report` regenerates `BENCHMARKS.md` from every results file.
 //! - `bare-server` is the bare handler, started by `run` as a child process.
 //!
@@ -129,6 +130,25 @@ enum Cmd {
         #[arg(long, default_value_t = 600)]
         soak_seconds: u64,
     },
+    /// The CSV import figure alone, into a database kept by `run --keep` (for profiling)
+    Import {
+        /// sqlite://PATH or postgres://…?schema=NAME of the loaded database (written into)
+        #[arg(long)]
+        db: String,
+        /// Rows in the file
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        /// The data set's first record in the file: at or above the loaded scale gives new
+        /// contacts, with the duplicates a run's import has
+        #[arg(long)]
+        first: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value = "target/release/relata")]
+        relata: PathBuf,
+        #[arg(long, default_value = "bench/work")]
+        work: PathBuf,
+    },
     /// Regenerate BENCHMARKS.md from the results files
     Report {
         #[arg(long, default_value = "bench/results")]
@@ -175,6 +195,36 @@ fn main() -> ExitCode {
 fn real_main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::BareServer { db, listen } => bare::serve(&db, &listen),
+        Cmd::Import {
+            db,
+            rows,
+            first,
+            seed,
+            relata,
+            work,
+        } => {
+            let opts = csv_import::Alone {
+                relata,
+                db,
+                work,
+                seed,
+                first,
+                rows,
+            };
+            let runtime = tokio::runtime::Runtime::new()?;
+            let done = runtime.block_on(csv_import::alone(&opts))?;
+            println!(
+                "{:.0} rows/s: {} rows in {:.1} s ({} created, {} skipped, {} failed), peak RSS {:.0} MB",
+                done.rows as f64 / done.seconds,
+                done.rows,
+                done.seconds,
+                done.created,
+                done.skipped,
+                done.failed,
+                done.peak_rss_mb
+            );
+            Ok(())
+        }
         Cmd::Report { results, out } => {
             let runs = report::load_runs(&results)?;
             let reliability = report::load_reliability(&results.join("reliability"));

@@ -31,7 +31,7 @@ use relata_core::Core;
 use routes::{
     admin, assignment, attachments, auth, changes, duplicate_jobs, duplicates, email, export,
     hierarchy, imports, jobs, lists, me, merge, meta, quality, records, search, system, tags,
-    timeline, views, webhooks, workflows,
+    timeline, views, web_forms, webhooks, workflows,
 };
 use state::{AppState, TokenCache};
 
@@ -208,6 +208,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
             assignment::delete_assignment_rule
         ))
         .routes(routes!(assignment::assign_by_rule))
+        .routes(routes!(
+            web_forms::list_web_forms,
+            web_forms::create_web_form
+        ))
+        .routes(routes!(
+            web_forms::get_web_form,
+            web_forms::update_web_form,
+            web_forms::delete_web_form
+        ))
         .routes(routes!(assignment::set_away, assignment::clear_away))
         .routes(routes!(imports::upload_import, imports::list_imports))
         .routes(routes!(imports::get_import))
@@ -262,6 +271,7 @@ fn public_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::request_reset))
         .routes(routes!(auth::confirm_reset))
         .routes(routes!(workflows::inbound_call))
+        .routes(routes!(web_forms::public_form, web_forms::submit_form))
         .routes(routes!(email::open_pixel))
         .routes(routes!(email::click))
         .routes(routes!(email::unsubscribe_page, email::unsubscribe))

@@ -32,6 +32,7 @@ pub mod tags;
 pub mod timeline;
 pub mod ui_state;
 pub mod visibility;
+pub mod web_forms;
 pub mod webhooks;
 pub mod workflow;
 

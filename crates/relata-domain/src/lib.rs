@@ -25,6 +25,7 @@ pub mod schedule;
 pub mod search_terms;
 pub mod standard;
 pub mod value;
+pub mod web_form;
 pub mod workflow;
 
 pub use api_name::ApiName;

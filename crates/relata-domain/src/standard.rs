@@ -155,6 +155,18 @@ pub fn email_opt_out() -> FieldDef {
     filterable(typed(EMAIL_OPT_OUT, "Email opt-out", FieldType::Boolean))
 }
 
+/// Where a lead from a web form came from: the campaign parameters of the page the form was
+/// opened from (`web_form::UTM_FIELDS`).
+pub fn utm_fields() -> Vec<FieldDef> {
+    vec![
+        filterable(text("utm_source", "UTM source")),
+        filterable(text("utm_medium", "UTM medium")),
+        filterable(text("utm_campaign", "UTM campaign")),
+        text("utm_term", "UTM term"),
+        text("utm_content", "UTM content"),
+    ]
+}
+
 /// The name of the email opt-out field.
 pub const EMAIL_OPT_OUT: &str = "email_opt_out";
 
@@ -278,7 +290,10 @@ fn lead() -> ObjectDef {
             picklist("industry", "Industry", INDUSTRIES),
             filterable(text("city", "City")),
             typed("description", "Description", FieldType::LongText),
-        ],
+        ]
+        .into_iter()
+        .chain(utm_fields())
+        .collect(),
     )
 }
 

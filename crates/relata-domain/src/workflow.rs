@@ -72,6 +72,12 @@ pub enum Trigger {
     /// A call to the rule's secret URL (`POST /api/v1/hooks/workflows/{token}`), naming a
     /// record or bringing one to create.
     Inbound,
+    /// A visitor's submission of a web form made a record: of `form_id`, or of any form of
+    /// the rule's object.
+    FormSubmitted {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        form_id: Option<uuid::Uuid>,
+    },
 }
 
 fn default_hour() -> u32 {
@@ -94,6 +100,7 @@ impl Trigger {
             Trigger::Schedule { .. } => "schedule",
             Trigger::Manual => "manual",
             Trigger::Inbound => "inbound",
+            Trigger::FormSubmitted { .. } => "form_submitted",
         }
     }
 
@@ -101,7 +108,10 @@ impl Trigger {
     pub fn on_change(&self) -> bool {
         !matches!(
             self,
-            Trigger::Schedule { .. } | Trigger::Manual | Trigger::Inbound
+            Trigger::Schedule { .. }
+                | Trigger::Manual
+                | Trigger::Inbound
+                | Trigger::FormSubmitted { .. }
         )
     }
 }

@@ -96,6 +96,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "mailboxes synced over IMAP",
             crate::email_tables::create_mailbox_tables,
         ),
+        (
+            26,
+            "web-to-lead forms and their submissions; UTM fields on leads",
+            add_web_forms,
+        ),
     ]
 }
 
@@ -142,7 +147,59 @@ pub fn system_tables() -> Vec<TableDef> {
     }
     tables.extend(crate::email_tables::tables());
     tables.extend(crate::email_tables::mailbox_tables());
+    tables.extend(web_form_tables());
     tables
+}
+
+/// Web forms (their definition as JSON, a public key for their URL, a secret that signs the
+/// time a page was served) and one row per submission, spam included (the per-address rate
+/// is counted from them, across every server process).
+fn web_form_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_web_forms",
+            vec![
+                col("id", Uuid),
+                col("name", Text),
+                col("object", Text),
+                col("public_key", Text),
+                col("secret", Text),
+                col("enabled", Bool),
+                col("definition", Json),
+                // records are created as this user (who made the form)
+                col("owner_id", Uuid),
+                col("created_at", Timestamp),
+                col("updated_at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["public_key"], true),
+        TableDef::new(
+            "sys_web_form_submissions",
+            vec![
+                col("id", Uuid),
+                col("form_id", Uuid),
+                col("at", Timestamp),
+                // created, spam, failed
+                col("outcome", Text),
+                col("reason", Text).null(),
+                col("record_id", Uuid).null(),
+                col("client_addr", Text),
+                col("utm", Json).null(),
+                col("referrer", Text).null(),
+            ],
+            &["id"],
+        )
+        .index(&["form_id", "client_addr", "at"], false)
+        .index(&["form_id", "at"], false),
+    ]
+}
+
+fn add_web_forms(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for t in web_form_tables() {
+        t.create(conn)?;
+    }
+    add_standard_fields(conn, "lead", relata_domain::standard::utm_fields())
 }
 
 fn add_email(conn: &mut dyn Conn) -> Result<(), StoreError> {

@@ -87,6 +87,9 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/assignment_rules", &["get", "post"]),
     ("/api/v1/assignment_rules/{id}", &["get", "put", "delete"]),
     ("/api/v1/assignment_rules/{id}/assign", &["post"]),
+    ("/api/v1/web_forms", &["get", "post"]),
+    ("/api/v1/web_forms/{id}", &["get", "put", "delete"]),
+    ("/api/v1/public/forms/{key}", &["get", "post"]),
     ("/api/v1/users/{id}/away", &["put", "delete"]),
     ("/api/v1/imports/{id}", &["get"]),
     ("/api/v1/imports/{id}/preview", &["get"]),
@@ -167,6 +170,7 @@ const PUBLIC_API: &[&str] = &[
     "/api/v1/setup",
     // a workflow rule's secret URL: the token is in the path
     "/api/v1/hooks/workflows/{token}",
+    "/api/v1/public/forms/{key}",
 ];
 
 const HTTP_METHODS: &[&str] = &[

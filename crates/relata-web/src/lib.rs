@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 use pages::{
     attachments, auth, automation, board, bulk, decision_chain, duplicates, edit, email, export,
     groups, hierarchy, home, imports, list, merge, notifications, profile, quality, record, search,
-    settings, timeline, views,
+    settings, timeline, views, web_form,
 };
 use relata_core::Core;
 use state::WebState;
@@ -37,6 +37,7 @@ pub fn router(core: Arc<Core>) -> Router {
     Router::new()
         .route("/", get(home::home))
         .route("/login", get(auth::login_page).post(auth::login))
+        .route("/f/{key}", get(web_form::page).post(web_form::submit))
         .route("/logout", post(auth::logout))
         .route("/setup", get(auth::setup_page).post(auth::setup))
         .route("/lang", post(auth::switch_language))

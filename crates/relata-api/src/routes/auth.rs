@@ -106,7 +106,7 @@ pub async fn logout(
 /// The JSON body of a public request. Only `application/json` is read: a cross-site form can
 /// post `text/plain` without a preflight, and would otherwise sign a victim's browser in to
 /// the attacker's account (login CSRF).
-async fn body_of<T: serde::de::DeserializeOwned>(req: Request) -> ApiResult<T> {
+pub(crate) async fn body_of<T: serde::de::DeserializeOwned>(req: Request) -> ApiResult<T> {
     let json = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -23,5 +23,6 @@ pub mod system;
 pub mod tags;
 pub mod timeline;
 pub mod views;
+pub mod web_forms;
 pub mod webhooks;
 pub mod workflows;

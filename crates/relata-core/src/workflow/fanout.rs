@@ -407,7 +407,10 @@ fn fires(
             )?;
             (at > now).then_some(Fire::At(at))
         }
-        Trigger::Schedule { .. } | Trigger::Manual | Trigger::Inbound => None,
+        Trigger::Schedule { .. }
+        | Trigger::Manual
+        | Trigger::Inbound
+        | Trigger::FormSubmitted { .. } => None,
     }
 }
 

@@ -23,7 +23,7 @@ pub mod explain;
 pub mod fanout;
 pub mod inbound;
 pub mod run;
-mod store;
+pub(crate) mod store;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -543,3 +543,97 @@ async fn the_hosted_page_may_be_framed_keeps_the_campaign_and_sends_the_visitor_
         .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn an_admin_builds_a_form_on_its_settings_page_and_problems_show_on_their_inputs() {
+    let w = world().await;
+    let web = w
+        .app
+        .web_as(&w.app.admin().await, "correct-horse-battery-9")
+        .await;
+    let made = web
+        .submit(
+            "/settings/forms",
+            "/settings/forms",
+            &[("name", "官网咨询"), ("object", "lead")],
+        )
+        .await;
+    assert_eq!(made.status, 303);
+    let at = made.location.clone().unwrap();
+    let at = at.split('?').next().unwrap().to_owned();
+    assert!(at.starts_with("/settings/forms/"), "{at}");
+    // a new form asks the name (required), company, email and phone, and is off
+    let page = web.get(&at).await;
+    page.assert_status(200)
+        .assert_contains("name=\"ask\" value=\"company\" id=\"ask-company\"")
+        .assert_contains("&#60;iframe src=");
+    let forms = w.app.get("/api/v1/web_forms").await;
+    let form = forms.body["data"][0].clone();
+    assert_eq!(form["enabled"], false);
+    let asked: Vec<&str> = form["definition"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(asked, vec!["name", "company", "email", "phone"]);
+
+    // a redirect that is not a web address: shown on its input, nothing saved
+    let refused = web
+        .submit(
+            &at,
+            &at,
+            &[
+                ("action", "save"),
+                ("name", "官网咨询"),
+                ("enabled", "on"),
+                ("ask", "name"),
+                ("required.name", "on"),
+                ("ask", "email"),
+                ("position.email", "1"),
+                ("position.name", "2"),
+                ("label.email", "工作邮箱"),
+                ("redirect_url", "ftp://example.com"),
+            ],
+        )
+        .await;
+    refused
+        .assert_status(200)
+        .assert_contains("id=\"wf-redirect-error\"");
+    assert_eq!(
+        w.app.get("/api/v1/web_forms").await.body["data"][0]["enabled"],
+        false
+    );
+    // corrected: the email first with its own label, then the name; switched on
+    let saved = web
+        .submit(
+            &at,
+            &at,
+            &[
+                ("action", "save"),
+                ("name", "官网咨询"),
+                ("enabled", "on"),
+                ("ask", "name"),
+                ("required.name", "on"),
+                ("ask", "email"),
+                ("position.email", "1"),
+                ("position.name", "2"),
+                ("label.email", "工作邮箱"),
+                ("thank_you", "感谢您的咨询！"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    let form = w.app.get("/api/v1/web_forms").await.body["data"][0].clone();
+    assert_eq!(form["enabled"], true);
+    assert_eq!(
+        form["definition"]["fields"],
+        json!([{"field": "email", "label": "工作邮箱", "required": false}, {"field": "name", "required": true}])
+    );
+    assert_eq!(form["definition"]["thank_you"], "感谢您的咨询！");
+    // the list shows it with its public link
+    web.get("/settings/forms")
+        .await
+        .assert_status(200)
+        .assert_contains(&format!("/f/{}", form["public_key"].as_str().unwrap()));
+}

@@ -196,6 +196,14 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/settings/jobs/{id}/{action}", post(settings::jobs::act))
         .route("/settings/schedules", post(settings::jobs::save_schedule))
         .route(
+            "/settings/forms",
+            get(settings::web_forms::page).post(settings::web_forms::create),
+        )
+        .route(
+            "/settings/forms/{id}",
+            get(settings::web_forms::detail).post(settings::web_forms::save),
+        )
+        .route(
             "/settings/webhooks",
             get(settings::webhooks::page).post(settings::webhooks::create),
         )

@@ -15,6 +15,7 @@ pub mod org;
 pub mod permissions;
 pub mod sharing;
 pub mod users;
+pub mod web_forms;
 pub mod webhooks;
 pub mod workflows;
 
@@ -75,6 +76,11 @@ const TABS: &[(&str, &str, Capability)] = &[
     (
         "/settings/email_templates",
         "email_templates.title",
+        Capability::ManageAutomation,
+    ),
+    (
+        "/settings/forms",
+        "web_forms.title",
         Capability::ManageAutomation,
     ),
 ];

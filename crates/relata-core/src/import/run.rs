@@ -118,21 +118,9 @@ enum Read {
     Rows(Vec<SourceRow>),
 }
 
-/// What reading a job's batches needs, kept from one batch to the next.
-struct Stage<'a> {
-    rx: tokio::sync::mpsc::Receiver<Result<Read, CoreError>>,
-    /// Active users, loaded at the first batch that names one.
-    users: Option<Arc<Users>>,
-    actor: &'a Actor,
-    object: &'a Arc<ObjectDef>,
-    options: &'a ImportOptions,
-    reading: &'a Reading,
-    plan: &'a Plan,
-}
-
 enum Progress {
-    /// The batch committed; the job goes on. The exact keys of the records it created.
-    Written(HashMap<String, Uuid>),
+    /// The batch committed; the job goes on.
+    Written,
     /// The job was cancelled (or taken over) meanwhile: nothing of the batch was written.
     Stopped,
 }
@@ -322,7 +310,7 @@ impl Core {
             picklist_map: options.picklist_map.clone(),
         };
         let file = materialise_async(self, &job).await?;
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Read, CoreError>>(2);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Read, CoreError>>(2);
         let (format, encoding, skip, count) = (
             job.format,
             options.encoding,
@@ -350,45 +338,48 @@ impl Core {
                 }
             })
             .map_err(|e| CoreError::Internal(format!("cannot start the import reader: {e}")))?;
-        // Batch k+1 is read, mapped and checked for duplicates while batch k is written (the
-        // writer is the bottleneck; the checks run on the readers). Its duplicate check sees
-        // the batches committed before k, so the exact keys of the records batch k created
-        // go with it to its write, as a batch's own earlier rows do.
-        let mut stage = Stage {
-            rx,
-            users: None,
-            actor,
-            object: &object,
-            options: &options,
-            reading: &reading,
-            plan: &plan,
-        };
+        let mut users: Option<Arc<Users>> = None;
         let mut written = 0usize;
-        let mut carried: HashMap<String, Uuid> = HashMap::new();
-        let mut ready = self.next_batch(&mut stage).await;
         let result = loop {
-            let prepared = match ready {
-                Ok(Some(prepared)) => prepared,
-                Ok(None) => break Ok(true),
-                Err(e) => break Err(e),
-            };
             if batches.is_some_and(|n| written >= n) {
                 break Ok(false);
             }
+            let Some(message) = rx.recv().await else {
+                break Ok(true);
+            };
+            let rows = match message {
+                Ok(Read::Rows(rows)) => rows,
+                Ok(Read::Total(total)) => {
+                    self.set_total(job.id, total).await?;
+                    continue;
+                }
+                Err(e) => break Err(e),
+            };
+            let mut prepared: Vec<Prepared> = rows
+                .into_iter()
+                .map(|r| prepare(&object, &options.mapping, &reading, r))
+                .collect();
+            if users.is_none() && needs_users(&object, &options) {
+                users = Some(Arc::new(self.load_users().await?));
+            }
+            self.resolve_names(actor, &object, &options, users.as_deref(), &mut prepared)
+                .await?;
+            if options.mode != ImportMode::Update
+                && (options.on_duplicate != OnDuplicate::Create || plan.blocks_duplicates)
+            {
+                self.find_duplicates(actor, &object, &plan, &mut prepared)
+                    .await?;
+            }
             let run = plan.clone();
             let now = self.clock.now();
-            let earlier = std::mem::take(&mut carried);
-            let write = self
+            let step = self
                 .store
-                .write_large(move |conn| write_batch(conn, &run, prepared, earlier, now));
-            let (step, next) = tokio::join!(write, self.next_batch(&mut stage));
-            ready = next;
+                .write_large(move |conn| write_batch(conn, &run, prepared, now))
+                .await?;
             written += 1;
             match step {
-                Err(e) => break Err(e),
-                Ok(Progress::Stopped) => break Ok(false),
-                Ok(Progress::Written(created)) => {
-                    carried = created;
+                Progress::Stopped => break Ok(false),
+                Progress::Written => {
                     let job_id = plan.job;
                     if let Some(j) = self.store.read(move |conn| load_job(conn, job_id)).await? {
                         progress(&j);
@@ -396,7 +387,6 @@ impl Core {
                 }
             }
         };
-        let rx = stage.rx;
         drop(rx);
         let _ = reader.join();
         if result? {
@@ -407,42 +397,6 @@ impl Core {
             }
         }
         Ok(())
-    }
-
-    /// The next batch of the file, mapped, its lookups resolved and checked for duplicates;
-    /// `None` at the end of the file.
-    async fn next_batch(&self, stage: &mut Stage<'_>) -> Result<Option<Vec<Prepared>>, CoreError> {
-        let rows = loop {
-            match stage.rx.recv().await {
-                None => return Ok(None),
-                Some(Ok(Read::Rows(rows))) => break rows,
-                Some(Ok(Read::Total(total))) => self.set_total(stage.plan.job, total).await?,
-                Some(Err(e)) => return Err(e),
-            }
-        };
-        let (object, options) = (stage.object, stage.options);
-        let mut prepared: Vec<Prepared> = rows
-            .into_iter()
-            .map(|r| prepare(object, &options.mapping, stage.reading, r))
-            .collect();
-        if stage.users.is_none() && needs_users(object, options) {
-            stage.users = Some(Arc::new(self.load_users().await?));
-        }
-        self.resolve_names(
-            stage.actor,
-            object,
-            options,
-            stage.users.as_deref(),
-            &mut prepared,
-        )
-        .await?;
-        if options.mode != ImportMode::Update
-            && (options.on_duplicate != OnDuplicate::Create || stage.plan.blocks_duplicates)
-        {
-            self.find_duplicates(stage.actor, object, stage.plan, &mut prepared)
-                .await?;
-        }
-        Ok(Some(prepared))
     }
 
     async fn set_total(&self, id: Uuid, total: i64) -> Result<(), CoreError> {
@@ -968,7 +922,6 @@ fn write_batch(
     conn: &mut dyn Conn,
     plan: &Plan,
     rows: Vec<Prepared>,
-    earlier: HashMap<String, Uuid>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Progress, CoreError> {
     let d = conn.dialect();
@@ -1012,26 +965,16 @@ fn write_batch(
     let mut side = Companions::new();
     let start = side.mark();
     conn.batch("SAVEPOINT import_batch")?;
-    let pass = Pass {
-        existing,
-        created_keys: earlier,
-        careful: false,
-        now,
-    };
-    let written = write_rows(conn, &mut side, plan, &rows, pass.clone())?;
-    let (entries, created) = match written {
-        Some(done) => {
+    let written = write_rows(conn, &mut side, plan, &rows, existing.clone(), false, now)?;
+    let entries = match written {
+        Some(entries) => {
             conn.batch("RELEASE import_batch")?;
-            done
+            entries
         }
         None => {
             conn.batch("ROLLBACK TO import_batch; RELEASE import_batch")?;
             side.rollback_to(start);
-            let careful = Pass {
-                careful: true,
-                ..pass
-            };
-            write_rows(conn, &mut side, plan, &rows, careful)?
+            write_rows(conn, &mut side, plan, &rows, existing, true, now)?
                 .ok_or_else(|| CoreError::Internal("a careful import pass gave up".into()))?
         }
     };
@@ -1068,53 +1011,28 @@ fn write_batch(
             SqlValue::Uuid(plan.job),
         ],
     )?;
-    Ok(Progress::Written(if plan.dry_run {
-        HashMap::new()
-    } else {
-        created
-    }))
+    Ok(Progress::Written)
 }
 
-/// A pass's ledger entries and the exact keys of the records it created.
-type Written = (Vec<Entry>, HashMap<String, Uuid>);
-
-/// How one pass over a batch starts.
-#[derive(Clone)]
-struct Pass {
-    /// Records found by the import's key, by key text.
-    existing: HashMap<String, Record>,
-    /// Exact keys of records this import created in the batch before (whose duplicate check
-    /// ran before they were committed), to which this batch's rows add their own.
-    created_keys: HashMap<String, Uuid>,
-    /// Each row in a savepoint of its own, so a row that fails leaves nothing behind.
-    careful: bool,
-    now: chrono::DateTime<chrono::Utc>,
-}
-
-/// The rows of one batch through the write path. A row created earlier in the batch (or in
-/// the batch before) is found as a later row's duplicate by its exact keys (batches before
-/// that are committed, and found in the key index like any record). Not careful, the first
-/// row whose write fails stops the pass (`None`) and the caller undoes it. Returns the
-/// ledger entries and the exact keys of the records this batch created.
+/// The rows of one batch through the write path. A row created earlier in the batch is
+/// found as a later row's duplicate by its exact keys (earlier batches are committed, and
+/// found in the key index like any record). `careful`: each row in a savepoint of its own,
+/// so a row that fails leaves nothing behind; otherwise the first row whose write fails
+/// stops the pass (`None`) and the caller undoes it.
 fn write_rows(
     conn: &mut dyn Conn,
     side: &mut Companions,
     plan: &Plan,
     rows: &[Prepared],
-    pass: Pass,
-) -> Result<Option<Written>, CoreError> {
-    let Pass {
-        mut existing,
-        created_keys: earlier,
-        careful,
-        now,
-    } = pass;
+    mut existing: HashMap<String, Record>,
+    careful: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Vec<Entry>>, CoreError> {
     let mut created_keys: HashMap<String, Uuid> = HashMap::new();
     let mut entries = Vec::with_capacity(rows.len());
     for row in rows {
         let step = Step {
             existing: &mut existing,
-            earlier: &earlier,
             created_keys: &mut created_keys,
             careful,
             now,
@@ -1124,15 +1042,12 @@ fn write_rows(
             None => return Ok(None),
         }
     }
-    Ok(Some((entries, created_keys)))
+    Ok(Some(entries))
 }
 
 /// What one row's write shares with the rest of its pass.
 struct Step<'a> {
     existing: &'a mut HashMap<String, Record>,
-    /// The batch before's created records, by exact key.
-    earlier: &'a HashMap<String, Uuid>,
-    /// This batch's created records, by exact key.
     created_keys: &'a mut HashMap<String, Uuid>,
     careful: bool,
     now: chrono::DateTime<chrono::Utc>,
@@ -1149,7 +1064,6 @@ fn write_row(
 ) -> Result<Option<Entry>, CoreError> {
     let Step {
         existing,
-        earlier: before,
         created_keys,
         careful,
         now,
@@ -1194,10 +1108,7 @@ fn write_row(
     });
     let by_key = key_text.as_ref().and_then(|k| existing.get(k)).cloned();
     let keys = exact_keys(&plan.exact_fields, &row.input, region);
-    let earlier = keys
-        .iter()
-        .find_map(|k| created_keys.get(k).or_else(|| before.get(k)))
-        .copied();
+    let earlier = keys.iter().find_map(|k| created_keys.get(k)).copied();
     // what the row is to do: update a record (found by key, or the duplicate it matched) or create
     let mut target: Option<Record> = by_key;
     if target.is_none() && opts.mode == ImportMode::Update {

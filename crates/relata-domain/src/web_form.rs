@@ -173,7 +173,7 @@ impl FormDef {
         if self.redirect_url.as_deref().is_some_and(|url| {
             !(url.starts_with("https://") || url.starts_with("http://"))
                 || url.len() > 2_000
-                || url.contains(char::is_whitespace)
+                || url.chars().any(|c| c.is_whitespace() || c.is_control())
         }) {
             bad(
                 "definition.redirect_url".into(),

@@ -180,13 +180,15 @@ fn web_form_tables() -> Vec<TableDef> {
                 col("id", Uuid),
                 col("form_id", Uuid),
                 col("at", Timestamp),
-                // created, spam, failed
+                // created, refused (answers the visitor was told to correct), spam, failed
                 col("outcome", Text),
                 col("reason", Text).null(),
                 col("record_id", Uuid).null(),
                 col("client_addr", Text),
                 col("utm", Json).null(),
                 col("referrer", Text).null(),
+                // the answers of a submission that made no record (spam, failed)
+                col("answers", Json).null(),
             ],
             &["id"],
         )

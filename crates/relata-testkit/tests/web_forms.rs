@@ -84,6 +84,13 @@ impl World {
             .await
     }
 
+    /// The form's submissions that became records, and those taken for spam.
+    async fn counts(&self, form: &Json) -> (Option<i64>, Option<i64>) {
+        let id = form["id"].as_str().unwrap();
+        let r = self.app.get(&format!("/api/v1/web_forms/{id}")).await;
+        (r.body["created"].as_i64(), r.body["spam"].as_i64())
+    }
+
     async fn leads(&self) -> Vec<Json> {
         let r = self
             .app
@@ -92,6 +99,16 @@ impl World {
         r.assert_status(200);
         r.body["data"].as_array().unwrap().clone()
     }
+}
+
+/// The fields a 422 names, in its order.
+fn error_fields(r: &Resp) -> Vec<&str> {
+    r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
 }
 
 fn key_of(form: &Json) -> String {
@@ -241,20 +258,7 @@ async fn a_submission_becomes_an_assigned_lead_with_its_campaign_an_auto_respons
         .collect();
     assert_eq!(subjects, vec!["Call 王小明"]);
 
-    let listed = w
-        .app
-        .get(&format!(
-            "/api/v1/web_forms/{}",
-            form["id"].as_str().unwrap()
-        ))
-        .await;
-    assert_eq!(
-        (
-            listed.body["created"].as_i64(),
-            listed.body["spam"].as_i64()
-        ),
-        (Some(2), Some(0))
-    );
+    assert_eq!(w.counts(&form).await, (Some(2), Some(0)));
 }
 
 #[tokio::test]
@@ -271,7 +275,7 @@ async fn robots_are_answered_like_people_and_write_nothing() {
     let r = w
         .submit(
             &key,
-            &json!({"values": {"name": "Bot"}, "token": token, "website_url": "http://spam"}),
+            &json!({"values": {"name": "Bot"}, "token": token, "relata_hp": "http://spam"}),
         )
         .await;
     r.assert_status(200);
@@ -291,20 +295,7 @@ async fn robots_are_answered_like_people_and_write_nothing() {
     }
     let after = common::DbState::capture(&w.app, &["lead"]).await;
     before.assert_same(&after, "robots' submissions");
-    let listed = w
-        .app
-        .get(&format!(
-            "/api/v1/web_forms/{}",
-            form["id"].as_str().unwrap()
-        ))
-        .await;
-    assert_eq!(
-        (
-            listed.body["created"].as_i64(),
-            listed.body["spam"].as_i64()
-        ),
-        (Some(0), Some(4))
-    );
+    assert_eq!(w.counts(&form).await, (Some(0), Some(4)));
 }
 
 #[tokio::test]
@@ -327,12 +318,7 @@ async fn bad_answers_name_their_field_and_write_nothing() {
         )
         .await;
     r.assert_status(422);
-    let fields: Vec<&str> = r.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&r);
     assert_eq!(fields, vec!["name", "email", "rating"], "{}", r.text);
     let after = common::DbState::capture(&w.app, &["lead"]).await;
     before.assert_same(&after, "refused answers");
@@ -395,12 +381,7 @@ async fn building_a_form_names_each_problem_and_only_automation_admins_may() {
         )
         .await;
     r.assert_status(422);
-    let fields: Vec<&str> = r.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&r);
     assert_eq!(
         fields,
         vec![
@@ -481,7 +462,7 @@ async fn the_hosted_page_may_be_framed_keeps_the_campaign_and_sends_the_visitor_
         "邮箱",
         "评级",
         "name=\"utm_source\" value=\"wechat\"",
-        "name=\"website_url\"",
+        "name=\"relata_hp\"",
         "提交",
     ] {
         assert!(
@@ -504,7 +485,7 @@ async fn the_hosted_page_may_be_framed_keeps_the_campaign_and_sends_the_visitor_
             ("name", ""),
             ("email", "wang@example.com"),
             ("utm_source", "wechat"),
-            ("website_url", ""),
+            ("relata_hp", ""),
         ])
         .send()
         .await
@@ -522,7 +503,7 @@ async fn the_hosted_page_may_be_framed_keeps_the_campaign_and_sends_the_visitor_
             ("email", "wang@example.com"),
             ("rating", "hot"),
             ("utm_source", "wechat"),
-            ("website_url", ""),
+            ("relata_hp", ""),
         ])
         .send()
         .await
@@ -636,4 +617,82 @@ async fn an_admin_builds_a_form_on_its_settings_page_and_problems_show_on_their_
         .await
         .assert_status(200)
         .assert_contains(&format!("/f/{}", form["public_key"].as_str().unwrap()));
+}
+
+#[tokio::test]
+async fn a_submission_the_crm_refuses_tells_the_visitor_nothing_and_keeps_its_answers() {
+    let w = world().await;
+    w.app
+        .put(
+            "/api/v1/meta/objects/lead/matching_rule",
+            &json!({"fields": [{"fields": ["email"], "comparator": "email", "weight": 0.95}],
+                    "threshold": 0.9, "action": "block"}),
+        )
+        .await
+        .assert_status(200);
+    let known = w
+        .app
+        .create(
+            "lead",
+            &json!({"name": "Known", "email": "known@example.com"}),
+        )
+        .await;
+    let form = w
+        .form(json!({"fields": [{"field": "name"}, {"field": "email"}], "thank_you": "Thanks!"}))
+        .await;
+    let key = key_of(&form);
+    let token = w.open(&key, 5).await;
+    let r = w
+        .submit(
+            &key,
+            &json!({"values": {"name": "Again", "email": "KNOWN@example.com"}, "token": token}),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(
+        r.body,
+        json!({"redirect_url": null, "thank_you": "Thanks!"})
+    );
+    assert!(
+        !r.text.contains(known["id"].as_str().unwrap()),
+        "the duplicate's id must not reach a stranger: {}",
+        r.text
+    );
+    assert_eq!(w.leads().await.len(), 1);
+    let listed = w
+        .app
+        .get(&format!(
+            "/api/v1/web_forms/{}",
+            form["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(listed.body["failed"], 1, "{}", listed.text);
+    // the answers wait in the log
+    let answers = w
+        .app
+        .core
+        .store
+        .read(|conn| {
+            Ok::<_, relata_store::StoreError>(
+                conn.query(
+                    "SELECT answers FROM sys_web_form_submissions WHERE outcome = 'failed'",
+                    &[],
+                )?
+                .into_iter()
+                .map(|r| r[0].clone())
+                .collect::<Vec<_>>(),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), 1);
+    assert!(format!("{:?}", answers[0]).contains("KNOWN@example.com"));
+}
+
+#[test]
+fn an_ipv6_visitor_is_counted_by_their_network() {
+    use relata_core::web_forms::address_key;
+    assert_eq!(address_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+    assert_eq!(address_key("2001:db8:1:2:bbbb::9"), "2001:db8:1:2::/64");
+    assert_eq!(address_key("203.0.113.7"), "203.0.113.7");
 }

@@ -171,9 +171,9 @@ pub struct SubmitBody {
     pub utm: BTreeMap<String, String>,
     #[serde(default)]
     pub referrer: Option<String>,
-    /// The honeypot: left empty by people.
+    /// The honeypot: left empty by people (a hidden input on the page).
     #[serde(default)]
-    pub website_url: Option<String>,
+    pub relata_hp: Option<String>,
 }
 
 /// Submit a published form. Answers where the visitor goes next (`redirect_url`) or what
@@ -202,7 +202,7 @@ pub async fn submit_form(
     let submission = Submission {
         values: body.values,
         token: body.token,
-        honeypot: body.website_url,
+        honeypot: body.relata_hp,
         client_addr: addr,
         utm: body.utm,
         referrer: body.referrer.or(referrer),

@@ -16,7 +16,7 @@ use relata_domain::web_form::FormDef;
 use relata_domain::{FieldError, FieldErrorCode};
 use relata_store::{Conn, Sql, SqlValue};
 
-pub use submit::{HONEYPOT, PublicField, PublicForm, Submission, Submitted};
+pub use submit::{HONEYPOT, PublicField, PublicForm, Submission, Submitted, address_key};
 
 use crate::Core;
 use crate::auth::random_secret;
@@ -41,9 +41,11 @@ pub struct WebForm {
     pub owner_id: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// Submissions that became records, and those taken for spam.
+    /// Submissions that became records, those taken for spam, and those that could not be
+    /// written (their answers are kept in the log).
     pub created: i64,
     pub spam: i64,
+    pub failed: i64,
 }
 
 /// What an administrator writes.
@@ -57,7 +59,8 @@ pub struct WebFormInput {
 
 const COLUMNS: &str = "f.id, f.name, f.object, f.public_key, f.enabled, f.definition, f.owner_id, f.created_at, f.updated_at, \
      (SELECT COUNT(*) FROM sys_web_form_submissions s WHERE s.form_id = f.id AND s.outcome = 'created'), \
-     (SELECT COUNT(*) FROM sys_web_form_submissions s WHERE s.form_id = f.id AND s.outcome = 'spam')";
+     (SELECT COUNT(*) FROM sys_web_form_submissions s WHERE s.form_id = f.id AND s.outcome = 'spam'), \
+     (SELECT COUNT(*) FROM sys_web_form_submissions s WHERE s.form_id = f.id AND s.outcome = 'failed')";
 
 fn decode(r: &[SqlValue]) -> Option<WebForm> {
     Some(WebForm {
@@ -72,6 +75,7 @@ fn decode(r: &[SqlValue]) -> Option<WebForm> {
         updated_at: r[8].as_timestamp()?,
         created: r[9].as_i64().unwrap_or(0),
         spam: r[10].as_i64().unwrap_or(0),
+        failed: r[11].as_i64().unwrap_or(0),
     })
 }
 

@@ -80,8 +80,33 @@ pub struct Submitted {
     pub spam: bool,
 }
 
-/// The name of the honeypot field on the hosted page.
-pub const HONEYPOT: &str = "website_url";
+/// The name of the honeypot field on the hosted page: nothing a browser or password manager
+/// fills in by itself (a `website` or `url` field would be).
+pub const HONEYPOT: &str = "relata_hp";
+
+/// Whether the problems of a refused write are the visitor's to see and correct: each about
+/// a field the form asks, and none telling that another record holds a value.
+fn visitor_may_see(def: &FormDef, errors: &[FieldError]) -> bool {
+    errors.iter().all(|e| {
+        def.fields.iter().any(|f| f.field == e.field)
+            && !matches!(
+                e.code,
+                FieldErrorCode::Duplicate | FieldErrorCode::LookupNotFound
+            )
+    })
+}
+
+/// The address a submission is counted under: an IPv6 address by its /64 network (what one
+/// subscriber gets to pick addresses from), any other as it is.
+pub fn address_key(addr: &str) -> String {
+    match addr.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => addr.to_owned(),
+    }
+}
 
 /// A form as the public side needs it.
 struct Live {
@@ -191,9 +216,10 @@ impl Core {
     pub async fn submit_web_form(
         &self,
         key: &str,
-        submission: Submission,
+        mut submission: Submission,
     ) -> Result<Submitted, CoreError> {
         let live = self.live_form(key).await?;
+        submission.client_addr = address_key(&submission.client_addr);
         let now = self.clock.now();
         let answer = |spam| Submitted {
             redirect_url: live.def.redirect_url.clone(),
@@ -240,18 +266,40 @@ impl Core {
             return Ok(answer(true));
         }
         let object = self.object(&live.object)?;
-        let input = self.form_input(&live, &object, &submission)?;
-        let owner = Actor::user(
-            self.fresh_access_of(UserId(live.owner_id)).await?,
-            Source::Automation,
-        );
-        let record = match self.create_record(&owner, object.name(), input).await {
-            Ok(record) => record,
+        let input = match self.form_input(&live, &object, &submission) {
+            Ok(input) => input,
             Err(e) => {
-                let reason = e.to_string();
-                self.log_submission(&live, &submission, "failed", Some(&reason), None)
+                // counted against the address's hourly cap like any submission
+                self.log_submission(&live, &submission, "refused", None, None)
                     .await?;
                 return Err(e);
+            }
+        };
+        let made = async {
+            let owner = Actor::user(
+                self.fresh_access_of(UserId(live.owner_id)).await?,
+                Source::Automation,
+            );
+            let record = self.create_record(&owner, object.name(), input).await?;
+            Ok::<_, CoreError>((owner, record))
+        }
+        .await;
+        let (owner, record) = match made {
+            Ok(made) => made,
+            // what the visitor can correct is told them, by the fields they answered
+            Err(CoreError::Validation(errors)) if visitor_may_see(&live.def, &errors) => {
+                self.log_submission(&live, &submission, "refused", None, None)
+                    .await?;
+                return Err(CoreError::Validation(errors));
+            }
+            // anything else (a duplicate the rule blocks, a value another record holds, the
+            // form's owner deactivated) says nothing of the CRM to a stranger: the visitor is
+            // thanked, and the answers wait in the log, counted as failed, for an administrator
+            Err(e) => {
+                tracing::warn!(form = %live.id, error = %e, "web form: a submission could not be written");
+                self.log_submission(&live, &submission, "failed", Some(&e.to_string()), None)
+                    .await?;
+                return Ok(answer(false));
             }
         };
         let record_id = record
@@ -418,10 +466,14 @@ impl Core {
             if form_id.is_some_and(|f| f != form) {
                 continue;
             }
-            let owner = Actor::user(
-                self.fresh_access_of(UserId(rule.owner_id)).await?,
-                Source::Automation,
-            );
+            // a rule whose owner can no longer act is that rule's problem, not the others'
+            let owner = match self.fresh_access_of(UserId(rule.owner_id)).await {
+                Ok(access) => Actor::user(access, Source::Automation),
+                Err(e) => {
+                    tracing::warn!(rule = %rule.id, error = %e, "web form: a rule's owner cannot run it");
+                    continue;
+                }
+            };
             if !self.condition_holds(&owner, object, def.condition.as_ref(), record)? {
                 continue;
             }
@@ -477,6 +529,23 @@ impl Core {
             .filter(|(k, _)| UTM_FIELDS.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), json!(v.chars().take(255).collect::<String>())))
             .collect();
+        // the answers of a submission that made no record, so that an administrator can
+        // still act on a person's enquiry taken for spam or not written
+        let answers = matches!(outcome, "spam" | "failed").then(|| {
+            Json::Object(
+                submission
+                    .values
+                    .iter()
+                    .take(100)
+                    .map(|(k, v)| {
+                        (
+                            k.chars().take(100).collect(),
+                            json!(v.chars().take(4_000).collect::<String>()),
+                        )
+                    })
+                    .collect(),
+            )
+        });
         let row = vec![
             SqlValue::Uuid(id),
             SqlValue::Uuid(live.id),
@@ -495,11 +564,12 @@ impl Core {
             submission.referrer.as_ref().map_or(SqlValue::Null, |r| {
                 SqlValue::Text(r.chars().take(2_000).collect())
             }),
+            answers.map_or(SqlValue::Null, SqlValue::Json),
         ];
         self.store
             .write(move |conn| {
                 let mut sql = Sql::new(conn.dialect());
-                sql.push("INSERT INTO sys_web_form_submissions (id, form_id, at, outcome, reason, record_id, client_addr, utm, referrer) VALUES (");
+                sql.push("INSERT INTO sys_web_form_submissions (id, form_id, at, outcome, reason, record_id, client_addr, utm, referrer, answers) VALUES (");
                 for (i, v) in row.into_iter().enumerate() {
                     if i > 0 {
                         sql.push(", ");

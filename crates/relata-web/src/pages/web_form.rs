@@ -33,6 +33,8 @@ struct FormPage<'a> {
     errors: &'a [FieldError],
     utm: Vec<(&'static str, String)>,
     honeypot: &'static str,
+    /// The page the visitor came from (the page framing the form, when embedded).
+    referrer: String,
     /// Shown instead of the form: the thank-you, or why nothing more can be sent.
     message: Option<String>,
     asset_version: &'static str,
@@ -103,6 +105,14 @@ pub async fn page(
         .iter()
         .filter_map(|k| query.get(*k).map(|v| (*k, v.clone())))
         .collect();
+    let referrer = req
+        .headers()
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .chars()
+        .take(2_000)
+        .collect();
     let page = FormPage {
         tr,
         key: &key,
@@ -111,6 +121,7 @@ pub async fn page(
         errors: &[],
         utm,
         honeypot: HONEYPOT,
+        referrer,
         message: None,
         asset_version: crate::assets::version(),
     };
@@ -129,12 +140,13 @@ pub async fn submit(
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
     let (parts, body) = req.into_parts();
-    let referrer = parts
-        .headers
-        .get(header::REFERER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let data = FormData::read(&parts.headers, body, tr).await?;
+    // the page the form was opened from, which the page kept (the POST's own referrer is
+    // the form itself)
+    let referrer = data
+        .first("_referrer")
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
     let mut values = BTreeMap::new();
     let mut utm = BTreeMap::new();
     for (k, v) in data.pairs() {
@@ -144,6 +156,7 @@ pub async fn submit(
             values.insert(k.clone(), v.clone());
         }
     }
+    let submission_referrer = referrer.clone().unwrap_or_default();
     let submission = Submission {
         values: values.clone(),
         token: data.first("_token").map(str::to_owned),
@@ -189,6 +202,7 @@ pub async fn submit(
             .filter_map(|k| utm.get(*k).map(|v| (*k, v.clone())))
             .collect(),
         honeypot: HONEYPOT,
+        referrer: submission_referrer,
         message,
         asset_version: crate::assets::version(),
     };

@@ -31,6 +31,7 @@ pub struct FormRow {
     pub link: String,
     pub created: i64,
     pub spam: i64,
+    pub failed: i64,
     pub state: String,
 }
 
@@ -175,6 +176,7 @@ async fn list(
                 link: public_link(state, &f.public_key),
                 created: f.created,
                 spam: f.spam,
+                failed: f.failed,
                 state: tr
                     .t(if f.enabled {
                         "webhooks.on"

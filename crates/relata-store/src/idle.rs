@@ -44,10 +44,14 @@ impl Activity {
     }
 }
 
-/// Frees one connection's page cache and unmaps its view of the file. SQLite remaps only
-/// when the limit changes, hence the detour through zero; the mapping comes back lazily,
-/// with the first read after it. Must run outside a transaction.
+/// Frees one connection's page cache, its cached prepared statements and its view of the
+/// file. SQLite remaps only when the limit changes, hence the detour through zero; the
+/// mapping comes back lazily, with the first read after it. The statement cache (up to 256
+/// statements a connection, each holding its compiled program) grows with every distinct
+/// list, filter and search a load runs, and is as quickly prepared again as a page is mapped.
+/// Must run outside a transaction.
 pub(crate) fn release(conn: &rusqlite::Connection) {
+    conn.flush_prepared_statement_cache();
     let sql =
         format!("PRAGMA shrink_memory; PRAGMA mmap_size = 0; PRAGMA mmap_size = {MMAP_BYTES};");
     if let Err(e) = conn.execute_batch(&sql) {

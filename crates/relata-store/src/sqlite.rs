@@ -44,10 +44,6 @@ const GROUP_LIMIT: usize = 256;
 /// contacts went from ~2,900 to ~3,400 rows/s).
 const WRITER_CHECKPOINT_PAGES: u32 = 64_000;
 
-/// What the log file is cut back to when the writer starts it over after a checkpoint: a big
-/// import can grow it to hundreds of megabytes, which it would otherwise keep on disk.
-const WAL_KEEP_BYTES: u64 = 64 * 1024 * 1024;
-
 /// How long the checkpointer waits after a commit before copying the log back, so that one
 /// checkpoint (and one `fsync`) covers the commits of that while.
 const CHECKPOINT_DELAY: Duration = Duration::from_millis(250);
@@ -127,7 +123,7 @@ pub(crate) fn open_writer(opts: &SqliteOptions) -> Result<SqliteConn, StoreError
         opts,
     )?;
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}; PRAGMA journal_size_limit = {WAL_KEEP_BYTES};"
+        "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES};"
     ))?;
     // Planner statistics: without them SQLite guesses that `city = ?` matches ten rows and
     // sorts all of a big city's contacts for one page of a list sorted by date; with them it

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use tower_http::request_id::{MakeRequestId, RequestId};
 
 use relata_core::CoreError;
-use relata_core::auth::hash_token;
+use relata_core::auth::{constant_time_eq, hash_token};
 
 use crate::problem::{ApiError, REQUEST_LOCALE};
 use crate::state::AppState;
@@ -225,11 +225,6 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     }
     req.extensions_mut().insert(actor);
     next.run(req).await
-}
-
-/// Byte comparison whose time does not depend on where the inputs differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Another process may have changed metadata (PostgreSQL scale-out): compare versions at most

@@ -54,6 +54,22 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// Byte comparison whose time does not depend on where the inputs differ (tokens, CSRF
+/// values, signatures).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// HMAC-SHA256 of `message` under `secret`, as lower-case hex (webhook signatures, web form
+/// tokens).
+pub fn hmac_sha256_hex(secret: &str, message: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(message.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// A random 256-bit secret, URL-safe, after `prefix`.
 pub fn random_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];

@@ -17,10 +17,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
-use sha2::Sha256;
 use uuid::Uuid;
 
 use relata_domain::access::{Capability, Operation};
@@ -189,10 +187,8 @@ fn client() -> Result<&'static reqwest::Client, CoreError> {
 
 /// The signature header of `body` sent at `t` with `secret`.
 pub fn signature(secret: &str, t: i64, body: &str) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(format!("{t}.{body}").as_bytes());
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    let mac = crate::auth::hmac_sha256_hex(secret, &format!("{t}.{body}"));
+    format!("t={t},v1={mac}")
 }
 
 impl Core {

@@ -154,6 +154,4 @@ impl FromRequest<WebState> for Posted {
     }
 }
 
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+pub use relata_core::auth::constant_time_eq;

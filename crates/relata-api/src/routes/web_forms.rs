@@ -146,14 +146,20 @@ pub async fn public_form(
     Path(key): Path<String>,
     req: Request,
 ) -> ApiResult<Response> {
-    let addr = client_addr(&req).unwrap_or_else(|| "unknown".into());
+    public_guard(&state, &req)?;
+    let zh = req.uri().query().is_some_and(|q| q.contains("lang=zh"));
+    let form = state.core.public_form(&key, zh).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(form)).into_response())
+}
+
+/// The client's address, once it is within the per-minute limit of the public endpoints.
+fn public_guard(state: &AppState, req: &Request) -> ApiResult<String> {
+    let addr = client_addr(req).unwrap_or_else(|| "unknown".into());
     state
         .rate
         .check(&format!("form:{addr}"), PUBLIC_PER_MINUTE)
         .map_err(crate::problem::ApiError::from)?;
-    let zh = req.uri().query().is_some_and(|q| q.contains("lang=zh"));
-    let form = state.core.public_form(&key, zh).await?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(form)).into_response())
+    Ok(addr)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -188,11 +194,7 @@ pub async fn submit_form(
     Path(key): Path<String>,
     req: Request,
 ) -> ApiResult<Response> {
-    let addr = client_addr(&req).unwrap_or_else(|| "unknown".into());
-    state
-        .rate
-        .check(&format!("form:{addr}"), PUBLIC_PER_MINUTE)
-        .map_err(crate::problem::ApiError::from)?;
+    let addr = public_guard(&state, &req)?;
     let referrer = req
         .headers()
         .get(header::REFERER)

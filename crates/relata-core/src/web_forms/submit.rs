@@ -16,10 +16,8 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
-use sha2::Sha256;
 use uuid::Uuid;
 
 use relata_domain::web_form::{FormDef, UTM_FIELDS};
@@ -119,10 +117,7 @@ struct Live {
 }
 
 fn sign(secret: &str, form: Uuid, at_ms: i64) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(format!("{form}.{at_ms}").as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    crate::auth::hmac_sha256_hex(secret, &format!("{form}.{at_ms}"))
 }
 
 /// When the page carrying `token` was served, if the token is the form's.
@@ -130,14 +125,8 @@ fn served_at(live: &Live, token: &str) -> Option<DateTime<Utc>> {
     let (at, mac) = token.split_once('.')?;
     let at_ms: i64 = at.parse().ok()?;
     let expected = sign(&live.secret, live.id, at_ms);
-    // the comparison takes as long whatever the mismatch
-    let same = expected.len() == mac.len()
-        && expected
-            .bytes()
-            .zip(mac.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    same.then(|| DateTime::from_timestamp_millis(at_ms))
+    crate::auth::constant_time_eq(expected.as_bytes(), mac.as_bytes())
+        .then(|| DateTime::from_timestamp_millis(at_ms))
         .flatten()
 }
 

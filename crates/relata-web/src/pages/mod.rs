@@ -202,6 +202,16 @@ pub fn readable_object(
     Ok(object)
 }
 
+/// The content security policy of every page but one, which lets other sites frame it
+/// (`FRAMEABLE_POLICY`).
+const PAGE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// The policy of a web form's public page: any site may frame it, and its form may lead on to
+/// the redirect the administrator chose; the rest as `PAGE_POLICY`.
+pub const FRAMEABLE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     object-src 'none'; base-uri 'none'; frame-ancestors *; form-action 'self' https: http:";
+
 /// Headers every page carries: no framing (clickjacking), no inline or foreign script, no
 /// MIME sniffing, and no referrer beyond this site.
 pub async fn security_headers(req: Request, next: Next) -> Response {
@@ -211,10 +221,7 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                 object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
-            ),
+            HeaderValue::from_static(PAGE_POLICY),
         );
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }

@@ -57,7 +57,6 @@ impl FormPage<'_> {
             "email" => "email",
             "phone" => "tel",
             "url" => "url",
-            "integer" | "decimal" | "currency" | "percent" => "text",
             "date" => "date",
             "datetime" => "datetime-local",
             _ => "text",
@@ -75,10 +74,7 @@ fn lang_of(query: &BTreeMap<String, String>, req: &Request) -> Lang {
 fn frameable(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             object-src 'none'; base-uri 'none'; frame-ancestors *; form-action 'self' https: http:",
-        ),
+        HeaderValue::from_static(super::FRAMEABLE_POLICY),
     );
     response
 }

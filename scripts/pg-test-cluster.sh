@@ -5,6 +5,7 @@
 #   scripts/pg-test-cluster.sh url      print the URL of the running cluster
 #   scripts/pg-test-cluster.sh status   exit 0 if the cluster is running, 1 if not
 #   scripts/pg-test-cluster.sh stop     stop it and delete its data directory
+#   scripts/pg-test-cluster.sh log      print the end of its server log (also once it has died)
 #
 # The cluster lives in a temporary directory (${TMPDIR:-/tmp}/relata-pg-XXXXXX), listens only on
 # 127.0.0.1 on a free port (55432 or the next free one), trusts every local connection and trades
@@ -324,7 +325,7 @@ usage() {
 main() {
   local command="${1:-}"
   case "$command" in
-    start | stop | url | status) ;;
+    start | stop | url | status | log) ;;
     -h | --help | help)
       usage
       return 0
@@ -355,6 +356,14 @@ main() {
         die "not running (start it with: $0 start)"
       fi
       url
+      ;;
+    log)
+      if load_state && [[ -f "$PGDIR/server.log" ]]; then
+        say "last lines of $PGDIR/server.log:"
+        tail -n 40 "$PGDIR/server.log" >&2
+      else
+        say "no server log"
+      fi
       ;;
     status)
       if load_state && running; then

@@ -177,14 +177,15 @@ check_git_hygiene() {
 have_nextest() { cargo nextest --version >/dev/null 2>&1; }
 
 # Runs the whole test suite once; the backend is chosen by RELATA_TEST_POSTGRES_URL.
+# Explicit returns: a caller may test it with `if`, which switches set -e off inside.
 run_suite() {
   if have_nextest; then
-    cargo nextest run --workspace --no-fail-fast
+    cargo nextest run --workspace --no-fail-fast || return
     echo "--- doctests (cargo test --workspace --doc)"
-    cargo test --workspace --doc --no-fail-fast
+    cargo test --workspace --doc --no-fail-fast || return
   else
     echo "(cargo-nextest not installed: using cargo test)"
-    cargo test --workspace --no-fail-fast
+    cargo test --workspace --no-fail-fast || return
   fi
 }
 
@@ -232,7 +233,14 @@ test_postgres() {
     export RELATA_TEST_POSTGRES_URL="$url"
   fi
   echo "RELATA_TEST_POSTGRES_URL=$RELATA_TEST_POSTGRES_URL"
-  run_suite
+  if ! run_suite; then
+    # A server that died mid-run (out of disk, killed) fails every test after it: say why.
+    if [[ -n "$PG_STARTED_HERE" ]]; then
+      scripts/pg-test-cluster.sh status || scripts/pg-test-cluster.sh log || true
+    fi
+    df -h . "${TMPDIR:-/tmp}" >&2 2>/dev/null || true
+    return 1
+  fi
   record postgres ok
 }
 

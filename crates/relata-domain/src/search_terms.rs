@@ -318,7 +318,7 @@ mod tests {
     #[test]
     fn spacing_and_control_characters_fold_to_one_space() {
         // A NUL in a query reached PostgreSQL, which refuses it in text: a 500 (found by
-        // tests/search.rs in relata-testkit).
+        // tests/it/search.rs in relata-testkit).
         assert_eq!(normalize(" Acme\t\u{0}  Global\n"), "acme global");
         assert!(query_parts("\u{0}\u{0}").is_empty());
         assert_eq!(query_parts("张伟\u{0}")[0].prefix, "张伟");

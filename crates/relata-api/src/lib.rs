@@ -30,8 +30,8 @@ use utoipa_axum::routes;
 use relata_core::Core;
 use routes::{
     admin, assignment, attachments, auth, changes, duplicate_jobs, duplicates, email, export,
-    hierarchy, imports, jobs, lists, me, merge, meta, quality, records, search, system, tags,
-    timeline, views, web_forms, webhooks, workflows,
+    hierarchy, imports, jobs, leads, lists, me, merge, meta, quality, records, search, system,
+    tags, timeline, views, web_forms, webhooks, workflows,
 };
 use state::{AppState, TokenCache};
 
@@ -67,6 +67,7 @@ impl Default for ApiOptions {
         (name = "me", description = "The signed-in user: profile, password, sessions, API tokens"),
         (name = "admin", description = "Users, roles, teams, permissions, sharing and the audit log"),
         (name = "email", description = "Email templates with merge fields, sending mail about a record, sender identities, the suppression list, and the open, click and unsubscribe addresses in every mail"),
+        (name = "sales", description = "The sales pipeline: converting leads, and where a converted lead's fields go"),
         (name = "automation", description = "Background jobs (see, retry, cancel), recurring schedules, outbound webhooks and workflow rules"),
         (name = "system", description = "Health of the server (public)"),
     ),
@@ -136,6 +137,13 @@ fn api_routes() -> OpenApiRouter<AppState> {
             meta::get_matching_rule,
             meta::set_matching_rule,
             meta::reset_matching_rule
+        ))
+        .routes(routes!(leads::preview))
+        .routes(routes!(leads::convert))
+        .routes(routes!(
+            leads::get_conversion_map,
+            leads::set_conversion_map,
+            leads::reset_conversion_map
         ))
         .routes(routes!(views::aggregate))
         .routes(routes!(export::export))

@@ -21,6 +21,7 @@ pub mod hierarchy;
 pub mod idempotency;
 pub mod import;
 pub mod jobs;
+pub mod leads;
 pub mod lists;
 pub mod mail;
 pub mod meta_admin;

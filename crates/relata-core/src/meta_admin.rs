@@ -186,6 +186,7 @@ impl Core {
             manager_edit: false,
             layout: Vec::new(),
             matching_rule: None,
+            conversion_map: None,
         };
         let created = object.clone();
         let audit = MetaAudit::new(
@@ -405,6 +406,40 @@ impl Core {
             actor,
             "metadata.layout_update",
             serde_json::json!({"object": object.name()}),
+        );
+        self.store
+            .write(move |conn| -> Result<(), CoreError> {
+                meta_sql::update_object(conn, &updated)?;
+                meta_sql::bump_version(conn)?;
+                audit.write(conn)
+            })
+            .await?;
+        self.reload_schema().await?;
+        Ok(saved)
+    }
+
+    /// Sets where a converted lead's fields go (`None`: back to the standard map).
+    pub async fn set_conversion_map(
+        &self,
+        actor: &Actor,
+        map: Option<Vec<relata_domain::lead::ConversionField>>,
+    ) -> Result<ObjectDef, CoreError> {
+        require_admin(actor)?;
+        if let Some(map) = &map {
+            let problems = self.conversion_map_problems(map)?;
+            if !problems.is_empty() {
+                return Err(CoreError::Validation(problems));
+            }
+        }
+        let object = self.object(relata_domain::lead::OBJECT)?;
+        let mut updated = (*object).clone();
+        updated.conversion_map = map.clone();
+        let saved = updated.clone();
+        let audit = MetaAudit::new(
+            self,
+            actor,
+            "metadata.conversion_map_update",
+            serde_json::json!({"object": object.name(), "fields": map}),
         );
         self.store
             .write(move |conn| -> Result<(), CoreError> {

@@ -35,6 +35,8 @@ pub enum FieldErrorCode {
     InvalidFilter,
     WeakPassword,
     RoleCycle,
+    /// A status change the record's flow does not allow (a lead back to new).
+    InvalidTransition,
 }
 
 impl FieldErrorCode {
@@ -68,6 +70,7 @@ impl FieldErrorCode {
             Self::InvalidFilter => "invalid_filter",
             Self::WeakPassword => "weak_password",
             Self::RoleCycle => "role_cycle",
+            Self::InvalidTransition => "invalid_transition",
         }
     }
 }

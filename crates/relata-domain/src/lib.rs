@@ -18,6 +18,7 @@ pub mod filter;
 pub mod formula;
 pub mod ids;
 pub mod labels_zh;
+pub mod lead;
 pub mod meta;
 pub mod quality;
 pub mod record;

@@ -270,6 +270,10 @@ pub struct ObjectDef {
     /// The duplicate rule an admin set; `None` uses the object's standard rule, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matching_rule: Option<crate::dedupe::MatchRule>,
+    /// Leads only: where a lead's fields go when it is converted, as an admin set it
+    /// (`None`: `lead::standard_conversion_map`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversion_map: Option<Vec<crate::lead::ConversionField>>,
 }
 
 /// One section of a page layout.

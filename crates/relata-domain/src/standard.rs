@@ -2,6 +2,7 @@
 //! Later business areas add fields and behaviour to these; the declarations stay data.
 
 use crate::api_name::ApiName;
+use crate::lead;
 use crate::meta::{FieldDef, FieldType, ObjectDef, PicklistValue, Sharing, TextFormat};
 
 /// The system fields every object has, in column order.
@@ -99,6 +100,7 @@ fn object(
         manager_edit: false,
         layout: Vec::new(),
         matching_rule: None,
+        conversion_map: None,
     }
 }
 
@@ -164,6 +166,49 @@ pub fn utm_fields() -> Vec<FieldDef> {
         filterable(text("utm_campaign", "UTM campaign")),
         text("utm_term", "UTM term"),
         text("utm_content", "UTM content"),
+    ]
+}
+
+/// A lead's place in its flow (`lead::check_write`); a new lead is `new`.
+pub fn lead_status() -> FieldDef {
+    let mut status = tracked(picklist(lead::STATUS, "Status", lead::STATUSES));
+    status.default = Some(serde_json::Value::String(lead::NEW.to_owned()));
+    status
+}
+
+/// Why a lead was marked unqualified, and what converting it made: when, and the account,
+/// contact and opportunity it became (set by the conversion, never by a client).
+pub fn lead_conversion_fields() -> Vec<FieldDef> {
+    let system = |mut f: FieldDef| {
+        f.system = true;
+        f
+    };
+    vec![
+        picklist(
+            lead::UNQUALIFIED_REASON,
+            "Unqualified reason",
+            lead::UNQUALIFIED_REASONS,
+        ),
+        system(filterable(typed(
+            lead::CONVERTED_AT,
+            "Converted at",
+            FieldType::Datetime,
+        ))),
+        system(lookup(
+            lead::CONVERTED_ACCOUNT,
+            "Converted account",
+            "account",
+        )),
+        system(lookup(
+            lead::CONVERTED_CONTACT,
+            "Converted contact",
+            "contact",
+        )),
+        system(lookup(
+            lead::CONVERTED_OPPORTUNITY,
+            "Converted opportunity",
+            "opportunity",
+        )),
     ]
 }
 
@@ -271,16 +316,7 @@ fn lead() -> ObjectDef {
             searchable(typed("phone", "Phone", FieldType::Phone)),
             searchable(typed("mobile", "Mobile", FieldType::Phone)),
             email_opt_out(),
-            tracked(picklist(
-                "status",
-                "Status",
-                &[
-                    ("new", "New"),
-                    ("contacted", "Contacted"),
-                    ("qualified", "Qualified"),
-                    ("unqualified", "Unqualified"),
-                ],
-            )),
+            lead_status(),
             picklist("source", "Source", SOURCES),
             picklist(
                 "rating",
@@ -293,6 +329,7 @@ fn lead() -> ObjectDef {
         ]
         .into_iter()
         .chain(utm_fields())
+        .chain(lead_conversion_fields())
         .collect(),
     )
 }
@@ -432,8 +469,8 @@ pub fn standard_objects() -> Vec<ObjectDef> {
     vec![
         account(),
         contact(),
-        lead(),
         opportunity(),
+        lead(),
         task(),
         note(),
         product(),

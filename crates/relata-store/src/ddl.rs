@@ -109,10 +109,17 @@ pub fn rebuild_field_indexes(conn: &mut dyn Conn) -> Result<(), StoreError> {
 
 /// The full table of an object.
 pub fn object_table(object: &ObjectDef) -> TableDef {
-    // System columns (with `deleted_at`) first, then fields in declaration order: fields added
-    // later are appended by ALTER TABLE, so a fresh table must have the same order.
-    let (system, fields): (Vec<&FieldDef>, Vec<&FieldDef>) =
-        object.fields.iter().partition(|f| f.system);
+    // The columns every object has (with `deleted_at`) first, then fields in declaration
+    // order: fields added later are appended by ALTER TABLE, so a fresh table must have the
+    // same order. (Other system fields, a lead's conversion links, are declared fields.)
+    let base: Vec<String> = relata_domain::standard::system_fields()
+        .iter()
+        .map(|f| f.name().to_owned())
+        .collect();
+    let (system, fields): (Vec<&FieldDef>, Vec<&FieldDef>) = object
+        .fields
+        .iter()
+        .partition(|f| f.system && base.iter().any(|b| b == f.name()));
     let mut columns: Vec<ColumnDef> = system.into_iter().flat_map(field_columns).collect();
     columns.push(ColumnDef::new("deleted_at", ColType::Timestamp).null());
     columns.extend(fields.into_iter().flat_map(field_columns));

@@ -101,6 +101,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "web-to-lead forms and their submissions; UTM fields on leads",
             add_web_forms,
         ),
+        (
+            27,
+            "leads: converted status, unqualified reason, links to what a lead became",
+            add_lead_conversion,
+        ),
     ]
 }
 
@@ -202,6 +207,32 @@ fn add_web_forms(conn: &mut dyn Conn) -> Result<(), StoreError> {
         t.create(conn)?;
     }
     add_standard_fields(conn, "lead", relata_domain::standard::utm_fields())
+}
+
+fn add_lead_conversion(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    use relata_domain::{lead, standard};
+    add_standard_fields(conn, lead::OBJECT, standard::lead_conversion_fields())?;
+    // the status field as installed lacks the converted value and the default
+    let schema = meta_sql::load_schema(conn)?;
+    let Some(current) = schema.object(lead::OBJECT) else {
+        return Ok(());
+    };
+    let mut updated = (**current).clone();
+    let wanted = standard::lead_status();
+    let Some(status) = updated.fields.iter_mut().find(|f| f.name() == lead::STATUS) else {
+        return Ok(());
+    };
+    if status.field_type != wanted.field_type {
+        return Ok(()); // an administrator's own field of that name: theirs to keep
+    }
+    for value in wanted.values {
+        if !status.values.iter().any(|v| v.value == value.value) {
+            status.values.push(value);
+        }
+    }
+    status.default = status.default.take().or(wanted.default);
+    meta_sql::update_object(conn, &updated)?;
+    meta_sql::bump_version(conn)
 }
 
 fn add_email(conn: &mut dyn Conn) -> Result<(), StoreError> {

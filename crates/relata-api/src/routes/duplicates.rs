@@ -16,7 +16,12 @@ use crate::problem::ApiResult;
 use crate::state::AppState;
 
 fn answer(object: &ObjectDef, found: &[PossibleDuplicate]) -> Response {
-    let data: Vec<Json> = found
+    axum::Json(json!({ "data": matches_json(object, found) })).into_response()
+}
+
+/// Possible duplicates as `[{id, score, evidence, record}]`, best first.
+pub fn matches_json(object: &ObjectDef, found: &[PossibleDuplicate]) -> Vec<Json> {
+    found
         .iter()
         .map(|d| {
             json!({
@@ -26,8 +31,7 @@ fn answer(object: &ObjectDef, found: &[PossibleDuplicate]) -> Response {
                 "record": d.record.to_json(object, None),
             })
         })
-        .collect();
-    axum::Json(json!({ "data": data })).into_response()
+        .collect()
 }
 
 /// Possible duplicates of a record not yet saved: the body is the record as it would be

@@ -12,6 +12,7 @@ pub mod export;
 pub mod hierarchy;
 pub mod imports;
 pub mod jobs;
+pub mod leads;
 pub mod lists;
 pub mod me;
 pub mod merge;

@@ -494,7 +494,7 @@ fn owner_of(record: &Record) -> Option<uuid::Uuid> {
 
 /// A single record created for, or given to, someone other than its writer: they are told.
 /// (Bulk writes and imports do not notify per record; a transfer notifies once.)
-fn notify_owner(
+pub(crate) fn notify_owner(
     conn: &mut dyn relata_store::Conn,
     writer: &Actor,
     object: &ObjectDef,

@@ -172,6 +172,24 @@ pub fn check_lookups(
     Ok(errors)
 }
 
+/// The rules of a record's flow that no field's own type can say (a lead's status flow,
+/// `relata_domain::lead`), checked on every write of every path.
+fn check_flow(
+    object: &ObjectDef,
+    before: Option<&Record>,
+    changes: &BTreeMap<String, Value>,
+) -> Result<(), CoreError> {
+    let errors = match object.name() {
+        relata_domain::lead::OBJECT => relata_domain::lead::check_write(before, changes),
+        _ => return Ok(()),
+    };
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CoreError::Validation(errors))
+    }
+}
+
 /// Inserts a new record with `values` (already parsed and checked) and returns it as stored.
 pub fn insert(
     conn: &mut dyn Conn,
@@ -181,6 +199,7 @@ pub fn insert(
     now: DateTime<Utc>,
     mut values: BTreeMap<String, Value>,
 ) -> Result<Record, CoreError> {
+    check_flow(object, None, &values)?;
     let id = match values.remove("id") {
         Some(Value::Ref(u)) => u,
         _ => RecordId::new_at(now).0,
@@ -267,6 +286,7 @@ pub fn update(
     if changed.is_empty() {
         return Ok(current);
     }
+    check_flow(object, Some(&current), &changed.iter().cloned().collect())?;
     let id = current
         .id()
         .ok_or_else(|| CoreError::Internal("record without id".into()))?;

@@ -379,6 +379,7 @@ fn object(name: &str, fields: Vec<FieldDef>) -> ObjectDef {
         manager_edit: false,
         layout: Vec::new(),
         matching_rule: None,
+        conversion_map: None,
     }
 }
 

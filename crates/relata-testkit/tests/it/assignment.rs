@@ -142,7 +142,8 @@ async fn load_balancing_gives_the_lead_to_whoever_holds_fewest_open_ones() {
         for k in 0..n {
             app.create(
                 "lead",
-                &json!({"name": format!("{owner}-{status}-{k}"), "status": status, "owner_id": r[owner]}),
+                &json!({"name": format!("{owner}-{status}-{k}"), "status": status, "owner_id": r[owner],
+                    "unqualified_reason": (status == "unqualified").then_some("no_need")}),
             )
             .await;
         }

@@ -24,6 +24,7 @@ mod filter_regressions;
 mod idempotency;
 mod import;
 mod jobs;
+mod leads;
 mod mail_imap;
 mod mail_smtp;
 mod merge;

@@ -142,7 +142,14 @@ impl Importer<'_> {
 }
 
 /// Drops system-set fields and owners unknown here; `Err` is the message for a bad line.
-fn prepare(text: &str, users: &HashSet<uuid::Uuid>, tally: &mut Tally) -> Result<Json, String> {
+/// Other fields the system sets (a lead's conversion links) are dropped when empty, as every
+/// export carries them; a value in one is refused by the write path, naming the field.
+fn prepare(
+    text: &str,
+    users: &HashSet<uuid::Uuid>,
+    other_system: &[String],
+    tally: &mut Tally,
+) -> Result<Json, String> {
     let mut record: Json =
         serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let Json::Object(map) = &mut record else {
@@ -150,6 +157,11 @@ fn prepare(text: &str, users: &HashSet<uuid::Uuid>, tally: &mut Tally) -> Result
     };
     for key in SYSTEM_SET {
         map.remove(key);
+    }
+    for key in other_system {
+        if map.get(key).is_some_and(Json::is_null) {
+            map.remove(key);
+        }
     }
     let unknown_owner = match map.get("owner_id") {
         Some(Json::String(s)) => uuid::Uuid::parse_str(s).is_ok_and(|u| !users.contains(&u)),
@@ -191,7 +203,13 @@ pub fn run(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         return super::import_file::run(config, args);
     }
     let core = open_core(config)?;
-    core.object(&args.object).map_err(core_error)?;
+    let object = core.object(&args.object).map_err(core_error)?;
+    let other_system: Vec<String> = object
+        .live_fields()
+        .filter(|f| f.system && !["id", "owner_id"].contains(&f.name()))
+        .map(|f| f.name().to_owned())
+        .filter(|name| !SYSTEM_SET.contains(&name.as_str()))
+        .collect();
     let input: Box<dyn BufRead> = match &args.input {
         Some(path) => Box::new(BufReader::new(
             File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
@@ -215,7 +233,7 @@ pub fn run(config: &Config, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         if text.trim().is_empty() {
             continue;
         }
-        match prepare(&text, &users, &mut importer.tally) {
+        match prepare(&text, &users, &other_system, &mut importer.tally) {
             Ok(record) => batch.push(Pending {
                 line: line_no,
                 record,

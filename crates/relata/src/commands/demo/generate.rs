@@ -298,6 +298,8 @@ impl Generator {
             "rating": self.pick(&["hot", "warm", "cold"]),
             "industry": company.industry,
             "city": company.city.name,
+            "unqualified_reason": (status == "unqualified")
+                .then(|| self.pick(relata_domain::lead::UNQUALIFIED_REASONS).0),
         })
     }
 

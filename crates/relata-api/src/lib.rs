@@ -30,8 +30,8 @@ use utoipa_axum::routes;
 use relata_core::Core;
 use routes::{
     admin, assignment, attachments, auth, changes, duplicate_jobs, duplicates, email, export,
-    hierarchy, imports, jobs, leads, lists, me, merge, meta, quality, records, search, system,
-    tags, timeline, views, web_forms, webhooks, workflows,
+    hierarchy, imports, jobs, leads, lists, me, merge, meta, pools, quality, records, search,
+    system, tags, timeline, views, web_forms, webhooks, workflows,
 };
 use state::{AppState, TokenCache};
 
@@ -67,7 +67,7 @@ impl Default for ApiOptions {
         (name = "me", description = "The signed-in user: profile, password, sessions, API tokens"),
         (name = "admin", description = "Users, roles, teams, permissions, sharing and the audit log"),
         (name = "email", description = "Email templates with merge fields, sending mail about a record, sender identities, the suppression list, and the open, click and unsubscribe addresses in every mail"),
-        (name = "sales", description = "The sales pipeline: converting leads, and where a converted lead's fields go"),
+        (name = "sales", description = "The sales pipeline: converting leads, where a converted lead's fields go, and pools (公海) of leads and accounts"),
         (name = "automation", description = "Background jobs (see, retry, cancel), recurring schedules, outbound webhooks and workflow rules"),
         (name = "system", description = "Health of the server (public)"),
     ),
@@ -145,6 +145,17 @@ fn api_routes() -> OpenApiRouter<AppState> {
             leads::set_conversion_map,
             leads::reset_conversion_map
         ))
+        .routes(routes!(pools::list_pools, pools::create_pool))
+        .routes(routes!(
+            pools::get_pool,
+            pools::update_pool,
+            pools::delete_pool
+        ))
+        .routes(routes!(pools::claim))
+        .routes(routes!(pools::assign))
+        .routes(routes!(pools::add))
+        .routes(routes!(pools::return_records))
+        .routes(routes!(pools::pool_history))
         .routes(routes!(views::aggregate))
         .routes(routes!(export::export))
         .routes(routes!(duplicates::of_input))

@@ -385,6 +385,15 @@ impl Core {
             enabled: true,
         })
         .await?;
+        self.ensure_schedule(ScheduleInput {
+            name: "sweep pools".into(),
+            kind: kind::POOL_SWEEP.into(),
+            payload: Json::Object(Default::default()),
+            cron: "7 * * * *".into(),
+            time_zone: "UTC".into(),
+            enabled: true,
+        })
+        .await?;
         Ok(())
     }
 }
@@ -416,6 +425,8 @@ pub mod kind {
     pub const EMAIL_DELIVER: &str = "email.deliver";
     /// Every enabled mailbox is synced over IMAP (`crate::email`).
     pub const MAILBOX_SYNC: &str = "mailbox.sync";
+    /// Pools warn owners and take back what was not followed up (`crate::pools`).
+    pub const POOL_SWEEP: &str = "pools.sweep";
     /// An event is delivered to a webhook (`crate::webhooks`).
     pub const WEBHOOK: &str = "webhook.deliver";
 
@@ -431,6 +442,7 @@ pub mod kind {
         EMAIL,
         EMAIL_DELIVER,
         MAILBOX_SYNC,
+        POOL_SWEEP,
         WEBHOOK,
         WORKFLOW_RUN,
         WORKFLOW_SCHEDULE,

@@ -26,6 +26,7 @@ pub mod lists;
 pub mod mail;
 pub mod meta_admin;
 pub mod notifications;
+pub mod pools;
 pub mod records;
 pub mod reminders;
 pub mod search;

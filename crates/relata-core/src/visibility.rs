@@ -53,6 +53,8 @@ pub struct Restriction {
     rules: Vec<TypedFilter>,
     /// The lookup column, the parent's table, and the parent's visibility.
     parent: Option<(String, String, Visibility)>,
+    /// Reads also see the unowned records of the pools (公海) the user is a member of.
+    pooled: bool,
 }
 
 impl Visibility {
@@ -146,6 +148,7 @@ impl Visibility {
             need,
             rules,
             parent,
+            pooled: need == Need::Read && object.field(relata_domain::pool::POOL_ID).is_some(),
         }))
     }
 
@@ -176,6 +179,9 @@ impl Visibility {
             if let Some((column, _, _)) = &r.parent {
                 out.push(column.clone());
             }
+            if r.pooled {
+                out.push(relata_domain::pool::POOL_ID.to_owned());
+            }
         }
         out
     }
@@ -194,6 +200,25 @@ impl Visibility {
 }
 
 impl Restriction {
+    /// `(<alias>principal_kind, <alias>principal_id)` is one of the user's principals.
+    fn push_principals(&self, sql: &mut Sql, alias: &str) {
+        sql.push("(");
+        for (i, (kind, ids)) in self.principals.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push(&format!(
+                "({alias}principal_kind = '{kind}' AND {alias}principal_id"
+            ));
+            push_in_list(sql, ids);
+            sql.push(")");
+        }
+        if self.principals.is_empty() {
+            sql.push("1=0");
+        }
+        sql.push(")");
+    }
+
     fn push_predicate(&self, sql: &mut Sql, alias: &str, depth: usize) {
         sql.push(&format!("({alias}owner_id"));
         push_in_list(sql, &self.owners);
@@ -205,23 +230,21 @@ impl Restriction {
             if self.need == Need::Edit {
                 sql.push(" AND s.access = 'edit'");
             }
-            sql.push(" AND (");
-            for (i, (kind, ids)) in self.principals.iter().enumerate() {
-                if i > 0 {
-                    sql.push(" OR ");
-                }
-                sql.push(&format!("(s.principal_kind = '{kind}' AND s.principal_id"));
-                push_in_list(sql, ids);
-                sql.push(")");
-            }
-            if self.principals.is_empty() {
-                sql.push("1=0");
-            }
-            sql.push("))");
+            sql.push(" AND ");
+            self.push_principals(sql, "s.");
+            sql.push(")");
         }
         for rule in &self.rules {
             sql.push(" OR ");
             push_filter(sql, rule, alias, &NoRelatedRows);
+        }
+        if self.pooled {
+            sql.push(&format!(
+                " OR ({alias}owner_id IS NULL AND {alias}{} IN (SELECT m.pool_id FROM sys_pool_members m WHERE ",
+                relata_domain::pool::POOL_ID
+            ));
+            self.push_principals(sql, "m.");
+            sql.push("))");
         }
         if let Some((column, table, parent)) = &self.parent {
             let p = format!("p{depth}.");

@@ -2,8 +2,8 @@
 //! Later business areas add fields and behaviour to these; the declarations stay data.
 
 use crate::api_name::ApiName;
-use crate::lead;
 use crate::meta::{FieldDef, FieldType, ObjectDef, PicklistValue, Sharing, TextFormat};
+use crate::{lead, pool};
 
 /// The system fields every object has, in column order.
 pub fn system_fields() -> Vec<FieldDef> {
@@ -212,6 +212,37 @@ pub fn lead_conversion_fields() -> Vec<FieldDef> {
     ]
 }
 
+/// What pools (公海) keep on a lead or account: its pool, when its owner got it, when it was
+/// last followed up, and when its owner was warned (`pool`). Set by the system.
+pub fn pool_fields(object: &str) -> Vec<FieldDef> {
+    let system = |mut f: FieldDef| {
+        f.system = true;
+        f
+    };
+    let mut fields = vec![
+        system(filterable(typed(pool::POOL_ID, "Pool", FieldType::Id))),
+        system(typed(pool::OWNED_SINCE, "Owned since", FieldType::Datetime)),
+        system(filterable(typed(
+            pool::LAST_ACTIVITY_AT,
+            "Last follow-up",
+            FieldType::Datetime,
+        ))),
+        system(typed(
+            pool::WARNED_AT,
+            "Pool warning sent",
+            FieldType::Datetime,
+        )),
+    ];
+    if object == "account" {
+        fields.push(system(typed(
+            pool::LAST_WON_AT,
+            "Last won deal",
+            FieldType::Datetime,
+        )));
+    }
+    fields
+}
+
 /// The name of the email opt-out field.
 pub const EMAIL_OPT_OUT: &str = "email_opt_out";
 
@@ -271,7 +302,10 @@ fn account() -> ObjectDef {
             text("address", "Address"),
             lookup("parent_id", "Parent account", "account"),
             typed("description", "Description", FieldType::LongText),
-        ],
+        ]
+        .into_iter()
+        .chain(pool_fields("account"))
+        .collect(),
     )
 }
 
@@ -330,6 +364,7 @@ fn lead() -> ObjectDef {
         .into_iter()
         .chain(utm_fields())
         .chain(lead_conversion_fields())
+        .chain(pool_fields("lead"))
         .collect(),
     )
 }

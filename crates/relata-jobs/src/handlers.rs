@@ -65,6 +65,7 @@ impl Handlers {
         h.add(kind::EMAIL, Arc::new(SendMail));
         h.add(kind::EMAIL_DELIVER, Arc::new(DeliverEmail));
         h.add(kind::MAILBOX_SYNC, Arc::new(SyncMailboxes));
+        h.add(kind::POOL_SWEEP, Arc::new(SweepPools));
         h.add(kind::WEBHOOK, Arc::new(DeliverWebhook));
         h.add(kind::WORKFLOW_RUN, Arc::new(RunWorkflow));
         h.add(kind::WORKFLOW_SCHEDULE, Arc::new(ScheduledWorkflow));
@@ -157,6 +158,18 @@ impl Handler for SyncMailboxes {
                     "mailboxes synced"
                 );
             }
+            Ok(())
+        })
+    }
+}
+
+/// `pools.sweep`: owners warned, records not followed up taken back to their pools.
+struct SweepPools;
+
+impl Handler for SweepPools {
+    fn run<'a>(&'a self, core: &'a Core, _job: &'a Job) -> Running<'a> {
+        Box::pin(async move {
+            core.sweep_pools().await?;
             Ok(())
         })
     }

@@ -106,6 +106,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "leads: converted status, unqualified reason, links to what a lead became",
             add_lead_conversion,
         ),
+        (
+            28,
+            "pools (公海) of leads and accounts: pools, members, history; pool and follow-up fields",
+            add_pools,
+        ),
     ]
 }
 
@@ -153,6 +158,7 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.extend(crate::email_tables::tables());
     tables.extend(crate::email_tables::mailbox_tables());
     tables.extend(web_form_tables());
+    tables.extend(pool_tables());
     tables
 }
 
@@ -207,6 +213,70 @@ fn add_web_forms(conn: &mut dyn Conn) -> Result<(), StoreError> {
         t.create(conn)?;
     }
     add_standard_fields(conn, "lead", relata_domain::standard::utm_fields())
+}
+
+/// Pools (their rules as JSON), who may claim from each (`can_assign`: a manager who hands
+/// records out), and the history of every record in them: who held it when, and why it
+/// moved. Claims per day and the cooldown after a return are counted from the history.
+fn pool_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_pools",
+            vec![
+                col("id", Uuid),
+                col("name", Text),
+                col("object", Text),
+                col("rules", Json),
+                // governs the object's records that came from no pool
+                col("is_default", Bool),
+                // reclaims and warnings are written in this admin's name
+                col("created_by", Uuid),
+                col("created_at", Timestamp),
+                col("updated_at", Timestamp),
+            ],
+            &["id"],
+        ),
+        TableDef::new(
+            "sys_pool_members",
+            vec![
+                col("pool_id", Uuid),
+                col("principal_kind", Text),
+                col("principal_id", Uuid),
+                col("can_assign", Bool),
+            ],
+            &["pool_id", "principal_kind", "principal_id"],
+        )
+        .index(&["principal_kind", "principal_id"], false),
+        TableDef::new(
+            "sys_pool_events",
+            vec![
+                col("id", Uuid),
+                col("pool_id", Uuid),
+                col("object", Text),
+                col("record_id", Uuid),
+                col("action", Text),
+                // the rep it concerns: who claimed, returned, was given or lost the record
+                col("user_id", Uuid).null(),
+                col("actor_id", Uuid).null(),
+                col("reason", Text).null(),
+                col("at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["object", "record_id", "at"], false)
+        .index(&["user_id", "action", "at"], false)
+        .index(&["pool_id", "at"], false),
+    ]
+}
+
+fn add_pools(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for t in pool_tables() {
+        t.create(conn)?;
+    }
+    for object in relata_domain::pool::OBJECTS {
+        add_standard_fields(conn, object, relata_domain::standard::pool_fields(object))?;
+    }
+    Ok(())
 }
 
 fn add_lead_conversion(conn: &mut dyn Conn) -> Result<(), StoreError> {

@@ -25,8 +25,8 @@ use axum::routing::{get, post};
 
 use pages::{
     attachments, auth, automation, board, bulk, decision_chain, duplicates, edit, email, export,
-    groups, hierarchy, home, imports, list, merge, notifications, profile, quality, record, search,
-    settings, timeline, views, web_form,
+    groups, hierarchy, home, imports, lead_conversion, list, merge, notifications, profile,
+    quality, record, search, settings, timeline, views, web_form,
 };
 use relata_core::Core;
 use state::WebState;
@@ -104,6 +104,10 @@ pub fn router(core: Arc<Core>) -> Router {
             get(merge::page).post(merge::merge),
         )
         .route("/o/{object}/{id}/merges/{merge}/undo", post(merge::undo))
+        .route(
+            "/o/{object}/{id}/convert",
+            get(lead_conversion::page).post(lead_conversion::convert),
+        )
         .route("/o/{object}/{id}/restore", post(edit::restore))
         .route("/settings", get(settings::index))
         .route(

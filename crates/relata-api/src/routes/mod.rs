@@ -17,6 +17,7 @@ pub mod lists;
 pub mod me;
 pub mod merge;
 pub mod meta;
+pub mod pools;
 pub mod quality;
 pub mod records;
 pub mod search;

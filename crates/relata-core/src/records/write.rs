@@ -20,6 +20,7 @@ use relata_store::{Conn, SqlValue};
 use crate::context::Actor;
 use crate::error::CoreError;
 use crate::records::companions::Companions;
+use crate::records::follow_up;
 use crate::search::{self, Indexing};
 
 /// The event kinds of the change feed.
@@ -200,6 +201,7 @@ pub fn insert(
     mut values: BTreeMap<String, Value>,
 ) -> Result<Record, CoreError> {
     check_flow(object, None, &values)?;
+    follow_up::stamp_insert(object, &mut values, now);
     let id = match values.remove("id") {
         Some(Value::Ref(u)) => u,
         _ => RecordId::new_at(now).0,
@@ -249,6 +251,7 @@ pub fn insert(
     // event, so writing them again per tracked field would only add rows to every insert.
     search::index_record(side, object, &record, Indexing::Created);
     crate::reminders::schedule(conn, object, None, &record, now)?;
+    follow_up::touch_linked(conn, object, None, &record, now)?;
     let changes: Map<String, Json> = object
         .live_fields()
         .filter(|f| !f.system)
@@ -287,6 +290,8 @@ pub fn update(
         return Ok(current);
     }
     check_flow(object, Some(&current), &changed.iter().cloned().collect())?;
+    let mut changed = changed;
+    follow_up::stamp_update(object, &mut changed, now);
     let id = current
         .id()
         .ok_or_else(|| CoreError::Internal("record without id".into()))?;
@@ -338,6 +343,7 @@ pub fn update(
         .collect();
     write_history(conn, object, id, actor, now, &tracked)?;
     crate::reminders::schedule(conn, object, Some(&current), &record, now)?;
+    follow_up::touch_linked(conn, object, Some(&current), &record, now)?;
     let changed_names: Vec<&str> = changed.iter().map(|(n, _)| n.as_str()).collect();
     search::index_record(side, object, &record, Indexing::Changed(&changed_names));
     let diff: Map<String, Json> = changed

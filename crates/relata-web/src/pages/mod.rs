@@ -18,6 +18,7 @@ pub mod home;
 pub mod imports;
 pub mod inputs;
 pub mod layout;
+pub mod lead_conversion;
 pub mod list;
 pub mod merge;
 pub mod notifications;

@@ -78,6 +78,10 @@ struct RecordPage {
     /// The colours a new tag may take: (value, label).
     tag_colours: Vec<(String, String)>,
     can_edit: bool,
+    /// A lead the viewer may convert: the page offers "Convert".
+    can_convert: bool,
+    /// A converted lead: when, and links to what it became.
+    converted: Option<super::lead_conversion::ConvertedNote>,
     /// The object has a matching rule: the page offers a duplicate check.
     has_match_rule: bool,
     /// The object has a lookup to itself: the page offers the hierarchy.
@@ -111,6 +115,7 @@ pub async fn page(
         Some("unmerged") => Some(tr.t("record.unmerged").to_owned()),
         Some("attached") => Some(tr.t("attachments.attached").to_owned()),
         Some("emailed") => Some(tr.t("email.queued").to_owned()),
+        Some("converted") => Some(tr.t("record.converted").to_owned()),
         Some(_) => Some(tr.t("record.saved").to_owned()),
         None => None,
     };
@@ -283,6 +288,8 @@ pub async fn render(
             })
             .collect(),
         can_edit: !binned && rights.edit,
+        can_convert: !binned && super::lead_conversion::may_convert(&object, &record, rights.edit),
+        converted: super::lead_conversion::converted_note(viewer, &object, &record, &names),
         has_match_rule: relata_domain::dedupe::MatchRule::of(&object).is_some(),
         quality: {
             let q = state.core.quality_of(&viewer.actor, &object, &record);

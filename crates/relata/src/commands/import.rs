@@ -142,8 +142,9 @@ impl Importer<'_> {
 }
 
 /// Drops system-set fields and owners unknown here; `Err` is the message for a bad line.
-/// Other fields the system sets (a lead's conversion links) are dropped when empty, as every
-/// export carries them; a value in one is refused by the write path, naming the field.
+/// Other fields the system sets are dropped too: the write path keeps them (pool bookkeeping,
+/// follow-up dates) or only a conversion sets them, so a converted lead does not import as
+/// converted (its status is refused, naming the field).
 fn prepare(
     text: &str,
     users: &HashSet<uuid::Uuid>,
@@ -159,9 +160,7 @@ fn prepare(
         map.remove(key);
     }
     for key in other_system {
-        if map.get(key).is_some_and(Json::is_null) {
-            map.remove(key);
-        }
+        map.remove(key);
     }
     let unknown_owner = match map.get("owner_id") {
         Some(Json::String(s)) => uuid::Uuid::parse_str(s).is_ok_and(|u| !users.contains(&u)),

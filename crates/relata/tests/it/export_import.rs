@@ -24,14 +24,19 @@ const ORDER: [&str; 7] = [
     "product",
 ];
 
-/// Fields the write path stamps itself: an import sets them afresh.
-const STAMPED: [&str; 6] = [
+/// Fields the write path stamps itself: an import sets them afresh (the pool bookkeeping of
+/// leads and accounts among them: when the owner got it, the last follow-up and won deal).
+const STAMPED: [&str; 10] = [
     "owner_id",
     "created_at",
     "created_by",
     "updated_at",
     "updated_by",
     "version",
+    "owned_since",
+    "last_activity_at",
+    "last_won_at",
+    "pool_warned_at",
 ];
 
 fn without_stamps(records: Vec<Json>) -> Vec<Json> {

@@ -1,0 +1,114 @@
+//! Dates the write path keeps for pools (公海), whatever path the write takes: when a lead's
+//! or account's owner got it, and when it was last followed up or (an account) last won.
+//!
+//! A follow-up is a note written about the record or a task on it done (created done, or
+//! completed); a planned task is a promise, not a follow-up. An opportunity closed won is
+//! its account's last won deal. The dates only move forward, are written without a new
+//! version (no one's edit is refused for them) and without a change event: they are the
+//! system's bookkeeping, like `updated_at`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use relata_domain::meta::{FieldType, ObjectDef};
+use relata_domain::pool;
+use relata_domain::{Record, Value};
+use relata_store::dialect::placeholder;
+use relata_store::{Conn, SqlValue};
+
+use crate::error::CoreError;
+
+/// A new lead or account is owned from now.
+pub fn stamp_insert(object: &ObjectDef, values: &mut BTreeMap<String, Value>, now: DateTime<Utc>) {
+    if object.field(pool::OWNED_SINCE).is_some() && !values.contains_key(pool::OWNED_SINCE) {
+        values.insert(pool::OWNED_SINCE.to_owned(), Value::Datetime(now));
+    }
+}
+
+/// A lead or account given to someone else is theirs from now, its warning spent.
+pub fn stamp_update(object: &ObjectDef, changed: &mut Vec<(String, Value)>, now: DateTime<Utc>) {
+    let owner_changes = changed.iter().any(|(k, _)| k == "owner_id");
+    if !owner_changes || object.field(pool::OWNED_SINCE).is_none() {
+        return;
+    }
+    for (field, value) in [
+        (pool::OWNED_SINCE, Value::Datetime(now)),
+        (pool::WARNED_AT, Value::Null),
+    ] {
+        if !changed.iter().any(|(k, _)| k == field) {
+            changed.push((field.to_owned(), value));
+        }
+    }
+}
+
+fn text<'a>(record: &'a Record, field: &str) -> Option<&'a str> {
+    match record.get(field) {
+        Value::Text(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// Whether this write of `object` is a follow-up of the records it links to.
+fn is_follow_up(object: &ObjectDef, before: Option<&Record>, after: &Record) -> bool {
+    match object.name() {
+        "note" => before.is_none(),
+        "task" => {
+            text(after, "status") == Some("completed")
+                && before.is_none_or(|b| text(b, "status") != Some("completed"))
+        }
+        _ => false,
+    }
+}
+
+fn move_forward(
+    conn: &mut dyn Conn,
+    table: &str,
+    column: &str,
+    id: uuid::Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    let d = conn.dialect();
+    let sql = format!(
+        "UPDATE {table} SET {column} = {p1} WHERE id = {p2} AND ({column} IS NULL OR {column} < {p1})",
+        p1 = placeholder(d, 1),
+        p2 = placeholder(d, 2),
+    );
+    conn.execute(&sql, &[SqlValue::Timestamp(at), SqlValue::Uuid(id)])?;
+    Ok(())
+}
+
+/// Moves the follow-up and won dates of the leads and accounts `after` links to.
+pub fn touch_linked(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    before: Option<&Record>,
+    after: &Record,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    if is_follow_up(object, before, after) {
+        for field in object.live_fields() {
+            let pooled = field.field_type == FieldType::Lookup
+                && field
+                    .target
+                    .as_ref()
+                    .is_some_and(|t| pool::OBJECTS.contains(&t.as_str()));
+            if let (true, Value::Ref(id)) = (pooled, after.get(field.name())) {
+                let table = field
+                    .target
+                    .as_ref()
+                    .map(|t| t.as_str())
+                    .unwrap_or_default();
+                move_forward(conn, table, pool::LAST_ACTIVITY_AT, *id, now)?;
+            }
+        }
+    }
+    if object.name() == "opportunity"
+        && text(after, "stage") == Some("closed_won")
+        && before.is_none_or(|b| text(b, "stage") != Some("closed_won"))
+        && let Value::Ref(account) = after.get("account_id")
+    {
+        move_forward(conn, "account", pool::LAST_WON_AT, *account, now)?;
+    }
+    Ok(())
+}

@@ -86,6 +86,16 @@ fn id_of(record: &Record) -> Value {
     record.id().map(Value::Ref).unwrap_or(Value::Null)
 }
 
+/// The name an opportunity from `lead` gets unless one is given: its company, else its name.
+pub(super) fn opportunity_title(lead_def: &ObjectDef, lead: &Record) -> Option<String> {
+    [lead.get("company"), lead.get(lead_def.name_field.as_str())]
+        .into_iter()
+        .find_map(|v| match v {
+            Value::Text(s) if !s.trim().is_empty() => Some(s.clone()),
+            _ => None,
+        })
+}
+
 /// The first lookup field of `object` to `target`, the one named `<target>_id` first.
 fn link_field<'a>(object: &'a ObjectDef, target: &str) -> Option<&'a str> {
     let to_target = |f: &&relata_domain::meta::FieldDef| {
@@ -302,19 +312,10 @@ impl Core {
                 let mut input = self.mapped_for(actor, o, &map, &lead);
                 input.extend(values);
                 let name_field = o.name_field.as_str().to_owned();
-                if input.get(&name_field).is_none_or(Json::is_null) {
-                    let title = [
-                        lead.get("company"),
-                        lead.get(objects.lead.name_field.as_str()),
-                    ]
-                    .into_iter()
-                    .find_map(|v| match v {
-                        Value::Text(s) if !s.trim().is_empty() => Some(s.clone()),
-                        _ => None,
-                    });
-                    if let Some(title) = title {
-                        input.insert(name_field, Json::String(title));
-                    }
+                if input.get(&name_field).is_none_or(Json::is_null)
+                    && let Some(title) = opportunity_title(&objects.lead, &lead)
+                {
+                    input.insert(name_field, Json::String(title));
                 }
                 Plan::Create(self.new_values(actor, o, input, &owner)?)
             }

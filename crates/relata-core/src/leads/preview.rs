@@ -7,7 +7,7 @@ use relata_domain::Value;
 use relata_domain::lead::{self, ConversionField};
 use relata_domain::meta::ObjectDef;
 
-use super::convert::Objects;
+use super::convert::{Objects, opportunity_title};
 use super::{Preview, Proposal};
 use crate::Core;
 use crate::context::Actor;
@@ -46,15 +46,7 @@ impl Core {
             )
             .await?;
         let mut opportunity = self.mapped_for(actor, &objects.opportunity, &map, &lead);
-        if let Some(title) = [
-            lead.get("company"),
-            lead.get(objects.lead.name_field.as_str()),
-        ]
-        .into_iter()
-        .find_map(|v| match v {
-            Value::Text(s) if !s.trim().is_empty() => Some(s.clone()),
-            _ => None,
-        }) {
+        if let Some(title) = opportunity_title(&objects.lead, &lead) {
             opportunity
                 .entry(objects.opportunity.name_field.as_str().to_owned())
                 .or_insert(Json::String(title));

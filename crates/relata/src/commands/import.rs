@@ -162,6 +162,11 @@ fn prepare(
     for key in other_system {
         map.remove(key);
     }
+    // an unowned record (one in a pool, whose pool is this database's own configuration):
+    // a new one is the importing administrator's, an existing one keeps its owner
+    if map.get("owner_id").is_some_and(Json::is_null) {
+        map.remove("owner_id");
+    }
     let unknown_owner = match map.get("owner_id") {
         Some(Json::String(s)) => uuid::Uuid::parse_str(s).is_ok_and(|u| !users.contains(&u)),
         _ => false,

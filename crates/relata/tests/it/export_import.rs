@@ -25,8 +25,9 @@ const ORDER: [&str; 7] = [
 ];
 
 /// Fields the write path stamps itself: an import sets them afresh (the pool bookkeeping of
-/// leads and accounts among them: when the owner got it, the last follow-up and won deal).
-const STAMPED: [&str; 10] = [
+/// leads and accounts among them: when the owner got it, the last follow-up and won deal; and
+/// the pool a record is in, which is the other database's configuration, not the record's).
+const STAMPED: [&str; 11] = [
     "owner_id",
     "created_at",
     "created_by",
@@ -37,6 +38,7 @@ const STAMPED: [&str; 10] = [
     "last_activity_at",
     "last_won_at",
     "pool_warned_at",
+    "pool_id",
 ];
 
 fn without_stamps(records: Vec<Json>) -> Vec<Json> {

@@ -8,6 +8,7 @@
 
 mod generate;
 mod org;
+mod pools;
 mod rules;
 
 use std::io::{IsTerminal, Write};
@@ -192,7 +193,7 @@ pub fn load(
         accounts[home].contacts.push(id);
     }
 
-    loader.create("lead", n.leads, |i| owned(g.lead(), owner_of(i)))?;
+    let lead_ids = loader.create("lead", n.leads, |i| owned(g.lead(), owner_of(i)))?;
 
     let deal_homes: Vec<usize> = (0..n.opportunities).map(|_| g.index(n.accounts)).collect();
     let deal_ids = loader.create("opportunity", n.opportunities, |i| {
@@ -229,10 +230,11 @@ pub fn load(
     })?;
 
     rules::create(core, rt, &loader.actor)?;
+    pools::create(core, rt, &loader.actor, &owners, &lead_ids)?;
     let total = n.accounts + n.contacts + n.leads + n.opportunities + n.tasks + n.notes;
     tracing::info!(
         records = total,
-        "demo data set loaded, with three workflow rules"
+        "demo data set loaded, with three workflow rules and two pools"
     );
     Ok(())
 }

@@ -49,6 +49,10 @@ pub struct FormDef {
     /// The assignment rule that gives each new record its owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment_rule_id: Option<Uuid>,
+    /// The pool (公海) each new record goes into, unowned, for its members to claim — instead
+    /// of an owner by an assignment rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_id: Option<Uuid>,
     /// The email template sent to the address the visitor gave (the form needs an email field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_response_template_id: Option<Uuid>,

@@ -19,7 +19,7 @@ use relata_domain::pool::{self, PoolRules};
 use relata_store::dialect::placeholders;
 use relata_store::{Conn, SqlValue};
 
-pub use moves::{MoveOutcome, PoolEvent};
+pub use moves::{MAX_PER_MOVE, MoveOutcome, PoolEvent};
 pub use sweep::SweepReport;
 
 use crate::Core;

@@ -202,6 +202,11 @@ fn day_start(now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl Core {
+    /// Whether `actor` may put records into `pool` (and hand its records out).
+    pub fn may_fill_pool(&self, actor: &Actor, pool: &Pool) -> bool {
+        self.can_assign(actor, pool)
+    }
+
     fn can_assign(&self, actor: &Actor, pool: &Pool) -> bool {
         actor.require_capability(Capability::ManageMetadata).is_ok() || pool.admits(actor, true)
     }

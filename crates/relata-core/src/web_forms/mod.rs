@@ -171,6 +171,34 @@ impl Core {
                 )),
             }
         }
+        if let Some(pool) = def.pool_id {
+            let refusal = match self.pool(actor, pool).await {
+                Err(_) => Some((
+                    FieldErrorCode::LookupNotFound,
+                    "there is no such pool".to_owned(),
+                )),
+                Ok(p) if p.object != object.name() => Some((
+                    FieldErrorCode::InvalidOption,
+                    format!(
+                        "that pool holds {} records, not {}",
+                        p.object,
+                        object.name()
+                    ),
+                )),
+                Ok(_) if def.assignment_rule_id.is_some() => Some((
+                    FieldErrorCode::InvalidOption,
+                    "a new record goes into a pool or to an owner by a rule, not both".to_owned(),
+                )),
+                Ok(p) if !self.may_fill_pool(actor, &p) => Some((
+                    FieldErrorCode::InvalidOption,
+                    "you may not put records into that pool".to_owned(),
+                )),
+                Ok(_) => None,
+            };
+            if let Some((code, message)) = refusal {
+                errors.push(FieldError::new("definition.pool_id", code, message));
+            }
+        }
         if let Some(template) = def.auto_response_template_id
             && self.email_template(actor, template).await.is_err()
         {

@@ -409,6 +409,18 @@ impl Core {
         {
             tracing::warn!(form = %live.id, error = %e, "web form: the assignment rule failed");
         }
+        if let Some(pool) = live.def.pool_id {
+            let refused = match self.add_to_pool(owner, pool, vec![record_id]).await {
+                Ok(outcomes) => outcomes
+                    .into_iter()
+                    .find(|o| !o.done)
+                    .and_then(|o| o.message),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(why) = refused {
+                tracing::warn!(form = %live.id, error = %why, "web form: the record did not go into its pool");
+            }
+        }
         if let (Some(template), Some(field)) = (
             live.def.auto_response_template_id,
             live.def.email_field(object),

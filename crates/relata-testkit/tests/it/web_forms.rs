@@ -696,3 +696,69 @@ fn an_ipv6_visitor_is_counted_by_their_network() {
     assert_eq!(address_key("2001:db8:1:2:bbbb::9"), "2001:db8:1:2::/64");
     assert_eq!(address_key("203.0.113.7"), "203.0.113.7");
 }
+
+#[tokio::test]
+async fn marketing_leads_from_a_form_wait_in_the_pool_for_a_rep_to_claim() {
+    let w = world().await;
+    let rep = w.app.user("rep.pool@example.com", json!({})).await;
+    let pool = w
+        .app
+        .post(
+            "/api/v1/pools",
+            &json!({"name": "线索公海", "object": "lead",
+                "members": [{"kind": "user", "id": rep.user_id.0.to_string()}]}),
+        )
+        .await;
+    pool.assert_status(201);
+    let pool_id = pool.body["id"].as_str().unwrap().to_owned();
+    // a pool of accounts does not take leads
+    let accounts = w
+        .app
+        .post(
+            "/api/v1/pools",
+            &json!({"name": "客户公海", "object": "account"}),
+        )
+        .await;
+    let bad = w
+        .app
+        .post(
+            "/api/v1/web_forms",
+            &json!({"name": "x", "object": "lead", "definition": {
+                "fields": [{"field": "name"}], "pool_id": accounts.body["id"]}}),
+        )
+        .await;
+    crate::common::assert_field_problem(&bad, 422, "definition.pool_id", "invalid_option");
+
+    let form = w
+        .form(
+            json!({"fields": [{"field": "name", "required": true}, {"field": "company"}],
+            "pool_id": pool_id}),
+        )
+        .await;
+    let key = key_of(&form);
+    let token = w.open(&key, 5).await;
+    w.submit(
+        &key,
+        &json!({"values": {"name": "吴昊", "company": "蔚来汽车"}, "token": token}),
+    )
+    .await
+    .assert_status(200);
+    let leads = w.leads().await;
+    assert_eq!(leads.len(), 1);
+    assert_eq!(leads[0]["owner_id"], Json::Null, "unowned, in the pool");
+    assert_eq!(leads[0]["pool_id"], pool_id.as_str());
+    let claim = w
+        .app
+        .client_for(&rep)
+        .await
+        .post(
+            &format!("/api/v1/pools/{pool_id}/claim"),
+            &json!({"ids": [leads[0]["id"]]}),
+        )
+        .await;
+    claim.assert_status(200);
+    assert_eq!(
+        w.leads().await[0]["owner_id"],
+        rep.user_id.0.to_string().as_str()
+    );
+}

@@ -25,7 +25,7 @@ use axum::routing::{get, post};
 
 use pages::{
     attachments, auth, automation, board, bulk, decision_chain, duplicates, edit, email, export,
-    groups, hierarchy, home, imports, lead_conversion, list, merge, notifications, profile,
+    groups, hierarchy, home, imports, lead_conversion, list, merge, notifications, pools, profile,
     quality, record, search, settings, timeline, views, web_form,
 };
 use relata_core::Core;
@@ -109,6 +109,11 @@ pub fn router(core: Arc<Core>) -> Router {
             get(lead_conversion::page).post(lead_conversion::convert),
         )
         .route("/o/{object}/{id}/restore", post(edit::restore))
+        .route("/o/{object}/{id}/return", post(pools::return_record))
+        .route("/pools", get(pools::list))
+        .route("/pools/{id}", get(pools::page))
+        .route("/pools/{id}/claim", post(pools::claim))
+        .route("/pools/{id}/assign", post(pools::assign))
         .route("/settings", get(settings::index))
         .route(
             "/settings/objects",
@@ -218,6 +223,14 @@ pub fn router(core: Arc<Core>) -> Router {
         .route(
             "/settings/webhook-deliveries/{id}/replay",
             post(settings::webhooks::replay),
+        )
+        .route(
+            "/settings/pools",
+            get(settings::pools::page).post(settings::pools::create),
+        )
+        .route(
+            "/settings/pools/{id}",
+            get(settings::pools::detail).post(settings::pools::save),
         )
         .route(
             "/settings/assignment",

@@ -53,6 +53,7 @@ mod web_groups;
 mod web_import;
 mod web_leads;
 mod web_pages;
+mod web_pools;
 mod web_settings;
 mod webhooks;
 mod workflows;

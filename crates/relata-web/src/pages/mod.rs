@@ -22,6 +22,7 @@ pub mod lead_conversion;
 pub mod list;
 pub mod merge;
 pub mod notifications;
+pub mod pools;
 pub mod profile;
 pub mod quality;
 pub mod record;
@@ -80,6 +81,8 @@ pub struct Chrome {
     /// The nav entry to highlight: an object name, `home`, `search`, `me` or `settings`.
     pub current: String,
     pub is_admin: bool,
+    /// The viewer may read leads or accounts, which pools (公海) hold: the nav offers them.
+    pub pools: bool,
     pub asset_version: &'static str,
     /// A one-line confirmation of what just happened ("Saved").
     pub notice: Option<String>,
@@ -123,6 +126,9 @@ impl Chrome {
             is_admin: viewer.actor.access.has(Capability::ManageMetadata)
                 || viewer.actor.access.has(Capability::ManageUsers)
                 || viewer.actor.access.has(Capability::ViewAudit),
+            pools: relata_domain::pool::OBJECTS
+                .iter()
+                .any(|o| viewer.actor.may(o, Operation::Read)),
             asset_version: crate::assets::version(),
             notice: None,
             here: viewer.here.clone(),

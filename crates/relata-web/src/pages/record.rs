@@ -91,6 +91,8 @@ struct RecordPage {
     /// "Data quality 70%", and the key fields missing.
     quality: (u8, String, String),
     can_delete: bool,
+    /// A lead's or account's "return to pool" form and pool history.
+    pool: Option<super::pools::RecordPanel>,
     /// The field whose inline editor failed and stays open.
     open_field: String,
     errors: Vec<String>,
@@ -99,6 +101,9 @@ struct RecordPage {
 #[derive(serde::Deserialize)]
 pub struct RecordQuery {
     saved: Option<String>,
+    /// A signed one-time notice (`crate::notice`), e.g. after returning the record to its pool.
+    outcome: Option<String>,
+    sig: Option<String>,
 }
 
 pub async fn page(
@@ -117,7 +122,13 @@ pub async fn page(
         Some("emailed") => Some(tr.t("email.queued").to_owned()),
         Some("converted") => Some(tr.t("record.converted").to_owned()),
         Some(_) => Some(tr.t("record.saved").to_owned()),
-        None => None,
+        None => match (q.outcome, q.sig) {
+            (Some(outcome), Some(sig)) => crate::notice::read(
+                &viewer.csrf,
+                &[("outcome".to_owned(), outcome), ("sig".to_owned(), sig)],
+            ),
+            _ => None,
+        },
     };
     render(&state, &viewer, &name, &id, None, notice).await
 }
@@ -237,7 +248,7 @@ pub async fn render(
         _ => tr.object_label(&object),
     };
 
-    let (related, (events, timeline_more), merges, attachments, tags, email) = tokio::join!(
+    let (related, (events, timeline_more), merges, attachments, tags, email, pool) = tokio::join!(
         related_lists(state, viewer, &object, id),
         super::timeline::panel(state, viewer, &object, id),
         undoable_merges(state, viewer, &object, id, rights.edit && !binned),
@@ -254,6 +265,13 @@ pub async fn render(
                 None
             } else {
                 super::email::composer(state, viewer, &object, &record).await
+            }
+        },
+        async {
+            if binned {
+                None
+            } else {
+                super::pools::record_panel(state, viewer, &object, &record, rights.edit).await
             }
         },
     );
@@ -315,6 +333,7 @@ pub async fn render(
                     .is_some_and(|t| t.as_str() == object.name())
         }),
         can_delete: rights.delete,
+        pool,
         open_field: failed.map(|f| f.field.to_owned()).unwrap_or_default(),
         errors,
     };

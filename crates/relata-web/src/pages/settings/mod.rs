@@ -13,6 +13,8 @@ pub mod matching;
 pub mod objects;
 pub mod org;
 pub mod permissions;
+mod pool_form;
+pub mod pools;
 pub mod sharing;
 pub mod users;
 pub mod web_forms;
@@ -67,6 +69,11 @@ const TABS: &[(&str, &str, Capability)] = &[
         "/settings/workflows",
         "workflows.title",
         Capability::ManageAutomation,
+    ),
+    (
+        "/settings/pools",
+        "pools.settings_title",
+        Capability::ManageMetadata,
     ),
     (
         "/settings/assignment",

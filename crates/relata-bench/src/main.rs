@@ -4,6 +4,7 @@
 //!   commits, a bare handler on the same HTTP stack), then a fresh Relata server loaded through
 //!   the bulk API and measured with wrk; writes one results file.
 //! - `import` runs the CSV import figure alone against a kept database (profiling).
+//! - `pool-sweep` times one pool (公海) reclaim sweep in process over generated accounts.
 //! - `report` regenerates `BENCHMARKS.md` from every results file.
 //! - `bare-server` is the bare handler, started by `run` as a child process.
 //!
@@ -18,6 +19,7 @@ mod dedupe;
 mod jobs;
 mod load;
 mod org;
+mod pool_sweep;
 mod process;
 mod reliability;
 mod report;
@@ -149,6 +151,22 @@ enum Cmd {
         #[arg(long, default_value = "bench/work")]
         work: PathBuf,
     },
+    /// The pool (公海) reclaim sweep figure alone: a Core opened in process on the database,
+    /// accounts generated (through the bulk write path) up to --accounts, back-dated into a
+    /// mix (10 % due, 5 % in the warning window), one default account pool, one timed sweep
+    PoolSweep {
+        /// sqlite://PATH or postgres://…?schema=NAME (created and migrated if new; written into)
+        #[arg(long)]
+        db: String,
+        /// Accounts swept (10k, 100k, 1m or any count)
+        #[arg(long, default_value = "100k")]
+        accounts: String,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Also write the figure as JSON here
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Regenerate BENCHMARKS.md from the results files
     Report {
         #[arg(long, default_value = "bench/results")]
@@ -223,6 +241,54 @@ fn real_main() -> anyhow::Result<()> {
                 done.failed,
                 done.peak_rss_mb
             );
+            Ok(())
+        }
+        Cmd::PoolSweep {
+            db,
+            accounts,
+            seed,
+            out,
+        } => {
+            let opts = pool_sweep::Options {
+                db,
+                accounts: records_of(&accounts)?,
+                seed,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let done = runtime.block_on(pool_sweep::measure(&opts))?;
+            println!(
+                "pool sweep ({}): {:.2} s over {} accounts: {} reclaimed ({:.0}/s), {} warned (expected {} due, {} in the warning window); peak RSS during the sweep {}; accounts generated: {} in {:.1} s; back-dating {:.1} s; the due condition alone {:.2} s",
+                done.backend,
+                done.seconds,
+                done.accounts,
+                done.reclaimed,
+                done.reclaimed_per_second(),
+                done.warned,
+                done.due,
+                done.in_window,
+                done.peak_rss_mb
+                    .map_or("unknown".into(), |m| format!("{m:.0} MB")),
+                done.generated,
+                done.generate_seconds,
+                done.reset_seconds,
+                done.due_query_seconds,
+            );
+            if let Some(out) = out {
+                let fig = done
+                    .figure()
+                    .detail("backend", done.backend)
+                    .detail("generated", done.generated)
+                    .detail("generate_seconds", done.generate_seconds)
+                    .detail("due_query_plan", done.due_query_plan.join(" | "));
+                if let Some(dir) = out.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(&out, serde_json::to_string_pretty(&fig)? + "\n")?;
+                eprintln!("[pool-sweep] wrote {}", out.display());
+            }
             Ok(())
         }
         Cmd::Report { results, out } => {

@@ -1,10 +1,10 @@
 //! The reclaim sweep (a recurring job): what a rep has not followed up within a pool's
 //! rule returns to the pool, and its owner is warned the rule's days before.
 //!
-//! Which records are due is one query per pool and rule over indexed columns; each due
-//! record then returns through the one write path (history, change event) in batches of
-//! [`BATCH`] per transaction, so a sweep of a million accounts never holds the writer for
-//! long. A warning is bookkeeping: a notification, a line of history and the date it was
+//! Which records are due is one walk through the table per pool and rule, in id order, a
+//! batch at a time; each due record returns through the one write path (history, change
+//! event), [`BATCH`] per transaction, so a sweep of a million accounts never holds the
+//! writer for long. A warning is bookkeeping: a notification, a line of history and the date it was
 //! sent, so it goes once per owner and follow-up.
 
 use chrono::{DateTime, Duration, Utc};
@@ -28,6 +28,8 @@ use crate::visibility::Visibility;
 
 /// Records returned per transaction.
 pub const BATCH: usize = 500;
+/// Owners warned per transaction (a warning is three small writes).
+const WARN_BATCH: usize = 2_000;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SweepReport {
@@ -119,19 +121,27 @@ impl Due {
     }
 }
 
-fn ids_and_owners(
+/// The next `limit` due records after `after`, in id order, with their owners: the sweep
+/// walks the table once, batch after batch, instead of searching it again from the start
+/// for every batch (which made a sweep of a million accounts grow with the square of it).
+fn next_due(
     conn: &mut dyn Conn,
     table: &str,
     due: &Due,
+    after: Option<Uuid>,
     limit: usize,
 ) -> Result<Vec<(Uuid, Uuid)>, CoreError> {
-    let rows = conn.query(
-        &format!(
-            "SELECT id, owner_id FROM {table} WHERE {} LIMIT {limit}",
-            due.sql
-        ),
-        &due.params,
-    )?;
+    let mut params = due.params.clone();
+    let mut sql = format!("SELECT id, owner_id FROM {table} WHERE {}", due.sql);
+    if let Some(after) = after {
+        params.push(SqlValue::Uuid(after));
+        sql.push_str(&format!(
+            " AND id > {}",
+            placeholder(conn.dialect(), params.len())
+        ));
+    }
+    sql.push_str(&format!(" ORDER BY id LIMIT {limit}"));
+    let rows = conn.query(&sql, &params)?;
     Ok(rows
         .iter()
         .filter_map(|r| Some((r[0].as_uuid()?, r[1].as_uuid()?)))
@@ -142,14 +152,16 @@ impl Core {
     /// Warns and reclaims across every pool, as of the clock's now.
     pub async fn sweep_pools(&self) -> Result<SweepReport, CoreError> {
         let pools = self.store.read(|conn| load(conn, None)).await?;
+        // one instant for the whole sweep: every batch judges by the same cutoffs
+        let now = self.clock.now();
         let mut report = SweepReport::default();
         for pool in pools {
             let object = self.object(&pool.object)?;
             let writer = Actor::system(UserId(pool.created_by));
             for rule in &pool.rules.reclaim {
-                report.reclaimed += self.reclaim(&pool, &object, rule, &writer).await?;
+                report.reclaimed += self.reclaim(&pool, &object, rule, &writer, now).await?;
                 if let Some(ahead) = rule.warn_days_before {
-                    report.warned += self.warn(&pool, &object, rule, ahead).await?;
+                    report.warned += self.warn(&pool, &object, rule, ahead, now).await?;
                 }
             }
         }
@@ -169,19 +181,20 @@ impl Core {
         object: &std::sync::Arc<ObjectDef>,
         rule: &ReclaimRule,
         writer: &Actor,
+        now: DateTime<Utc>,
     ) -> Result<usize, CoreError> {
         let mut total = 0;
+        let mut after = None;
         loop {
-            let now = self.clock.now();
             let (pool, object, rule, writer) =
                 (pool.clone(), object.clone(), rule.clone(), writer.clone());
-            let n = self
+            let (n, last) = self
                 .store
                 .write(move |conn| {
                     let mut due = Due::new(conn, &pool, &object, &rule);
                     due.quiet_since(conn, &rule, now, 0);
-                    let found =
-                        ids_and_owners(conn, relata_store::ddl::table_name(&object), &due, BATCH)?;
+                    let table = relata_store::ddl::table_name(&object);
+                    let found = next_due(conn, table, &due, after, BATCH)?;
                     with_companions(conn, |conn, side| {
                         for (id, owner) in &found {
                             let Some(record) = read::get_for_update(
@@ -217,7 +230,7 @@ impl Core {
                                 now,
                             )?;
                         }
-                        Ok(found.len())
+                        Ok((found.len(), found.last().map(|(id, _)| *id)))
                     })
                 })
                 .await?;
@@ -225,6 +238,7 @@ impl Core {
             if n < BATCH {
                 return Ok(total);
             }
+            after = last;
         }
     }
 
@@ -234,46 +248,56 @@ impl Core {
         object: &std::sync::Arc<ObjectDef>,
         rule: &ReclaimRule,
         ahead: u32,
+        now: DateTime<Utc>,
     ) -> Result<usize, CoreError> {
-        let now = self.clock.now();
-        let (pool, object, rule) = (pool.clone(), object.clone(), rule.clone());
-        self.store
-            .write(move |conn| {
-                let mut due = Due::new(conn, &pool, &object, &rule);
-                due.quiet_since(conn, &rule, now, ahead);
-                // once per owner and follow-up: a new owner or a follow-up since re-arms it
-                due.sql.push_str(&format!(
-                    " AND ({w} IS NULL OR ({a} IS NOT NULL AND {w} < {a}))",
-                    w = pool::WARNED_AT,
-                    a = pool::LAST_ACTIVITY_AT,
-                ));
-                let table = relata_store::ddl::table_name(&object).to_owned();
-                let found = ids_and_owners(conn, &table, &due, 10_000)?;
-                let d = conn.dialect();
-                for (id, owner) in &found {
-                    conn.execute(
-                        &format!(
-                            "UPDATE {table} SET {} = {} WHERE id = {}",
-                            pool::WARNED_AT,
-                            placeholder(d, 1),
-                            placeholder(d, 2)
-                        ),
-                        &[SqlValue::Timestamp(now), SqlValue::Uuid(*id)],
-                    )?;
-                    log(conn, pool.id, object.name(), *id, action::WARNED, Some(*owner), None, None, now)?;
-                    crate::notifications::append(
-                        conn,
-                        *owner,
-                        "pool_warning",
-                        Some(object.name()),
-                        Some(*id),
-                        None,
-                        serde_json::json!({"pool": pool.id, "pool_name": pool.name, "days_left": ahead}),
-                        now,
-                    )?;
-                }
-                Ok::<_, CoreError>(found.len())
-            })
-            .await
+        let mut total = 0;
+        let mut after = None;
+        loop {
+            let (pool, object, rule) = (pool.clone(), object.clone(), rule.clone());
+            let (n, last) = self
+                .store
+                .write(move |conn| {
+                    let mut due = Due::new(conn, &pool, &object, &rule);
+                    due.quiet_since(conn, &rule, now, ahead);
+                    // once per owner and follow-up: a new owner or a follow-up since re-arms it
+                    due.sql.push_str(&format!(
+                        " AND ({w} IS NULL OR ({a} IS NOT NULL AND {w} < {a}))",
+                        w = pool::WARNED_AT,
+                        a = pool::LAST_ACTIVITY_AT,
+                    ));
+                    let table = relata_store::ddl::table_name(&object).to_owned();
+                    let found = next_due(conn, &table, &due, after, WARN_BATCH)?;
+                    let d = conn.dialect();
+                    for (id, owner) in &found {
+                        conn.execute(
+                            &format!(
+                                "UPDATE {table} SET {} = {} WHERE id = {}",
+                                pool::WARNED_AT,
+                                placeholder(d, 1),
+                                placeholder(d, 2)
+                            ),
+                            &[SqlValue::Timestamp(now), SqlValue::Uuid(*id)],
+                        )?;
+                        log(conn, pool.id, object.name(), *id, action::WARNED, Some(*owner), None, None, now)?;
+                        crate::notifications::append(
+                            conn,
+                            *owner,
+                            "pool_warning",
+                            Some(object.name()),
+                            Some(*id),
+                            None,
+                            serde_json::json!({"pool": pool.id, "pool_name": pool.name, "days_left": ahead}),
+                            now,
+                        )?;
+                    }
+                    Ok::<_, CoreError>((found.len(), found.last().map(|(id, _)| *id)))
+                })
+                .await?;
+            total += n;
+            if n < WARN_BATCH {
+                return Ok(total);
+            }
+            after = last;
+        }
     }
 }

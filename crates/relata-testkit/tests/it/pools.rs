@@ -369,3 +369,52 @@ async fn pools_are_set_up_and_used_only_as_allowed() {
     r.assert_status(409);
     assert_eq!(r.body["code"], "pool_not_empty");
 }
+
+#[tokio::test]
+async fn a_default_pool_takes_back_every_due_record_of_the_object_batch_after_batch() {
+    let w = world(json!({"reclaim": [{"no_follow_up_days": 30, "warn_days_before": 3}]})).await;
+    // make the pool the accounts' default: it then governs accounts that came from no pool
+    let pool = w
+        .app
+        .get(&format!("/api/v1/pools/{}", w.pool))
+        .await
+        .body
+        .clone();
+    let body = json!({"name": pool["name"], "object": "account", "is_default": true,
+        "rules": pool["rules"], "members": pool["members"]});
+    w.app
+        .put(&format!("/api/v1/pools/{}", w.pool), &body)
+        .await
+        .assert_status(200);
+    // more than two batches of owned accounts, made by the admin
+    let records: Vec<Json> = (0..1_050)
+        .map(|i| json!({"name": format!("客户 {i:04}")}))
+        .collect();
+    let r = w
+        .app
+        .post(
+            "/api/v1/records/account/bulk",
+            &json!({"key": "id", "mode": "all_or_nothing", "records": records}),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["created"], 1_050);
+
+    w.at_day(27);
+    assert_eq!(
+        w.sweep().await,
+        (1_050, 0),
+        "every owner warned, none skipped"
+    );
+    w.at_day(30);
+    assert_eq!(w.sweep().await, (0, 1_050), "all back, across batches");
+    let owned = w
+        .app
+        .get(&format!(
+            "/api/v1/records/account?count=true&limit=1&filter={}",
+            common::urlencode("owner_id is_null false")
+        ))
+        .await;
+    owned.assert_status(200);
+    assert_eq!(owned.body["total"], 0, "{}", owned.body);
+}

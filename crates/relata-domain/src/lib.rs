@@ -20,6 +20,7 @@ pub mod ids;
 pub mod labels_zh;
 pub mod lead;
 pub mod meta;
+pub mod opportunity;
 pub mod pool;
 pub mod quality;
 pub mod record;

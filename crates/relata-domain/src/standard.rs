@@ -3,7 +3,7 @@
 
 use crate::api_name::ApiName;
 use crate::meta::{FieldDef, FieldType, ObjectDef, PicklistValue, Sharing, TextFormat};
-use crate::{lead, pool};
+use crate::{lead, opportunity, pool};
 
 /// The system fields every object has, in column order.
 pub fn system_fields() -> Vec<FieldDef> {
@@ -381,17 +381,12 @@ fn opportunity() -> ObjectDef {
             lookup("contact_id", "Primary contact", "contact"),
             tracked(filterable(typed("amount", "Amount", FieldType::Currency))),
             tracked(picklist(
-                "stage",
+                opportunity::STAGE,
                 "Stage",
-                &[
-                    ("prospecting", "Prospecting"),
-                    ("qualification", "Qualification"),
-                    ("needs_analysis", "Needs analysis"),
-                    ("proposal", "Proposal"),
-                    ("negotiation", "Negotiation"),
-                    ("closed_won", "Closed won"),
-                    ("closed_lost", "Closed lost"),
-                ],
+                &opportunity::STAGES
+                    .iter()
+                    .map(|(value, label, _, _)| (*value, *label))
+                    .collect::<Vec<_>>(),
             )),
             typed("probability", "Probability", FieldType::Percent),
             tracked(filterable(typed(
@@ -411,8 +406,40 @@ fn opportunity() -> ObjectDef {
             picklist("source", "Source", SOURCES),
             text("next_step", "Next step"),
             typed("description", "Description", FieldType::LongText),
-        ],
+        ]
+        .into_iter()
+        .chain(opportunity_close_fields())
+        .collect(),
     )
+}
+
+/// What a stage means for the forecast, when it last changed, and why a deal was won or
+/// lost (`opportunity`).
+pub fn opportunity_close_fields() -> Vec<FieldDef> {
+    let mut changed_at = filterable(typed(
+        opportunity::STAGE_CHANGED_AT,
+        "Stage changed at",
+        FieldType::Datetime,
+    ));
+    changed_at.system = true;
+    vec![
+        picklist(
+            opportunity::FORECAST_CATEGORY,
+            "Forecast category",
+            opportunity::FORECAST_CATEGORIES,
+        ),
+        changed_at,
+        picklist(
+            opportunity::WIN_REASON,
+            "Win reason",
+            opportunity::WIN_REASONS,
+        ),
+        picklist(
+            opportunity::LOSS_REASON,
+            "Loss reason",
+            opportunity::LOSS_REASONS,
+        ),
+    ]
 }
 
 fn task() -> ObjectDef {

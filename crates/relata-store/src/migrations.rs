@@ -111,6 +111,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "pools (公海) of leads and accounts: pools, members, history; pool and follow-up fields",
             add_pools,
         ),
+        (
+            29,
+            "opportunities: forecast category, stage changed at, win and loss reasons",
+            add_opportunity_close_fields,
+        ),
     ]
 }
 
@@ -267,6 +272,14 @@ fn pool_tables() -> Vec<TableDef> {
         .index(&["user_id", "action", "at"], false)
         .index(&["pool_id", "at"], false),
     ]
+}
+
+fn add_opportunity_close_fields(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    add_standard_fields(
+        conn,
+        relata_domain::opportunity::OBJECT,
+        relata_domain::standard::opportunity_close_fields(),
+    )
 }
 
 fn add_pools(conn: &mut dyn Conn) -> Result<(), StoreError> {

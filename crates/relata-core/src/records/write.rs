@@ -182,6 +182,9 @@ fn check_flow(
 ) -> Result<(), CoreError> {
     let errors = match object.name() {
         relata_domain::lead::OBJECT => relata_domain::lead::check_write(before, changes),
+        relata_domain::opportunity::OBJECT => {
+            relata_domain::opportunity::check_write(before, changes)
+        }
         _ => return Ok(()),
     };
     if errors.is_empty() {
@@ -189,6 +192,24 @@ fn check_flow(
     } else {
         Err(CoreError::Validation(errors))
     }
+}
+
+/// What an opportunity's new stage sets besides it (`relata_domain::opportunity`), only on
+/// the standard object whose fields they are.
+fn stage_stamps(
+    object: &ObjectDef,
+    before: Option<&Record>,
+    changes: &BTreeMap<String, Value>,
+    now: DateTime<Utc>,
+) -> Vec<(String, Value)> {
+    use relata_domain::opportunity;
+    if object.name() != opportunity::OBJECT {
+        return Vec::new();
+    }
+    opportunity::stage_stamps(before, changes, now)
+        .into_iter()
+        .filter(|(field, _)| object.field(field).is_some())
+        .collect()
 }
 
 /// Inserts a new record with `values` (already parsed and checked) and returns it as stored.
@@ -202,6 +223,9 @@ pub fn insert(
 ) -> Result<Record, CoreError> {
     check_flow(object, None, &values)?;
     follow_up::stamp_insert(object, &mut values, now);
+    for (field, value) in stage_stamps(object, None, &values, now) {
+        values.insert(field, value);
+    }
     let id = match values.remove("id") {
         Some(Value::Ref(u)) => u,
         _ => RecordId::new_at(now).0,
@@ -282,6 +306,11 @@ pub fn update(
     changes: BTreeMap<String, Value>,
 ) -> Result<Record, CoreError> {
     let d = conn.dialect();
+    // the stamps of a new stage yield to what the write gives, changed or not
+    let stamps: Vec<(String, Value)> = stage_stamps(object, Some(&current), &changes, now)
+        .into_iter()
+        .filter(|(field, _)| !changes.contains_key(field))
+        .collect();
     let changed: Vec<(String, Value)> = changes
         .into_iter()
         .filter(|(k, v)| current.get(k) != v)
@@ -292,6 +321,7 @@ pub fn update(
     check_flow(object, Some(&current), &changed.iter().cloned().collect())?;
     let mut changed = changed;
     follow_up::stamp_update(object, &mut changed, now);
+    changed.extend(stamps.into_iter().filter(|(k, v)| current.get(k) != v));
     let id = current
         .id()
         .ok_or_else(|| CoreError::Internal("record without id".into()))?;

@@ -139,6 +139,11 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
         if own {
             body["owner_id"] = json!(owner);
         }
+        match stage {
+            "closed_won" => body["win_reason"] = json!("product"),
+            "closed_lost" => body["loss_reason"] = json!("price"),
+            _ => {}
+        }
         body
     };
     for body in [

@@ -31,6 +31,7 @@ mod merge;
 mod metadata;
 mod observability;
 mod openapi;
+mod opportunities;
 mod permission_oracle;
 mod pools;
 mod quality;

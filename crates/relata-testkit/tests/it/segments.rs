@@ -49,6 +49,9 @@ async fn related_record_conditions_see_only_what_the_reader_may_see() {
         if let Some(owner) = owner {
             o["owner_id"] = json!(owner);
         }
+        if stage == "closed_lost" {
+            o["loss_reason"] = json!("competitor");
+        }
         o
     };
     app.create(

@@ -857,7 +857,7 @@ async fn the_home_dashboard_draws_my_open_tasks_the_pipeline_and_new_leads() {
     .await;
     app.create(
         "opportunity",
-        &json!({"name": "B", "stage": "closed_won", "amount": "999"}),
+        &json!({"name": "B", "stage": "closed_won", "amount": "999", "win_reason": "relationship"}),
     )
     .await;
     app.create("lead", &json!({"name": "新线索"})).await;

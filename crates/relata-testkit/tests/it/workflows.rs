@@ -234,9 +234,12 @@ async fn a_condition_becoming_true_fires_once_even_when_the_record_moved_on() {
     );
     // won, then lost again before the fan-out reads either change
     for stage in ["negotiation", "closed_won", "closed_lost"] {
-        app.patch(&path, &json!({"stage": stage}))
-            .await
-            .assert_status(200);
+        app.patch(
+            &path,
+            &json!({"stage": stage, "win_reason": "price", "loss_reason": "timing"}),
+        )
+        .await
+        .assert_status(200);
     }
     runner.run_due().await.unwrap();
     // still won-then-lost: a further change while lost does not fire

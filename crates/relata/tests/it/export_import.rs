@@ -25,9 +25,10 @@ const ORDER: [&str; 7] = [
 ];
 
 /// Fields the write path stamps itself: an import sets them afresh (the pool bookkeeping of
-/// leads and accounts among them: when the owner got it, the last follow-up and won deal; and
+/// leads and accounts among them: when the owner got it, the last follow-up and won deal; when
+/// an opportunity's stage changed; and
 /// the pool a record is in, which is the other database's configuration, not the record's).
-const STAMPED: [&str; 11] = [
+const STAMPED: [&str; 12] = [
     "owner_id",
     "created_at",
     "created_by",
@@ -39,6 +40,7 @@ const STAMPED: [&str; 11] = [
     "last_won_at",
     "pool_warned_at",
     "pool_id",
+    "stage_changed_at",
 ];
 
 fn without_stamps(records: Vec<Json>) -> Vec<Json> {

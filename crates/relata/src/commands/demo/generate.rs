@@ -343,6 +343,10 @@ impl Generator {
             "type": self.pick(&["new_business", "existing_business", "renewal"]),
             "source": self.pick(SOURCES).0,
             "next_step": next_step,
+            "win_reason": (stage == relata_domain::opportunity::WON)
+                .then(|| self.pick(relata_domain::opportunity::WIN_REASONS).0),
+            "loss_reason": (stage == relata_domain::opportunity::LOST)
+                .then(|| self.pick(relata_domain::opportunity::LOSS_REASONS).0),
         })
     }
 

@@ -197,7 +197,7 @@ async fn fill(core: &Core, actor: &Actor) {
         vec![
             json!({"name": "华远科技 CRM 系统升级", "account_id": id(&huayuan), "contact_id": id(&contact),
                    "amount": {"amount": "880000.00", "currency": "CNY"}, "stage": "proposal", "close_date": "2026-12-31"}),
-            json!({"name": "Northwind – Annual renewal", "stage": "closed_won", "probability": "100"}),
+            json!({"name": "Northwind – Annual renewal", "stage": "closed_won", "probability": "100", "win_reason": "service"}),
         ],
     )
     .await

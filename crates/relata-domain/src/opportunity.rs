@@ -1,0 +1,137 @@
+//! Opportunities (商机): what a stage means for the forecast, and what closing one asks for.
+//!
+//! Each standard stage carries a default probability and forecast category; moving an
+//! opportunity to a stage sets both unless the same write gives its own, and stamps when the
+//! stage changed (time in stage; the full stage history is the field history of `stage`).
+//! Closing asks why: a won deal its `win_reason`, a lost one its `loss_reason` — what sales
+//! management reads to learn from both.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::error::{FieldError, FieldErrorCode as Code};
+use crate::{Record, Value};
+
+pub const OBJECT: &str = "opportunity";
+pub const STAGE: &str = "stage";
+pub const PROBABILITY: &str = "probability";
+pub const FORECAST_CATEGORY: &str = "forecast_category";
+pub const STAGE_CHANGED_AT: &str = "stage_changed_at";
+pub const WIN_REASON: &str = "win_reason";
+pub const LOSS_REASON: &str = "loss_reason";
+pub const WON: &str = "closed_won";
+pub const LOST: &str = "closed_lost";
+
+/// The standard stages: value, label, default probability (%), forecast category.
+pub const STAGES: &[(&str, &str, u32, &str)] = &[
+    ("prospecting", "Prospecting", 10, "pipeline"),
+    ("qualification", "Qualification", 20, "pipeline"),
+    ("needs_analysis", "Needs analysis", 40, "pipeline"),
+    ("proposal", "Proposal", 60, "best_case"),
+    ("negotiation", "Negotiation", 80, "commit"),
+    (WON, "Closed won", 100, "closed"),
+    (LOST, "Closed lost", 0, "omitted"),
+];
+
+pub const FORECAST_CATEGORIES: &[(&str, &str)] = &[
+    ("pipeline", "Pipeline"),
+    ("best_case", "Best case"),
+    ("commit", "Commit"),
+    ("closed", "Closed"),
+    ("omitted", "Omitted"),
+];
+
+pub const WIN_REASONS: &[(&str, &str)] = &[
+    ("product", "Product fit"),
+    ("price", "Price"),
+    ("relationship", "Relationship"),
+    ("service", "Service and support"),
+    ("brand", "Brand and references"),
+    ("other", "Other"),
+];
+
+pub const LOSS_REASONS: &[(&str, &str)] = &[
+    ("price", "Price"),
+    ("competitor", "Lost to a competitor"),
+    ("no_budget", "No budget"),
+    ("no_decision", "No decision"),
+    ("timing", "Timing"),
+    ("product_fit", "Product fit"),
+    ("relationship", "Relationship"),
+    ("other", "Other"),
+];
+
+fn text<'a>(
+    before: Option<&'a Record>,
+    changes: &'a BTreeMap<String, Value>,
+    name: &str,
+) -> Option<&'a str> {
+    let value = match changes.get(name) {
+        Some(v) => v,
+        None => before.map(|b| b.get(name))?,
+    };
+    match value {
+        Value::Text(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+/// The problems of writing `changes` to an opportunity that was `before` (`None`: new).
+/// Checked by the one write path, so an edit, a bulk upsert, an import and a workflow
+/// action close deals alike.
+pub fn check_write(before: Option<&Record>, changes: &BTreeMap<String, Value>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let closing = |stage: &str| {
+        changes.get(STAGE) == Some(&Value::Text(stage.to_owned()))
+            && before.is_none_or(|b| b.get(STAGE) != &Value::Text(stage.to_owned()))
+    };
+    for (stage, reason, what) in [(WON, WIN_REASON, "won"), (LOST, LOSS_REASON, "lost")] {
+        let cleared = matches!(changes.get(reason), Some(Value::Null))
+            && text(before, changes, STAGE) == Some(stage);
+        if (closing(stage) || cleared) && text(before, changes, reason).is_none() {
+            errors.push(FieldError::new(
+                reason,
+                Code::Required,
+                format!("is required when the opportunity is {what}"),
+            ));
+        }
+    }
+    errors
+}
+
+/// What moving to a new stage sets besides it: the stage's probability and forecast
+/// category (unless the write gives its own) and when the stage changed.
+pub fn stage_stamps(
+    before: Option<&Record>,
+    changes: &BTreeMap<String, Value>,
+    now: DateTime<Utc>,
+) -> Vec<(String, Value)> {
+    let Some(Value::Text(stage)) = changes.get(STAGE) else {
+        return Vec::new();
+    };
+    if before.is_some_and(|b| b.get(STAGE) == &Value::Text(stage.clone())) {
+        return Vec::new();
+    }
+    let mut out = vec![(STAGE_CHANGED_AT.to_owned(), Value::Datetime(now))];
+    if let Some((_, _, probability, category)) = STAGES.iter().find(|s| s.0 == stage) {
+        if !changes.contains_key(PROBABILITY) {
+            out.push((
+                PROBABILITY.to_owned(),
+                // as a percent field stores it: two decimal places
+                Value::Decimal(Decimal::new(i64::from(*probability) * 100, 2)),
+            ));
+        }
+        if !changes.contains_key(FORECAST_CATEGORY) {
+            out.push((
+                FORECAST_CATEGORY.to_owned(),
+                Value::Text((*category).to_owned()),
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

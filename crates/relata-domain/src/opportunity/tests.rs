@@ -1,0 +1,85 @@
+use std::collections::BTreeMap;
+
+use chrono::{TimeZone, Utc};
+
+use super::*;
+
+fn t(s: &str) -> Value {
+    Value::Text(s.to_owned())
+}
+
+fn changes(pairs: &[(&str, Value)]) -> BTreeMap<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+fn at(stage: &str) -> Record {
+    let mut r = Record::default();
+    r.set(STAGE, t(stage));
+    r
+}
+
+#[test]
+fn closing_asks_why_and_only_when_closing() {
+    let won = check_write(Some(&at("negotiation")), &changes(&[(STAGE, t(WON))]));
+    assert_eq!(won[0].field, WIN_REASON);
+    let lost = check_write(None, &changes(&[(STAGE, t(LOST))]));
+    assert_eq!(lost[0].field, LOSS_REASON);
+    assert!(
+        check_write(
+            None,
+            &changes(&[(STAGE, t(LOST)), (LOSS_REASON, t("price"))])
+        )
+        .is_empty()
+    );
+    // an old lost deal without a reason can still be edited; clearing the reason cannot
+    assert!(check_write(Some(&at(LOST)), &changes(&[("amount", t("1"))])).is_empty());
+    let mut reasoned = at(LOST);
+    reasoned.set(LOSS_REASON, t("price"));
+    assert!(!check_write(Some(&reasoned), &changes(&[(LOSS_REASON, Value::Null)])).is_empty());
+    // open stages ask for nothing
+    assert!(
+        check_write(
+            Some(&at("prospecting")),
+            &changes(&[(STAGE, t("proposal"))])
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn a_new_stage_brings_its_probability_and_forecast_unless_given() {
+    let now = Utc.with_ymd_and_hms(2026, 12, 6, 9, 0, 0).unwrap();
+    let stamps = stage_stamps(
+        Some(&at("prospecting")),
+        &changes(&[(STAGE, t("proposal"))]),
+        now,
+    );
+    assert_eq!(
+        stamps,
+        vec![
+            (STAGE_CHANGED_AT.to_owned(), Value::Datetime(now)),
+            (
+                PROBABILITY.to_owned(),
+                Value::Decimal(Decimal::new(6000, 2))
+            ),
+            (FORECAST_CATEGORY.to_owned(), t("best_case")),
+        ]
+    );
+    let given = changes(&[
+        (STAGE, t("proposal")),
+        (PROBABILITY, Value::Decimal(Decimal::from(75))),
+    ]);
+    assert_eq!(stage_stamps(None, &given, now).len(), 2);
+    assert!(
+        stage_stamps(
+            Some(&at("proposal")),
+            &changes(&[(STAGE, t("proposal"))]),
+            now
+        )
+        .is_empty()
+    );
+    assert!(stage_stamps(None, &changes(&[("amount", t("1"))]), now).is_empty());
+}

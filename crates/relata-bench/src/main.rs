@@ -166,6 +166,10 @@ enum Cmd {
         /// Also write the figure as JSON here
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Reuse a database an earlier run of the same seed back-dated (only the last sweep's
+        /// changes are put back)
+        #[arg(long)]
+        reuse: bool,
     },
     /// Regenerate BENCHMARKS.md from the results files
     Report {
@@ -248,11 +252,13 @@ fn real_main() -> anyhow::Result<()> {
             accounts,
             seed,
             out,
+            reuse,
         } => {
             let opts = pool_sweep::Options {
                 db,
                 accounts: records_of(&accounts)?,
                 seed,
+                reuse,
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)

@@ -48,6 +48,10 @@ pub struct Options {
     pub db: String,
     pub accounts: u64,
     pub seed: u64,
+    /// The database was back-dated by an earlier run of the same seed: only what that run's
+    /// sweep changed is put back (owners, pools, warnings), in one statement, instead of
+    /// back-dating every account again (12 minutes at a million).
+    pub reuse: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -278,7 +282,28 @@ pub async fn measure(opts: &Options) -> anyhow::Result<Outcome> {
     let accounts = ids.len() as u64;
     let now = core.clock.now();
     let (mut due, mut in_window) = (0, 0);
-    for (n, chunk) in ids.chunks(RESET_BATCH).enumerate() {
+    if opts.reuse {
+        let owner = owners[0];
+        core.store
+            .write(move |conn| -> Result<(), CoreError> {
+                let sql = format!(
+                    "UPDATE account SET owner_id = COALESCE(owner_id, {}), pool_id = NULL, pool_warned_at = NULL WHERE owner_id IS NULL OR pool_id IS NOT NULL OR pool_warned_at IS NOT NULL",
+                    placeholder(conn.dialect(), 1)
+                );
+                conn.execute(&sql, &[SqlValue::Uuid(owner)])?;
+                Ok(())
+            })
+            .await
+            .map_err(core_err)?;
+        for i in 0..accounts {
+            match ages(opts.seed, i).0 {
+                Kind::Due => due += 1,
+                Kind::Window => in_window += 1,
+                Kind::Recent => {}
+            }
+        }
+    }
+    for (n, chunk) in ids.chunks(RESET_BATCH).enumerate().filter(|_| !opts.reuse) {
         let rows: Vec<Dated> = chunk
             .iter()
             .enumerate()

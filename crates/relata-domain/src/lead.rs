@@ -61,21 +61,6 @@ pub const CONVERTED_OPPORTUNITY: &str = "converted_opportunity_id";
 /// records includes their converted leads).
 const CHANGEABLE_AFTER_CONVERSION: &[&str] = &["owner_id"];
 
-fn text<'a>(
-    before: Option<&'a Record>,
-    changes: &'a BTreeMap<String, Value>,
-    name: &str,
-) -> Option<&'a str> {
-    let value = match changes.get(name) {
-        Some(v) => v,
-        None => before.map(|b| b.get(name))?,
-    };
-    match value {
-        Value::Text(s) => Some(s.as_str()),
-        _ => None,
-    }
-}
-
 /// The problems of writing `changes` to a lead that was `before` (`None`: a new lead), each
 /// on the field it is about. Part of the one write path, so an edit, a bulk upsert, an
 /// import and a workflow action are held to the same flow.
@@ -95,7 +80,7 @@ pub fn check_write(before: Option<&Record>, changes: &BTreeMap<String, Value>) -
         }
         return errors;
     }
-    let status = text(before, changes, STATUS);
+    let status = Record::text_after(before, changes, STATUS);
     let status_changes = changes.contains_key(STATUS);
     if status == Some(CONVERTED) && status_changes {
         let converting = matches!(changes.get(CONVERTED_AT), Some(Value::Datetime(_)));
@@ -124,7 +109,7 @@ pub fn check_write(before: Option<&Record>, changes: &BTreeMap<String, Value>) -
     let reason_cleared = matches!(changes.get(UNQUALIFIED_REASON), Some(Value::Null));
     if status == Some(UNQUALIFIED)
         && (status_changes || reason_cleared)
-        && text(before, changes, UNQUALIFIED_REASON).is_none()
+        && Record::text_after(before, changes, UNQUALIFIED_REASON).is_none()
     {
         errors.push(FieldError::new(
             UNQUALIFIED_REASON,

@@ -63,21 +63,6 @@ pub const LOSS_REASONS: &[(&str, &str)] = &[
     ("other", "Other"),
 ];
 
-fn text<'a>(
-    before: Option<&'a Record>,
-    changes: &'a BTreeMap<String, Value>,
-    name: &str,
-) -> Option<&'a str> {
-    let value = match changes.get(name) {
-        Some(v) => v,
-        None => before.map(|b| b.get(name))?,
-    };
-    match value {
-        Value::Text(s) => Some(s.as_str()),
-        _ => None,
-    }
-}
-
 /// The problems of writing `changes` to an opportunity that was `before` (`None`: new).
 /// Checked by the one write path, so an edit, a bulk upsert, an import and a workflow
 /// action close deals alike.
@@ -89,8 +74,8 @@ pub fn check_write(before: Option<&Record>, changes: &BTreeMap<String, Value>) -
     };
     for (stage, reason, what) in [(WON, WIN_REASON, "won"), (LOST, LOSS_REASON, "lost")] {
         let cleared = matches!(changes.get(reason), Some(Value::Null))
-            && text(before, changes, STAGE) == Some(stage);
-        if (closing(stage) || cleared) && text(before, changes, reason).is_none() {
+            && Record::text_after(before, changes, STAGE) == Some(stage);
+        if (closing(stage) || cleared) && Record::text_after(before, changes, reason).is_none() {
             errors.push(FieldError::new(
                 reason,
                 Code::Required,

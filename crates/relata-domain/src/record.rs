@@ -39,6 +39,23 @@ impl Record {
         }
     }
 
+    /// The text (picklist, text) `field` holds after `changes` are written over `before` (a
+    /// new record when `None`): the value a flow rule judges.
+    pub fn text_after<'a>(
+        before: Option<&'a Record>,
+        changes: &'a BTreeMap<String, Value>,
+        field: &str,
+    ) -> Option<&'a str> {
+        let value = match changes.get(field) {
+            Some(v) => v,
+            None => before.map(|b| b.get(field))?,
+        };
+        match value {
+            Value::Text(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
     /// The flat JSON form, in the object's field order, of the fields the record holds (a
     /// record read from the database holds every field). With `only`, just those fields (and
     /// always `id` and `version`, which clients need to address and update the record).

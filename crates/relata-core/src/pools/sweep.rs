@@ -186,6 +186,46 @@ impl Core {
         Ok(report)
     }
 
+    /// Finds the records `due` selects on a reader, then hands them to `each` `size` at a
+    /// time, each batch in its own write transaction and checked again there. Answers how
+    /// many `each` handled.
+    async fn in_batches<D, E>(
+        &self,
+        table: &str,
+        size: usize,
+        due: D,
+        each: E,
+    ) -> Result<usize, CoreError>
+    where
+        D: Fn(&dyn Conn) -> Due + Clone + Send + 'static,
+        E: Fn(&mut dyn Conn, &[(Uuid, Uuid)]) -> Result<(), CoreError> + Clone + Send + 'static,
+    {
+        let ids = {
+            let (due, table) = (due.clone(), table.to_owned());
+            self.store
+                .read(move |conn| {
+                    let due = due(&*conn);
+                    due_ids(conn, &table, &due)
+                })
+                .await?
+        };
+        let mut total = 0;
+        for batch in ids.chunks(size) {
+            let (due, each, table, batch) =
+                (due.clone(), each.clone(), table.to_owned(), batch.to_vec());
+            total += self
+                .store
+                .write(move |conn| {
+                    let due = due(&*conn);
+                    let found = still_due(conn, &table, &due, &batch)?;
+                    each(conn, &found)?;
+                    Ok::<_, CoreError>(found.len())
+                })
+                .await?;
+        }
+        Ok(total)
+    }
+
     async fn reclaim(
         &self,
         pool: &Pool,
@@ -202,72 +242,43 @@ impl Core {
                 due
             }
         };
-        let table = relata_store::ddl::table_name(object).to_owned();
-        let ids = {
-            let (due, table) = (due.clone(), table.clone());
-            self.store
-                .read(move |conn| {
-                    let due = due(&*conn);
-                    due_ids(conn, &table, &due)
-                })
-                .await?
-        };
-        let mut total = 0;
-        for batch in ids.chunks(BATCH) {
-            let (pool, object, writer, due, table) = (
-                pool.clone(),
-                object.clone(),
-                writer.clone(),
-                due.clone(),
-                table.clone(),
-            );
-            let batch = batch.to_vec();
-            total += self
-                .store
-                .write(move |conn| {
-                    let due = due(&*conn);
-                    let found = still_due(conn, &table, &due, &batch)?;
-                    with_companions(conn, |conn, side| {
-                        for (id, owner) in &found {
-                            let Some(record) = read::get_for_update(
-                                conn,
-                                &object,
-                                *id,
-                                &Visibility::All,
-                                Bin::Live,
-                            )?
-                            else {
-                                continue;
-                            };
-                            release(conn, side, &object, &writer, now, record, pool.id)?;
-                            log(
-                                conn,
-                                pool.id,
-                                object.name(),
-                                *id,
-                                action::RECLAIMED,
-                                Some(*owner),
-                                None,
-                                None,
-                                now,
-                            )?;
-                            crate::notifications::append(
-                                conn,
-                                *owner,
-                                "pool_reclaimed",
-                                Some(object.name()),
-                                Some(*id),
-                                None,
-                                serde_json::json!({"pool": pool.id, "pool_name": pool.name}),
-                                now,
-                            )?;
-                        }
-                        Ok(found.len())
-                    })
-                })
-                .await?;
-        }
-        Ok(total)
+        let (pool, object, writer) = (pool.clone(), object.clone(), writer.clone());
+        let table = relata_store::ddl::table_name(&object).to_owned();
+        self.in_batches(&table, BATCH, due, move |conn, found| {
+            with_companions(conn, |conn, side| {
+                for (id, owner) in found {
+                    let Some(record) =
+                        read::get_for_update(conn, &object, *id, &Visibility::All, Bin::Live)?
+                    else {
+                        continue;
+                    };
+                    release(conn, side, &object, &writer, now, record, pool.id)?;
+                    log(
+                        conn,
+                        pool.id,
+                        object.name(),
+                        *id,
+                        action::RECLAIMED,
+                        Some(*owner),
+                        None,
+                        None,
+                        now,
+                    )?;
+                    crate::notifications::append(
+                        conn,
+                        *owner,
+                        "pool_reclaimed",
+                        Some(object.name()),
+                        Some(*id),
+                        None,
+                        serde_json::json!({"pool": pool.id, "pool_name": pool.name}),
+                        now,
+                    )?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn warn(
@@ -292,53 +303,32 @@ impl Core {
                 due
             }
         };
-        let table = relata_store::ddl::table_name(object).to_owned();
-        let ids = {
-            let (due, table) = (due.clone(), table.clone());
-            self.store
-                .read(move |conn| {
-                    let due = due(&*conn);
-                    due_ids(conn, &table, &due)
-                })
-                .await?
-        };
-        let mut total = 0;
-        for batch in ids.chunks(WARN_BATCH) {
-            let (pool, object, due, table) =
-                (pool.clone(), object.clone(), due.clone(), table.clone());
-            let batch = batch.to_vec();
-            total += self
-                .store
-                .write(move |conn| {
-                    let due = due(&*conn);
-                    let found = still_due(conn, &table, &due, &batch)?;
-                    let d = conn.dialect();
-                    for (id, owner) in &found {
-                        conn.execute(
-                            &format!(
-                                "UPDATE {table} SET {} = {} WHERE id = {}",
-                                pool::WARNED_AT,
-                                placeholder(d, 1),
-                                placeholder(d, 2)
-                            ),
-                            &[SqlValue::Timestamp(now), SqlValue::Uuid(*id)],
-                        )?;
-                        log(conn, pool.id, object.name(), *id, action::WARNED, Some(*owner), None, None, now)?;
-                        crate::notifications::append(
-                            conn,
-                            *owner,
-                            "pool_warning",
-                            Some(object.name()),
-                            Some(*id),
-                            None,
-                            serde_json::json!({"pool": pool.id, "pool_name": pool.name, "days_left": ahead}),
-                            now,
-                        )?;
-                    }
-                    Ok::<_, CoreError>(found.len())
-                })
-                .await?;
-        }
-        Ok(total)
+        let (pool, object) = (pool.clone(), object.clone());
+        let table = relata_store::ddl::table_name(&object).to_owned();
+        self.in_batches(&table.clone(), WARN_BATCH, due, move |conn, found| {
+            let d = conn.dialect();
+            let sql = format!(
+                "UPDATE {table} SET {} = {} WHERE id = {}",
+                pool::WARNED_AT,
+                placeholder(d, 1),
+                placeholder(d, 2)
+            );
+            for (id, owner) in found {
+                conn.execute(&sql, &[SqlValue::Timestamp(now), SqlValue::Uuid(*id)])?;
+                log(conn, pool.id, object.name(), *id, action::WARNED, Some(*owner), None, None, now)?;
+                crate::notifications::append(
+                    conn,
+                    *owner,
+                    "pool_warning",
+                    Some(object.name()),
+                    Some(*id),
+                    None,
+                    serde_json::json!({"pool": pool.id, "pool_name": pool.name, "days_left": ahead}),
+                    now,
+                )?;
+            }
+            Ok(())
+        })
+        .await
     }
 }

@@ -29,9 +29,9 @@ use utoipa_axum::routes;
 
 use relata_core::Core;
 use routes::{
-    admin, assignment, attachments, auth, changes, duplicate_jobs, duplicates, email, export,
-    hierarchy, imports, jobs, leads, lists, me, merge, meta, pools, quality, records, search,
-    system, tags, timeline, views, web_forms, webhooks, workflows,
+    admin, assignment, attachments, auth, changes, dashboard, duplicate_jobs, duplicates, email,
+    export, hierarchy, imports, jobs, leads, lists, me, merge, meta, pipelines, pools, quality,
+    records, search, system, tags, timeline, views, web_forms, webhooks, workflows,
 };
 use state::{AppState, TokenCache};
 
@@ -145,6 +145,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
             leads::set_conversion_map,
             leads::reset_conversion_map
         ))
+        .routes(routes!(dashboard::sales))
+        .routes(routes!(pipelines::list_pipelines))
+        .routes(routes!(
+            pipelines::get_pipeline,
+            pipelines::save_pipeline,
+            pipelines::delete_pipeline
+        ))
+        .routes(routes!(pipelines::board))
+        .routes(routes!(pipelines::board_column))
         .routes(routes!(pools::list_pools, pools::create_pool))
         .routes(routes!(
             pools::get_pool,

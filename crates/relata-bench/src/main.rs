@@ -5,6 +5,8 @@
 //!   the bulk API and measured with wrk; writes one results file.
 //! - `import` runs the CSV import figure alone against a kept database (profiling).
 //! - `pool-sweep` times one pool (公海) reclaim sweep in process over generated accounts.
+//! - `kanban` times the board of a pipeline in process over generated opportunities and
+//!   writes `bench/results/kanban/<date>-<backend>-<open>.json`.
 //! - `report` regenerates `BENCHMARKS.md` from every results file.
 //! - `bare-server` is the bare handler, started by `run` as a child process.
 //!
@@ -17,6 +19,7 @@ mod csv_import;
 mod data;
 mod dedupe;
 mod jobs;
+mod kanban;
 mod load;
 mod org;
 mod pool_sweep;
@@ -171,6 +174,33 @@ enum Cmd {
         #[arg(long)]
         reuse: bool,
     },
+    /// The kanban figure alone: a Core opened in process on the database, opportunities of
+    /// the standard pipeline generated (through the bulk write path) up to --open and
+    /// --closed, then Core::board timed as the administrator and as a rep, the next page of
+    /// the largest column, and each part of a board alone (with the counts' query plans)
+    Kanban {
+        /// sqlite://PATH or postgres://…?schema=NAME (created and migrated if new; written into)
+        #[arg(long)]
+        db: String,
+        /// Open opportunities in the pipeline (10k, 100k or any count)
+        #[arg(long, default_value = "100k")]
+        open: String,
+        /// Closed opportunities (won and lost) besides
+        #[arg(long, default_value = "20k")]
+        closed: String,
+        /// Timed boards (and pages, and parts) per viewer, after 10 untimed ones
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Measure the database as an earlier run left it: no users or opportunities created
+        /// (--open and --closed are ignored)
+        #[arg(long)]
+        reuse: bool,
+        /// Where the results file goes (under kanban/)
+        #[arg(long, default_value = "bench/results")]
+        results: PathBuf,
+    },
     /// Regenerate BENCHMARKS.md from the results files
     Report {
         #[arg(long, default_value = "bench/results")]
@@ -297,10 +327,64 @@ fn real_main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Cmd::Kanban {
+            db,
+            open,
+            closed,
+            iterations,
+            seed,
+            reuse,
+            results,
+        } => {
+            let opts = kanban::Options {
+                db,
+                open: records_of(&open)?,
+                closed: if closed.trim() == "0" {
+                    0
+                } else {
+                    records_of(&closed)?
+                },
+                iterations: iterations.max(1),
+                seed,
+                reuse,
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let done = runtime.block_on(kanban::measure(&opts))?;
+            for f in &done.figures {
+                let l = f.latency_ms.clone().unwrap_or_default();
+                println!(
+                    "{:<24} p50 {:>8.2}  p95 {:>8.2}  p99 {:>8.2}  max {:>8.2} ms{}",
+                    f.id,
+                    l.p50,
+                    l.p95,
+                    l.p99,
+                    f.details
+                        .get("max_ms")
+                        .and_then(serde_json::Value::as_f64)
+                        .unwrap_or(0.0),
+                    match f.target.as_ref().and_then(|t| t.met) {
+                        Some(true) => "  (target met)",
+                        Some(false) => "  (target MISSED)",
+                        None => "",
+                    }
+                );
+            }
+            for (name, plan) in &done.plans {
+                println!("plan {name}: {}", plan.join(" | "));
+            }
+            let path = done.path_in(&results);
+            done.write(&path)?;
+            eprintln!("[kanban] wrote {}", path.display());
+            Ok(())
+        }
         Cmd::Report { results, out } => {
             let runs = report::load_runs(&results)?;
             let reliability = report::load_reliability(&results.join("reliability"));
-            std::fs::write(&out, report::render(&runs, &reliability))?;
+            let kanban = kanban::load(&results.join("kanban"));
+            std::fs::write(&out, report::render(&runs, &kanban, &reliability))?;
             eprintln!(
                 "[bench] wrote {} from {} results files",
                 out.display(),

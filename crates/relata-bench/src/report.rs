@@ -1,4 +1,5 @@
-//! `BENCHMARKS.md`, generated from every results file in `bench/results/`: a summary table,
+//! `BENCHMARKS.md`, generated from every results file in `bench/results/` (and its `kanban/`
+//! and `reliability/`): a summary table,
 //! one section per run, and how to reproduce each figure. Edit the text here, not the file.
 
 use std::fmt::Write as _;
@@ -6,6 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::kanban::KanbanRun;
 use crate::results::{Figure, Run, SCHEMA};
 
 const INTRO: &str = "# Benchmarks
@@ -257,7 +259,7 @@ pub fn load_runs(dir: &Path) -> anyhow::Result<Vec<Run>> {
     Ok(runs)
 }
 
-pub fn render(runs: &[Run], reliability: &[serde_json::Value]) -> String {
+pub fn render(runs: &[Run], kanban: &[KanbanRun], reliability: &[serde_json::Value]) -> String {
     let mut s = String::from(INTRO);
     s.push('\n');
     if runs.is_empty() {
@@ -269,6 +271,7 @@ pub fn render(runs: &[Run], reliability: &[serde_json::Value]) -> String {
             s.push_str(&section(r));
         }
     }
+    s.push_str(&kanban_section(kanban));
     s.push_str(&reliability_section(reliability));
     s.push('\n');
     s.push_str(REPRODUCE);
@@ -379,6 +382,150 @@ fn reliability_section(reports: &[serde_json::Value]) -> String {
                     String::new()
                 }
             );
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn kanban_section(runs: &[KanbanRun]) -> String {
+    let mut s = String::from(
+        "\n## Kanban\n\nFrom `relata-bench kanban` (`bench/results/kanban/`), in process (a \
+         `relata_core::Core` on the database, no HTTP): the board of the standard pipeline \
+         `new_business` — one grouped count and total per open stage, then the first 20 cards of \
+         each of the five open columns, all under the viewer's visibility (`Core::board`) — \
+         timed after 10 untimed boards, as the administrator (sees every deal) and as a sales \
+         rep (opportunities are private: their own deals only), then the next page of the \
+         largest column with its cursor (`Core::board_column`). The deals are generated through \
+         the bulk write path: spread over 20 reps, open stages 35 / 25 / 18 / 14 / 8 % from \
+         prospecting to negotiation, amounts in CNY, and closed deals besides (40 % won). Rows \
+         marked *Part* time one piece of a board alone, to show where its time goes: the counts \
+         (`Core::aggregate`), the five first pages (concurrently, as the board runs them), and \
+         the counts' two SQL statements on one connection, whose plans follow. Target of issue \
+         9: p95 ≤ 50 ms with 100,000 open opportunities (per-column paging). Reproduce with \
+         `relata-bench kanban --db sqlite://bench/work/kanban/100k.db --open 100k`, then \
+         `relata-bench report`.\n\n",
+    );
+    if runs.is_empty() {
+        s.push_str("No kanban results yet: run `relata-bench kanban --db sqlite://bench/work/kanban/100k.db --open 100k`.\n");
+        return s;
+    }
+    for r in runs {
+        let m = &r.machine;
+        let _ = writeln!(
+            s,
+            "### {} · {} · {} open opportunities\n",
+            r.date.get(..16).unwrap_or(&r.date).replace('T', " "),
+            r.backend,
+            num(r.open as f64)
+        );
+        let _ = writeln!(
+            s,
+            "Commit `{}`{}; {} × {}, {} MB RAM, Linux {}; load average {:.2} before, {:.2} after; {} closed besides, {} owners, the rep sees {}; {} timed runs each; run took {:.0} s; seed {}.\n",
+            r.commit,
+            if r.dirty {
+                " (with uncommitted changes)"
+            } else {
+                ""
+            },
+            m.nproc,
+            m.cpu_model,
+            num(m.memory_mb as f64),
+            m.kernel,
+            m.loadavg_start,
+            m.loadavg_end,
+            num(r.closed as f64),
+            r.owners,
+            num(r.rep_open as f64),
+            r.iterations,
+            r.seconds,
+            r.seed
+        );
+        s.push_str("| figure | p50 / p95 / p99 ms | max ms | compared with | ratio | target | met |\n|---|---:|---:|---:|---:|---|---|\n");
+        for f in &r.figures {
+            let ceiling = match (&f.ceiling, f.ceiling_value) {
+                (Some(id), Some(v)) => format!("{} ms p95 ({id})", num(v)),
+                _ => "–".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                f.label.replacen("Part:", "*Part*:", 1),
+                latency(f),
+                f.details
+                    .get("max_ms")
+                    .and_then(serde_json::Value::as_f64)
+                    .map_or_else(|| "–".into(), num),
+                ceiling,
+                ratio(f),
+                f.target.as_ref().map(|t| t.text.as_str()).unwrap_or(""),
+                met(f)
+            );
+        }
+        s.push('\n');
+        for (id, who) in [
+            ("kanban_pages", "administrator"),
+            ("kanban_pages_rep", "rep"),
+        ] {
+            let Some(columns) = r
+                .figures
+                .iter()
+                .find(|f| f.id == id)
+                .and_then(|f| f.details.get("column_alone_ms"))
+                .and_then(serde_json::Value::as_object)
+            else {
+                continue;
+            };
+            let _ = writeln!(
+                s,
+                "- first page of each column alone, as the {who}, p50 / p95 ms: {}",
+                columns
+                    .iter()
+                    .map(|(stage, t)| format!(
+                        "{stage} {} / {}",
+                        num(t["p50"].as_f64().unwrap_or(0.0)),
+                        num(t["p95"].as_f64().unwrap_or(0.0))
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for (name, label) in [
+            ("count", "COUNT … GROUP BY stage, as the administrator"),
+            (
+                "sum",
+                "SUM(amount) … GROUP BY stage, currency, as the administrator",
+            ),
+            ("count_rep", "COUNT … GROUP BY stage, as the rep"),
+            (
+                "sum_rep",
+                "SUM(amount) … GROUP BY stage, currency, as the rep",
+            ),
+        ] {
+            if let Some(plan) = r.plans.get(name) {
+                let _ = writeln!(
+                    s,
+                    "- plan of {label}: {}",
+                    plan.iter()
+                        .map(|l| format!("`{l}`"))
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                );
+            }
+        }
+        if let Some(stats) = r.plans.get("stats").filter(|s| !s.is_empty()) {
+            let _ = writeln!(
+                s,
+                "- the planner's statistics (`sqlite_stat1`: rows, then rows per key prefix): {}",
+                stats
+                    .iter()
+                    .map(|l| format!("`{l}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for n in &r.notes {
+            let _ = writeln!(s, "\nNote: {n}");
         }
         s.push('\n');
     }

@@ -187,6 +187,7 @@ impl Core {
             layout: Vec::new(),
             matching_rule: None,
             conversion_map: None,
+            pipelines: None,
         };
         let created = object.clone();
         let audit = MetaAudit::new(

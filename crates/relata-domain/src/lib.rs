@@ -7,6 +7,7 @@
 //! this crate must never depend on rusqlite, postgres, axum or tokio.
 
 pub mod access;
+pub mod activity;
 pub mod api_name;
 pub mod assignment;
 pub mod clock;

@@ -274,6 +274,10 @@ pub struct ObjectDef {
     /// (`None`: `lead::standard_conversion_map`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversion_map: Option<Vec<crate::lead::ConversionField>>,
+    /// Opportunities only: the pipelines as an administrator set them (`None`:
+    /// `opportunity::pipeline::standard_pipelines`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipelines: Option<Vec<crate::opportunity::pipeline::Pipeline>>,
 }
 
 /// One section of a page layout.

@@ -6,6 +6,8 @@
 //! Closing asks why: a won deal its `win_reason`, a lost one its `loss_reason` — what sales
 //! management reads to learn from both.
 
+pub mod pipeline;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -87,8 +89,10 @@ pub fn check_write(before: Option<&Record>, changes: &BTreeMap<String, Value>) -
 }
 
 /// What moving to a new stage sets besides it: the stage's probability and forecast
-/// category (unless the write gives its own) and when the stage changed.
+/// category in the deal's pipeline (unless the write gives its own) and when the stage
+/// changed.
 pub fn stage_stamps(
+    pipelines: &[pipeline::Pipeline],
     before: Option<&Record>,
     changes: &BTreeMap<String, Value>,
     now: DateTime<Utc>,
@@ -100,18 +104,28 @@ pub fn stage_stamps(
         return Vec::new();
     }
     let mut out = vec![(STAGE_CHANGED_AT.to_owned(), Value::Datetime(now))];
-    if let Some((_, _, probability, category)) = STAGES.iter().find(|s| s.0 == stage) {
+    let in_pipeline = Record::text_after(before, changes, pipeline::PIPELINE)
+        .and_then(|name| pipelines.iter().find(|p| p.name == name))
+        .and_then(|p| p.stage(stage))
+        .map(|s| (s.probability, s.forecast_category.as_str()));
+    let standard = || {
+        STAGES
+            .iter()
+            .find(|s| s.0 == stage)
+            .map(|(_, _, p, c)| (*p, *c))
+    };
+    if let Some((probability, category)) = in_pipeline.or_else(standard) {
         if !changes.contains_key(PROBABILITY) {
             out.push((
                 PROBABILITY.to_owned(),
                 // as a percent field stores it: two decimal places
-                Value::Decimal(Decimal::new(i64::from(*probability) * 100, 2)),
+                Value::Decimal(Decimal::new(i64::from(probability) * 100, 2)),
             ));
         }
         if !changes.contains_key(FORECAST_CATEGORY) {
             out.push((
                 FORECAST_CATEGORY.to_owned(),
-                Value::Text((*category).to_owned()),
+                Value::Text(category.to_owned()),
             ));
         }
     }

@@ -1,6 +1,12 @@
 //! The standard objects Relata ships with, declared as metadata like any custom object.
 //! Later business areas add fields and behaviour to these; the declarations stay data.
 
+mod activities;
+
+pub use activities::{
+    call, competitor, meeting, meeting_attendee, opportunity_competitor, task_recurrence_fields,
+};
+
 use crate::api_name::ApiName;
 use crate::meta::{FieldDef, FieldType, ObjectDef, PicklistValue, Sharing, TextFormat};
 use crate::{lead, opportunity, pool};
@@ -101,6 +107,7 @@ fn object(
         layout: Vec::new(),
         matching_rule: None,
         conversion_map: None,
+        pipelines: None,
     }
 }
 
@@ -409,8 +416,22 @@ fn opportunity() -> ObjectDef {
         ]
         .into_iter()
         .chain(opportunity_close_fields())
+        // last: installations before pipelines got the column appended
+        .chain([pipeline_field()])
         .collect(),
     )
+}
+
+/// The pipeline an opportunity follows: one picklist value per pipeline, kept in step with
+/// the object's pipelines by the pipeline settings.
+/// (Not `required`: a new deal without one is put in the first active pipeline by the
+/// write path, after the input's own checks.)
+pub fn pipeline_field() -> FieldDef {
+    tracked(filterable(picklist(
+        opportunity::pipeline::PIPELINE,
+        "Pipeline",
+        &[(opportunity::pipeline::STANDARD, "New business")],
+    )))
 }
 
 /// What a stage means for the forecast, when it last changed, and why a deal was won or
@@ -472,7 +493,11 @@ fn task() -> ObjectDef {
             lookup("lead_id", "Lead", "lead"),
             lookup("opportunity_id", "Opportunity", "opportunity"),
             typed("description", "Description", FieldType::LongText),
-        ],
+        ]
+        .into_iter()
+        // last: installations before recurring tasks got the columns appended
+        .chain(task_recurrence_fields())
+        .collect(),
     )
 }
 
@@ -538,6 +563,11 @@ pub fn standard_objects() -> Vec<ObjectDef> {
         product(),
         account_contact(),
         opportunity_contact(),
+        call(),
+        meeting(),
+        meeting_attendee(),
+        competitor(),
+        opportunity_competitor(),
     ]
 }
 

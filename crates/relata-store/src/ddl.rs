@@ -107,6 +107,32 @@ pub fn rebuild_field_indexes(conn: &mut dyn Conn) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Indexes of an object beyond its fields' own: the kanban's index on opportunities — a
+/// pipeline's live deals by stage with what a column counts and totals (and the owner, which
+/// a rep's visibility reads) in the index itself, so counting a column of 100,000 deals
+/// never reads the table (`relata-bench kanban`: 365 → 53 ms p95 for the board of 100,000
+/// open deals on SQLite).
+pub fn object_indexes(object: &ObjectDef) -> Vec<IndexDef> {
+    use relata_domain::opportunity::{OBJECT, STAGE, pipeline::PIPELINE};
+    let has = |f: &str| object.field(f).is_some_and(|f| !f.archived);
+    if object.name() != OBJECT || !(has(PIPELINE) && has(STAGE) && has("amount")) {
+        return Vec::new();
+    }
+    vec![IndexDef::new(
+        table_name(object),
+        &[
+            PIPELINE,
+            "deleted_at",
+            STAGE,
+            "amount_currency",
+            "amount",
+            "owner_id",
+            "id",
+        ],
+        false,
+    )]
+}
+
 /// The full table of an object.
 pub fn object_table(object: &ObjectDef) -> TableDef {
     // The columns every object has (with `deleted_at`) first, then fields in declaration
@@ -128,6 +154,7 @@ pub fn object_table(object: &ObjectDef) -> TableDef {
         .fields
         .iter()
         .filter_map(|f| field_index(object, f))
+        .chain(object_indexes(object))
         .collect();
     table
 }

@@ -116,6 +116,16 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "opportunities: forecast category, stage changed at, win and loss reasons",
             add_opportunity_close_fields,
         ),
+        (
+            30,
+            "opportunities: pipelines (the pipeline field; existing deals are new business)",
+            add_opportunity_pipeline,
+        ),
+        (
+            31,
+            "activities: calls, meetings and their attendees, recurring tasks; competitors in deals",
+            add_activities,
+        ),
     ]
 }
 
@@ -280,6 +290,47 @@ fn add_opportunity_close_fields(conn: &mut dyn Conn) -> Result<(), StoreError> {
         relata_domain::opportunity::OBJECT,
         relata_domain::standard::opportunity_close_fields(),
     )
+}
+
+fn add_opportunity_pipeline(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    use relata_domain::opportunity::{OBJECT, pipeline};
+    add_standard_fields(
+        conn,
+        OBJECT,
+        vec![relata_domain::standard::pipeline_field()],
+    )?;
+    let schema = meta_sql::load_schema(conn)?;
+    if let Some(object) = schema.object(OBJECT) {
+        conn.execute(
+            &format!(
+                "UPDATE {} SET {} = {} WHERE {} IS NULL",
+                ddl::table_name(object),
+                pipeline::PIPELINE,
+                crate::dialect::placeholders(conn.dialect(), 1, 1),
+                pipeline::PIPELINE
+            ),
+            &[SqlValue::Text(pipeline::STANDARD.to_owned())],
+        )?;
+        for index in ddl::object_indexes(object) {
+            conn.batch(&index.render(conn.dialect()))?;
+        }
+    }
+    Ok(())
+}
+
+fn add_activities(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    use relata_domain::standard;
+    add_standard_objects(
+        conn,
+        vec![
+            standard::call(),
+            standard::meeting(),
+            standard::meeting_attendee(),
+            standard::competitor(),
+            standard::opportunity_competitor(),
+        ],
+    )?;
+    add_standard_fields(conn, "task", standard::task_recurrence_fields())
 }
 
 fn add_pools(conn: &mut dyn Conn) -> Result<(), StoreError> {

@@ -53,6 +53,16 @@ impl Fmt {
         }
     }
 
+    /// A total kept per currency as one figure: its `currency` part, then " + …" when other
+    /// currencies have some too (a board column's total, a dashboard row's).
+    pub fn money_total(&self, sums: &[(String, Decimal)], currency: &str) -> String {
+        let mut text = self.money(&sum_in(sums, currency), currency);
+        if sums.iter().any(|(c, _)| c != currency) {
+            text.push_str(" + …");
+        }
+        text
+    }
+
     pub fn date(&self, d: &NaiveDate) -> String {
         match self.tr.lang {
             Lang::Zh => format!("{}年{}月{}日", d.year(), d.month(), d.day()),
@@ -123,6 +133,14 @@ impl Fmt {
     }
 }
 
+/// The part of a total kept per currency that is in `currency`.
+pub fn sum_in(sums: &[(String, Decimal)], currency: &str) -> Decimal {
+    sums.iter()
+        .filter(|(c, _)| c == currency)
+        .map(|(_, d)| *d)
+        .sum()
+}
+
 fn symbol(lang: Lang, currency: &str) -> Option<&'static str> {
     Some(match (currency, lang) {
         ("CNY", Lang::Zh) => "¥",
@@ -186,6 +204,17 @@ mod tests {
         assert_eq!(fmt(Lang::En).money(&d, "CNY"), "CN¥1,234.50");
         assert_eq!(fmt(Lang::En).money(&-d, "USD"), "-$1,234.50");
         assert_eq!(fmt(Lang::En).money(&d, "CHF"), "CHF 1,234.50");
+    }
+
+    #[test]
+    fn a_total_in_several_currencies_shows_the_default_one_and_says_there_is_more() {
+        let d = |s: &str| Decimal::from_str(s).unwrap_or_default();
+        let en = fmt(Lang::En);
+        let cny = vec![("CNY".to_owned(), d("1000")), ("CNY".to_owned(), d("500"))];
+        assert_eq!(en.money_total(&cny, "CNY"), "CN¥1,500.00");
+        let mixed = vec![("USD".to_owned(), d("20")), ("CNY".to_owned(), d("7"))];
+        assert_eq!(en.money_total(&mixed, "CNY"), "CN¥7.00 + …");
+        assert_eq!(en.money_total(&[], "USD"), "$0.00");
     }
 
     #[test]

@@ -24,9 +24,9 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 use pages::{
-    attachments, auth, automation, board, bulk, decision_chain, duplicates, edit, email, export,
-    groups, hierarchy, home, imports, lead_conversion, list, merge, notifications, pools, profile,
-    quality, record, search, settings, timeline, views, web_form,
+    attachments, auth, automation, board, bulk, calendar, decision_chain, duplicates, edit, email,
+    export, groups, hierarchy, home, imports, lead_conversion, list, merge, my_day, notifications,
+    pools, profile, quality, record, search, settings, timeline, views, web_form,
 };
 use relata_core::Core;
 use state::WebState;
@@ -36,6 +36,9 @@ pub fn router(core: Arc<Core>) -> Router {
     let state = WebState { core };
     Router::new()
         .route("/", get(home::home))
+        .route("/my-day", get(my_day::page))
+        .route("/calendar", get(calendar::page))
+        .route("/dashboard/sales", get(pages::sales_dashboard::page))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/f/{key}", get(web_form::page).post(web_form::submit))
         .route("/logout", post(auth::logout))
@@ -231,6 +234,18 @@ pub fn router(core: Arc<Core>) -> Router {
         .route(
             "/settings/pools/{id}",
             get(settings::pools::detail).post(settings::pools::save),
+        )
+        .route(
+            "/settings/pipelines",
+            get(settings::pipelines::page).post(settings::pipelines::create),
+        )
+        .route(
+            "/settings/pipelines/{name}",
+            get(settings::pipelines::detail).post(settings::pipelines::save),
+        )
+        .route(
+            "/settings/pipelines/{name}/delete",
+            post(settings::pipelines::delete),
         )
         .route(
             "/settings/assignment",

@@ -239,6 +239,9 @@
         headers: { "Content-Type": "application/x-www-form-urlencoded" },
         body: new URLSearchParams(new FormData(form)).toString()
       }).then(function (r) {
+        // refused for what the move asks (a stage's required fields): post the form
+        // itself, whose answer is the record's form with each missing field marked
+        if (r.status === 422) { form.submit(); return; }
         var moved = r.type === "opaqueredirect" || r.status === 303 || r.ok;
         refresh(moved ? "" : root.getAttribute("data-error"));
       }).catch(function () { refresh(root.getAttribute("data-error")); });

@@ -213,7 +213,7 @@ pub async fn list(
     Ok(axum::Json(body).into_response())
 }
 
-fn fields_param(
+pub(crate) fn fields_param(
     def: &relata_domain::ObjectDef,
     raw: Option<&String>,
 ) -> ApiResult<Option<Vec<String>>> {

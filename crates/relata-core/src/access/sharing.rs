@@ -38,21 +38,28 @@ pub struct RuleInput {
     pub access: AccessLevel,
 }
 
-/// Why a record is shared: by hand, or as a member of its record team (account team,
-/// opportunity team).
+/// Why a record is shared: by hand, as a member of its record team (account team,
+/// opportunity team), or (kept by the write path, never given by hand) as a colleague
+/// invited to a meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ShareReason {
     #[default]
     Manual,
     RecordTeam,
+    #[serde(skip_deserializing)]
+    Attendee,
 }
+
+/// The reason of the read share a meeting's user attendee holds (`records::flow`).
+pub const ATTENDEE_REASON: &str = "attendee";
 
 impl ShareReason {
     fn as_str(&self) -> &'static str {
         match self {
             ShareReason::Manual => "manual",
             ShareReason::RecordTeam => "record_team",
+            ShareReason::Attendee => ATTENDEE_REASON,
         }
     }
 }
@@ -403,6 +410,7 @@ fn share_view(r: &[SqlValue]) -> Option<ShareView> {
         access: AccessLevel::parse(r[3].as_str()?)?,
         reason: match r[4].as_str()? {
             "record_team" => ShareReason::RecordTeam,
+            ATTENDEE_REASON => ShareReason::Attendee,
             _ => ShareReason::Manual,
         },
         team_role: r[5].as_str().map(str::to_owned),

@@ -23,7 +23,7 @@ use crate::Core;
 use crate::context::Actor;
 use crate::error::CoreError;
 use crate::records::companions::Companions;
-use crate::records::read::{self, Bin};
+use crate::records::read::{self, Bin, count};
 use crate::records::{notify_owner, with_companions, write};
 use crate::visibility::Visibility;
 
@@ -101,13 +101,6 @@ pub(crate) fn log(
         ],
     )?;
     Ok(())
-}
-
-fn count(conn: &mut dyn Conn, sql: &str, params: &[SqlValue]) -> Result<i64, CoreError> {
-    Ok(conn
-        .query_one(sql, params)?
-        .and_then(|r| r.first().and_then(SqlValue::as_i64))
-        .unwrap_or(0))
 }
 
 fn owner(record: &Record) -> Option<Uuid> {

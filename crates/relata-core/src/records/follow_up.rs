@@ -1,8 +1,9 @@
 //! Dates the write path keeps for pools (公海), whatever path the write takes: when a lead's
 //! or account's owner got it, and when it was last followed up or (an account) last won.
 //!
-//! A follow-up is a note written about the record or a task on it done (created done, or
-//! completed); a planned task is a promise, not a follow-up. An opportunity closed won is
+//! A follow-up is contact made (`relata_domain::activity::is_follow_up`): a note written, a
+//! task done, a call that reached someone, a meeting held — about the lead or account
+//! itself, or about a contact of the account. An opportunity closed won is
 //! its account's last won deal. The dates only move forward, are written without a new
 //! version (no one's edit is refused for them) and without a change event: they are the
 //! system's bookkeeping, like `updated_at`.
@@ -49,18 +50,6 @@ fn text<'a>(record: &'a Record, field: &str) -> Option<&'a str> {
     }
 }
 
-/// Whether this write of `object` is a follow-up of the records it links to.
-fn is_follow_up(object: &ObjectDef, before: Option<&Record>, after: &Record) -> bool {
-    match object.name() {
-        "note" => before.is_none(),
-        "task" => {
-            text(after, "status") == Some("completed")
-                && before.is_none_or(|b| text(b, "status") != Some("completed"))
-        }
-        _ => false,
-    }
-}
-
 fn move_forward(
     conn: &mut dyn Conn,
     table: &str,
@@ -78,6 +67,17 @@ fn move_forward(
     Ok(())
 }
 
+/// The account a contact works for.
+fn account_of(conn: &mut dyn Conn, contact: uuid::Uuid) -> Result<Option<uuid::Uuid>, CoreError> {
+    let sql = format!(
+        "SELECT account_id FROM contact WHERE id = {}",
+        placeholder(conn.dialect(), 1)
+    );
+    Ok(conn
+        .query_one(&sql, &[SqlValue::Uuid(contact)])?
+        .and_then(|row| row.first().and_then(SqlValue::as_uuid)))
+}
+
 /// Moves the follow-up and won dates of the leads and accounts `after` links to.
 pub fn touch_linked(
     conn: &mut dyn Conn,
@@ -86,7 +86,14 @@ pub fn touch_linked(
     after: &Record,
     now: DateTime<Utc>,
 ) -> Result<(), CoreError> {
-    if is_follow_up(object, before, after) {
+    if relata_domain::activity::is_follow_up(object.name(), before, after) {
+        if let Value::Ref(contact) = after.get("contact_id")
+            && !matches!(after.get("account_id"), Value::Ref(_))
+            && let Some(account) = account_of(conn, *contact)?
+        {
+            // contact with a person is contact with their company
+            move_forward(conn, "account", pool::LAST_ACTIVITY_AT, account, now)?;
+        }
         for field in object.live_fields() {
             let pooled = field.field_type == FieldType::Lookup
                 && field

@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod bulk;
 pub mod companions;
+pub mod flow;
 pub mod follow_up;
 pub mod labels;
 pub mod merge;

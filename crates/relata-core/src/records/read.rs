@@ -62,6 +62,14 @@ pub(crate) fn push_bin(sql: &mut Sql, bin: Bin, alias: &str) {
 }
 
 /// One record by id, if it exists, is in `bin` and is visible.
+/// The number a `SELECT COUNT(*) …` answers.
+pub fn count(conn: &mut dyn Conn, sql: &str, params: &[SqlValue]) -> Result<i64, CoreError> {
+    Ok(conn
+        .query_one(sql, params)?
+        .and_then(|r| r.first().and_then(SqlValue::as_i64))
+        .unwrap_or(0))
+}
+
 pub fn get(
     conn: &mut dyn Conn,
     object: &ObjectDef,

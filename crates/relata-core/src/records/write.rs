@@ -20,7 +20,7 @@ use relata_store::{Conn, SqlValue};
 use crate::context::Actor;
 use crate::error::CoreError;
 use crate::records::companions::Companions;
-use crate::records::follow_up;
+use crate::records::{flow, follow_up};
 use crate::search::{self, Indexing};
 
 /// The event kinds of the change feed.
@@ -173,45 +173,6 @@ pub fn check_lookups(
     Ok(errors)
 }
 
-/// The rules of a record's flow that no field's own type can say (a lead's status flow,
-/// `relata_domain::lead`), checked on every write of every path.
-fn check_flow(
-    object: &ObjectDef,
-    before: Option<&Record>,
-    changes: &BTreeMap<String, Value>,
-) -> Result<(), CoreError> {
-    let errors = match object.name() {
-        relata_domain::lead::OBJECT => relata_domain::lead::check_write(before, changes),
-        relata_domain::opportunity::OBJECT => {
-            relata_domain::opportunity::check_write(before, changes)
-        }
-        _ => return Ok(()),
-    };
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(CoreError::Validation(errors))
-    }
-}
-
-/// What an opportunity's new stage sets besides it (`relata_domain::opportunity`), only on
-/// the standard object whose fields they are.
-fn stage_stamps(
-    object: &ObjectDef,
-    before: Option<&Record>,
-    changes: &BTreeMap<String, Value>,
-    now: DateTime<Utc>,
-) -> Vec<(String, Value)> {
-    use relata_domain::opportunity;
-    if object.name() != opportunity::OBJECT {
-        return Vec::new();
-    }
-    opportunity::stage_stamps(before, changes, now)
-        .into_iter()
-        .filter(|(field, _)| object.field(field).is_some())
-        .collect()
-}
-
 /// Inserts a new record with `values` (already parsed and checked) and returns it as stored.
 pub fn insert(
     conn: &mut dyn Conn,
@@ -221,9 +182,10 @@ pub fn insert(
     now: DateTime<Utc>,
     mut values: BTreeMap<String, Value>,
 ) -> Result<Record, CoreError> {
-    check_flow(object, None, &values)?;
+    flow::prefill(conn, object, &mut values, now)?;
+    flow::check(object, None, &values)?;
     follow_up::stamp_insert(object, &mut values, now);
-    for (field, value) in stage_stamps(object, None, &values, now) {
+    for (field, value) in flow::stage_stamps(object, None, &values, now) {
         values.insert(field, value);
     }
     let id = match values.remove("id") {
@@ -276,6 +238,7 @@ pub fn insert(
     search::index_record(side, object, &record, Indexing::Created);
     crate::reminders::schedule(conn, object, None, &record, now)?;
     follow_up::touch_linked(conn, object, None, &record, now)?;
+    flow::sync_attendee_share(conn, object, None, Some(&record), now)?;
     let changes: Map<String, Json> = object
         .live_fields()
         .filter(|f| !f.system)
@@ -307,7 +270,7 @@ pub fn update(
 ) -> Result<Record, CoreError> {
     let d = conn.dialect();
     // the stamps of a new stage yield to what the write gives, changed or not
-    let stamps: Vec<(String, Value)> = stage_stamps(object, Some(&current), &changes, now)
+    let stamps: Vec<(String, Value)> = flow::stage_stamps(object, Some(&current), &changes, now)
         .into_iter()
         .filter(|(field, _)| !changes.contains_key(field))
         .collect();
@@ -318,7 +281,7 @@ pub fn update(
     if changed.is_empty() {
         return Ok(current);
     }
-    check_flow(object, Some(&current), &changed.iter().cloned().collect())?;
+    flow::check(object, Some(&current), &changed.iter().cloned().collect())?;
     let mut changed = changed;
     follow_up::stamp_update(object, &mut changed, now);
     changed.extend(stamps.into_iter().filter(|(k, v)| current.get(k) != v));
@@ -374,6 +337,8 @@ pub fn update(
     write_history(conn, object, id, actor, now, &tracked)?;
     crate::reminders::schedule(conn, object, Some(&current), &record, now)?;
     follow_up::touch_linked(conn, object, Some(&current), &record, now)?;
+    flow::after_update(conn, side, object, actor, now, &current, &record)?;
+    flow::sync_attendee_share(conn, object, Some(&current), Some(&record), now)?;
     let changed_names: Vec<&str> = changed.iter().map(|(n, _)| n.as_str()).collect();
     search::index_record(side, object, &record, Indexing::Changed(&changed_names));
     let diff: Map<String, Json> = changed
@@ -442,6 +407,11 @@ pub fn set_deleted(
     record.set("version", Value::Int(current.version() + 1));
     record.set("updated_at", Value::Datetime(now));
     record.set("updated_by", Value::Ref(actor.user_id.0));
+    if deleted {
+        flow::sync_attendee_share(conn, object, Some(&record), None, now)?;
+    } else {
+        flow::sync_attendee_share(conn, object, None, Some(&record), now)?;
+    }
     if deleted {
         search::remove_record(side, id);
         append_event(

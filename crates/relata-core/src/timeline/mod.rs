@@ -178,6 +178,8 @@ impl Registry {
             Arc::new(FieldChanges),
             Arc::new(RelatedRecords::standard(&[
                 "task",
+                "call",
+                "meeting",
                 "note",
                 "opportunity",
                 "contact",

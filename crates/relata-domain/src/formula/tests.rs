@@ -380,6 +380,7 @@ fn object(name: &str, fields: Vec<FieldDef>) -> ObjectDef {
         layout: Vec::new(),
         matching_rule: None,
         conversion_map: None,
+        pipelines: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn closing_asks_why_and_only_when_closing() {
 fn a_new_stage_brings_its_probability_and_forecast_unless_given() {
     let now = Utc.with_ymd_and_hms(2026, 12, 6, 9, 0, 0).unwrap();
     let stamps = stage_stamps(
+        &pipeline::standard_pipelines(),
         Some(&at("prospecting")),
         &changes(&[(STAGE, t("proposal"))]),
         now,
@@ -72,14 +73,26 @@ fn a_new_stage_brings_its_probability_and_forecast_unless_given() {
         (STAGE, t("proposal")),
         (PROBABILITY, Value::Decimal(Decimal::from(75))),
     ]);
-    assert_eq!(stage_stamps(None, &given, now).len(), 2);
+    assert_eq!(
+        stage_stamps(&pipeline::standard_pipelines(), None, &given, now).len(),
+        2
+    );
     assert!(
         stage_stamps(
+            &pipeline::standard_pipelines(),
             Some(&at("proposal")),
             &changes(&[(STAGE, t("proposal"))]),
             now
         )
         .is_empty()
     );
-    assert!(stage_stamps(None, &changes(&[("amount", t("1"))]), now).is_empty());
+    assert!(
+        stage_stamps(
+            &pipeline::standard_pipelines(),
+            None,
+            &changes(&[("amount", t("1"))]),
+            now
+        )
+        .is_empty()
+    );
 }

@@ -13,6 +13,7 @@ use relata_core::records::ListRequest;
 use relata_domain::access::Operation;
 use relata_domain::filter::{Filter, Op};
 use relata_domain::meta::{FieldDef, FieldType, ObjectDef};
+use relata_domain::opportunity::{self, pipeline::Pipeline};
 use relata_domain::{Record, Value};
 
 use super::cells::{Cell, Names, cell};
@@ -48,6 +49,9 @@ struct BoardPage {
     field: String,
     fields: Vec<(String, String)>,
     columns: Vec<Column>,
+    /// Opportunities by stage: the pipelines to choose from, and the one shown.
+    pipelines: Vec<(String, String)>,
+    pipeline: String,
     can_edit: bool,
     here: String,
 }
@@ -76,6 +80,22 @@ fn total_field<'a>(viewer: &Viewer, object: &'a ObjectDef) -> Option<&'a FieldDe
         })
 }
 
+/// The pipeline whose stages the board's columns are, when it shows opportunities by stage:
+/// the one asked for, else the first active one.
+fn pipeline_of(object: &ObjectDef, field: &FieldDef, asked: Option<&str>) -> Option<Pipeline> {
+    let by_stage = object.name() == opportunity::OBJECT
+        && field.name() == opportunity::STAGE
+        && object.field(opportunity::pipeline::PIPELINE).is_some();
+    if !by_stage {
+        return None;
+    }
+    let all = opportunity::pipeline::pipelines(object);
+    asked
+        .and_then(|name| all.iter().find(|p| p.name == name))
+        .or_else(|| all.iter().find(|p| p.active))
+        .cloned()
+}
+
 pub async fn page(
     State(state): State<WebState>,
     viewer: Viewer,
@@ -100,6 +120,22 @@ pub async fn page(
             tr.t("board.no_picklist").to_owned(),
         ));
     };
+    // opportunities by stage: one pipeline's stages, in its order
+    let pipeline = pipeline_of(&object, field, param("pipeline").as_deref());
+    let scope = pipeline.as_ref().map(|p| Filter::Cond {
+        field: opportunity::pipeline::PIPELINE.to_owned(),
+        op: Op::Eq,
+        value: json!(p.name),
+    });
+    let values: Vec<&str> = match &pipeline {
+        Some(p) => p.stages.iter().map(|s| s.value.as_str()).collect(),
+        None => field
+            .values
+            .iter()
+            .filter(|v| v.active)
+            .map(|v| v.value.as_str())
+            .collect(),
+    };
     let total = total_field(&viewer, &object);
     let currency = state.core.parse_context().default_currency;
     let (_, groups) = state
@@ -109,7 +145,7 @@ pub async fn page(
             object.name(),
             field.name(),
             total.map(|f| f.name()),
-            None,
+            scope.clone(),
         )
         .await
         .map_err(|e| WebError::core(e, tr))?;
@@ -122,15 +158,22 @@ pub async fn page(
         .filter(|f| fields::readable(&viewer.actor, &object, f.name()))
         .take(3)
         .collect();
-    let base = format!("/o/{}/board?by={}", object.name(), field.name());
+    let mut base = format!("/o/{}/board?by={}", object.name(), field.name());
+    if let Some(p) = &pipeline {
+        base.push_str(&format!("&pipeline={}", super::url_component(&p.name)));
+    }
     let mut columns = Vec::new();
-    for v in field.values.iter().filter(|v| v.active) {
-        let cursor = param(&format!("after_{}", v.value));
+    for value in values {
+        let cursor = param(&format!("after_{value}"));
+        let column = Filter::Cond {
+            field: field.name().to_owned(),
+            op: Op::Eq,
+            value: json!(value),
+        };
         let request = ListRequest {
-            filter: Some(Filter::Cond {
-                field: field.name().to_owned(),
-                op: Op::Eq,
-                value: json!(v.value),
+            filter: Some(match &scope {
+                Some(scope) => Filter::And(vec![scope.clone(), column]),
+                None => column,
             }),
             limit: Some(CARDS_PER_COLUMN),
             cursor: cursor.clone(),
@@ -146,22 +189,11 @@ pub async fn page(
         let bucket = groups
             .buckets
             .iter()
-            .find(|b| b.key == Value::Text(v.value.clone()));
+            .find(|b| b.key == Value::Text(value.to_owned()));
         let count = bucket.map_or(0, |b| b.count);
         let total_text = match (total, bucket) {
             (Some(f), Some(b)) if f.field_type == FieldType::Currency => {
-                let sum: rust_decimal::Decimal = b
-                    .sums
-                    .iter()
-                    .filter(|(c, _)| *c == currency)
-                    .map(|(_, d)| *d)
-                    .sum();
-                let others = b.sums.iter().filter(|(c, _)| *c != currency).count();
-                let mut text = viewer.fmt.money(&sum, &currency);
-                if others > 0 {
-                    text.push_str(" + …");
-                }
-                text
+                viewer.fmt.money_total(&b.sums, &currency)
             }
             (Some(_), Some(b)) => {
                 let sum: rust_decimal::Decimal = b.sums.iter().map(|(_, d)| *d).sum();
@@ -170,8 +202,8 @@ pub async fn page(
             _ => String::new(),
         };
         columns.push(Column {
-            value: v.value.clone(),
-            label: tr.pick_label(&object, field, &v.value),
+            value: value.to_owned(),
+            label: tr.pick_label(&object, field, value),
             count_text: viewer.fmt.integer(count),
             total_text,
             cards: page
@@ -194,7 +226,7 @@ pub async fn page(
             more_href: page.next_cursor.map(|c| {
                 format!(
                     "{base}&after_{}={}",
-                    super::url_component(&v.value),
+                    super::url_component(value),
                     super::url_component(&c)
                 )
             }),
@@ -217,6 +249,14 @@ pub async fn page(
             .map(|f| (f.name().to_owned(), tr.field_label(&object, f)))
             .collect(),
         columns,
+        pipelines: match (&pipeline, object.field(opportunity::pipeline::PIPELINE)) {
+            (Some(_), Some(by)) => opportunity::pipeline::pipelines(&object)
+                .iter()
+                .map(|p| (p.name.clone(), tr.pick_label(&object, by, &p.name)))
+                .collect(),
+            _ => Vec::new(),
+        },
+        pipeline: pipeline.map(|p| p.name).unwrap_or_default(),
         can_edit: viewer.actor.may(object.name(), Operation::Edit)
             && fields::editable(&viewer.actor, &object, field.name()),
         here: viewer.here.clone(),

@@ -2,6 +2,16 @@
 //! script, no library, readable by a screen reader through each bar's title and the table
 //! beside it.
 
+/// A titled chart as `chart.html` draws it.
+pub struct Chart {
+    pub title: String,
+    /// Where the title leads: the page with the figures behind the chart.
+    pub href: Option<String>,
+    pub bars: Vec<Bar>,
+    pub height: u32,
+    pub empty: bool,
+}
+
 /// One bar, in the chart's own units (the template's viewBox is 0 0 WIDTH height).
 pub struct Bar {
     pub label: String,

@@ -341,6 +341,42 @@ pub async fn inline(
             Some(_) => super::local_path(form.first("_back")),
             None => format!("/o/{}/{record_id}?saved=1#v-{field}", object.name()),
         })),
+        // a move that asks for more (a pipeline stage's required fields): the record's
+        // whole form, the new value in place and each missing field marked, so the one
+        // save makes the move
+        Err(errors) if errors.iter().any(|e| e.field != field) => {
+            let record = state
+                .core
+                .get_record(&viewer.actor, object.name(), record_id)
+                .await
+                .map_err(|e| WebError::core(e, tr))?;
+            let fields: Vec<_> = object.live_fields().collect();
+            let names = Names::resolve(&state, &viewer, &[&record], &fields).await;
+            let currency = state.core.parse_context().default_currency;
+            let mut inputs =
+                inputs::from_record(&viewer, &object, Some(&record), &names, &currency);
+            for input in &mut inputs {
+                if input.name == field
+                    && let Some(v) = only.first(&field)
+                {
+                    input.value = v.to_owned();
+                }
+                input.error = errors
+                    .iter()
+                    .find(|e| e.field == input.name)
+                    .map(|e| inputs::field_error_text(tr, e));
+            }
+            let unplaced = inputs::unplaced_errors(&inputs, &errors, tr);
+            Ok(unprocessable(form_page(
+                &state,
+                &viewer,
+                &object,
+                Some(record_id),
+                inputs,
+                version_of(&only),
+                unplaced,
+            )))
+        }
         Err(errors) => {
             let failed = Failed {
                 field: &field,

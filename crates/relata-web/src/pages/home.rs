@@ -12,8 +12,9 @@ use relata_domain::Value;
 use relata_domain::access::Operation;
 use relata_domain::filter::{Filter, Op};
 
+use super::agenda::{self, cond, week_start};
 use super::cells::{Cell, Names, cell};
-use super::charts::{self, Bar};
+use super::charts::{self, Chart};
 use super::{Chrome, html};
 use crate::error::WebError;
 use crate::session::Viewer;
@@ -21,13 +22,6 @@ use crate::state::WebState;
 
 const WEEKS: i64 = 8;
 const CLOSED_STAGES: [&str; 2] = ["closed_won", "closed_lost"];
-
-pub struct Chart {
-    pub title: String,
-    pub bars: Vec<Bar>,
-    pub height: u32,
-    pub empty: bool,
-}
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -41,14 +35,6 @@ struct HomePage {
     recent: Vec<super::views::Recent>,
     task_columns: Vec<String>,
     width: u32,
-}
-
-fn cond(field: &str, op: Op, value: serde_json::Value) -> Filter {
-    Filter::Cond {
-        field: field.to_owned(),
-        op,
-        value,
-    }
 }
 
 async fn pipeline(state: &WebState, viewer: &Viewer) -> Option<Chart> {
@@ -81,14 +67,8 @@ async fn pipeline(state: &WebState, viewer: &Viewer) -> Option<Chart> {
                 .iter()
                 .find(|b| b.key == Value::Text(v.value.clone()));
             let count = bucket.map_or(0, |b| b.count);
-            let total: rust_decimal::Decimal = bucket
-                .map(|b| {
-                    b.sums
-                        .iter()
-                        .filter(|(c, _)| *c == currency)
-                        .map(|(_, d)| *d)
-                        .sum()
-                })
+            let total = bucket
+                .map(|b| crate::format::sum_in(&b.sums, &currency))
                 .unwrap_or_default();
             let value = total.to_string().parse::<f64>().unwrap_or(0.0);
             (
@@ -110,15 +90,11 @@ async fn pipeline(state: &WebState, viewer: &Viewer) -> Option<Chart> {
     let (bars, height) = charts::horizontal(items);
     Some(Chart {
         title: tr.t("home.pipeline").to_owned(),
+        href: Some("/dashboard/sales".to_owned()),
         bars,
         height,
         empty,
     })
-}
-
-/// Monday of the week of `d`.
-fn week_start(d: NaiveDate) -> NaiveDate {
-    d - Duration::days(i64::from(d.weekday().num_days_from_monday()))
 }
 
 async fn new_leads(state: &WebState, viewer: &Viewer) -> Option<Chart> {
@@ -126,27 +102,17 @@ async fn new_leads(state: &WebState, viewer: &Viewer) -> Option<Chart> {
         return None;
     }
     let tr = viewer.tr();
-    let today = state
-        .core
-        .clock
-        .now()
-        .with_timezone(&viewer.fmt.tz)
-        .date_naive();
+    let today = agenda::today(state, viewer);
     let first = week_start(today) - Duration::weeks(WEEKS - 1);
     let mut items = Vec::new();
     for w in 0..WEEKS {
         let from = first + Duration::weeks(w);
         let to = from + Duration::weeks(1);
-        let bound = |d: NaiveDate| {
-            d.and_hms_opt(0, 0, 0)
-                .and_then(|t| t.and_local_timezone(viewer.fmt.tz).earliest())
-                .map(|t| relata_domain::value::format_datetime(&t.with_timezone(&chrono::Utc)))
-                .unwrap_or_default()
-        };
+        let bound = |d: NaiveDate| agenda::day_start_value(viewer.fmt.tz, d);
         let request = ListRequest {
             filter: Some(Filter::And(vec![
-                cond("created_at", Op::Gte, json!(bound(from))),
-                cond("created_at", Op::Lt, json!(bound(to))),
+                cond("created_at", Op::Gte, bound(from)),
+                cond("created_at", Op::Lt, bound(to)),
             ])),
             limit: Some(1),
             count: true,
@@ -169,6 +135,7 @@ async fn new_leads(state: &WebState, viewer: &Viewer) -> Option<Chart> {
     let empty = items.iter().all(|i| i.1 == 0.0);
     Some(Chart {
         title: tr.t("home.new_leads").to_owned(),
+        href: None,
         bars: charts::vertical(items, 200),
         height: 200,
         empty,
@@ -181,13 +148,8 @@ async fn open_activities(state: &WebState, viewer: &Viewer) -> Option<Chart> {
         return None;
     }
     let tr = viewer.tr();
-    let today = state
-        .core
-        .clock
-        .now()
-        .with_timezone(&viewer.fmt.tz)
-        .date_naive();
-    let day = |d: NaiveDate| json!(d.format("%Y-%m-%d").to_string());
+    let today = agenda::today(state, viewer);
+    let day = agenda::date_value;
     let week = today + Duration::days(7);
     let buckets: [(&str, Filter); 5] = [
         ("home.overdue", cond("due_date", Op::Lt, day(today))),
@@ -209,11 +171,7 @@ async fn open_activities(state: &WebState, viewer: &Viewer) -> Option<Chart> {
     for (key, when) in buckets {
         let request = ListRequest {
             filter: Some(Filter::And(vec![
-                cond(
-                    "owner_id",
-                    Op::Eq,
-                    json!(viewer.actor.user_id.0.to_string()),
-                ),
+                agenda::owned_by_viewer(viewer),
                 cond(
                     "status",
                     Op::In,
@@ -238,6 +196,7 @@ async fn open_activities(state: &WebState, viewer: &Viewer) -> Option<Chart> {
     let (bars, height) = charts::horizontal(items);
     Some(Chart {
         title: tr.t("home.open_activities").to_owned(),
+        href: None,
         bars,
         height,
         empty,
@@ -255,11 +214,7 @@ async fn my_tasks(
     let object = state.core.object("task").ok()?;
     let request = ListRequest {
         filter: Some(Filter::And(vec![
-            cond(
-                "owner_id",
-                Op::Eq,
-                json!(viewer.actor.user_id.0.to_string()),
-            ),
+            agenda::owned_by_viewer(viewer),
             cond(
                 "status",
                 Op::In,

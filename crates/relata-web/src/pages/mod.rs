@@ -1,10 +1,12 @@
 //! Page handlers. Each is thin: read the request, call relata-core, fill a template.
 
+pub mod agenda;
 pub mod attachments;
 pub mod auth;
 pub mod automation;
 pub mod board;
 pub mod bulk;
+pub mod calendar;
 pub mod cells;
 pub mod charts;
 pub mod decision_chain;
@@ -21,11 +23,13 @@ pub mod layout;
 pub mod lead_conversion;
 pub mod list;
 pub mod merge;
+pub mod my_day;
 pub mod notifications;
 pub mod pools;
 pub mod profile;
 pub mod quality;
 pub mod record;
+pub mod sales_dashboard;
 pub mod search;
 pub mod settings;
 pub mod timeline;
@@ -41,6 +45,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use relata_domain::access::{Capability, Operation};
+use relata_domain::activity;
 use relata_domain::meta::ObjectDef;
 
 use crate::error::WebError;
@@ -78,11 +83,16 @@ pub struct Chrome {
     pub nav: Vec<NavItem>,
     /// Objects the user may create records of.
     pub creatable: Vec<NavItem>,
-    /// The nav entry to highlight: an object name, `home`, `search`, `me` or `settings`.
+    /// The nav entry to highlight: an object name, `home`, `my_day`, `calendar`,
+    /// `sales_dashboard`, `search`, `me` or `settings`.
     pub current: String,
     pub is_admin: bool,
     /// The viewer may read leads or accounts, which pools (公海) hold: the nav offers them.
     pub pools: bool,
+    /// The viewer may read tasks or meetings: the nav offers My day and the calendar.
+    pub agenda: bool,
+    /// The viewer may read opportunities: the nav offers the sales dashboard.
+    pub sales: bool,
     pub asset_version: &'static str,
     /// A one-line confirmation of what just happened ("Saved").
     pub notice: Option<String>,
@@ -129,6 +139,12 @@ impl Chrome {
             pools: relata_domain::pool::OBJECTS
                 .iter()
                 .any(|o| viewer.actor.may(o, Operation::Read)),
+            agenda: [activity::TASK, activity::MEETING]
+                .iter()
+                .any(|o| viewer.actor.may(o, Operation::Read)),
+            sales: viewer
+                .actor
+                .may(relata_domain::opportunity::OBJECT, Operation::Read),
             asset_version: crate::assets::version(),
             notice: None,
             here: viewer.here.clone(),

@@ -13,6 +13,8 @@ pub mod matching;
 pub mod objects;
 pub mod org;
 pub mod permissions;
+mod pipeline_form;
+pub mod pipelines;
 mod pool_form;
 pub mod pools;
 pub mod sharing;
@@ -73,6 +75,11 @@ const TABS: &[(&str, &str, Capability)] = &[
     (
         "/settings/pools",
         "pools.settings_title",
+        Capability::ManageMetadata,
+    ),
+    (
+        "/settings/pipelines",
+        "pipelines.title",
         Capability::ManageMetadata,
     ),
     (

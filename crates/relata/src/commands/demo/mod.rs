@@ -8,6 +8,7 @@
 
 mod generate;
 mod org;
+mod pipelines;
 mod pools;
 mod rules;
 
@@ -195,12 +196,12 @@ pub fn load(
 
     let lead_ids = loader.create("lead", n.leads, |i| owned(g.lead(), owner_of(i)))?;
 
+    pipelines::create(core, rt, &loader.actor)?;
     let deal_homes: Vec<usize> = (0..n.opportunities).map(|_| g.index(n.accounts)).collect();
     let deal_ids = loader.create("opportunity", n.opportunities, |i| {
-        owned(
-            g.opportunity(&accounts[deal_homes[i]]),
-            owner_of(deal_homes[i]),
-        )
+        let mut deal = g.opportunity(&accounts[deal_homes[i]]);
+        pipelines::place(i, &mut deal);
+        owned(deal, owner_of(deal_homes[i]))
     })?;
 
     // Tasks and notes: half about a deal (at its account), half about an account alone.
@@ -234,7 +235,7 @@ pub fn load(
     let total = n.accounts + n.contacts + n.leads + n.opportunities + n.tasks + n.notes;
     tracing::info!(
         records = total,
-        "demo data set loaded, with three workflow rules and two pools"
+        "demo data set loaded, with three pipelines, three workflow rules and two pools"
     );
     Ok(())
 }

@@ -126,7 +126,8 @@ impl Core {
                     ));
                     push_filter(&mut sql, &typed, "t.", &related);
                     vis.push(&mut sql, "t.");
-                    sql.push(&format!(" GROUP BY t.{g}, t.{c} ORDER BY t.{c}"));
+                    // (no ORDER BY: the index gives the groups; the few rows are sorted here)
+                    sql.push(&format!(" GROUP BY t.{g}, t.{c}"));
                     let mut buckets: Vec<Bucket> = Vec::new();
                     for row in conn.query(&sql.text, &sql.params)? {
                         let key = decode(&group, &row[..1])?;
@@ -144,6 +145,9 @@ impl Core {
                         {
                             buckets[i].sums.push((currency, amount));
                         }
+                    }
+                    for b in &mut buckets {
+                        b.sums.sort_by(|x, y| x.0.cmp(&y.0));
                     }
                     buckets.sort_by_key(|b| std::cmp::Reverse(b.count));
                     let truncated = buckets.len() > MAX_GROUPS;

@@ -145,7 +145,8 @@ impl Core {
         since: DateTime<Utc>,
     ) -> Result<Vec<StageRow>, CoreError> {
         let object = self.object(OBJECT)?;
-        if !actor.may(OBJECT, Operation::Read) {
+        let readable = |f: &str| crate::fields::readable(actor, &object, f);
+        if !actor.may(OBJECT, Operation::Read) || !readable(STAGE) || !readable(PIPELINE) {
             return Ok(Vec::new());
         }
         let vis = self.visibility(actor, &object, Operation::Read)?;
@@ -153,7 +154,11 @@ impl Core {
             .field("amount")
             .filter(|f| crate::fields::readable(actor, &object, f.name()))
             .cloned();
-        let probability = object.field(PROBABILITY).cloned();
+        // weighted amounts would tell a hidden probability
+        let probability = object
+            .field(PROBABILITY)
+            .filter(|f| readable(f.name()))
+            .cloned();
         let name = pipeline.name.clone();
         let (totals, furthest) = self
             .store
@@ -327,9 +332,15 @@ impl Core {
             if !actor.may(object, Operation::Read) || self.object(object).is_err() {
                 continue;
             }
-            let (_, groups) = self
+            // a field of the filter hidden from the viewer leaves that kind out
+            let groups = match self
                 .aggregate(actor, object, "owner_id", None, Some(filter))
-                .await?;
+                .await
+            {
+                Ok((_, groups)) => groups,
+                Err(CoreError::Validation(_)) => continue,
+                Err(e) => return Err(e),
+            };
             for b in groups.buckets {
                 let Value::Ref(user) = b.key else { continue };
                 let rep = reps.entry(user).or_insert(RepActivity {
@@ -358,7 +369,9 @@ impl Core {
         actor: &Actor,
         since: DateTime<Utc>,
     ) -> Result<Vec<SourceRow>, CoreError> {
-        if !actor.may(lead::OBJECT, Operation::Read) {
+        let lead_def = self.object(lead::OBJECT)?;
+        let readable = |f: &str| crate::fields::readable(actor, &lead_def, f);
+        if !actor.may(lead::OBJECT, Operation::Read) || !readable("source") || !readable("status") {
             return Ok(Vec::new());
         }
         let created = cond("created_at", Op::Gte, json!(since));
@@ -394,10 +407,11 @@ impl Core {
         pipeline: &Pipeline,
         now: DateTime<Utc>,
     ) -> Result<Vec<AgeRow>, CoreError> {
-        if !actor.may(OBJECT, Operation::Read) {
+        let object = self.object(OBJECT)?;
+        let readable = |f: &str| crate::fields::readable(actor, &object, f);
+        if !actor.may(OBJECT, Operation::Read) || !readable(STAGE) || !readable(PIPELINE) {
             return Ok(Vec::new());
         }
-        let object = self.object(OBJECT)?;
         let amount = crate::fields::readable(actor, &object, "amount").then_some("amount");
         let mut rows = Vec::new();
         for (from, to) in AGES {

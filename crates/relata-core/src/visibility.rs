@@ -304,14 +304,38 @@ impl crate::Core {
     ) -> crate::records::write::LookupTargets {
         use relata_domain::access::Operation;
         let schema = self.schema();
-        object
+        // a record that lives under its parent (a meeting's attendee, a deal's contact role)
+        // is added to a parent the writer may edit, as a detail to its master: seeing a
+        // meeting does not let one invite people to it
+        let parent = match &object.sharing {
+            relata_domain::meta::Sharing::ControlledByParent { field } => Some(field.as_str()),
+            _ => None,
+        };
+        let mut lookups: Vec<(bool, &relata_domain::ApiName)> = object
             .live_fields()
             .filter(|f| f.field_type == FieldType::Lookup)
-            .filter_map(|f| f.target.as_ref())
-            .filter_map(|t| schema.object(t.as_str()))
-            .filter(|t| actor.may(t.name(), Operation::Read))
-            .map(|t| {
-                let vis = Visibility::read(&actor.access, t, &schema, self.clock.now());
+            .filter_map(|f| Some((f.name() == parent.unwrap_or_default(), f.target.as_ref()?)))
+            .collect();
+        // the parent's (stricter) entry last, so it is the one kept for its object
+        lookups.sort_by_key(|(is_parent, _)| *is_parent);
+        lookups
+            .into_iter()
+            .filter_map(|(is_parent, t)| Some((is_parent, schema.object(t.as_str())?)))
+            .filter(|(is_parent, t)| {
+                let op = if *is_parent {
+                    Operation::Edit
+                } else {
+                    Operation::Read
+                };
+                actor.may(t.name(), op)
+            })
+            .map(|(is_parent, t)| {
+                let now = self.clock.now();
+                let vis = if is_parent {
+                    Visibility::edit(&actor.access, t, &schema, now)
+                } else {
+                    Visibility::read(&actor.access, t, &schema, now)
+                };
                 (t.name().to_owned(), vis)
             })
             .collect()

@@ -141,6 +141,19 @@ pub fn check_write(
             }
         }
         ATTENDEE => {
+            // an invitation is of one person to one meeting: another is a new invitation
+            // (made with edit access to that meeting)
+            if let Some(b) = before {
+                for field in ["meeting_id", "user_id", "contact_id"] {
+                    if changes.get(field).is_some_and(|v| v != b.get(field)) {
+                        errors.push(FieldError::new(
+                            field,
+                            Code::ReadOnly,
+                            "cannot change: remove this attendee and invite again",
+                        ));
+                    }
+                }
+            }
             let user = !after("user_id").is_null();
             let contact = !after("contact_id").is_null();
             if user == contact {
@@ -167,6 +180,23 @@ pub fn check_write(
         _ => {}
     }
     errors
+}
+
+/// What completing a recurring task sets besides: it no longer repeats (its rule goes to
+/// the next task, `next_task`).
+pub fn completion_stamps(
+    before: &Record,
+    changes: &BTreeMap<String, Value>,
+) -> Vec<(String, Value)> {
+    let completing = changes.get(STATUS) == Some(&Value::Text(COMPLETED.to_owned()))
+        && text(before, STATUS) != Some(COMPLETED);
+    if !completing || text(before, RECURRENCE).is_none() {
+        return Vec::new();
+    }
+    vec![
+        (RECURRENCE.to_owned(), Value::Null),
+        (RECURRENCE_END.to_owned(), Value::Null),
+    ]
 }
 
 /// The day after `due` on which a task repeating by `rule` is due again.
@@ -201,13 +231,15 @@ pub fn next_task(
     if !became(Some(before), after, STATUS, COMPLETED) {
         return None;
     }
-    let rule = text(after, RECURRENCE)?;
+    // the rule moves to the next task: the completed one no longer repeats (write stamps),
+    // so completing it again after reopening brings no second "next"
+    let rule = text(before, RECURRENCE)?;
     let due = match after.get(DUE_DATE) {
         Value::Date(d) => *d,
         _ => today,
     };
     let next = next_occurrence(rule, due)?;
-    if let Value::Date(end) = after.get(RECURRENCE_END)
+    if let Value::Date(end) = before.get(RECURRENCE_END)
         && next > *end
     {
         return None;
@@ -228,6 +260,10 @@ pub fn next_task(
         if carried && !value.is_null() {
             values.insert(field.clone(), value.clone());
         }
+    }
+    values.insert(RECURRENCE.to_owned(), Value::Text(rule.to_owned()));
+    if let Value::Date(end) = before.get(RECURRENCE_END) {
+        values.insert(RECURRENCE_END.to_owned(), Value::Date(*end));
     }
     values.insert(STATUS.to_owned(), Value::Text("not_started".to_owned()));
     values.insert(DUE_DATE.to_owned(), Value::Date(next));

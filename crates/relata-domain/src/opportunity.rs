@@ -97,13 +97,23 @@ pub fn stage_stamps(
     changes: &BTreeMap<String, Value>,
     now: DateTime<Utc>,
 ) -> Vec<(String, Value)> {
-    let Some(Value::Text(stage)) = changes.get(STAGE) else {
-        return Vec::new();
+    let moved = |field: &str| {
+        changes
+            .get(field)
+            .is_some_and(|v| before.is_none_or(|b| b.get(field) != v))
     };
-    if before.is_some_and(|b| b.get(STAGE) == &Value::Text(stage.clone())) {
+    // a deal moved to another pipeline at the same stage takes that pipeline's numbers
+    let stage_moved = moved(STAGE);
+    if !stage_moved && !moved(pipeline::PIPELINE) {
         return Vec::new();
     }
-    let mut out = vec![(STAGE_CHANGED_AT.to_owned(), Value::Datetime(now))];
+    let Some(stage) = Record::text_after(before, changes, STAGE) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if stage_moved {
+        out.push((STAGE_CHANGED_AT.to_owned(), Value::Datetime(now)));
+    }
     let in_pipeline = Record::text_after(before, changes, pipeline::PIPELINE)
         .and_then(|name| pipelines.iter().find(|p| p.name == name))
         .and_then(|p| p.stage(stage))

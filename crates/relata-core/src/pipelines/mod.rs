@@ -179,7 +179,9 @@ fn picklist_upsert(object: &mut ObjectDef, field: &str, pipeline: &Pipeline) {
         vec![(
             pipeline.name.clone(),
             pipeline.label.clone(),
-            pipeline.active,
+            // an inactive pipeline's value stays active: its deals keep writing it (an
+            // import, a full-form save); `check_move` keeps new deals out of it
+            true,
         )]
     } else {
         pipeline

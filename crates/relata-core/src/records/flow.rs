@@ -30,6 +30,9 @@ pub fn prefill(
     values: &mut BTreeMap<String, Value>,
     now: DateTime<Utc>,
 ) -> Result<(), CoreError> {
+    if !object.standard {
+        return Ok(()); // an admin's own object of the same name has none of these rules
+    }
     match object.name() {
         opportunity::OBJECT if has(object, pipeline::PIPELINE) => {
             pipeline::fill_new(&pipeline::pipelines(object), values);
@@ -77,6 +80,9 @@ pub fn check(
     before: Option<&Record>,
     changes: &BTreeMap<String, Value>,
 ) -> Result<(), CoreError> {
+    if !object.standard {
+        return Ok(());
+    }
     let errors = match object.name() {
         lead::OBJECT => lead::check_write(before, changes),
         opportunity::OBJECT => {
@@ -98,20 +104,29 @@ pub fn check(
     }
 }
 
-/// What an opportunity's new stage sets besides it (`relata_domain::opportunity`), only on
-/// the standard object whose fields they are.
-pub fn stage_stamps(
+/// What a change sets besides what it gives, only on the standard objects whose fields
+/// they are: an opportunity's new stage (or pipeline) its probability, forecast category and
+/// when it changed (`relata_domain::opportunity`); a recurring task completed, the end of
+/// its repeating (the rule goes to the next task).
+pub fn stamps(
     object: &ObjectDef,
     before: Option<&Record>,
     changes: &BTreeMap<String, Value>,
     now: DateTime<Utc>,
 ) -> Vec<(String, Value)> {
-    if object.name() != opportunity::OBJECT {
+    if !object.standard {
         return Vec::new();
     }
-    opportunity::stage_stamps(&pipeline::pipelines(object), before, changes, now)
+    let stamps = match (object.name(), before) {
+        (opportunity::OBJECT, _) => {
+            opportunity::stage_stamps(&pipeline::pipelines(object), before, changes, now)
+        }
+        (activity::TASK, Some(before)) => activity::completion_stamps(before, changes),
+        _ => Vec::new(),
+    };
+    stamps
         .into_iter()
-        .filter(|(field, _)| object.field(field).is_some())
+        .filter(|(field, _)| has(object, field))
         .collect()
 }
 
@@ -126,13 +141,17 @@ pub fn sync_attendee_share(
     after: Option<&Record>,
     now: DateTime<Utc>,
 ) -> Result<(), CoreError> {
-    if object.name() != activity::ATTENDEE {
+    if !object.standard || object.name() != activity::ATTENDEE {
         return Ok(());
     }
     let pair = |r: Option<&Record>| match r.map(|r| (r.get("meeting_id"), r.get("user_id"))) {
         Some((Value::Ref(m), Value::Ref(u))) => Some((*m, *u)),
         _ => None,
     };
+    if before.is_some() && after.is_some() && pair(before) == pair(after) {
+        // a reply (accepted, declined) leaves the share as it is, even one the owner removed
+        return Ok(());
+    }
     let mut pairs: Vec<(uuid::Uuid, uuid::Uuid)> = Vec::new();
     pairs.extend(pair(before));
     pairs.extend(pair(after).filter(|p| !pairs.contains(p)));
@@ -199,13 +218,19 @@ pub fn after_update(
     before: &Record,
     after: &Record,
 ) -> Result<(), CoreError> {
-    if object.name() != activity::TASK || !has(object, activity::RECURRENCE) {
+    if !object.standard || object.name() != activity::TASK || !has(object, activity::RECURRENCE) {
         return Ok(());
     }
     let Some(mut next) = activity::next_task(before, after, now.date_naive()) else {
         return Ok(());
     };
-    next.retain(|field, _| field == "owner_id" || has(object, field));
+    // a unique field (an admin's own reference number) stays with the task that has it
+    next.retain(|field, _| {
+        field == "owner_id"
+            || object
+                .field(field)
+                .is_some_and(|f| !f.archived && !f.unique)
+    });
     write::insert(conn, side, object, actor, now, next)?;
     Ok(())
 }

@@ -61,7 +61,6 @@ pub(crate) fn push_bin(sql: &mut Sql, bin: Bin, alias: &str) {
     };
 }
 
-/// One record by id, if it exists, is in `bin` and is visible.
 /// The number a `SELECT COUNT(*) …` answers.
 pub fn count(conn: &mut dyn Conn, sql: &str, params: &[SqlValue]) -> Result<i64, CoreError> {
     Ok(conn
@@ -70,6 +69,7 @@ pub fn count(conn: &mut dyn Conn, sql: &str, params: &[SqlValue]) -> Result<i64,
         .unwrap_or(0))
 }
 
+/// One record by id, if it exists, is in `bin` and is visible.
 pub fn get(
     conn: &mut dyn Conn,
     object: &ObjectDef,

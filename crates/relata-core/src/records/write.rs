@@ -185,7 +185,7 @@ pub fn insert(
     flow::prefill(conn, object, &mut values, now)?;
     flow::check(object, None, &values)?;
     follow_up::stamp_insert(object, &mut values, now);
-    for (field, value) in flow::stage_stamps(object, None, &values, now) {
+    for (field, value) in flow::stamps(object, None, &values, now) {
         values.insert(field, value);
     }
     let id = match values.remove("id") {
@@ -270,7 +270,7 @@ pub fn update(
 ) -> Result<Record, CoreError> {
     let d = conn.dialect();
     // the stamps of a new stage yield to what the write gives, changed or not
-    let stamps: Vec<(String, Value)> = flow::stage_stamps(object, Some(&current), &changes, now)
+    let stamps: Vec<(String, Value)> = flow::stamps(object, Some(&current), &changes, now)
         .into_iter()
         .filter(|(field, _)| !changes.contains_key(field))
         .collect();

@@ -92,7 +92,17 @@ fn a_recurring_task_comes_back_a_period_after_it_was_due() {
     ]);
     let mut after = before.clone();
     after.set(STATUS, t(COMPLETED));
+    let mut changes = BTreeMap::new();
+    changes.insert(STATUS.to_owned(), t(COMPLETED));
+    for (field, value) in completion_stamps(&before, &changes) {
+        after.set(&field, value);
+    }
+    assert!(
+        after.get(RECURRENCE).is_null(),
+        "the completed task repeats no more"
+    );
     let next = next_task(&before, &after, d("2026-12-09")).unwrap();
+    assert_eq!(next[RECURRENCE], t("weekly"));
     assert_eq!(next[DUE_DATE], Value::Date(d("2026-12-14")));
     assert_eq!(next[STATUS], t("not_started"));
     assert_eq!(next["subject"], t("周报"));

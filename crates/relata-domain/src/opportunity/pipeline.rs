@@ -146,9 +146,16 @@ impl Pipeline {
                 ));
             }
             for name in &s.required_fields {
-                let usable = object.field(name).is_some_and(|f| {
-                    !f.archived && !f.system && f.name() != STAGE && f.name() != PIPELINE
-                });
+                // (probability and forecast category are what the stage itself brings)
+                let stamped = [
+                    STAGE,
+                    PIPELINE,
+                    super::PROBABILITY,
+                    super::FORECAST_CATEGORY,
+                ];
+                let usable = object
+                    .field(name)
+                    .is_some_and(|f| !f.archived && !f.system && !stamped.contains(&f.name()));
                 if !usable {
                     errors.push(FieldError::new(
                         at("required_fields"),

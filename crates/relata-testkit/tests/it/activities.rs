@@ -10,6 +10,15 @@ use relata_testkit::TestApp;
 
 use crate::common::{self, assert_field_problem, id_of};
 
+/// A user with no part in the meeting.
+async fn contact_owner_free(app: &TestApp) -> String {
+    app.user("other.meeting@example.com", json!({}))
+        .await
+        .user_id
+        .0
+        .to_string()
+}
+
 async fn last_activity(app: &TestApp, account: &str) -> Json {
     let r = app.get(&format!("/api/v1/records/account/{account}")).await;
     r.assert_status(200);
@@ -136,6 +145,31 @@ async fn contact_made_restarts_the_customers_clock_and_an_attempt_does_not() {
         )
         .await;
     assert_field_problem(&r, 422, "contact_id", "required");
+    // an invitation is of one person: changing who is a new invitation
+    let r = app
+        .patch(
+            &format!("/api/v1/records/meeting_attendee/{invitation}"),
+            &json!({"user_id": contact_owner_free(&app).await}),
+        )
+        .await;
+    assert_field_problem(&r, 422, "user_id", "read_only");
+    // seeing a meeting does not let one invite people to it
+    let reader = app.user("reader.meeting@example.com", json!({})).await;
+    app.post(
+        &format!("/api/v1/records/meeting/{meeting_id}/shares"),
+        &json!({"principal": {"kind": "user", "id": reader.user_id.0.to_string()}, "access": "read"}),
+    )
+    .await
+    .assert_status(201);
+    let reader_client = app.client_for(&reader).await;
+    reader_client.get(&meeting_path).await.assert_status(200);
+    let r = reader_client
+        .post(
+            "/api/v1/records/meeting_attendee",
+            &json!({"meeting_id": meeting_id, "user_id": reader.user_id.0.to_string()}),
+        )
+        .await;
+    assert_field_problem(&r, 422, "meeting_id", "lookup_not_found");
 
     clock.advance(Duration::days(5));
     app.patch(
@@ -210,8 +244,19 @@ async fn a_recurring_task_done_brings_the_next_until_its_series_ends() {
     )
     .await
     .assert_status(200);
+    // reopened and completed again, it brings no second "next": the rule went on
+    let path = format!("/api/v1/records/task/{first}");
+    let done = app.get(&path).await;
+    assert!(done.body["recurrence"].is_null(), "{}", done.body);
+    app.patch(&path, &json!({"status": "in_progress"}))
+        .await
+        .assert_status(200);
+    app.patch(&path, &json!({"status": "completed"}))
+        .await
+        .assert_status(200);
     let next = open().await;
     assert_eq!(next.len(), 1, "{next:?}");
+    assert_eq!(next[0]["recurrence"], "weekly");
     assert_eq!(next[0]["due_date"], "2026-12-14");
     assert_eq!(next[0]["reminder_at"], "2026-12-14T01:30:00.000000Z");
     assert_eq!(

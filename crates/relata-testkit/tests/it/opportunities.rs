@@ -196,6 +196,35 @@ async fn a_project_deal_follows_its_own_pipeline_and_no_stage_skips_what_it_asks
     )
     .await
     .assert_status(200);
+    // a deal moved to another pipeline at a stage both have takes that pipeline's numbers
+    let mut renewal = project_pipeline();
+    renewal["label"] = json!("Renewal");
+    renewal["stages"][2] =
+        json!({"value": "negotiation", "probability": 85, "forecast_category": "commit"});
+    app.put("/api/v1/pipelines/renewal", &renewal)
+        .await
+        .assert_status(200);
+    let r = app
+        .patch(
+            &other,
+            &json!({"pipeline": "new_business", "stage": "negotiation",
+                    "amount": "90000", "close_date": "2027-02-28"}),
+        )
+        .await;
+    assert_eq!(r.body["probability"], "80.00");
+    let changed_at = r.body["stage_changed_at"].clone();
+    let r = app.patch(&other, &json!({"pipeline": "renewal"})).await;
+    r.assert_status(200);
+    assert_eq!(r.body["probability"], "85.00");
+    assert_eq!(
+        r.body["stage_changed_at"], changed_at,
+        "the stage did not change"
+    );
+    // probability and forecast category are the stage's own, never asked for
+    let mut asks = project_pipeline();
+    asks["stages"][0]["required_fields"] = json!(["probability"]);
+    let r = app.put("/api/v1/pipelines/asks", &asks).await;
+    assert_field_problem(&r, 422, "stages.0.required_fields", "unknown_field");
 }
 
 #[tokio::test]

@@ -49,6 +49,7 @@ impl Core {
         mut pipeline: Pipeline,
     ) -> Result<Pipeline, CoreError> {
         actor.require_capability(relata_domain::access::Capability::ManageMetadata)?;
+        let read_at = self.schema().version;
         let object = self.object(OBJECT)?;
         let problems = pipeline.problems(&object);
         if !problems.is_empty() {
@@ -97,6 +98,7 @@ impl Core {
         let name = pipeline.name.clone();
         self.store
             .write(move |conn| -> Result<(), CoreError> {
+                unchanged_since(conn, read_at)?;
                 let used = in_use(conn, &updated, &name, Some(&removed))?;
                 if used > 0 {
                     return Err(CoreError::Conflict {
@@ -109,7 +111,6 @@ impl Core {
                     });
                 }
                 meta_sql::update_object(conn, &updated)?;
-                meta_sql::bump_version(conn)?;
                 crate::audit::append(conn, &audit, now, "metadata.pipeline_save", None, detail)
             })
             .await?;
@@ -121,6 +122,7 @@ impl Core {
     /// the field history of deals that were once in it still reads.
     pub async fn delete_pipeline(&self, actor: &Actor, name: &str) -> Result<(), CoreError> {
         actor.require_capability(relata_domain::access::Capability::ManageMetadata)?;
+        let read_at = self.schema().version;
         let object = self.object(OBJECT)?;
         let mut all = pipeline::pipelines(&object).into_owned();
         let before = all.len();
@@ -149,6 +151,7 @@ impl Core {
         let name = name.to_owned();
         self.store
             .write(move |conn| -> Result<(), CoreError> {
+                unchanged_since(conn, read_at)?;
                 let used = in_use(conn, &updated, &name, None)?;
                 if used > 0 {
                     return Err(CoreError::Conflict {
@@ -160,13 +163,27 @@ impl Core {
                     });
                 }
                 meta_sql::update_object(conn, &updated)?;
-                meta_sql::bump_version(conn)?;
                 crate::audit::append(conn, &audit, now, "metadata.pipeline_delete", None, detail)
             })
             .await?;
         self.reload_schema().await?;
         Ok(())
     }
+}
+
+/// Moves the metadata version on, refusing when someone changed the metadata since it was
+/// read at `read_at`: two admins saving pipelines at once would otherwise each write the
+/// object as they read it, and the later would undo the earlier. (On PostgreSQL the UPDATE
+/// holds the version row, so concurrent saves queue here and the later one is refused.)
+fn unchanged_since(conn: &mut dyn Conn, read_at: i64) -> Result<(), CoreError> {
+    meta_sql::bump_version(conn)?;
+    if meta_sql::version(conn)? != read_at + 1 {
+        return Err(CoreError::Conflict {
+            code: "metadata_changed",
+            message: "the settings changed while you were editing; reload and try again".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Adds the pipeline's name (to `pipeline`) or its stages (to `stage`) to that picklist

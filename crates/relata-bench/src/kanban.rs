@@ -18,9 +18,8 @@
 //! administrator (sees everything: the largest counts) and for one rep (opportunities are
 //! private: sees their own, about 1/20), then the next page of the largest column
 //! (`Core::board_column` with its cursor). The parts are timed alone too — the counts
-//! (`Core::aggregate`, as the board calls it), the column pages, and the two SQL statements
-//! of the counts on one connection — with the database's plan of those statements, so that
-//! a slow board says where its time goes.
+//! (`Core::aggregate`, called as the board calls it) and the column pages — with the
+//! database's plan of the counts' statement, so that a slow board says where its time goes.
 //!
 //! Nothing is written while measuring: a kept database can be measured again as it is.
 
@@ -36,18 +35,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
-use relata_core::filter_scope::RelatedVisibility;
 use relata_core::pipelines::board::{AMOUNT, BoardRequest};
 use relata_core::records::bulk::BulkMode;
 use relata_core::visibility::Visibility;
 use relata_core::{Actor, Core, CoreError, Source};
 use relata_domain::UserId;
 use relata_domain::clock::{Clock, SystemClock};
-use relata_domain::filter::{Filter, Op, TypedFilter};
-use relata_domain::opportunity::pipeline::{PIPELINE, STANDARD};
+use relata_domain::filter::{Filter, Op};
+use relata_domain::opportunity::pipeline::{PIPELINE, STANDARD, is_closed};
 use relata_domain::opportunity::{LOSS_REASONS, LOST, OBJECT, STAGE, WIN_REASONS, WON};
 use relata_domain::standard::SOURCES;
-use relata_store::ddl::{currency_column, table_name};
+use relata_store::ddl::currency_column;
 use relata_store::dialect::placeholder;
 use relata_store::filter_sql::push_filter;
 use relata_store::{Conn, Dialect, Sql, SqlValue, StoreOptions};
@@ -160,11 +158,12 @@ pub struct KanbanRun {
     pub generate_seconds: f64,
     /// The board, the rep's board and the next page (with the target), then the parts.
     pub figures: Vec<Figure>,
-    /// The database's plan of each statement of the counts, by name (`count`, `sum`,
-    /// `count_rep`, `sum_rep`), and, on SQLite, the planner's statistics of the indexes the
-    /// board may use (`stats`, from `sqlite_stat1`).
+    /// The database's plan of the counts' statement as the administrator runs it (`counts`),
+    /// and, on SQLite, the planner's statistics of the indexes the board may use (`stats`,
+    /// from `sqlite_stat1`). (Runs before the counts were one statement have `count`, `sum`,
+    /// `count_rep` and `sum_rep`.)
     pub plans: BTreeMap<String, Vec<String>>,
-    /// The statements' text, by the same names.
+    /// The explained statements' text, by the same names.
     #[serde(default)]
     pub statements: BTreeMap<String, String>,
     #[serde(default)]
@@ -379,70 +378,28 @@ fn deal(seed: u64, k: u64, closed: bool, owner: Uuid, today: NaiveDate) -> Json 
     out
 }
 
-/// `= ?` on the pipeline, as the board filters.
-fn in_pipeline() -> Filter {
-    Filter::And(vec![Filter::Cond {
-        field: PIPELINE.to_owned(),
-        op: Op::Eq,
-        value: json!(STANDARD),
-    }])
-}
-
-/// The statements `Core::aggregate` runs for the board's counts (kept in step with
-/// `relata_core::records::aggregate` by hand): the count per stage, and the total per stage
-/// and currency of the stages the first kept (`keys`).
-fn count_sql(
-    d: Dialect,
-    typed: &TypedFilter,
-    related: &RelatedVisibility,
-    vis: &Visibility,
-) -> Sql {
-    let mut sql = Sql::new(d);
-    sql.push(&format!(
-        "SELECT t.{STAGE}, COUNT(*) FROM {OBJECT} t WHERE t.deleted_at IS NULL AND "
-    ));
-    push_filter(&mut sql, typed, "t.", related);
-    vis.push(&mut sql, "t.");
-    sql.push(&format!(
-        " GROUP BY t.{STAGE} ORDER BY COUNT(*) DESC, t.{STAGE} LIMIT {}",
-        relata_core::records::aggregate::MAX_GROUPS + 1
-    ));
-    sql
-}
-
-fn sum_sql(
-    d: Dialect,
-    typed: &TypedFilter,
-    related: &RelatedVisibility,
-    vis: &Visibility,
-    keys: &[SqlValue],
-) -> Sql {
-    let c = currency_column(AMOUNT);
-    let mut sql = Sql::new(d);
-    sql.push(&format!(
-        "SELECT t.{STAGE}, t.{c}, SUM(t.{AMOUNT}) FROM {OBJECT} t WHERE t.deleted_at IS NULL AND "
-    ));
-    push_filter(&mut sql, typed, "t.", related);
-    vis.push(&mut sql, "t.");
-    let (nulls, keys): (Vec<&SqlValue>, Vec<&SqlValue>) = keys.iter().partition(|v| v.is_null());
-    sql.push(" AND (");
-    if keys.is_empty() {
-        sql.push("1 = 0");
-    } else {
-        sql.push(&format!("t.{STAGE} IN ("));
-        for (i, k) in keys.into_iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.param(k.clone());
-        }
-        sql.push(")");
-    }
-    if !nulls.is_empty() {
-        sql.push(&format!(" OR t.{STAGE} IS NULL"));
-    }
-    sql.push(&format!(") GROUP BY t.{STAGE}, t.{c} ORDER BY t.{c}"));
-    sql
+/// The filter of the board's counts, as `Core::board` builds it: the pipeline, and only the
+/// stages it shows (the open ones).
+fn board_filter(core: &Core) -> anyhow::Result<Filter> {
+    let pipeline = core.pipeline(STANDARD).map_err(core_err)?;
+    let shown: Vec<&str> = pipeline
+        .stages
+        .iter()
+        .map(|s| s.value.as_str())
+        .filter(|s| !is_closed(s))
+        .collect();
+    Ok(Filter::And(vec![
+        Filter::Cond {
+            field: PIPELINE.to_owned(),
+            op: Op::Eq,
+            value: json!(STANDARD),
+        },
+        Filter::Cond {
+            field: STAGE.to_owned(),
+            op: Op::In,
+            value: json!(shown),
+        },
+    ]))
 }
 
 /// The database's plan of `sql`, one line per step.
@@ -463,67 +420,36 @@ fn plan(conn: &mut dyn Conn, sql: &Sql) -> Result<Vec<String>, CoreError> {
         .collect())
 }
 
-/// `sql` run `warm` then `n` times on one connection, timed alone.
-fn time_sql(conn: &mut dyn Conn, sql: &Sql, warm: usize, n: usize) -> Result<Vec<f64>, CoreError> {
-    for _ in 0..warm {
-        conn.query(&sql.text, &sql.params)?;
-    }
-    let mut ms = Vec::with_capacity(n);
-    for _ in 0..n {
-        let started = Instant::now();
-        conn.query(&sql.text, &sql.params)?;
-        ms.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    Ok(ms)
-}
-
-/// The counts' two statements as `who` runs them: (count timing, sum timing, plans).
-async fn sql_parts(
+/// The counts' statement and its plan, for `actor`. It mirrors the bounded-group path of
+/// `relata_core::records::aggregate` (a picklist grouped, money counted and totalled per
+/// group and currency in one statement); it is only explained here, never timed: the counts
+/// are timed through `Core::aggregate` itself.
+async fn counts_plan(
     core: &Core,
     actor: &Actor,
-    iterations: usize,
-) -> anyhow::Result<(Timing, Timing, Vec<String>, Vec<String>, (String, String))> {
+    filter: &Filter,
+) -> anyhow::Result<(String, Vec<String>)> {
     let object = core.object(OBJECT).map_err(core_err)?;
     let (typed, related) = core
-        .type_filter_for(actor, &object, Some(&in_pipeline()))
+        .type_filter_for(actor, &object, Some(filter))
         .await
         .map_err(core_err)?;
     let vis = Visibility::read(&actor.access, &object, &core.schema(), core.clock.now());
-    debug_assert_eq!(table_name(&object), OBJECT);
-    let d = core.store.dialect();
-    let counted = count_sql(d, &typed, &related, &vis);
-    let c = counted.clone();
-    let keys: Vec<SqlValue> = core
+    let c = currency_column(AMOUNT);
+    let mut sql = Sql::new(core.store.dialect());
+    sql.push(&format!(
+        "SELECT t.{STAGE}, t.{c}, COUNT(*), SUM(t.{AMOUNT}) FROM {OBJECT} t WHERE t.deleted_at IS NULL AND "
+    ));
+    push_filter(&mut sql, &typed, "t.", &related);
+    vis.push(&mut sql, "t.");
+    sql.push(&format!(" GROUP BY t.{STAGE}, t.{c}"));
+    let text = sql.text.clone();
+    let plan = core
         .store
-        .read(move |conn| -> Result<_, CoreError> {
-            Ok(conn
-                .query(&c.text, &c.params)?
-                .into_iter()
-                .filter_map(|r| r.into_iter().next())
-                .collect())
-        })
+        .read(move |conn| plan(conn, &sql))
         .await
         .map_err(core_err)?;
-    let summed = sum_sql(d, &typed, &related, &vis, &keys);
-    let statements = (counted.text.clone(), summed.text.clone());
-    let (count_ms, sum_ms, count_plan, sum_plan) = core
-        .store
-        .read(move |conn| -> Result<_, CoreError> {
-            let count_plan = plan(conn, &counted)?;
-            let sum_plan = plan(conn, &summed)?;
-            let count_ms = time_sql(conn, &counted, WARM_UP, iterations)?;
-            let sum_ms = time_sql(conn, &summed, WARM_UP, iterations)?;
-            Ok((count_ms, sum_ms, count_plan, sum_plan))
-        })
-        .await
-        .map_err(core_err)?;
-    Ok((
-        Timing::of(count_ms),
-        Timing::of(sum_ms),
-        count_plan,
-        sum_plan,
-        statements,
-    ))
+    Ok((text, plan))
 }
 
 /// What one viewer's board measured.
@@ -532,12 +458,6 @@ struct Viewer {
     counts: Timing,
     pages: Timing,
     next_page: Option<Timing>,
-    count_sql: Timing,
-    sum_sql: Timing,
-    count_plan: Vec<String>,
-    sum_plan: Vec<String>,
-    /// The two statements' text.
-    statements: (String, String),
     /// The first page of each column alone, one after another: (stage, timing).
     column_pages: Vec<(String, Timing)>,
     /// The board's columns: (stage, count, cards on the first page).
@@ -604,8 +524,9 @@ async fn measure_viewer(
         None => None,
     };
 
+    let filter = &board_filter(core)?;
     let counts = sample(WARM_UP, iterations, move || async move {
-        c.aggregate(a, OBJECT, STAGE, Some(AMOUNT), Some(in_pipeline()))
+        c.aggregate(a, OBJECT, STAGE, Some(AMOUNT), Some(filter.clone()))
             .await
             .map_err(core_err)
     })
@@ -660,28 +581,11 @@ async fn measure_viewer(
             .join(", ")
     ));
 
-    let (count_sql, sum_sql, count_plan, sum_plan, statements) =
-        sql_parts(core, actor, iterations).await?;
-    say(&format!(
-        "{who}: the COUNT … GROUP BY stage statement alone: {}; plan: {}",
-        count_sql.text(),
-        count_plan.join(" | ")
-    ));
-    say(&format!(
-        "{who}: the SUM … GROUP BY stage, currency statement alone: {}; plan: {}",
-        sum_sql.text(),
-        sum_plan.join(" | ")
-    ));
     Ok(Viewer {
         board: timed,
         counts,
         pages,
         next_page,
-        count_sql,
-        sum_sql,
-        count_plan,
-        sum_plan,
-        statements,
         column_pages,
         columns,
         biggest: biggest_stage,
@@ -909,7 +813,7 @@ pub async fn measure(opts: &Options) -> anyhow::Result<KanbanRun> {
     for (v, who, suffix) in [(&a, "administrator", ""), (&r, "rep", "_rep")] {
         figures.push(v.counts.figure(
             &format!("kanban_counts{suffix}"),
-            &format!("Part: the counts and totals alone (Core::aggregate by stage, summing amount), as the {who}"),
+            &format!("Part: the counts and totals alone (Core::aggregate by stage, summing amount, over the open stages, as the board calls it), as the {who}"),
         ));
         let per_column: serde_json::Map<String, Json> = v
             .column_pages
@@ -932,26 +836,17 @@ pub async fn measure(opts: &Options) -> anyhow::Result<KanbanRun> {
                 )
                 .detail("column_alone_ms", Json::Object(per_column)),
         );
-        figures.push(v.count_sql.figure(
-            &format!("kanban_count_sql{suffix}"),
-            &format!("Part: the COUNT(*) … GROUP BY stage statement alone, on one connection, as the {who}"),
-        ));
-        figures.push(v.sum_sql.figure(
-            &format!("kanban_sum_sql{suffix}"),
-            &format!("Part: the SUM(amount) … GROUP BY stage, currency statement alone, on one connection, as the {who}"),
-        ));
     }
-    let mut plans = BTreeMap::new();
-    plans.insert("count".to_owned(), a.count_plan.clone());
-    plans.insert("sum".to_owned(), a.sum_plan.clone());
-    plans.insert("count_rep".to_owned(), r.count_plan.clone());
-    plans.insert("sum_rep".to_owned(), r.sum_plan.clone());
-    plans.insert("stats".to_owned(), planner_stats(&core).await?);
-    let mut statements = BTreeMap::new();
-    statements.insert("count".to_owned(), a.statements.0.clone());
-    statements.insert("sum".to_owned(), a.statements.1.clone());
-    statements.insert("count_rep".to_owned(), r.statements.0.clone());
-    statements.insert("sum_rep".to_owned(), r.statements.1.clone());
+    let (statement, plan) = counts_plan(&core, &admin, &board_filter(&core)?).await?;
+    say(&format!(
+        "the counts' statement, as the administrator: {statement}; plan: {}",
+        plan.join(" | ")
+    ));
+    let plans = BTreeMap::from([
+        ("counts".to_owned(), plan),
+        ("stats".to_owned(), planner_stats(&core).await?),
+    ]);
+    let statements = BTreeMap::from([("counts".to_owned(), statement)]);
     core.store.close();
     machine.loadavg_end = process::loadavg();
     Ok(KanbanRun {
@@ -1038,10 +933,12 @@ async fn planner_stats(core: &Core) -> anyhow::Result<Vec<String>> {
             Ok(rows
                 .iter()
                 .filter_map(|r| Some((r.first()?.as_str()?, r.get(1)?.as_str()?)))
+                // those fields' indexes, and the others: the kanban's covering index (named by a hash), the key
                 .filter(|(idx, _)| {
-                    [PIPELINE, STAGE, "owner_id"]
-                        .iter()
-                        .any(|f| idx.contains(&format!("__{f}__")))
+                    !idx.contains("__")
+                        || [PIPELINE, STAGE, "owner_id"]
+                            .iter()
+                            .any(|f| idx.contains(&format!("__{f}__")))
                 })
                 .map(|(idx, stat)| format!("{idx}: {stat}"))
                 .collect())

@@ -154,6 +154,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(pipelines::board))
         .routes(routes!(pipelines::board_column))
+        .routes(routes!(pipelines::stage_history))
         .routes(routes!(pools::list_pools, pools::create_pool))
         .routes(routes!(
             pools::get_pool,

@@ -2,7 +2,7 @@
 //! app (the bell) and by email. Setting or moving the reminder enqueues a `reminder.due` job
 //! for that time in the same transaction as the write. When the job runs it checks that the
 //! reminder still stands — the record is live, its reminder was not moved or cleared, it is
-//! not completed — and writes the notification once (its id is derived from the record and
+//! not completed (a task) or cancelled (a meeting) — and writes the notification once (its id is derived from the record and
 //! the time, so a job run twice reminds once), then mails the owner in their language.
 
 use chrono::{DateTime, Utc};
@@ -25,8 +25,8 @@ use crate::visibility::Visibility;
 /// The notification a reminder leaves.
 pub const NOTIFICATION: &str = "reminder.due";
 
-/// The status value that ends an activity's reminders.
-const COMPLETED: &str = "completed";
+/// The status values that end an activity's reminders: a task done, a meeting cancelled.
+const ENDED: &[&str] = &["completed", "cancelled"];
 
 /// After a write of `after` (`before`: as it was, for an update): enqueues the reminder when
 /// the record has one that is new or moved. A reminder in the past is due at once.
@@ -118,7 +118,7 @@ impl Core {
             return Ok(false);
         };
         let stands = record.get(REMINDER_FIELD) == &Value::Datetime(due.at)
-            && record.get("status") != &Value::Text(COMPLETED.into());
+            && !matches!(record.get("status"), Value::Text(s) if ENDED.contains(&s.as_str()));
         let Value::Ref(owner) = record.get("owner_id").clone() else {
             return Ok(false);
         };

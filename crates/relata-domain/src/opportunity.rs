@@ -142,5 +142,56 @@ pub fn stage_stamps(
     out
 }
 
+/// One stretch of a deal's life at one stage.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StagePeriod {
+    pub stage: String,
+    pub entered_at: DateTime<Utc>,
+    /// `None`: the deal is still at it.
+    pub left_at: Option<DateTime<Utc>>,
+    /// Time at the stage (to `now` for the current one), in days with one decimal.
+    pub days: Decimal,
+}
+
+/// A deal's stages in order with the time spent at each, from its creation (`created_at`)
+/// and its stage changes `(at, from, to)`, oldest first; a deal that never moved has been at
+/// `current` all along.
+pub fn stage_periods(
+    created_at: DateTime<Utc>,
+    current: Option<&str>,
+    changes: &[(DateTime<Utc>, Option<String>, Option<String>)],
+    now: DateTime<Utc>,
+) -> Vec<StagePeriod> {
+    let days = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        (Decimal::from((to - from).num_seconds().max(0)) / Decimal::from(86_400)).round_dp(1)
+    };
+    let mut out = Vec::new();
+    let mut stage = changes
+        .first()
+        .map_or_else(|| current.map(str::to_owned), |c| c.1.clone());
+    let mut since = created_at;
+    for (at, _, to) in changes {
+        if let Some(s) = stage.take() {
+            out.push(StagePeriod {
+                stage: s,
+                entered_at: since,
+                left_at: Some(*at),
+                days: days(since, *at),
+            });
+        }
+        stage = to.clone();
+        since = *at;
+    }
+    if let Some(s) = stage {
+        out.push(StagePeriod {
+            stage: s,
+            entered_at: since,
+            left_at: None,
+            days: days(since, now),
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

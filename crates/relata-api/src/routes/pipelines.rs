@@ -164,3 +164,30 @@ pub async fn board_column(
     let fields = fields_param(&object, params.get("fields"))?;
     Ok(axum::Json(page_json(&object, &page, fields.as_deref())).into_response())
 }
+
+/// A deal's stage history: each stage it was at, when it entered and left, and the days it
+/// spent there (to now for the current one).
+#[utoipa::path(get, path = "/api/v1/opportunities/{id}/stages", tag = "sales",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "`{data: [{stage, label, entered_at, left_at, days}]}`"),
+        (status = 404)))]
+pub async fn stage_history(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = crate::params::path_id("opportunity", &id)?;
+    let periods = state.core.stage_history(&actor, id).await?;
+    let object = state.core.object(relata_domain::opportunity::OBJECT)?;
+    let data: Vec<Json> = periods
+        .iter()
+        .map(|p| {
+            json!({"stage": p.stage,
+                   "label": relata_domain::opportunity::pipeline::stage_label(&object, &p.stage),
+                   "entered_at": relata_domain::value::format_datetime(&p.entered_at),
+                   "left_at": p.left_at.as_ref().map(relata_domain::value::format_datetime),
+                   "days": p.days.to_string()})
+        })
+        .collect();
+    Ok(axum::Json(json!({ "data": data })).into_response())
+}

@@ -5,10 +5,11 @@
 
 pub mod board;
 
+use relata_domain::Value;
 use relata_domain::error::{FieldError, FieldErrorCode as Code};
 use relata_domain::meta::{ObjectDef, PicklistValue};
 use relata_domain::opportunity::pipeline::{self, PIPELINE, Pipeline};
-use relata_domain::opportunity::{OBJECT, STAGE};
+use relata_domain::opportunity::{self, OBJECT, STAGE};
 use relata_store::ddl::table_name;
 use relata_store::{Conn, SqlValue, meta_sql};
 
@@ -39,6 +40,45 @@ impl Core {
             .ok_or_else(|| CoreError::NotFound {
                 what: format!("pipeline '{name}'"),
             })
+    }
+
+    /// A deal's stages in order with the time spent at each (from the field history of its
+    /// stage), as `actor` may see it: nothing when its stage is hidden from them.
+    pub async fn stage_history(
+        &self,
+        actor: &Actor,
+        id: uuid::Uuid,
+    ) -> Result<Vec<opportunity::StagePeriod>, CoreError> {
+        let object = self.object(OBJECT)?;
+        let record = self.get_record(actor, OBJECT, id).await?;
+        if !crate::fields::readable(actor, &object, STAGE) {
+            return Ok(Vec::new());
+        }
+        let Value::Datetime(created_at) = record.get("created_at") else {
+            return Ok(Vec::new());
+        };
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+        let mut changes: Vec<_> = self
+            .record_history(actor, OBJECT, id)
+            .await?
+            .into_iter()
+            .filter(|h| h.field == STAGE)
+            .filter_map(|h| {
+                let at = chrono::DateTime::parse_from_rfc3339(&h.at).ok()?.to_utc();
+                Some((at, text(&h.old_value), text(&h.new_value)))
+            })
+            .collect();
+        changes.reverse(); // the history is newest first
+        let current = match record.get(STAGE) {
+            Value::Text(s) => Some(s.as_str()),
+            _ => None,
+        };
+        Ok(opportunity::stage_periods(
+            *created_at,
+            current,
+            &changes,
+            self.clock.now(),
+        ))
     }
 
     /// Creates or replaces the pipeline `pipeline.name`. A stage may leave a pipeline only

@@ -96,3 +96,39 @@ fn a_new_stage_brings_its_probability_and_forecast_unless_given() {
         .is_empty()
     );
 }
+
+#[test]
+fn time_in_stage_runs_from_creation_through_each_change_to_now() {
+    let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+    let changes = vec![
+        (
+            at(3, 0),
+            Some("prospecting".to_owned()),
+            Some("qualification".to_owned()),
+        ),
+        (
+            at(10, 12),
+            Some("qualification".to_owned()),
+            Some("proposal".to_owned()),
+        ),
+    ];
+    let periods = stage_periods(at(1, 0), Some("proposal"), &changes, at(20, 12));
+    let summary: Vec<(&str, String, bool)> = periods
+        .iter()
+        .map(|p| (p.stage.as_str(), p.days.to_string(), p.left_at.is_some()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("prospecting", "2".to_owned(), true),
+            ("qualification", "7.5".to_owned(), true),
+            ("proposal", "10".to_owned(), false),
+        ]
+    );
+    // never moved: one stretch at the stage it has
+    let still = stage_periods(at(1, 0), Some("prospecting"), &[], at(2, 0));
+    assert_eq!(
+        (still.len(), still[0].days.to_string()),
+        (1, "1".to_owned())
+    );
+}

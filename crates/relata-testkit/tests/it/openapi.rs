@@ -52,6 +52,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/leads/{id}/convert", &["post"]),
     ("/api/v1/leads/conversion_map", &["get", "put", "delete"]),
     ("/api/v1/dashboards/sales", &["get"]),
+    ("/api/v1/opportunities/{id}/stages", &["get"]),
     ("/api/v1/pipelines", &["get"]),
     ("/api/v1/pipelines/{name}", &["get", "put", "delete"]),
     ("/api/v1/pipelines/{name}/board", &["get"]),

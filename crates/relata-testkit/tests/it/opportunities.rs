@@ -54,6 +54,28 @@ async fn an_opportunity_moves_through_stages_and_closes_only_with_its_reason() {
     r.assert_status(200);
     assert_eq!(r.body["probability"], "100.00");
     assert_eq!(r.body["forecast_category"], "closed");
+    // time in stage: each stage the deal was at, to the one it is at now
+    let id = path.rsplit('/').next().unwrap();
+    let stages = app.get(&format!("/api/v1/opportunities/{id}/stages")).await;
+    stages.assert_status(200);
+    let order: Vec<&str> = stages.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["prospecting", "proposal", "negotiation", "closed_won"],
+        "{}",
+        stages.body
+    );
+    assert!(stages.body["data"][3]["left_at"].is_null());
+    assert_eq!(stages.body["data"][1]["label"], "Proposal");
+    assert!(stages.body["data"][0]["days"].is_string());
+    app.get("/api/v1/opportunities/not-an-id/stages")
+        .await
+        .assert_status(404);
     // the stage history is the field history of the stage
     let history = app.get(&format!("{path}/history")).await;
     history.assert_status(200);

@@ -163,13 +163,40 @@ async fn a_moved_cleared_or_completed_reminder_does_not_fire_at_its_old_time() {
             .await
             .assert_status(200);
     }
+    // a meeting reminds like a task, and a cancelled one does not
+    let start = w.at(5);
+    let mut meetings = Vec::new();
+    for subject in ["held", "cancelled"] {
+        let m = w
+            .app
+            .create(
+                "meeting",
+                &json!({"subject": subject, "owner_id": w.rep_id, "start_at": start,
+                        "reminder_at": w.at(3)}),
+            )
+            .await;
+        meetings.push(m["id"].as_str().unwrap().to_owned());
+    }
+    w.app
+        .patch(
+            &format!("/api/v1/records/meeting/{}", meetings[1]),
+            &json!({"status": "cancelled"}),
+        )
+        .await
+        .assert_status(200);
     w.pass(1).await;
     assert!(w.reminders().await.is_empty());
     w.pass(2).await;
     let got = w.reminders().await;
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0]["record_id"], moved.as_str());
-    assert_eq!(w.mailer.sent().len(), 1);
+    let mut reminded: Vec<&str> = got
+        .iter()
+        .map(|n| n["record_id"].as_str().unwrap())
+        .collect();
+    reminded.sort_unstable();
+    let mut expected = vec![moved.as_str(), meetings[0].as_str()];
+    expected.sort_unstable();
+    assert_eq!(reminded, expected);
+    assert_eq!(w.mailer.sent().len(), 2);
 }
 
 #[tokio::test]

@@ -101,4 +101,10 @@ async fn the_board_shows_one_pipeline_and_a_move_asks_for_what_the_stage_require
     moved.assert_status(303);
     let now = app.get(&format!("/api/v1/records/opportunity/{id}")).await;
     assert_eq!(now.body["stage"], "bidding");
+    // the deal's page tells the stages it went through and how long it stayed
+    web.get(&format!("/o/opportunity/{id}"))
+        .await
+        .assert_contains("Stage history")
+        .assert_contains("Initiation")
+        .assert_contains("Still here");
 }

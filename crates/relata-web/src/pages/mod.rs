@@ -32,6 +32,7 @@ pub mod record;
 pub mod sales_dashboard;
 pub mod search;
 pub mod settings;
+pub mod stage_history;
 pub mod timeline;
 pub mod upload_form;
 pub mod views;

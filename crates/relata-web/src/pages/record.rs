@@ -93,6 +93,8 @@ struct RecordPage {
     can_delete: bool,
     /// A lead's or account's "return to pool" form and pool history.
     pool: Option<super::pools::RecordPanel>,
+    /// An opportunity's stages with the time spent at each.
+    stages: Option<Vec<super::stage_history::StageLine>>,
     /// The field whose inline editor failed and stays open.
     open_field: String,
     errors: Vec<String>,
@@ -248,7 +250,7 @@ pub async fn render(
         _ => tr.object_label(&object),
     };
 
-    let (related, (events, timeline_more), merges, attachments, tags, email, pool) = tokio::join!(
+    let (related, (events, timeline_more), merges, attachments, tags, email, pool, stages) = tokio::join!(
         related_lists(state, viewer, &object, id),
         super::timeline::panel(state, viewer, &object, id),
         undoable_merges(state, viewer, &object, id, rights.edit && !binned),
@@ -274,6 +276,7 @@ pub async fn render(
                 super::pools::record_panel(state, viewer, &object, &record, rights.edit).await
             }
         },
+        super::stage_history::panel(state, viewer, &object, &record),
     );
     let errors = failed
         .as_ref()
@@ -334,6 +337,7 @@ pub async fn render(
         }),
         can_delete: rights.delete,
         pool,
+        stages,
         open_field: failed.map(|f| f.field.to_owned()).unwrap_or_default(),
         errors,
     };

@@ -328,7 +328,7 @@ impl Core {
             (activity::NOTE, cond("created_at", Op::Gte, from)),
         ];
         let mut reps: BTreeMap<Uuid, RepActivity> = BTreeMap::new();
-        for (i, (object, filter)) in kinds.into_iter().enumerate() {
+        for (object, filter) in kinds {
             if !actor.may(object, Operation::Read) || self.object(object).is_err() {
                 continue;
             }
@@ -350,12 +350,13 @@ impl Core {
                     meetings_held: 0,
                     notes: 0,
                 });
-                *[
-                    &mut rep.tasks_done,
-                    &mut rep.calls,
-                    &mut rep.meetings_held,
-                    &mut rep.notes,
-                ][i] += b.count;
+                let tally = match object {
+                    activity::TASK => &mut rep.tasks_done,
+                    activity::CALL => &mut rep.calls,
+                    activity::MEETING => &mut rep.meetings_held,
+                    _ => &mut rep.notes,
+                };
+                *tally += b.count;
             }
         }
         let mut out: Vec<RepActivity> = reps.into_values().collect();

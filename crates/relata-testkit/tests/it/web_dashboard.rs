@@ -3,80 +3,20 @@
 //! open deals; a rep sees only their own; the period and the pipeline are chosen on the page,
 //! a bad choice is told plainly, and the page reads in Chinese.
 
-use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
 
 use relata_testkit::{Page, TestApp, WebSession};
 
-use crate::common::id_of;
-
 const PASSWORD: &str = "correct-horse-battery-9";
 
-/// Deals A, B, C, D made 45 days ago by the admin (B moved on to proposal, C lost), three
-/// leads by source and one without, 李雷's call and the admin's finished task; today 李雷
-/// opened deal E.
+/// The dashboard's data (`common::sales_world`) and 李雷, the rep in it.
 struct World {
     app: TestApp,
     rep: relata_core::Actor,
 }
 
 async fn world() -> World {
-    let start = Utc.with_ymd_and_hms(2026, 10, 1, 2, 0, 0).unwrap();
-    let (app, clock, _runner) = crate::common::app_on_clock(start, 1).await;
-    let deal = |name: &str, stage: &str, amount: &str| json!({"name": name, "stage": stage, "amount": amount});
-    app.create("opportunity", &deal("A", "prospecting", "1000"))
-        .await;
-    let b = app
-        .create("opportunity", &deal("B", "prospecting", "5000"))
-        .await;
-    let c = app
-        .create("opportunity", &deal("C", "prospecting", "700"))
-        .await;
-    let mut d = deal("D", "proposal", "2000");
-    d["probability"] = json!("50");
-    app.create("opportunity", &d).await;
-    for stage in ["qualification", "proposal"] {
-        app.patch(
-            &format!("/api/v1/records/opportunity/{}", id_of(&b)),
-            &json!({"stage": stage}),
-        )
-        .await
-        .assert_status(200);
-    }
-    app.patch(
-        &format!("/api/v1/records/opportunity/{}", id_of(&c)),
-        &json!({"stage": "closed_lost", "loss_reason": "price"}),
-    )
-    .await
-    .assert_status(200);
-    for source in [Some("web"), Some("web"), Some("event"), None] {
-        let mut lead = json!({"name": "L", "company": "Co"});
-        if let Some(s) = source {
-            lead["source"] = json!(s);
-        }
-        app.create("lead", &lead).await;
-    }
-    let rep = app
-        .user("li.lei@example.com", json!({"name": "李雷"}))
-        .await;
-    let rep_client = app.client_for(&rep).await;
-    rep_client
-        .post(
-            "/api/v1/records/call",
-            &json!({"subject": "cold call", "outcome": "connected"}),
-        )
-        .await
-        .assert_status(201);
-    app.create("task", &json!({"subject": "done", "status": "completed"}))
-        .await;
-    clock.advance(Duration::days(45));
-    rep_client
-        .post(
-            "/api/v1/records/opportunity",
-            &deal("E", "qualification", "300"),
-        )
-        .await
-        .assert_status(201);
+    let (app, rep) = crate::common::sales_world().await;
     World { app, rep }
 }
 

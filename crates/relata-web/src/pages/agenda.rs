@@ -9,6 +9,7 @@ use serde_json::json;
 
 use relata_core::fields;
 use relata_core::records::ListRequest;
+use relata_core::records::read::ListPage;
 use relata_domain::access::Operation;
 use relata_domain::activity::{self, ATTENDEE, MEETING, TASK};
 use relata_domain::filter::{Filter, Op};
@@ -206,6 +207,34 @@ fn picklist_label(viewer: &Viewer, object: &ObjectDef, record: &Record, field: &
 
 /// The records `ABOUT` names, as links, for each record (those the viewer may not see are
 /// left out).
+/// One page of `object`'s records matching `filter` by `sort` (counted, capped, when asked),
+/// with what each is about.
+async fn read_page(
+    state: &WebState,
+    viewer: &Viewer,
+    object: &ObjectDef,
+    filter: Filter,
+    sort: &str,
+    limit: usize,
+    count: bool,
+) -> Result<(ListPage, Vec<Vec<Cell>>), WebError> {
+    let request = ListRequest {
+        filter: Some(filter),
+        sort: Some(sort.into()),
+        limit: Some(limit.min(state.core.settings.max_page_size)),
+        count,
+        count_cap: count.then_some(10_000),
+        ..ListRequest::default()
+    };
+    let (_, page) = state
+        .core
+        .list_records(&viewer.actor, object.name(), request)
+        .await
+        .map_err(|e| WebError::core(e, viewer.tr()))?;
+    let about = about(state, viewer, object, &page.records).await;
+    Ok((page, about))
+}
+
 async fn about(
     state: &WebState,
     viewer: &Viewer,
@@ -250,20 +279,16 @@ pub async fn tasks(
         Whose::Mine => Filter::And(vec![owned_by_viewer(viewer), when]),
         Whose::Visible => when,
     };
-    let request = ListRequest {
-        filter: Some(filter),
-        sort: Some(activity::DUE_DATE.into()),
-        limit: Some(limit.min(state.core.settings.max_page_size)),
+    let (page, mut about) = read_page(
+        state,
+        viewer,
+        &object,
+        filter,
+        activity::DUE_DATE,
+        limit,
         count,
-        count_cap: count.then_some(10_000),
-        ..ListRequest::default()
-    };
-    let (_, page) = state
-        .core
-        .list_records(&viewer.actor, TASK, request)
-        .await
-        .map_err(|e| WebError::core(e, tr))?;
-    let mut about = about(state, viewer, &object, &page.records).await;
+    )
+    .await?;
     let items = page
         .records
         .iter()
@@ -339,20 +364,17 @@ pub async fn meetings(
         }
         all.push(Filter::Or(mine));
     }
-    let request = ListRequest {
-        filter: Some(Filter::And(all)),
-        sort: Some(activity::START_AT.into()),
-        limit: Some(limit.min(state.core.settings.max_page_size)),
+    let filter = Filter::And(all);
+    let (page, mut about) = read_page(
+        state,
+        viewer,
+        &object,
+        filter,
+        activity::START_AT,
+        limit,
         count,
-        count_cap: count.then_some(10_000),
-        ..ListRequest::default()
-    };
-    let (_, page) = state
-        .core
-        .list_records(&viewer.actor, MEETING, request)
-        .await
-        .map_err(|e| WebError::core(e, tr))?;
-    let mut about = about(state, viewer, &object, &page.records).await;
+    )
+    .await?;
     let items = page
         .records
         .iter()

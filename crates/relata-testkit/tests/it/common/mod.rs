@@ -243,3 +243,67 @@ pub async fn app_on_clock(
     );
     (app, clock, runner)
 }
+
+/// The sales dashboard's data: deals A, B, C, D made 45 days ago by the admin (B moved on
+/// to proposal, C lost, D at its own 50 %), leads by source (web, web, event) and one
+/// without, 李雷's connected call and the admin's finished task; today 李雷 opened deal E.
+/// Returns the app and 李雷.
+pub async fn sales_world() -> (TestApp, relata_core::Actor) {
+    let start = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 10, 1, 2, 0, 0).unwrap();
+    let (app, clock, _runner) = app_on_clock(start, 1).await;
+    let deal = |name: &str, stage: &str, amount: &str| json!({"name": name, "stage": stage, "amount": amount});
+    app.create("opportunity", &deal("A", "prospecting", "1000"))
+        .await;
+    let b = app
+        .create("opportunity", &deal("B", "prospecting", "5000"))
+        .await;
+    let c = app
+        .create("opportunity", &deal("C", "prospecting", "700"))
+        .await;
+    let mut d = deal("D", "proposal", "2000");
+    d["probability"] = json!("50");
+    app.create("opportunity", &d).await;
+    for stage in ["qualification", "proposal"] {
+        app.patch(
+            &format!("/api/v1/records/opportunity/{}", id_of(&b)),
+            &json!({"stage": stage}),
+        )
+        .await
+        .assert_status(200);
+    }
+    app.patch(
+        &format!("/api/v1/records/opportunity/{}", id_of(&c)),
+        &json!({"stage": "closed_lost", "loss_reason": "price"}),
+    )
+    .await
+    .assert_status(200);
+    for source in [Some("web"), Some("web"), Some("event"), None] {
+        let mut lead = json!({"name": "L", "company": "Co"});
+        if let Some(s) = source {
+            lead["source"] = json!(s);
+        }
+        app.create("lead", &lead).await;
+    }
+    let rep = app
+        .user("li.lei@example.com", json!({"name": "李雷"}))
+        .await;
+    let rep_client = app.client_for(&rep).await;
+    rep_client
+        .post(
+            "/api/v1/records/call",
+            &json!({"subject": "cold call", "outcome": "connected"}),
+        )
+        .await
+        .assert_status(201);
+    app.create("task", &json!({"subject": "done", "status": "completed"}))
+        .await;
+    clock.advance(chrono::Duration::days(45));
+    rep_client
+        .post(
+            "/api/v1/records/opportunity",
+            &deal("E", "qualification", "300"),
+        )
+        .await
+        .assert_status(201);
+    (app, rep)
+}

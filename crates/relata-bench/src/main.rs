@@ -290,6 +290,7 @@ fn real_main() -> anyhow::Result<()> {
                 seed,
                 reuse,
             };
+            let machine = process::machine();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -313,16 +314,9 @@ fn real_main() -> anyhow::Result<()> {
                 done.due_query_seconds,
             );
             if let Some(out) = out {
-                let fig = done
-                    .figure()
-                    .detail("backend", done.backend)
-                    .detail("generated", done.generated)
-                    .detail("generate_seconds", done.generate_seconds)
-                    .detail("due_query_plan", done.due_query_plan.join(" | "));
-                if let Some(dir) = out.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-                std::fs::write(&out, serde_json::to_string_pretty(&fig)? + "\n")?;
+                let mut machine = machine;
+                machine.loadavg_end = process::loadavg();
+                pool_sweep::PoolSweepRun::new(&done, seed, machine).write(&out)?;
                 eprintln!("[pool-sweep] wrote {}", out.display());
             }
             Ok(())
@@ -384,7 +378,8 @@ fn real_main() -> anyhow::Result<()> {
             let runs = report::load_runs(&results)?;
             let reliability = report::load_reliability(&results.join("reliability"));
             let kanban = kanban::load(&results.join("kanban"));
-            std::fs::write(&out, report::render(&runs, &kanban, &reliability))?;
+            let sweeps = pool_sweep::load(&results.join("pool_sweep"));
+            std::fs::write(&out, report::render(&runs, &kanban, &sweeps, &reliability))?;
             eprintln!(
                 "[bench] wrote {} from {} results files",
                 out.display(),

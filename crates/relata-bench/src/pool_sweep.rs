@@ -14,11 +14,13 @@
 //! Every run resets the accounts first (owner back, out of any pool, warnings cleared), so
 //! the sweep can be repeated on a kept database.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -31,7 +33,7 @@ use relata_store::dialect::placeholder;
 use relata_store::{Conn, SqlValue, StoreOptions};
 
 use crate::data::{Rng, contact};
-use crate::results::Figure;
+use crate::results::{Figure, Machine, SCHEMA};
 
 /// The rule measured.
 pub const NO_FOLLOW_UP_DAYS: u32 = 30;
@@ -49,7 +51,8 @@ pub struct Options {
     pub accounts: u64,
     pub seed: u64,
     /// The database was back-dated by an earlier run of the same seed: only what that run's
-    /// sweep changed is put back (owners, pools, warnings), in one statement, instead of
+    /// sweep changed is put back (owners, pools, warnings, and the owned-since date a release
+    /// clears: back-dating made it the creation date), in one statement, instead of
     /// back-dating every account again (12 minutes at a million).
     pub reuse: bool,
 }
@@ -99,6 +102,72 @@ impl Outcome {
         }
         fig
     }
+}
+
+/// One run as kept in `bench/results/pool_sweep/`, for `BENCHMARKS.md`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PoolSweepRun {
+    pub schema: u32,
+    /// RFC 3339, UTC.
+    pub date: String,
+    pub commit: String,
+    pub dirty: bool,
+    pub backend: String,
+    pub accounts: u64,
+    pub seed: u64,
+    pub machine: Machine,
+    pub figure: Figure,
+}
+
+impl PoolSweepRun {
+    pub fn new(done: &Outcome, seed: u64, machine: Machine) -> PoolSweepRun {
+        let (commit, dirty) = crate::process::commit();
+        PoolSweepRun {
+            schema: SCHEMA,
+            date: relata_domain::value::format_datetime(&relata_domain::clock::Clock::now(
+                &SystemClock,
+            )),
+            commit,
+            dirty,
+            backend: done.backend.to_owned(),
+            accounts: done.accounts,
+            seed,
+            machine,
+            figure: done
+                .figure()
+                .detail("generated", done.generated)
+                .detail("generate_seconds", done.generate_seconds)
+                .detail("due_query_plan", done.due_query_plan.join(" | ")),
+        }
+    }
+
+    pub fn write(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, serde_json::to_string_pretty(self)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// The runs in `dir` (`bench/results/pool_sweep/`), newest first; files of another schema or
+/// shape (the bare figures of earlier runs) are skipped.
+pub fn load(dir: &Path) -> Vec<PoolSweepRun> {
+    let mut runs: Vec<PoolSweepRun> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(&p).ok()?;
+            serde_json::from_str::<PoolSweepRun>(&text)
+                .ok()
+                .filter(|r| r.schema == SCHEMA)
+        })
+        .collect();
+    runs.sort_by(|a, b| b.date.cmp(&a.date));
+    runs
 }
 
 fn say(msg: &str) {
@@ -287,7 +356,7 @@ pub async fn measure(opts: &Options) -> anyhow::Result<Outcome> {
         core.store
             .write(move |conn| -> Result<(), CoreError> {
                 let sql = format!(
-                    "UPDATE account SET owner_id = COALESCE(owner_id, {}), pool_id = NULL, pool_warned_at = NULL WHERE owner_id IS NULL OR pool_id IS NOT NULL OR pool_warned_at IS NOT NULL",
+                    "UPDATE account SET owner_id = COALESCE(owner_id, {}), pool_id = NULL, pool_warned_at = NULL, owned_since = created_at WHERE owner_id IS NULL OR pool_id IS NOT NULL OR pool_warned_at IS NOT NULL OR owned_since IS NULL OR owned_since <> created_at",
                     placeholder(conn.dialect(), 1)
                 );
                 conn.execute(&sql, &[SqlValue::Uuid(owner)])?;

@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::kanban::KanbanRun;
+use crate::pool_sweep::PoolSweepRun;
 use crate::results::{Figure, Run, SCHEMA};
 
 const INTRO: &str = "# Benchmarks
@@ -259,7 +260,12 @@ pub fn load_runs(dir: &Path) -> anyhow::Result<Vec<Run>> {
     Ok(runs)
 }
 
-pub fn render(runs: &[Run], kanban: &[KanbanRun], reliability: &[serde_json::Value]) -> String {
+pub fn render(
+    runs: &[Run],
+    kanban: &[KanbanRun],
+    sweeps: &[PoolSweepRun],
+    reliability: &[serde_json::Value],
+) -> String {
     let mut s = String::from(INTRO);
     s.push('\n');
     if runs.is_empty() {
@@ -272,6 +278,7 @@ pub fn render(runs: &[Run], kanban: &[KanbanRun], reliability: &[serde_json::Val
         }
     }
     s.push_str(&kanban_section(kanban));
+    s.push_str(&pool_sweep_section(sweeps));
     s.push_str(&reliability_section(reliability));
     s.push('\n');
     s.push_str(REPRODUCE);
@@ -384,6 +391,54 @@ fn reliability_section(reports: &[serde_json::Value]) -> String {
             );
         }
         s.push('\n');
+    }
+    s
+}
+
+fn pool_sweep_section(runs: &[PoolSweepRun]) -> String {
+    let mut s = String::from(
+        "\n## Pool reclaim sweep\n\nFrom `relata-bench pool-sweep` (`bench/results/pool_sweep/`), in \
+         process (a `relata_core::Core` on the database, no HTTP): one default account pool (公海) \
+         with the rule \"30 days without a follow-up, warned 3 days before\", over accounts \
+         generated through the bulk write path and back-dated into a mix — 10 % due, 5 % in the \
+         warning window, 85 % recent — then one timed `Core::sweep_pools()`: every due account \
+         returns to the pool through the one write path (field history, change event, pool \
+         history, a notification to its owner), every account in the window is warned once. \
+         Target of issue 9: ≤ 30 s over 1,000,000 accounts. Reproduce with `relata-bench \
+         pool-sweep --db sqlite://bench/work/pool-sweep/1m.db --accounts 1m --out \
+         bench/results/pool_sweep/<date>-sqlite-1m.json` (`--reuse` on a database an earlier \
+         run back-dated), then `relata-bench report`.\n\n",
+    );
+    if runs.is_empty() {
+        s.push_str("No pool sweep results yet.\n");
+        return s;
+    }
+    s.push_str("| date | backend | commit | accounts | sweep | reclaimed | warned | reclaimed/s | peak RSS MB | load before / after | target | met |\n|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---|\n");
+    for r in runs {
+        let f = &r.figure;
+        let detail = |k: &str| f.details.get(k).and_then(serde_json::Value::as_f64);
+        let _ = writeln!(
+            s,
+            "| {} | {} | `{}`{} | {} | {} s | {} | {} | {} | {} | {:.2} / {:.2} | {} | {} |",
+            r.date.get(..16).unwrap_or(&r.date).replace('T', " "),
+            r.backend,
+            r.commit,
+            if r.dirty {
+                " (uncommitted changes)"
+            } else {
+                ""
+            },
+            num(r.accounts as f64),
+            num(f.value),
+            detail("reclaimed").map_or_else(|| "–".into(), num),
+            detail("warned").map_or_else(|| "–".into(), num),
+            detail("reclaimed_per_s").map_or_else(|| "–".into(), num),
+            detail("peak_rss_mb").map_or_else(|| "–".into(), num),
+            r.machine.loadavg_start,
+            r.machine.loadavg_end,
+            f.target.as_ref().map(|t| t.text.as_str()).unwrap_or(""),
+            met(f)
+        );
     }
     s
 }

@@ -3,7 +3,8 @@
 //!
 //! Which records are due is one query per pool and rule, on a reader; each due record then
 //! returns through the one write path (history, change event), [`BATCH`] per transaction
-//! and checked again there, so a sweep of a million accounts never holds the writer long. A warning is bookkeeping: a notification, a line of history and the date it was
+//! and checked again there, so a sweep of a million accounts never holds the writer long.
+//! A warning is bookkeeping: a notification, a line of history and the date it was
 //! sent, so it goes once per owner and follow-up.
 
 use chrono::{DateTime, Duration, Utc};
@@ -25,8 +26,10 @@ use crate::records::read::{self, Bin};
 use crate::records::with_companions;
 use crate::visibility::Visibility;
 
-/// Records returned per transaction.
-pub const BATCH: usize = 500;
+/// Records returned per transaction: a batch holds the writer about a quarter of a second.
+/// Fewer, larger commits rewrite each touched index page less often: over 1,000,000
+/// accounts 2,000 swept in 24 s where 500 and 1,000 took 28 s.
+pub const BATCH: usize = 2_000;
 /// Owners warned per transaction (a warning is three small writes).
 const WARN_BATCH: usize = 2_000;
 
@@ -129,10 +132,15 @@ fn due_ids(conn: &mut dyn Conn, table: &str, due: &Due) -> Result<Vec<Uuid>, Cor
         &format!("SELECT id FROM {table} WHERE {}", due.sql),
         &due.params,
     )?;
-    Ok(rows.iter().filter_map(|r| r[0].as_uuid()).collect())
+    let mut ids: Vec<Uuid> = rows.iter().filter_map(|r| r[0].as_uuid()).collect();
+    ids.sort_unstable(); // each batch then walks the table's pages in key order
+    Ok(ids)
 }
 
-/// Those of `ids` still due, with their owners, as this transaction sees them.
+/// Those of `ids` still due, with their owners, as this transaction sees them. The records
+/// are found by their keys and the condition is evaluated on each as a column: in the
+/// `WHERE` clause beside the keys, the planner walked the pool index through every due
+/// record for each batch instead (20 of the 44 s of a sweep over 1,000,000 accounts).
 fn still_due(
     conn: &mut dyn Conn,
     table: &str,
@@ -147,7 +155,7 @@ fn still_due(
     }
     let rows = conn.query(
         &format!(
-            "SELECT id, owner_id FROM {table} WHERE {} AND id IN ({})",
+            "SELECT id, owner_id, CASE WHEN {} THEN 1 ELSE 0 END FROM {table} WHERE id IN ({})",
             due.sql,
             list.join(", ")
         ),
@@ -155,6 +163,7 @@ fn still_due(
     )?;
     Ok(rows
         .iter()
+        .filter(|r| r[2].as_i64() == Some(1))
         .filter_map(|r| Some((r[0].as_uuid()?, r[1].as_uuid()?)))
         .collect())
 }

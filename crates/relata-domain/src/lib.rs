@@ -23,6 +23,7 @@ pub mod lead;
 pub mod meta;
 pub mod opportunity;
 pub mod pool;
+pub mod pricing;
 pub mod quality;
 pub mod record;
 pub mod schedule;

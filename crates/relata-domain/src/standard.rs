@@ -2,9 +2,14 @@
 //! Later business areas add fields and behaviour to these; the declarations stay data.
 
 mod activities;
+mod catalog;
 
 pub use activities::{
     call, competitor, meeting, meeting_attendee, opportunity_competitor, task_recurrence_fields,
+};
+pub use catalog::{
+    CHANNELS, catalog_objects, exchange_rate, opportunity_line_item, price_book, price_book_entry,
+    price_tier, product_catalog_fields, product_category, tax_category,
 };
 
 use crate::api_name::ApiName;
@@ -545,7 +550,10 @@ fn product() -> ObjectDef {
             typed("list_price", "List price", FieldType::Currency),
             active,
             typed("description", "Description", FieldType::LongText),
-        ],
+        ]
+        .into_iter()
+        .chain(product_catalog_fields())
+        .collect(),
     );
     product.sharing = Sharing::PublicRead;
     product
@@ -560,6 +568,8 @@ pub fn standard_objects() -> Vec<ObjectDef> {
         lead(),
         task(),
         note(),
+        product_category(),
+        tax_category(),
         product(),
         account_contact(),
         opportunity_contact(),
@@ -568,6 +578,11 @@ pub fn standard_objects() -> Vec<ObjectDef> {
         meeting_attendee(),
         competitor(),
         opportunity_competitor(),
+        price_book(),
+        price_book_entry(),
+        price_tier(),
+        exchange_rate(),
+        opportunity_line_item(),
     ]
 }
 

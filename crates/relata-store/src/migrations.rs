@@ -126,6 +126,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "activities: calls, meetings and their attendees, recurring tasks; competitors in deals",
             add_activities,
         ),
+        (
+            32,
+            "product catalogue: categories, tax categories, price books, tiers, exchange rates, deal line items",
+            add_catalog,
+        ),
     ]
 }
 
@@ -331,6 +336,12 @@ fn add_activities(conn: &mut dyn Conn) -> Result<(), StoreError> {
         ],
     )?;
     add_standard_fields(conn, "task", standard::task_recurrence_fields())
+}
+
+fn add_catalog(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    use relata_domain::standard;
+    add_standard_objects(conn, standard::catalog_objects())?;
+    add_standard_fields(conn, "product", standard::product_catalog_fields())
 }
 
 fn add_pools(conn: &mut dyn Conn) -> Result<(), StoreError> {

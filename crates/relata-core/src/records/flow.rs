@@ -51,7 +51,10 @@ fn copy_name(
     object: &ObjectDef,
     values: &mut BTreeMap<String, Value>,
 ) -> Result<(), CoreError> {
-    let Some((_, links)) = activity::NAMED_BY.iter().find(|(o, _)| *o == object.name()) else {
+    let named_by = activity::NAMED_BY
+        .iter()
+        .chain(relata_domain::pricing::NAMED_BY);
+    let Some((_, links)) = named_by.clone().find(|(o, _)| *o == object.name()) else {
         return Ok(());
     };
     if !has(object, "name") || values.get("name").is_some_and(|v| !v.is_null()) {

@@ -8,6 +8,7 @@ pub mod companions;
 pub mod flow;
 pub mod follow_up;
 pub mod labels;
+pub mod line_items;
 pub mod merge;
 pub mod quality;
 pub mod read;

@@ -20,7 +20,7 @@ use relata_store::{Conn, SqlValue};
 use crate::context::Actor;
 use crate::error::CoreError;
 use crate::records::companions::Companions;
-use crate::records::{flow, follow_up};
+use crate::records::{flow, follow_up, line_items};
 use crate::search::{self, Indexing};
 
 /// The event kinds of the change feed.
@@ -183,6 +183,7 @@ pub fn insert(
     mut values: BTreeMap<String, Value>,
 ) -> Result<Record, CoreError> {
     flow::prefill(conn, object, &mut values, now)?;
+    line_items::fill(conn, object, None, &mut values, now.date_naive())?;
     flow::check(object, None, &values)?;
     follow_up::stamp_insert(object, &mut values, now);
     for (field, value) in flow::stamps(object, None, &values, now) {
@@ -239,6 +240,7 @@ pub fn insert(
     crate::reminders::schedule(conn, object, None, &record, now)?;
     follow_up::touch_linked(conn, object, None, &record, now)?;
     flow::sync_attendee_share(conn, object, None, Some(&record), now)?;
+    line_items::roll_up(conn, side, object, actor, now, None, Some(&record))?;
     let changes: Map<String, Json> = object
         .live_fields()
         .filter(|f| !f.system)
@@ -266,9 +268,11 @@ pub fn update(
     actor: &Actor,
     now: DateTime<Utc>,
     current: Record,
-    changes: BTreeMap<String, Value>,
+    mut changes: BTreeMap<String, Value>,
 ) -> Result<Record, CoreError> {
     let d = conn.dialect();
+    line_items::fill(conn, object, Some(&current), &mut changes, now.date_naive())?;
+    line_items::check_deal_amount(conn, object, &current, &changes, now.date_naive())?;
     // the stamps of a new stage yield to what the write gives, changed or not
     let stamps: Vec<(String, Value)> = flow::stamps(object, Some(&current), &changes, now)
         .into_iter()
@@ -339,6 +343,15 @@ pub fn update(
     follow_up::touch_linked(conn, object, Some(&current), &record, now)?;
     flow::after_update(conn, side, object, actor, now, &current, &record)?;
     flow::sync_attendee_share(conn, object, Some(&current), Some(&record), now)?;
+    line_items::roll_up(
+        conn,
+        side,
+        object,
+        actor,
+        now,
+        Some(&current),
+        Some(&record),
+    )?;
     let changed_names: Vec<&str> = changed.iter().map(|(n, _)| n.as_str()).collect();
     search::index_record(side, object, &record, Indexing::Changed(&changed_names));
     let diff: Map<String, Json> = changed
@@ -412,6 +425,7 @@ pub fn set_deleted(
     } else {
         flow::sync_attendee_share(conn, object, None, Some(&record), now)?;
     }
+    line_items::roll_up(conn, side, object, actor, now, None, Some(&record))?;
     if deleted {
         search::remove_record(side, id);
         append_event(

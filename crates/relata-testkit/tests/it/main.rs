@@ -26,6 +26,7 @@ mod idempotency;
 mod import;
 mod jobs;
 mod leads;
+mod line_items;
 mod mail_imap;
 mod mail_smtp;
 mod merge;

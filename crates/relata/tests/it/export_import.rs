@@ -14,14 +14,21 @@ use common::{export, lines, relata, run_ok, sqlite_url, stderr};
 use serde_json::{Value as Json, json};
 
 /// Objects in dependency order (lookup targets first), as an import must go.
-const ORDER: [&str; 7] = [
+const ORDER: [&str; 14] = [
     "account",
     "contact",
     "lead",
     "opportunity",
     "task",
     "note",
+    "product_category",
+    "tax_category",
     "product",
+    "price_book",
+    "price_book_entry",
+    "price_tier",
+    "exchange_rate",
+    "opportunity_line_item",
 ];
 
 /// Fields the write path stamps itself: an import sets them afresh (the pool bookkeeping of
@@ -115,6 +122,7 @@ fn demo_data_round_trips_through_export_and_import() {
     assert_eq!(count("contact"), 120);
     assert!(count("lead") > 0 && count("opportunity") > 0 && count("task") > 0);
     assert!(count("note") > 0);
+    assert!(count("product") > 0 && count("opportunity_line_item") > 0);
 
     // which pipelines there are is the database's configuration, not its data
     copy_pipelines(&source, &target);
@@ -138,8 +146,22 @@ fn demo_data_round_trips_through_export_and_import() {
             without_stamps(lines(text)),
             "{object} differs after the round trip"
         );
+        // a deal with products is written again by each of its lines (its amount follows
+        // them); every other record is written once
+        let with_lines: BTreeSet<String> = exported
+            .iter()
+            .find(|e| e.0 == "opportunity_line_item")
+            .map(|e| lines(&e.1))
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|l| l["opportunity_id"].as_str().map(str::to_owned))
+            .collect();
         for r in lines(&again) {
-            assert_eq!(r["version"], json!(1));
+            let rewritten = *object == "opportunity"
+                && r["id"].as_str().is_some_and(|id| with_lines.contains(id));
+            if !rewritten {
+                assert_eq!(r["version"], json!(1), "{object} {}", r["id"]);
+            }
         }
         first_pass.push(again);
     }

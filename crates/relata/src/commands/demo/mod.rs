@@ -6,6 +6,7 @@
 //! Content is deterministic by seed; dates are relative to today (from the injected clock), so
 //! pipelines look current whenever the demo is loaded.
 
+mod catalog;
 mod generate;
 mod org;
 mod pipelines;
@@ -230,12 +231,14 @@ pub fn load(
         )
     })?;
 
+    let lines = catalog::create(&loader, &deal_ids)?;
     rules::create(core, rt, &loader.actor)?;
     pools::create(core, rt, &loader.actor, &owners, &lead_ids)?;
     let total = n.accounts + n.contacts + n.leads + n.opportunities + n.tasks + n.notes;
     tracing::info!(
         records = total,
-        "demo data set loaded, with three pipelines, three workflow rules and two pools"
+        deal_products = lines,
+        "demo data set loaded, with three pipelines, a product catalogue, three workflow rules and two pools"
     );
     Ok(())
 }

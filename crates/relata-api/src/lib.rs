@@ -29,9 +29,9 @@ use utoipa_axum::routes;
 
 use relata_core::Core;
 use routes::{
-    admin, assignment, attachments, auth, changes, dashboard, duplicate_jobs, duplicates, email,
-    export, hierarchy, imports, jobs, leads, lists, me, merge, meta, pipelines, pools, quality,
-    records, search, system, tags, timeline, views, web_forms, webhooks, workflows,
+    admin, approvals, assignment, attachments, auth, changes, dashboard, duplicate_jobs,
+    duplicates, email, export, hierarchy, imports, jobs, leads, lists, me, merge, meta, pipelines,
+    pools, quality, records, search, system, tags, timeline, views, web_forms, webhooks, workflows,
 };
 use state::{AppState, TokenCache};
 
@@ -67,6 +67,7 @@ impl Default for ApiOptions {
         (name = "me", description = "The signed-in user: profile, password, sessions, API tokens"),
         (name = "admin", description = "Users, roles, teams, permissions, sharing and the audit log"),
         (name = "email", description = "Email templates with merge fields, sending mail about a record, sender identities, the suppression list, and the open, click and unsubscribe addresses in every mail"),
+        (name = "approvals", description = "Approval processes (审批流) and their requests: submit a record, decide, recall; revising a quote into a new version"),
         (name = "sales", description = "The sales pipeline: converting leads, where a converted lead's fields go, and pools (公海) of leads and accounts"),
         (name = "automation", description = "Background jobs (see, retry, cancel), recurring schedules, outbound webhooks and workflow rules"),
         (name = "system", description = "Health of the server (public)"),
@@ -146,6 +147,18 @@ fn api_routes() -> OpenApiRouter<AppState> {
             leads::reset_conversion_map
         ))
         .routes(routes!(dashboard::sales))
+        .routes(routes!(
+            approvals::list_processes,
+            approvals::create_process
+        ))
+        .routes(routes!(approvals::save_process, approvals::delete_process))
+        .routes(routes!(approvals::mine, approvals::submit))
+        .routes(routes!(approvals::get_request))
+        .routes(routes!(approvals::approve))
+        .routes(routes!(approvals::reject))
+        .routes(routes!(approvals::recall))
+        .routes(routes!(approvals::revise_quote))
+        .routes(routes!(approvals::quote_pdf))
         .routes(routes!(pipelines::list_pipelines))
         .routes(routes!(
             pipelines::get_pipeline,

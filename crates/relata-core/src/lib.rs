@@ -3,6 +3,7 @@
 //! One module per business area; handlers above stay thin.
 
 pub mod access;
+pub mod approvals;
 pub mod assignment;
 pub mod attachments;
 pub mod audit;
@@ -29,6 +30,7 @@ pub mod meta_admin;
 pub mod notifications;
 pub mod pipelines;
 pub mod pools;
+pub mod quotes;
 pub mod records;
 pub mod reminders;
 pub mod search;
@@ -83,6 +85,18 @@ pub struct Settings {
     /// The installation's sender, "Relata <crm@example.com>": mail of a user without a
     /// sender identity goes from its address under the user's name.
     pub mail_from: String,
+    /// The seller on quotes.
+    pub company: Company,
+}
+
+/// The installation's company, as quotes name it.
+#[derive(Debug, Clone)]
+pub struct Company {
+    pub name: String,
+    /// Address, phone, email: one line each.
+    pub address: Vec<String>,
+    /// A PNG drawn at the top of quotes.
+    pub logo: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -103,6 +117,11 @@ impl Default for Settings {
             attachments_dir: None,
             public_url: "http://127.0.0.1:8080".into(),
             mail_from: "Relata <relata@localhost>".into(),
+            company: Company {
+                name: "Relata".into(),
+                address: Vec::new(),
+                logo: None,
+            },
         }
     }
 }

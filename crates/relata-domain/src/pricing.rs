@@ -10,6 +10,7 @@
 
 mod fx;
 mod line;
+mod quote;
 mod tiers;
 
 #[cfg(test)]
@@ -17,6 +18,7 @@ mod tests;
 
 pub use fx::{Rate, convert, rate_on};
 pub use line::{Line, LineAmounts, check_line, round_money};
+pub use quote::{QuoteLine, QuoteTotals, combined_discount, quote_totals};
 pub use tiers::{Tier, tier_discount};
 
 pub const PRODUCT_CATEGORY: &str = "product_category";
@@ -26,6 +28,10 @@ pub const PRICE_BOOK_ENTRY: &str = "price_book_entry";
 pub const PRICE_TIER: &str = "price_tier";
 pub const EXCHANGE_RATE: &str = "exchange_rate";
 pub const LINE_ITEM: &str = "opportunity_line_item";
+pub const QUOTE: &str = "quote";
+pub const QUOTE_LINE: &str = "quote_line_item";
+/// A quote line's parent.
+pub const QUOTE_ID: &str = "quote_id";
 
 /// A line item's fields.
 pub const OPPORTUNITY_ID: &str = "opportunity_id";

@@ -8,8 +8,9 @@ pub use activities::{
     call, competitor, meeting, meeting_attendee, opportunity_competitor, task_recurrence_fields,
 };
 pub use catalog::{
-    CHANNELS, catalog_objects, exchange_rate, opportunity_line_item, price_book, price_book_entry,
-    price_tier, product_catalog_fields, product_category, tax_category,
+    APPROVAL_STATUSES, CHANNELS, QUOTE_STATUSES, catalog_objects, exchange_rate,
+    opportunity_line_item, price_book, price_book_entry, price_tier, product_catalog_fields,
+    product_category, quote, quote_line_item, quote_objects, tax_category,
 };
 
 use crate::api_name::ApiName;
@@ -583,6 +584,8 @@ pub fn standard_objects() -> Vec<ObjectDef> {
         price_tier(),
         exchange_rate(),
         opportunity_line_item(),
+        quote(),
+        quote_line_item(),
     ]
 }
 

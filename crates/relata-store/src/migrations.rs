@@ -131,6 +131,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "product catalogue: categories, tax categories, price books, tiers, exchange rates, deal line items",
             add_catalog,
         ),
+        (
+            33,
+            "quotes and their lines; approval processes, requests and decisions",
+            add_quotes,
+        ),
     ]
 }
 
@@ -179,6 +184,7 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.extend(crate::email_tables::mailbox_tables());
     tables.extend(web_form_tables());
     tables.extend(pool_tables());
+    tables.extend(approval_tables());
     tables
 }
 
@@ -238,6 +244,63 @@ fn add_web_forms(conn: &mut dyn Conn) -> Result<(), StoreError> {
 /// Pools (their rules as JSON), who may claim from each (`can_assign`: a manager who hands
 /// records out), and the history of every record in them: who held it when, and why it
 /// moved. Claims per day and the cooldown after a return are counted from the history.
+/// The approval engine (审批流): processes (which records of an object go to whom, in what
+/// steps), a request per submission, and each approver's decision.
+fn approval_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_approval_processes",
+            vec![
+                col("id", Uuid),
+                col("name", Text),
+                col("object", Text),
+                // the filter a record must match to need this process
+                col("condition", Json),
+                col("steps", Json),
+                col("active", Bool),
+                col("created_at", Timestamp),
+                col("updated_at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["object"], false),
+        TableDef::new(
+            "sys_approval_requests",
+            vec![
+                col("id", Uuid),
+                col("process_id", Uuid),
+                col("object", Text),
+                col("record_id", Uuid),
+                // pending, approved, rejected, recalled
+                col("status", Text),
+                col("step", BigInt),
+                col("submitted_by", Uuid),
+                col("submitted_at", Timestamp),
+                col("decided_at", Timestamp).null(),
+                col("comment", Text).null(),
+            ],
+            &["id"],
+        )
+        .index(&["object", "record_id"], false)
+        .index(&["status"], false),
+        TableDef::new(
+            "sys_approval_decisions",
+            vec![
+                col("id", Uuid),
+                col("request_id", Uuid),
+                col("step", BigInt),
+                col("user_id", Uuid),
+                // approved, rejected
+                col("decision", Text),
+                col("comment", Text).null(),
+                col("at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["request_id"], false),
+    ]
+}
+
 fn pool_tables() -> Vec<TableDef> {
     vec![
         TableDef::new(
@@ -342,6 +405,14 @@ fn add_catalog(conn: &mut dyn Conn) -> Result<(), StoreError> {
     use relata_domain::standard;
     add_standard_objects(conn, standard::catalog_objects())?;
     add_standard_fields(conn, "product", standard::product_catalog_fields())
+}
+
+fn add_quotes(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    add_standard_objects(conn, relata_domain::standard::quote_objects())?;
+    for t in approval_tables() {
+        t.create(conn)?;
+    }
+    Ok(())
 }
 
 fn add_pools(conn: &mut dyn Conn) -> Result<(), StoreError> {

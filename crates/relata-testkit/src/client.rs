@@ -108,6 +108,26 @@ impl Client {
         Self::read(resp).await
     }
 
+    /// GETs a binary body (a PDF, a file): status, content type and bytes.
+    pub async fn get_bytes(&self, path: &str) -> (u16, Option<String>, Vec<u8>) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request failed");
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (
+            status,
+            content_type,
+            resp.bytes().await.unwrap_or_default().to_vec(),
+        )
+    }
+
     /// Sends a raw body with a content type.
     pub async fn send_raw(
         &self,

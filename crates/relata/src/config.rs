@@ -54,6 +54,9 @@ pub struct Config {
     pub job_lease_secs: u64,
     pub smtp_url: String,
     pub mail_from: String,
+    pub company_name: String,
+    pub company_address: String,
+    pub company_logo: String,
     pub public_url: String,
     pub log: String,
     pub log_format: LogFormat,
@@ -88,6 +91,9 @@ impl Default for Config {
             job_lease_secs: 300,
             smtp_url: String::new(),
             mail_from: "Relata <relata@localhost>".into(),
+            company_name: "Relata".into(),
+            company_address: String::new(),
+            company_logo: String::new(),
             public_url: String::new(),
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -180,6 +186,18 @@ const DOCS: &[(&str, &str)] = &[
     (
         "mail_from",
         "The sender of Relata's mail, e.g. \"Relata CRM <crm@example.com>\".",
+    ),
+    (
+        "company_name",
+        "Your company's name, as the seller on quotes, e.g. \"上海云帆信息技术有限公司\".",
+    ),
+    (
+        "company_address",
+        "Your company's address, phone and email on quotes; lines separated by \" | \".",
+    ),
+    (
+        "company_logo",
+        "A PNG file drawn at the top of quotes; empty: none.",
     ),
     (
         "public_url",
@@ -410,6 +428,18 @@ impl Config {
                 self.public_url.trim().trim_end_matches('/').to_owned()
             },
             mail_from: self.mail_from.clone(),
+            company: relata_core::Company {
+                name: self.company_name.clone(),
+                address: self
+                    .company_address
+                    .split(" | ")
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                logo: (!self.company_logo.is_empty())
+                    .then(|| std::path::PathBuf::from(&self.company_logo)),
+            },
         }
     }
 

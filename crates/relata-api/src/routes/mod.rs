@@ -1,6 +1,7 @@
 //! One module per resource. Each handler parses, calls one service, and shapes the answer.
 
 pub mod admin;
+pub mod approvals;
 pub mod assignment;
 pub mod attachments;
 pub mod auth;

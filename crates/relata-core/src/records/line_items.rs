@@ -30,15 +30,26 @@ use crate::visibility::Visibility;
 /// The deal's field that follows its lines.
 const AMOUNT: &str = "amount";
 
-pub(crate) fn is_line_item(object: &ObjectDef) -> bool {
-    object.standard && object.name() == pricing::LINE_ITEM
+/// The field that names a line's parent: a deal's products, or a quote's lines.
+pub(crate) fn parent_field(object: &ObjectDef) -> Option<&'static str> {
+    if !object.standard {
+        return None;
+    }
+    match object.name() {
+        pricing::LINE_ITEM => Some(OPPORTUNITY_ID),
+        pricing::QUOTE_LINE => Some(pricing::QUOTE_ID),
+        _ => None,
+    }
 }
 
-fn invalid(field: &str, code: Code, message: impl Into<String>) -> CoreError {
+pub(crate) fn invalid(field: &str, code: Code, message: impl Into<String>) -> CoreError {
     CoreError::Validation(vec![FieldError::new(field, code, message)])
 }
 
-fn object_of(schema: &Schema, name: &str) -> Result<std::sync::Arc<ObjectDef>, CoreError> {
+pub(crate) fn object_of(
+    schema: &Schema,
+    name: &str,
+) -> Result<std::sync::Arc<ObjectDef>, CoreError> {
     schema
         .object(name)
         .cloned()
@@ -46,7 +57,7 @@ fn object_of(schema: &Schema, name: &str) -> Result<std::sync::Arc<ObjectDef>, C
 }
 
 /// The live records of `object` where `column` is `value`.
-fn live_where(
+pub(crate) fn live_where(
     conn: &mut dyn Conn,
     object: &ObjectDef,
     column: &str,
@@ -64,18 +75,22 @@ fn live_where(
         .collect()
 }
 
-fn live(conn: &mut dyn Conn, object: &ObjectDef, id: Uuid) -> Result<Option<Record>, CoreError> {
+pub(crate) fn live(
+    conn: &mut dyn Conn,
+    object: &ObjectDef,
+    id: Uuid,
+) -> Result<Option<Record>, CoreError> {
     Ok(live_where(conn, object, "id", id)?.into_iter().next())
 }
 
-fn as_ref(v: &Value) -> Option<Uuid> {
+pub(crate) fn as_ref(v: &Value) -> Option<Uuid> {
     match v {
         Value::Ref(u) => Some(*u),
         _ => None,
     }
 }
 
-fn as_decimal(v: &Value) -> Option<Decimal> {
+pub(crate) fn as_decimal(v: &Value) -> Option<Decimal> {
     match v {
         Value::Decimal(d) | Value::Money { amount: d, .. } => Some(*d),
         Value::Int(i) => Some(Decimal::from(*i)),
@@ -125,6 +140,30 @@ fn tiers(conn: &mut dyn Conn, schema: &Schema, entry: Uuid) -> Result<Vec<Tier>,
         .collect())
 }
 
+/// The currency a line under `parent_id` is priced in: a deal's amount's, or a quote's
+/// total's (else its deal's).
+fn parent_currency(
+    conn: &mut dyn Conn,
+    schema: &Schema,
+    parent: &str,
+    parent_id: Uuid,
+) -> Result<Option<String>, CoreError> {
+    if parent == OPPORTUNITY_ID {
+        return deal_currency(conn, schema, parent_id);
+    }
+    let quotes = object_of(schema, pricing::QUOTE)?;
+    let Some(quote) = live(conn, &quotes, parent_id)? else {
+        return Ok(None);
+    };
+    if let Value::Money { currency, .. } = quote.get(TOTAL) {
+        return Ok(Some(currency.clone()));
+    }
+    match as_ref(quote.get(OPPORTUNITY_ID)) {
+        Some(deal) => deal_currency(conn, schema, deal),
+        None => Ok(None),
+    }
+}
+
 /// The currency of a deal's amount, when it has one.
 fn deal_currency(
     conn: &mut dyn Conn,
@@ -152,26 +191,26 @@ pub(crate) fn fill(
     values: &mut BTreeMap<String, Value>,
     today: NaiveDate,
 ) -> Result<(), CoreError> {
-    if !is_line_item(object) {
+    let Some(parent) = parent_field(object) else {
         return Ok(());
-    }
-    let inputs = [
-        ENTRY_ID,
-        PRODUCT_ID,
-        QUANTITY,
-        UNIT_PRICE,
-        DISCOUNT,
-        TAX_RATE,
-        OPPORTUNITY_ID,
-    ];
-    if before.is_some() && !inputs.iter().any(|f| values.contains_key(*f)) {
-        return Ok(()); // a description or owner changed: the amounts stand
-    }
+    };
     let schema = relata_store::meta_sql::load_schema(conn)?;
     let was = |f: &str| before.map_or(Value::Null, |b| b.get(f).clone());
     let now_of = |values: &BTreeMap<String, Value>, f: &str| {
         values.get(f).cloned().unwrap_or_else(|| was(f))
     };
+    // a quote that is in approval, approved, sent or replaced keeps its lines
+    for quote in [as_ref(&was(parent)), values.get(parent).and_then(as_ref)] {
+        if let (Some(quote), pricing::QUOTE_ID) = (quote, parent) {
+            super::quotes::check_lines_open(conn, &schema, quote)?;
+        }
+    }
+    let inputs = [
+        ENTRY_ID, PRODUCT_ID, QUANTITY, UNIT_PRICE, DISCOUNT, TAX_RATE, parent,
+    ];
+    if before.is_some() && !inputs.iter().any(|f| values.contains_key(*f)) {
+        return Ok(()); // a description or owner changed: the amounts stand
+    }
 
     // a newly chosen price book entry brings its product, price and volume discount
     let mut entry_tiers = Vec::new();
@@ -258,8 +297,8 @@ pub(crate) fn fill(
             "is required (or choose a price book entry, which gives it)",
         ));
     };
-    if let Some(deal) = as_ref(&now_of(values, OPPORTUNITY_ID))
-        && let Some(deal_currency) = deal_currency(conn, &schema, deal)?
+    if let Some(parent_id) = as_ref(&now_of(values, parent))
+        && let Some(deal_currency) = parent_currency(conn, &schema, parent, parent_id)?
         && deal_currency != currency
     {
         let rates = rates(conn, &schema)?;
@@ -378,16 +417,22 @@ pub(crate) fn roll_up(
     before: Option<&Record>,
     after: Option<&Record>,
 ) -> Result<(), CoreError> {
-    if !is_line_item(object) {
+    let Some(parent) = parent_field(object) else {
         return Ok(());
-    }
+    };
     let mut deals: Vec<Uuid> = [before, after]
         .into_iter()
         .flatten()
-        .filter_map(|r| as_ref(r.get(OPPORTUNITY_ID)))
+        .filter_map(|r| as_ref(r.get(parent)))
         .collect();
     deals.dedup();
     let schema = relata_store::meta_sql::load_schema(conn)?;
+    if parent == pricing::QUOTE_ID {
+        for quote in deals {
+            super::quotes::total(conn, side, &schema, actor, now, quote, None)?;
+        }
+        return Ok(());
+    }
     let deals_object = object_of(&schema, opportunity::OBJECT)?;
     for deal in deals {
         let Some(record) =

@@ -11,6 +11,7 @@ pub mod labels;
 pub mod line_items;
 pub mod merge;
 pub mod quality;
+pub mod quotes;
 pub mod read;
 pub mod rights;
 pub mod transfer;
@@ -61,7 +62,7 @@ pub struct HistoryEntry {
     pub at: String,
 }
 
-fn with_errors<T>(errors: Vec<FieldError>, ok: T) -> Result<T, CoreError> {
+pub(crate) fn with_errors<T>(errors: Vec<FieldError>, ok: T) -> Result<T, CoreError> {
     if errors.is_empty() {
         Ok(ok)
     } else {

@@ -20,7 +20,7 @@ use relata_store::{Conn, SqlValue};
 use crate::context::Actor;
 use crate::error::CoreError;
 use crate::records::companions::Companions;
-use crate::records::{flow, follow_up, line_items};
+use crate::records::{flow, follow_up, line_items, quotes};
 use crate::search::{self, Indexing};
 
 /// The event kinds of the change feed.
@@ -184,6 +184,7 @@ pub fn insert(
 ) -> Result<Record, CoreError> {
     flow::prefill(conn, object, &mut values, now)?;
     line_items::fill(conn, object, None, &mut values, now.date_naive())?;
+    quotes::fill(conn, object, None, &mut values, now)?;
     flow::check(object, None, &values)?;
     follow_up::stamp_insert(object, &mut values, now);
     for (field, value) in flow::stamps(object, None, &values, now) {
@@ -272,6 +273,7 @@ pub fn update(
 ) -> Result<Record, CoreError> {
     let d = conn.dialect();
     line_items::fill(conn, object, Some(&current), &mut changes, now.date_naive())?;
+    quotes::fill(conn, object, Some(&current), &mut changes, now)?;
     line_items::check_deal_amount(conn, object, &current, &changes, now.date_naive())?;
     // the stamps of a new stage yield to what the write gives, changed or not
     let stamps: Vec<(String, Value)> = flow::stamps(object, Some(&current), &changes, now)
@@ -342,6 +344,7 @@ pub fn update(
     crate::reminders::schedule(conn, object, Some(&current), &record, now)?;
     follow_up::touch_linked(conn, object, Some(&current), &record, now)?;
     flow::after_update(conn, side, object, actor, now, &current, &record)?;
+    quotes::after_update(conn, side, object, actor, now, &current, &record)?;
     flow::sync_attendee_share(conn, object, Some(&current), Some(&record), now)?;
     line_items::roll_up(
         conn,

@@ -161,3 +161,57 @@ proptest! {
         prop_assert!((back - a).abs() <= bound);
     }
 }
+
+fn quote_line(q: &str, p: &str, disc: &str, tax: &str) -> QuoteLine {
+    let l = line(q, p, disc, tax);
+    QuoteLine {
+        line: l,
+        amounts: l.amounts(2).unwrap(),
+    }
+}
+
+#[test]
+fn a_header_discount_is_spread_over_the_lines_and_taxed_per_line() {
+    let lines = [
+        quote_line("4", "12500", "0", "13"),
+        quote_line("10", "1000", "10", "6"),
+    ];
+    let t = quote_totals(&lines, d("25"), 2).unwrap();
+    assert_eq!(t.subtotal, d("59000.00"));
+    assert_eq!(t.net, d("44250.00"));
+    assert_eq!(t.header_discount, d("14750.00"));
+    // 37,500 × 13 % + 6,750 × 6 %
+    assert_eq!(t.tax, d("5280.00"));
+    assert_eq!(t.total, d("49530.00"));
+    // 60,000 list, sold for 44,250: 26.25 % off
+    assert_eq!(t.discount_percent, d("26.25"));
+    assert_eq!(
+        quote_totals(&[], d("10"), 2).unwrap(),
+        QuoteTotals::default()
+    );
+    assert_eq!(combined_discount(d("10"), d("25")).unwrap(), d("32.5"));
+}
+
+proptest! {
+    #[test]
+    fn quote_totals_add_up_and_match_lines_given_the_combined_discount(
+        lines in proptest::collection::vec((quantity(), money(), percent(), percent()), 0..12),
+        header in percent(),
+    ) {
+        let lines: Vec<QuoteLine> = lines.into_iter().map(|(q, p, disc, tax)| {
+            let l = Line { quantity: q, unit_price: p, discount_percent: disc, tax_rate: tax };
+            QuoteLine { line: l, amounts: l.amounts(2).unwrap() }
+        }).collect();
+        let t = quote_totals(&lines, header, 2).unwrap();
+        prop_assert_eq!(t.subtotal - t.header_discount, t.net);
+        prop_assert_eq!(t.net + t.tax, t.total);
+        prop_assert!(t.net >= Decimal::ZERO && t.net <= t.subtotal + Decimal::new(5, 3) * Decimal::from(lines.len()));
+        prop_assert!(t.discount_percent >= Decimal::ZERO && t.discount_percent <= Decimal::ONE_HUNDRED);
+        // the same lines with the combined discount, as a deal gets them, total the same
+        let deal: Decimal = lines.iter().map(|q| Line {
+            discount_percent: combined_discount(q.line.discount_percent, header).unwrap(),
+            ..q.line
+        }.amounts(2).unwrap().total).sum();
+        prop_assert_eq!(deal, t.total);
+    }
+}

@@ -208,43 +208,148 @@ pub fn exchange_rate() -> ObjectDef {
     ))
 }
 
-/// A product on a deal (商机产品明细): its amounts are computed, and the deal's amount
-/// follows the sum of its lines.
-pub fn opportunity_line_item() -> ObjectDef {
+/// The fields of a priced line under `parent` (a deal or a quote): what it sells, at what
+/// price, discount and tax, and the amounts the write path computes.
+fn line_fields(parent: FieldDef) -> Vec<FieldDef> {
     let mut quantity = required(typed(QUANTITY, "Quantity", FieldType::Decimal));
     quantity.scale = Some(3);
     quantity.default = Some(serde_json::json!("1"));
-    let mut discount = percent(DISCOUNT, "Discount");
-    discount.min = None; // a negative discount gets the line's own message, not the field's
-    discount.max = None;
+    // no field limits on discount and tax: the line's own check names them (0–100 %)
+    vec![
+        searchable(text("name", "Name")),
+        parent,
+        filterable(lookup(PRODUCT_ID, "Product", "product")),
+        lookup(ENTRY_ID, "Price book entry", pricing::PRICE_BOOK_ENTRY),
+        quantity,
+        typed(UNIT_PRICE, "Unit price", FieldType::Currency),
+        typed(DISCOUNT, "Discount", FieldType::Percent),
+        typed(TAX_RATE, "Tax rate", FieldType::Percent),
+        computed(GROSS, "Gross amount"),
+        computed(DISCOUNT_AMOUNT, "Discount amount"),
+        computed(SUBTOTAL, "Subtotal"),
+        computed(TAX_AMOUNT, "Tax"),
+        computed(TOTAL, "Total"),
+        typed("description", "Description", FieldType::LongText),
+    ]
+}
+
+/// A product on a deal (商机产品明细): its amounts are computed, and the deal's amount
+/// follows the sum of its lines.
+pub fn opportunity_line_item() -> ObjectDef {
+    let parent = required(filterable(lookup(
+        OPPORTUNITY_ID,
+        "Opportunity",
+        "opportunity",
+    )));
     under(
         object(
             pricing::LINE_ITEM,
             "Opportunity product",
             "Opportunity products",
             "name",
+            line_fields(parent),
+        ),
+        OPPORTUNITY_ID,
+    )
+}
+
+pub const QUOTE_STATUSES: &[(&str, &str)] = &[
+    ("draft", "Draft"),
+    ("sent", "Sent"),
+    ("accepted", "Accepted"),
+    ("declined", "Declined"),
+];
+
+pub const APPROVAL_STATUSES: &[(&str, &str)] = &[
+    ("none", "Not submitted"),
+    ("pending", "In approval"),
+    ("approved", "Approved"),
+    ("rejected", "Rejected"),
+];
+
+fn system(mut f: FieldDef) -> FieldDef {
+    f.system = true;
+    f
+}
+
+/// A quote (报价单) for a deal: numbered, versioned, priced from its lines less a header
+/// discount; a discount past a threshold goes to approval before it may be sent.
+pub fn quote() -> ObjectDef {
+    let mut status = filterable(picklist("status", "Status", QUOTE_STATUSES));
+    status.tracked = true;
+    status.default = Some(serde_json::json!("draft"));
+    let mut approval = filterable(system(picklist(
+        "approval_status",
+        "Approval",
+        APPROVAL_STATUSES,
+    )));
+    approval.tracked = true;
+    let mut header = typed(
+        "header_discount_percent",
+        "Header discount",
+        FieldType::Percent,
+    );
+    header.tracked = true;
+    let overall = filterable(system(typed(
+        "discount_percent_total",
+        "Overall discount",
+        FieldType::Percent,
+    )));
+    under(
+        object(
+            pricing::QUOTE,
+            "Quote",
+            "Quotes",
+            "name",
             vec![
-                searchable(text("name", "Name")),
+                searchable(text("name", "Quote name")),
+                searchable(system(text("quote_number", "Quote number"))),
+                system(typed("quote_version", "Version", FieldType::Integer)),
                 required(filterable(lookup(
                     OPPORTUNITY_ID,
                     "Opportunity",
                     "opportunity",
                 ))),
-                filterable(lookup(PRODUCT_ID, "Product", "product")),
-                lookup(ENTRY_ID, "Price book entry", pricing::PRICE_BOOK_ENTRY),
-                quantity,
-                typed(UNIT_PRICE, "Unit price", FieldType::Currency),
-                discount,
-                typed(TAX_RATE, "Tax rate", FieldType::Percent),
-                computed(GROSS, "Gross amount"),
-                computed(DISCOUNT_AMOUNT, "Discount amount"),
+                filterable(lookup("account_id", "Account", "account")),
+                lookup("contact_id", "Contact", "contact"),
+                status,
+                approval,
+                filterable(typed("valid_until", "Valid until", FieldType::Date)),
+                header,
                 computed(SUBTOTAL, "Subtotal"),
+                computed("header_discount_amount", "Header discount amount"),
                 computed(TAX_AMOUNT, "Tax"),
                 computed(TOTAL, "Total"),
-                typed("description", "Description", FieldType::LongText),
+                overall,
+                system(typed("superseded_at", "Superseded at", FieldType::Datetime)),
+                system(lookup(
+                    "previous_version_id",
+                    "Previous version",
+                    pricing::QUOTE,
+                )),
+                typed("terms", "Terms", FieldType::LongText),
             ],
         ),
         OPPORTUNITY_ID,
+    )
+}
+
+/// A product on a quote (报价明细).
+pub fn quote_line_item() -> ObjectDef {
+    let parent = required(filterable(lookup(
+        pricing::QUOTE_ID,
+        "Quote",
+        pricing::QUOTE,
+    )));
+    under(
+        object(
+            pricing::QUOTE_LINE,
+            "Quote line",
+            "Quote lines",
+            "name",
+            line_fields(parent),
+        ),
+        pricing::QUOTE_ID,
     )
 }
 
@@ -259,4 +364,9 @@ pub fn catalog_objects() -> Vec<ObjectDef> {
         exchange_rate(),
         opportunity_line_item(),
     ]
+}
+
+/// The quote objects (migration 33).
+pub fn quote_objects() -> Vec<ObjectDef> {
+    vec![quote(), quote_line_item()]
 }

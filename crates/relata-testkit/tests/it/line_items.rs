@@ -10,15 +10,15 @@ use relata_testkit::TestApp;
 
 use crate::common::{self, assert_field_problem, id_of};
 
-struct Catalogue {
-    product: String,
-    entry: String,
-    usd_entry: String,
+pub struct Catalogue {
+    pub product: String,
+    pub entry: String,
+    pub usd_entry: String,
 }
 
 /// A product with 13 % VAT, in the standard book at ¥12,500 with tiers (10+: 5 %, 50+: 10 %)
 /// and in a USD book at $2,000.
-async fn catalogue(app: &TestApp) -> Catalogue {
+pub async fn catalogue(app: &TestApp) -> Catalogue {
     let vat = id_of(
         &app.create("tax_category", &json!({"name": "增值税 13%", "rate": "13"}))
             .await,
@@ -88,15 +88,15 @@ async fn catalogue(app: &TestApp) -> Catalogue {
 }
 
 /// A percent as a number (its rendering keeps the scale it was stored with).
-fn percent(v: &Json) -> f64 {
+pub fn percent(v: &Json) -> f64 {
     v.as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
 }
 
-fn money(amount: &str, currency: &str) -> Json {
+pub fn money(amount: &str, currency: &str) -> Json {
     json!({"amount": amount, "currency": currency})
 }
 
-async fn deal_amount(app: &TestApp, deal: &str) -> Json {
+pub async fn deal_amount(app: &TestApp, deal: &str) -> Json {
     let r = app
         .get(&format!("/api/v1/records/opportunity/{deal}"))
         .await;

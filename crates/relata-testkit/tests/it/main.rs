@@ -37,6 +37,7 @@ mod opportunities;
 mod permission_oracle;
 mod pools;
 mod quality;
+mod quotes;
 mod records;
 mod reminders;
 mod schema_parity;

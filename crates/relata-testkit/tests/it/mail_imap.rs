@@ -244,12 +244,16 @@ async fn a_synced_mailbox_threads_replies_attaches_mail_and_records_bounces() {
 
     let li_id = to_li["message_id"].as_str().unwrap();
     let gone_id = to_gone["message_id"].as_str().unwrap();
+    // the replies come after what they answer, whatever day the test runs (a fixed date
+    // put them before it once that day came)
+    let later = |hours: i64| (app.core.clock.now() + chrono::Duration::hours(hours)).to_rfc2822();
+    let (reply_date, han_date) = (later(1), later(2));
     imap.deliver(&format!(
-        "From: Li Lei <li.lei@acme.cn>\nTo: admin@relata.local\nSubject: Re: Quote\nMessage-ID: <reply-1@acme.cn>\nIn-Reply-To: {li_id}\nReferences: {li_id}\nDate: Mon, 7 Dec 2026 09:00:00 +0800\n\nThanks, we accept the quote.\n"
+        "From: Li Lei <li.lei@acme.cn>\nTo: admin@relata.local\nSubject: Re: Quote\nMessage-ID: <reply-1@acme.cn>\nIn-Reply-To: {li_id}\nReferences: {li_id}\nDate: {reply_date}\n\nThanks, we accept the quote.\n"
     ));
-    imap.deliver(
-        "From: =?utf-8?b?6Z+p5qKF5qKF?= <Han@Acme.cn>\nTo: admin@relata.local\nSubject: =?utf-8?b?6K+i5Lu3?=\nMessage-ID: <new-1@acme.cn>\nDate: Mon, 7 Dec 2026 10:00:00 +0800\nContent-Type: text/html; charset=utf-8\n\n<p>Please send a price list.</p>\n",
-    );
+    imap.deliver(&format!(
+        "From: =?utf-8?b?6Z+p5qKF5qKF?= <Han@Acme.cn>\nTo: admin@relata.local\nSubject: =?utf-8?b?6K+i5Lu3?=\nMessage-ID: <new-1@acme.cn>\nDate: {han_date}\nContent-Type: text/html; charset=utf-8\n\n<p>Please send a price list.</p>\n",
+    ));
     imap.deliver(&format!(
         "From: Mail Delivery System <MAILER-DAEMON@mx.acme.cn>\nTo: relata@localhost\nSubject: Undelivered Mail Returned to Sender\nMessage-ID: <dsn-1@mx.acme.cn>\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\nContent-Type: text/plain\n\nDelivery failed.\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.acme.cn\n\nFinal-Recipient: rfc822; gone@acme.cn\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 User unknown\n\n--B\nContent-Type: text/rfc822-headers\n\nTo: gone@acme.cn\nSubject: Quote\nMessage-ID: {gone_id}\n\n--B--\n"
     ));

@@ -204,29 +204,7 @@ fn scale_name(n: u64) -> String {
 
 /// The kanban runs in `dir` (`bench/results/kanban/`), newest first.
 pub fn load(dir: &Path) -> Vec<KanbanRun> {
-    let mut runs: Vec<KanbanRun> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter_map(|p| {
-            let text = std::fs::read_to_string(&p).ok()?;
-            match serde_json::from_str::<KanbanRun>(&text) {
-                Ok(run) if run.schema == SCHEMA => Some(run),
-                Ok(_) => {
-                    eprintln!("[bench] skipping {}: other schema", p.display());
-                    None
-                }
-                Err(e) => {
-                    eprintln!("[bench] skipping {}: {e}", p.display());
-                    None
-                }
-            }
-        })
-        .collect();
-    runs.sort_by(|a, b| b.date.cmp(&a.date));
-    runs
+    crate::results::load_runs(dir, |r: &KanbanRun| r.schema, |r| &r.date)
 }
 
 fn say(msg: &str) {

@@ -150,24 +150,9 @@ impl PoolSweepRun {
     }
 }
 
-/// The runs in `dir` (`bench/results/pool_sweep/`), newest first; files of another schema or
-/// shape (the bare figures of earlier runs) are skipped.
+/// The runs in `dir` (`bench/results/pool_sweep/`), newest first.
 pub fn load(dir: &Path) -> Vec<PoolSweepRun> {
-    let mut runs: Vec<PoolSweepRun> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .filter_map(|p| {
-            let text = std::fs::read_to_string(&p).ok()?;
-            serde_json::from_str::<PoolSweepRun>(&text)
-                .ok()
-                .filter(|r| r.schema == SCHEMA)
-        })
-        .collect();
-    runs.sort_by(|a, b| b.date.cmp(&a.date));
-    runs
+    crate::results::load_runs(dir, |r: &PoolSweepRun| r.schema, |r| &r.date)
 }
 
 fn say(msg: &str) {

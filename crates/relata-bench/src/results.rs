@@ -154,3 +154,35 @@ impl Run {
             .find(|f| f.id == id)
     }
 }
+
+/// The runs of one kind kept as JSON files in `dir`, newest first: files of another schema
+/// or shape are skipped with a note (results of older harness versions stay in the folder).
+pub fn load_runs<T: serde::de::DeserializeOwned>(
+    dir: &std::path::Path,
+    schema: fn(&T) -> u32,
+    date: fn(&T) -> &str,
+) -> Vec<T> {
+    let mut runs: Vec<T> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(&p).ok()?;
+            match serde_json::from_str::<T>(&text) {
+                Ok(run) if schema(&run) == SCHEMA => Some(run),
+                Ok(_) => {
+                    eprintln!("[bench] skipping {}: other schema", p.display());
+                    None
+                }
+                Err(e) => {
+                    eprintln!("[bench] skipping {}: {e}", p.display());
+                    None
+                }
+            }
+        })
+        .collect();
+    runs.sort_by(|a, b| date(b).cmp(date(a)));
+    runs
+}

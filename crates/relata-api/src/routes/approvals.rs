@@ -143,11 +143,24 @@ pub async fn get_request(
     Ok(axum::Json(json!({"request": request, "decisions": decisions})).into_response())
 }
 
-fn comment_of(body: &Json) -> Option<String> {
-    body.get("comment")
+/// Approves or rejects, with the body's optional `comment`.
+async fn decide(
+    state: &AppState,
+    actor: &Actor,
+    id: Uuid,
+    body: &Json,
+    approve: bool,
+) -> ApiResult<Response> {
+    let comment = body
+        .get("comment")
         .and_then(Json::as_str)
         .map(str::to_owned)
-        .filter(|c| !c.trim().is_empty())
+        .filter(|c| !c.trim().is_empty());
+    let r = state
+        .core
+        .decide_approval(actor, id, approve, comment)
+        .await?;
+    Ok(axum::Json(r).into_response())
 }
 
 /// Approve the current step of a request (one of its approvers), with an optional comment.
@@ -161,11 +174,7 @@ pub async fn approve(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<Json>,
 ) -> ApiResult<Response> {
-    let r = state
-        .core
-        .decide_approval(&actor, id, true, comment_of(&body))
-        .await?;
-    Ok(axum::Json(r).into_response())
+    decide(&state, &actor, id, &body, true).await
 }
 
 /// Reject a request (one of its current approvers); a comment says why.
@@ -179,11 +188,7 @@ pub async fn reject(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<Json>,
 ) -> ApiResult<Response> {
-    let r = state
-        .core
-        .decide_approval(&actor, id, false, comment_of(&body))
-        .await?;
-    Ok(axum::Json(r).into_response())
+    decide(&state, &actor, id, &body, false).await
 }
 
 /// Take a pending request back (its submitter): the record is a draft again.

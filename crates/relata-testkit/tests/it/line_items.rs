@@ -88,6 +88,21 @@ pub async fn catalogue(app: &TestApp) -> Catalogue {
 }
 
 /// A percent as a number (its rendering keeps the scale it was stored with).
+/// An app on a fake clock (1 December 2026) with the catalogue and a deal in yuan.
+async fn shop(deal: &str, amount: &str) -> (TestApp, Catalogue, String) {
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
+    let (app, _clock, _runner) = common::app_on_clock(start, 1).await;
+    let c = catalogue(&app).await;
+    let deal = id_of(
+        &app.create(
+            "opportunity",
+            &json!({"name": deal, "amount": {"amount": amount, "currency": "CNY"}}),
+        )
+        .await,
+    );
+    (app, c, deal)
+}
+
 pub fn percent(v: &Json) -> f64 {
     v.as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
 }
@@ -106,16 +121,7 @@ pub async fn deal_amount(app: &TestApp, deal: &str) -> Json {
 
 #[tokio::test]
 async fn a_line_from_a_price_book_is_priced_exactly_and_the_deal_follows_its_lines() {
-    let start = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
-    let (app, _clock, _runner) = common::app_on_clock(start, 1).await;
-    let c = catalogue(&app).await;
-    let deal = id_of(
-        &app.create(
-            "opportunity",
-            &json!({"name": "华夏银行 CRM", "amount": {"amount": "1", "currency": "CNY"}}),
-        )
-        .await,
-    );
+    let (app, c, deal) = shop("华夏银行 CRM", "1").await;
 
     // 4 seats: no tier reached; price, name and tax rate from the entry and the product
     let r = app
@@ -226,16 +232,7 @@ async fn a_line_from_a_price_book_is_priced_exactly_and_the_deal_follows_its_lin
 
 #[tokio::test]
 async fn bad_lines_are_refused_with_the_field_named_and_nothing_written() {
-    let start = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
-    let (app, _clock, _runner) = common::app_on_clock(start, 1).await;
-    let c = catalogue(&app).await;
-    let deal = id_of(
-        &app.create(
-            "opportunity",
-            &json!({"name": "南方电网", "amount": {"amount": "10", "currency": "CNY"}}),
-        )
-        .await,
-    );
+    let (app, c, deal) = shop("南方电网", "10").await;
     let line = |extra: Json| {
         let mut body = json!({"opportunity_id": deal, "price_book_entry_id": c.entry});
         body.as_object_mut()

@@ -24,9 +24,10 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 use pages::{
-    attachments, auth, automation, board, bulk, calendar, decision_chain, duplicates, edit, email,
-    export, groups, hierarchy, home, imports, lead_conversion, list, merge, my_day, notifications,
-    pools, profile, quality, record, search, settings, timeline, views, web_form,
+    approvals, attachments, auth, automation, board, bulk, calendar, decision_chain, duplicates,
+    edit, email, export, groups, hierarchy, home, imports, lead_conversion, list, merge, my_day,
+    notifications, pools, profile, quality, quotes, record, search, settings, timeline, views,
+    web_form,
 };
 use relata_core::Core;
 use state::WebState;
@@ -75,6 +76,8 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/recent", get(views::recent_page))
         .route("/notifications", get(notifications::page))
         .route("/notifications/read", post(notifications::mark_read))
+        .route("/approvals", get(approvals::page))
+        .route("/approvals/{id}/decide", post(approvals::decide))
         .route("/o/{object}/bin", get(list::bin))
         .route("/o/{object}/board", get(board::page))
         .route("/o/{object}/quality", get(quality::page))
@@ -112,6 +115,9 @@ pub fn router(core: Arc<Core>) -> Router {
             get(lead_conversion::page).post(lead_conversion::convert),
         )
         .route("/o/{object}/{id}/restore", post(edit::restore))
+        .route("/o/{object}/{id}/approval/submit", post(approvals::submit))
+        .route("/o/{object}/{id}/approval/recall", post(approvals::recall))
+        .route("/o/{object}/{id}/revise", post(quotes::revise))
         .route("/o/{object}/{id}/return", post(pools::return_record))
         .route("/pools", get(pools::list))
         .route("/pools/{id}", get(pools::page))

@@ -33,6 +33,8 @@ pub struct Viewer {
     pub here: String,
     /// Unread notifications (the bell's number; counted up to 100).
     pub unread: i64,
+    /// Approval requests waiting for the viewer's decision (the navigation's number).
+    pub approvals: i64,
 }
 
 impl Viewer {
@@ -117,13 +119,21 @@ async fn signed_in(parts: &Parts, state: &WebState, with_bell: bool) -> Result<V
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string());
     let tr = Tr::new(Lang::from_tag(&session.profile.locale));
-    let unread = if with_bell {
-        state.core.unread_notifications(&actor).await.unwrap_or(0)
+    let (unread, approvals) = if with_bell {
+        let (unread, waiting) = tokio::join!(
+            state.core.unread_notifications(&actor),
+            state.core.my_approvals(&actor)
+        );
+        (
+            unread.unwrap_or(0),
+            waiting.map_or(0, |w| i64::try_from(w.len()).unwrap_or(i64::MAX)),
+        )
     } else {
-        0
+        (0, 0)
     };
     Ok(Viewer {
         unread,
+        approvals,
         actor,
         session_id: session.session_id,
         csrf: session.csrf_token,

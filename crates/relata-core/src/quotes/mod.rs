@@ -78,6 +78,13 @@ impl Core {
                         message: "a newer version of this quote exists: revise that one".into(),
                     });
                 }
+                if old.get("approval_status") == &Value::Text("pending".into()) {
+                    // else the request would go on deciding a version nobody sends
+                    return Err(CoreError::Conflict {
+                        code: "quote_in_approval",
+                        message: "the quote is in approval: recall the request first".into(),
+                    });
+                }
                 crate::records::with_errors(
                     write::check_lookups(conn, &obj, &given, &targets)?,
                     (),

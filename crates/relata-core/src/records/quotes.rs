@@ -53,7 +53,7 @@ fn text<'a>(record: &'a Record, field: &str) -> &'a str {
 }
 
 /// Why a quote's content cannot change now, if it cannot.
-pub(crate) fn locked_because(quote: &Record) -> Option<&'static str> {
+pub fn locked_because(quote: &Record) -> Option<&'static str> {
     if !quote.get(SUPERSEDED_AT).is_null() {
         return Some("replaced by a newer version");
     }

@@ -51,6 +51,7 @@ mod upgrade;
 mod visibility;
 mod web_actions;
 mod web_activities;
+mod web_approvals;
 mod web_board;
 mod web_browser;
 mod web_dashboard;

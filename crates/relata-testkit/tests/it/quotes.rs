@@ -133,6 +133,10 @@ async fn a_discounted_quote_is_approved_sent_accepted_and_becomes_the_deals_prod
         )
         .await;
     assert_field_problem(&r, 422, "quote_id", "read_only");
+    let r = app
+        .post(&format!("/api/v1/quotes/{id}/revise"), &json!({}))
+        .await;
+    r.assert_problem(409, "quote_in_approval");
 
     // the approver sees it waiting; someone else cannot decide it
     let waiting = manager_client.get("/api/v1/approvals").await;

@@ -1,6 +1,7 @@
 //! Page handlers. Each is thin: read the request, call relata-core, fill a template.
 
 pub mod agenda;
+pub mod approvals;
 pub mod attachments;
 pub mod auth;
 pub mod automation;
@@ -28,6 +29,7 @@ pub mod notifications;
 pub mod pools;
 pub mod profile;
 pub mod quality;
+pub mod quotes;
 pub mod record;
 pub mod sales_dashboard;
 pub mod search;
@@ -100,6 +102,8 @@ pub struct Chrome {
     /// This page's path and query, to come back to after the language switch.
     pub here: String,
     pub unread: i64,
+    /// Approval requests waiting for the viewer (the navigation's number).
+    pub approvals: i64,
 }
 
 impl Chrome {
@@ -150,6 +154,7 @@ impl Chrome {
             notice: None,
             here: viewer.here.clone(),
             unread: viewer.unread,
+            approvals: viewer.approvals,
         }
     }
 

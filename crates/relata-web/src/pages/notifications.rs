@@ -1,5 +1,6 @@
-//! The notifications page behind the bell: records assigned or transferred to me, newest
-//! first, each linking to what it is about when I may still see it.
+//! The notifications page behind the bell: records assigned or transferred to me, reminders,
+//! approvals asked of me and the outcome of those I asked for, newest first, each linking to
+//! what it is about when I may still see it.
 
 use std::collections::HashMap;
 
@@ -15,6 +16,10 @@ use super::{Chrome, html, see_other};
 use crate::error::WebError;
 use crate::session::{Posted, Viewer};
 use crate::state::WebState;
+
+/// What the approval engine tells a submitter when their request is settled.
+const APPROVED: &str = "approval_approved";
+const REJECTED: &str = "approval_rejected";
 
 pub struct Item {
     pub text: String,
@@ -132,6 +137,54 @@ pub async fn page(State(state): State<WebState>, viewer: Viewer) -> Result<Respo
                             tr.tf(
                                 "notifications.reminder_hidden",
                                 &[("object", &object_label(&n.object)), ("at", &at)],
+                            ),
+                            None,
+                        ),
+                    }
+                }
+                super::approvals::REQUESTED => {
+                    let object = object_label(&n.object);
+                    match n
+                        .record_id
+                        .and_then(|r| names.get(&r).map(|name| (r, name)))
+                    {
+                        Some((_, name)) => (
+                            tr.tf(
+                                "notifications.approval_requested",
+                                &[("who", &who), ("object", &object), ("name", name)],
+                            ),
+                            Some("/approvals".to_owned()),
+                        ),
+                        None => (
+                            tr.tf(
+                                "notifications.approval_requested_hidden",
+                                &[("who", &who), ("object", &object)],
+                            ),
+                            Some("/approvals".to_owned()),
+                        ),
+                    }
+                }
+                kind @ (APPROVED | REJECTED) => {
+                    let object = object_label(&n.object);
+                    match n
+                        .record_id
+                        .and_then(|r| names.get(&r).map(|name| (r, name)))
+                    {
+                        Some((r, name)) => (
+                            tr.tf(
+                                if kind == APPROVED {
+                                    "notifications.approval_approved"
+                                } else {
+                                    "notifications.approval_rejected"
+                                },
+                                &[("object", &object), ("name", name)],
+                            ),
+                            n.object.as_ref().map(|o| format!("/o/{o}/{r}")),
+                        ),
+                        None => (
+                            tr.tf(
+                                "notifications.approval_decided_hidden",
+                                &[("object", &object)],
                             ),
                             None,
                         ),

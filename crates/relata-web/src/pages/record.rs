@@ -51,6 +51,8 @@ pub struct RelatedList {
     pub rows: Vec<(String, Vec<Cell>)>,
     pub all_href: String,
     pub new_href: Option<String>,
+    /// Under a list of priced lines (a deal's products, a quote's lines): (label, amount).
+    pub totals: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -95,6 +97,8 @@ struct RecordPage {
     pool: Option<super::pools::RecordPanel>,
     /// An opportunity's stages with the time spent at each.
     stages: Option<Vec<super::stage_history::StageLine>>,
+    /// A record that goes through approval (a quote): its status, requests and actions.
+    approval: Option<super::approvals::RecordPanel>,
     /// The field whose inline editor failed and stays open.
     open_field: String,
     errors: Vec<String>,
@@ -157,6 +161,21 @@ pub async fn render_refused(
     Ok(page)
 }
 
+/// The record's page again with `message` shown as an error and the answer's status set to
+/// `status`: an action on the page (submit for approval, revise) that was refused.
+pub async fn render_error(
+    state: &WebState,
+    viewer: &Viewer,
+    name: &str,
+    id: &str,
+    message: String,
+    status: axum::http::StatusCode,
+) -> Result<Response, WebError> {
+    let mut page = render_page(state, viewer, name, id, None, None, vec![message]).await?;
+    *page.status_mut() = status;
+    Ok(page)
+}
+
 pub async fn render(
     state: &WebState,
     viewer: &Viewer,
@@ -164,6 +183,18 @@ pub async fn render(
     id: &str,
     failed: Option<Failed<'_>>,
     notice: Option<String>,
+) -> Result<Response, WebError> {
+    render_page(state, viewer, name, id, failed, notice, Vec::new()).await
+}
+
+async fn render_page(
+    state: &WebState,
+    viewer: &Viewer,
+    name: &str,
+    id: &str,
+    failed: Option<Failed<'_>>,
+    notice: Option<String>,
+    alerts: Vec<String>,
 ) -> Result<Response, WebError> {
     let tr = viewer.tr();
     let object = readable_object(state, viewer, name)?;
@@ -250,8 +281,18 @@ pub async fn render(
         _ => tr.object_label(&object),
     };
 
-    let (related, (events, timeline_more), merges, attachments, tags, email, pool, stages) = tokio::join!(
-        related_lists(state, viewer, &object, id),
+    let (
+        related,
+        (events, timeline_more),
+        merges,
+        attachments,
+        tags,
+        email,
+        pool,
+        stages,
+        approval,
+    ) = tokio::join!(
+        related_lists(state, viewer, &object, &record, id),
         super::timeline::panel(state, viewer, &object, id),
         undoable_merges(state, viewer, &object, id, rights.edit && !binned),
         async {
@@ -277,11 +318,18 @@ pub async fn render(
             }
         },
         super::stage_history::panel(state, viewer, &object, &record),
+        async {
+            if binned {
+                None
+            } else {
+                super::approvals::record_panel(state, viewer, &object, &record, rights.edit).await
+            }
+        },
     );
-    let errors = failed
-        .as_ref()
-        .map(|f| inputs::unplaced_errors(&editors, f.errors, tr))
-        .unwrap_or_default();
+    let mut errors = alerts;
+    if let Some(f) = &failed {
+        errors.extend(inputs::unplaced_errors(&editors, f.errors, tr));
+    }
     let page = RecordPage {
         chrome: Chrome::new(state, viewer, title.clone(), object.name()).with_notice(notice),
         object: object.name().to_owned(),
@@ -338,6 +386,7 @@ pub async fn render(
         can_delete: rights.delete,
         pool,
         stages,
+        approval,
         open_field: failed.map(|f| f.field.to_owned()).unwrap_or_default(),
         errors,
     };
@@ -413,18 +462,26 @@ async fn related_lists(
     state: &WebState,
     viewer: &Viewer,
     object: &ObjectDef,
+    record: &Record,
     id: Uuid,
 ) -> Vec<RelatedList> {
     let tr = viewer.tr();
     let mut lists = Vec::new();
     for (child, via) in children(state, viewer, object) {
+        // priced lines show as many as a quote or deal has (within reason), with totals
+        let lines = super::quotes::line_columns(&child, &via);
+        let rows = if lines.is_some() {
+            super::quotes::LINE_ROWS
+        } else {
+            RELATED_ROWS
+        };
         let request = ListRequest {
             filter: Some(Filter::Cond {
                 field: via.clone(),
                 op: Op::Eq,
                 value: json!(id.to_string()),
             }),
-            limit: Some(RELATED_ROWS),
+            limit: Some(rows),
             count: true,
             count_cap: Some(RELATED_COUNT_CAP),
             ..ListRequest::default()
@@ -440,16 +497,28 @@ async fn related_lists(
                 continue;
             }
         };
-        let columns: Vec<&FieldDef> = child
-            .live_fields()
-            .filter(|f| !f.system && f.name() != via)
-            .filter(|f| !matches!(f.field_type, FieldType::LongText | FieldType::MultiPicklist))
-            .filter(|f| fields::readable(&viewer.actor, &child, f.name()))
-            .take(4)
-            .collect();
-        let refs: Vec<&Record> = page.records.iter().take(RELATED_ROWS).collect();
+        let columns: Vec<&FieldDef> = match lines {
+            Some(names) => names
+                .iter()
+                .filter_map(|n| child.field(n))
+                .filter(|f| fields::readable(&viewer.actor, &child, f.name()))
+                .collect(),
+            None => child
+                .live_fields()
+                .filter(|f| !f.system && f.name() != via)
+                .filter(|f| !matches!(f.field_type, FieldType::LongText | FieldType::MultiPicklist))
+                .filter(|f| fields::readable(&viewer.actor, &child, f.name()))
+                .take(4)
+                .collect(),
+        };
+        let refs: Vec<&Record> = page.records.iter().take(rows).collect();
         let names = Names::resolve(state, viewer, &refs, &columns).await;
         let total = page.total.unwrap_or(0);
+        let totals = if lines.is_some() && total > 0 {
+            super::quotes::line_totals(state, viewer, object, record, &child, &via).await
+        } else {
+            Vec::new()
+        };
         let many_children = child
             .live_fields()
             .filter(|f| {
@@ -489,10 +558,13 @@ async fn related_lists(
                 })
                 .collect(),
             all_href: format!("/o/{}?f0={via}&o0=eq&v0={id}", child.name()),
-            new_href: viewer
-                .actor
-                .may(child.name(), Operation::Create)
-                .then(|| format!("/o/{}/new?{via}={id}", child.name())),
+            // no "add" through a lookup only the system sets (a quote's previous version),
+            // nor to a quote whose lines are fixed
+            new_href: (viewer.actor.may(child.name(), Operation::Create)
+                && child.field(&via).is_some_and(|f| !f.system)
+                && super::quotes::lines_open(object, record, &child))
+            .then(|| format!("/o/{}/new?{via}={id}", child.name())),
+            totals,
         });
     }
     lists

@@ -401,26 +401,35 @@ impl Core {
     }
 
     /// The pending requests whose current step the actor decides and has not yet decided.
+    /// Four queries whatever the number of requests: the web asks on every page for its
+    /// navigation count.
     pub async fn my_approvals(&self, actor: &Actor) -> Result<Vec<Request>, CoreError> {
         let user = actor.user_id.0;
         self.store
             .read(move |conn| {
-                let mut mine = Vec::new();
-                for request in store::pending_requests(conn)? {
-                    let Some(process) = store::process(conn, request.process_id)? else {
-                        continue;
-                    };
-                    let Some(step) = process.steps.get(request.step as usize) else {
-                        continue;
-                    };
-                    let decided = store::decisions(conn, request.id)?
-                        .iter()
-                        .any(|d| d.step == request.step && d.user_id == user);
-                    if !decided && approvers_of(conn, step)?.contains(&user) {
-                        mine.push(request);
-                    }
+                let pending = store::pending_requests(conn)?;
+                if pending.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Ok::<_, CoreError>(mine)
+                let processes = store::processes(conn, None)?;
+                let decided = store::pending_decisions_of(conn, user)?;
+                let role = store::role_of(conn, user)?;
+                Ok::<_, CoreError>(
+                    pending
+                        .into_iter()
+                        .filter(|r| !decided.contains(&(r.id, r.step)))
+                        .filter(|r| {
+                            processes
+                                .iter()
+                                .find(|p| p.id == r.process_id)
+                                .and_then(|p| p.steps.get(r.step as usize))
+                                .is_some_and(|step| match &step.approvers {
+                                    Approvers::Users(users) => users.contains(&user),
+                                    Approvers::Role(r) => role == Some(*r),
+                                })
+                        })
+                        .collect(),
+                )
             })
             .await
     }

@@ -317,6 +317,37 @@ pub(super) fn pending_requests(conn: &mut dyn Conn) -> Result<Vec<Request>, Core
         .collect())
 }
 
+/// The (request, step) pairs `user` has decided among pending requests.
+pub(super) fn pending_decisions_of(
+    conn: &mut dyn Conn,
+    user: Uuid,
+) -> Result<std::collections::HashSet<(Uuid, i64)>, CoreError> {
+    Ok(conn
+        .query(
+            &format!(
+                "SELECT d.request_id, d.step FROM sys_approval_decisions d JOIN sys_approval_requests r ON r.id = d.request_id WHERE r.status = 'pending' AND d.user_id = {}",
+                placeholder(conn.dialect(), 1)
+            ),
+            &[SqlValue::Uuid(user)],
+        )?
+        .iter()
+        .map(|row| (uuid(row, 0), row[1].as_i64().unwrap_or(0)))
+        .collect())
+}
+
+/// The role of an active user, if any.
+pub(super) fn role_of(conn: &mut dyn Conn, user: Uuid) -> Result<Option<Uuid>, CoreError> {
+    let row = conn.query_one(
+        &format!(
+            "SELECT role_id FROM sys_users WHERE id = {} AND active = {}",
+            placeholder(conn.dialect(), 1),
+            placeholder(conn.dialect(), 2)
+        ),
+        &[SqlValue::Uuid(user), SqlValue::Bool(true)],
+    )?;
+    Ok(row.and_then(|r| r[0].as_uuid()))
+}
+
 pub(super) fn insert_decision(conn: &mut dyn Conn, d: &Decision) -> Result<(), CoreError> {
     conn.execute(
         &format!(

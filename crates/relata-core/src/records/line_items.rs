@@ -429,7 +429,7 @@ pub(crate) fn roll_up(
     let schema = relata_store::meta_sql::load_schema(conn)?;
     if parent == pricing::QUOTE_ID {
         for quote in deals {
-            super::quotes::total(conn, side, &schema, actor, now, quote, None)?;
+            super::quotes::total(conn, side, &schema, actor, now, quote)?;
         }
         return Ok(());
     }
@@ -469,10 +469,17 @@ pub(crate) fn check_deal_amount(
     let (Some(given), Some(deal)) = (changes.get(AMOUNT), current.id()) else {
         return Ok(());
     };
-    let schema = relata_store::meta_sql::load_schema(conn)?;
-    if schema.object(pricing::LINE_ITEM).is_none() {
+    // most deals have no lines: one indexed probe, before any metadata is read (an import
+    // of deals updates amounts row after row)
+    let probe = format!(
+        "SELECT 1 FROM {} WHERE {OPPORTUNITY_ID} = {} AND deleted_at IS NULL LIMIT 1",
+        pricing::LINE_ITEM,
+        placeholder(conn.dialect(), 1)
+    );
+    if conn.query_one(&probe, &[SqlValue::Uuid(deal)])?.is_none() {
         return Ok(());
     }
+    let schema = relata_store::meta_sql::load_schema(conn)?;
     let currency = match given {
         Value::Money { currency, .. } => Some(currency.as_str()),
         _ => None,

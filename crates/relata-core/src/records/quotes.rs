@@ -319,7 +319,6 @@ pub(crate) fn total(
     actor: &Actor,
     now: DateTime<Utc>,
     quote: Uuid,
-    _header: Option<Decimal>,
 ) -> Result<(), CoreError> {
     let quotes = object_of(schema, pricing::QUOTE)?;
     let Some(record) = read::get_for_update(conn, &quotes, quote, &Visibility::All, Bin::Live)?

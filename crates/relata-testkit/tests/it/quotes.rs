@@ -402,3 +402,58 @@ async fn bad_processes_and_quotes_are_refused_with_the_field_named() {
     assert_field_problem(&r, 422, "quote_number", "read_only");
     assert_eq!(common::count(&app, "quote").await, 0);
 }
+
+#[tokio::test]
+async fn a_step_decided_by_a_role_waits_for_everyone_in_it_and_only_them() {
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
+    let (app, _clock, _runner) = common::app_on_clock(start, 1).await;
+    let c = catalogue(&app).await;
+    let r = app
+        .post("/api/v1/admin/roles", &json!({"name": "区域经理"}))
+        .await;
+    r.assert_status(201);
+    let role = r.body["id"].as_str().unwrap().to_owned();
+    let manager = app
+        .user("regional@example.com", json!({"role_id": role}))
+        .await;
+    let outsider = app.user("outsider@example.com", json!({})).await;
+    let (cm, co) = (
+        app.client_for(&manager).await,
+        app.client_for(&outsider).await,
+    );
+    process(
+        &app,
+        json!([{"name": "区域经理审批", "approvers": {"role": role}}]),
+    )
+    .await;
+    let deal = id_of(
+        &app.create(
+            "opportunity",
+            &json!({"name": "国网", "amount": {"amount": "1", "currency": "CNY"}}),
+        )
+        .await,
+    );
+    let id = quote_with_line(&app, &deal, &c.entry, "25").await;
+    let r = app
+        .post(
+            "/api/v1/approvals",
+            &json!({"object": "quote", "record_id": id}),
+        )
+        .await;
+    r.assert_status(201);
+    let request = r.body["request"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        cm.get("/api/v1/approvals").await.body["data"][0]["id"],
+        request.as_str(),
+        "someone in the role sees it waiting"
+    );
+    assert_eq!(co.get("/api/v1/approvals").await.body["data"], json!([]));
+    co.post(&format!("/api/v1/approvals/{request}/approve"), &json!({}))
+        .await
+        .assert_status(403);
+    cm.post(&format!("/api/v1/approvals/{request}/approve"), &json!({}))
+        .await
+        .assert_status(200);
+    assert_eq!(cm.get("/api/v1/approvals").await.body["data"], json!([]));
+    assert_eq!(quote(&app, &id).await["approval_status"], "approved");
+}

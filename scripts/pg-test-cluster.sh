@@ -173,7 +173,7 @@ running() {
 our_postmaster() {
   local pid="$1"
   [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/cmdline" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$PGDIR/data"
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -F -- "$PGDIR/data" >/dev/null
 }
 
 # Stops whatever the state file describes and deletes it; quiet when there is nothing.
@@ -208,7 +208,7 @@ teardown() {
 
 port_in_use() {
   if command -v ss >/dev/null 2>&1; then
-    ss -Htln "sport = :$1" 2>/dev/null | grep -q . && return 0
+    ss -Htln "sport = :$1" 2>/dev/null | grep . >/dev/null && return 0
   fi
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }

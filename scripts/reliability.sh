@@ -82,7 +82,7 @@ if wants fuzz; then
   VENV=bench/work/venv
   # Pinned: the fuzz part reads its reports, whose format may change between versions.
   SCHEMATHESIS_VERSION=4.32.5
-  if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -F -- "$SCHEMATHESIS_VERSION" >/dev/null; then
     say "installing schemathesis into $VENV"
     mkdir -p bench/work
     if ! python3 -m venv "$VENV" 2>/dev/null; then

@@ -29,9 +29,10 @@ use utoipa_axum::routes;
 
 use relata_core::Core;
 use routes::{
-    admin, approvals, assignment, attachments, auth, changes, dashboard, duplicate_jobs,
-    duplicates, email, export, hierarchy, imports, jobs, leads, lists, me, merge, meta, pipelines,
-    pools, quality, records, search, system, tags, timeline, views, web_forms, webhooks, workflows,
+    admin, approvals, assignment, attachments, auth, changes, collection, dashboard,
+    duplicate_jobs, duplicates, email, export, hierarchy, imports, jobs, leads, lists, me, merge,
+    meta, pipelines, pools, quality, records, search, system, tags, timeline, views, web_forms,
+    webhooks, workflows,
 };
 use state::{AppState, TokenCache};
 
@@ -68,6 +69,7 @@ impl Default for ApiOptions {
         (name = "admin", description = "Users, roles, teams, permissions, sharing and the audit log"),
         (name = "email", description = "Email templates with merge fields, sending mail about a record, sender identities, the suppression list, and the open, click and unsubscribe addresses in every mail"),
         (name = "approvals", description = "Approval processes (审批流) and their requests: submit a record, decide, recall; revising a quote into a new version"),
+        (name = "collection", description = "Contracts (合同) from won deals and accepted quotes, receivables with ageing and collection rate (回款), and the settings of payment collection and numbering"),
         (name = "sales", description = "The sales pipeline: converting leads, where a converted lead's fields go, and pools (公海) of leads and accounts"),
         (name = "automation", description = "Background jobs (see, retry, cancel), recurring schedules, outbound webhooks and workflow rules"),
         (name = "system", description = "Health of the server (public)"),
@@ -159,6 +161,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(approvals::recall))
         .routes(routes!(approvals::revise_quote))
         .routes(routes!(approvals::quote_pdf))
+        .routes(routes!(collection::from_opportunity))
+        .routes(routes!(collection::from_quote))
+        .routes(routes!(collection::receivables))
+        .routes(routes!(collection::get_settings, collection::put_settings))
         .routes(routes!(pipelines::list_pipelines))
         .routes(routes!(
             pipelines::get_pipeline,

@@ -394,6 +394,16 @@ impl Core {
             enabled: true,
         })
         .await?;
+        // hourly, so an instalment due yesterday is overdue early in the day in any zone
+        self.ensure_schedule(ScheduleInput {
+            name: "sweep payment collection".into(),
+            kind: kind::COLLECTION_SWEEP.into(),
+            payload: Json::Object(Default::default()),
+            cron: "23 * * * *".into(),
+            time_zone: "UTC".into(),
+            enabled: true,
+        })
+        .await?;
         Ok(())
     }
 }
@@ -427,6 +437,9 @@ pub mod kind {
     pub const MAILBOX_SYNC: &str = "mailbox.sync";
     /// Pools warn owners and take back what was not followed up (`crate::pools`).
     pub const POOL_SWEEP: &str = "pools.sweep";
+    /// Instalments fallen due turn overdue, contracts past their end expire
+    /// (`crate::collection`).
+    pub const COLLECTION_SWEEP: &str = "collection.sweep";
     /// An event is delivered to a webhook (`crate::webhooks`).
     pub const WEBHOOK: &str = "webhook.deliver";
 
@@ -443,6 +456,7 @@ pub mod kind {
         EMAIL_DELIVER,
         MAILBOX_SYNC,
         POOL_SWEEP,
+        COLLECTION_SWEEP,
         WEBHOOK,
         WORKFLOW_RUN,
         WORKFLOW_SCHEDULE,

@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod changes;
+pub mod collection;
 pub mod context;
 pub mod dashboard;
 pub mod decision_chain;
@@ -28,6 +29,8 @@ pub mod lists;
 pub mod mail;
 pub mod meta_admin;
 pub mod notifications;
+mod numbering;
+pub mod org_settings;
 pub mod pipelines;
 pub mod pools;
 pub mod quotes;
@@ -183,6 +186,7 @@ impl Core {
         });
         core.register_timeline_source(Arc::new(attachments::OnTimeline));
         core.register_timeline_source(Arc::new(email::OnTimeline));
+        core.seed_org_settings()?;
         Ok(core)
     }
 

@@ -66,6 +66,7 @@ impl Handlers {
         h.add(kind::EMAIL_DELIVER, Arc::new(DeliverEmail));
         h.add(kind::MAILBOX_SYNC, Arc::new(SyncMailboxes));
         h.add(kind::POOL_SWEEP, Arc::new(SweepPools));
+        h.add(kind::COLLECTION_SWEEP, Arc::new(SweepCollection));
         h.add(kind::WEBHOOK, Arc::new(DeliverWebhook));
         h.add(kind::WORKFLOW_RUN, Arc::new(RunWorkflow));
         h.add(kind::WORKFLOW_SCHEDULE, Arc::new(ScheduledWorkflow));
@@ -170,6 +171,19 @@ impl Handler for SweepPools {
     fn run<'a>(&'a self, core: &'a Core, _job: &'a Job) -> Running<'a> {
         Box::pin(async move {
             core.sweep_pools().await?;
+            Ok(())
+        })
+    }
+}
+
+/// `collection.sweep`: instalments fallen due turn overdue (their owners are told),
+/// contracts past their end expire.
+struct SweepCollection;
+
+impl Handler for SweepCollection {
+    fn run<'a>(&'a self, core: &'a Core, _job: &'a Job) -> Running<'a> {
+        Box::pin(async move {
+            core.sweep_collection().await?;
             Ok(())
         })
     }

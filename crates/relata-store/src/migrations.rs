@@ -136,6 +136,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "quotes and their lines; approval processes, requests and decisions",
             add_quotes,
         ),
+        (
+            34,
+            "contracts, payment plans, payments and invoices; paid roll-ups; settings and numbering sequences",
+            add_collection,
+        ),
     ]
 }
 
@@ -185,6 +190,7 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.extend(web_form_tables());
     tables.extend(pool_tables());
     tables.extend(approval_tables());
+    tables.extend(settings_tables());
     tables
 }
 
@@ -429,26 +435,74 @@ fn add_lead_conversion(conn: &mut dyn Conn) -> Result<(), StoreError> {
     use relata_domain::{lead, standard};
     add_standard_fields(conn, lead::OBJECT, standard::lead_conversion_fields())?;
     // the status field as installed lacks the converted value and the default
+    add_picklist_values(conn, lead::OBJECT, standard::lead_status())
+}
+
+/// Gives a standard picklist field as installed the values (and default) of `wanted` that
+/// it lacks; an administrator's own field of that name (another type) stays as it is.
+fn add_picklist_values(
+    conn: &mut dyn Conn,
+    object: &str,
+    wanted: relata_domain::meta::FieldDef,
+) -> Result<(), StoreError> {
     let schema = meta_sql::load_schema(conn)?;
-    let Some(current) = schema.object(lead::OBJECT) else {
+    let Some(current) = schema.object(object) else {
         return Ok(());
     };
     let mut updated = (**current).clone();
-    let wanted = standard::lead_status();
-    let Some(status) = updated.fields.iter_mut().find(|f| f.name() == lead::STATUS) else {
+    let Some(field) = updated
+        .fields
+        .iter_mut()
+        .find(|f| f.name() == wanted.name())
+    else {
         return Ok(());
     };
-    if status.field_type != wanted.field_type {
-        return Ok(()); // an administrator's own field of that name: theirs to keep
+    if field.field_type != wanted.field_type {
+        return Ok(());
     }
     for value in wanted.values {
-        if !status.values.iter().any(|v| v.value == value.value) {
-            status.values.push(value);
+        if !field.values.iter().any(|v| v.value == value.value) {
+            field.values.push(value);
         }
     }
-    status.default = status.default.take().or(wanted.default);
+    field.default = field.default.take().or(wanted.default);
     meta_sql::update_object(conn, &updated)?;
     meta_sql::bump_version(conn)
+}
+
+fn add_collection(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    use relata_domain::standard;
+    add_standard_objects(conn, standard::contract_objects())?;
+    for object in ["account", "opportunity"] {
+        add_standard_fields(conn, object, vec![standard::paid_roll_up_field()])?;
+    }
+    add_picklist_values(conn, "account", standard::account_level())?;
+    for t in settings_tables() {
+        t.create(conn)?;
+    }
+    Ok(())
+}
+
+/// Settings the write path reads (how an overpayment is treated, numbering rules), and the
+/// counters numbering rules draw from: one row per prefix (`contract:HT-2026-`), advanced in
+/// the transaction of the record that takes the number, so a rolled-back write leaves no gap.
+fn settings_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_settings",
+            vec![
+                col("key", Text),
+                col("value", Json),
+                col("updated_at", Timestamp),
+            ],
+            &["key"],
+        ),
+        TableDef::new(
+            "sys_sequences",
+            vec![col("key", Text), col("value", BigInt)],
+            &["key"],
+        ),
+    ]
 }
 
 fn add_email(conn: &mut dyn Conn) -> Result<(), StoreError> {

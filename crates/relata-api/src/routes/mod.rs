@@ -6,6 +6,7 @@ pub mod assignment;
 pub mod attachments;
 pub mod auth;
 pub mod changes;
+pub mod collection;
 pub mod dashboard;
 pub mod duplicate_jobs;
 pub mod duplicates;

@@ -19,7 +19,7 @@ use crate::params::{bool_param, etag, filter_param, if_match, path_id, query_map
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
-fn record_response(
+pub(crate) fn record_response(
     state: &AppState,
     object: &str,
     record: &Record,

@@ -99,7 +99,7 @@ pub(crate) fn as_decimal(v: &Value) -> Option<Decimal> {
 }
 
 /// Every rate of the exchange-rate table.
-fn rates(conn: &mut dyn Conn, schema: &Schema) -> Result<Vec<Rate>, CoreError> {
+pub(crate) fn rates(conn: &mut dyn Conn, schema: &Schema) -> Result<Vec<Rate>, CoreError> {
     let object = object_of(schema, pricing::EXCHANGE_RATE)?;
     let sql = format!(
         "SELECT {} FROM {} WHERE deleted_at IS NULL",

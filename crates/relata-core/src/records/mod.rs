@@ -4,7 +4,9 @@
 
 pub mod aggregate;
 pub mod bulk;
+pub mod collection;
 pub mod companions;
+pub mod contracts;
 pub mod flow;
 pub mod follow_up;
 pub mod labels;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -18,7 +18,6 @@ use relata_domain::pricing::{
 use relata_domain::{Record, Value};
 use relata_store::Conn;
 use relata_store::ddl::table_name;
-use relata_store::dialect::placeholder;
 
 use super::line_items::{as_decimal, as_ref, invalid, live, live_where, object_of};
 use crate::context::Actor;
@@ -87,27 +86,23 @@ pub(crate) fn check_lines_open(
     }
 }
 
-/// The next number of the year: `Q-2026-0007`.
+/// The next number by the installation's quote numbering rule (`Q-2026-0007`).
 fn next_number(
     conn: &mut dyn Conn,
     object: &ObjectDef,
     now: DateTime<Utc>,
 ) -> Result<String, CoreError> {
-    let prefix = format!("Q-{}-", now.year());
-    let row = conn.query_one(
-        &format!(
-            "SELECT MAX({NUMBER}) FROM {} WHERE {NUMBER} LIKE {}",
-            table_name(object),
-            placeholder(conn.dialect(), 1)
-        ),
-        &[relata_store::SqlValue::Text(format!("{prefix}%"))],
-    )?;
-    let last = row
-        .as_ref()
-        .and_then(|r| r.first()?.as_str().map(str::to_owned))
-        .and_then(|n| n.strip_prefix(&prefix)?.parse::<u32>().ok())
-        .unwrap_or(0);
-    Ok(format!("{prefix}{:04}", last + 1))
+    let table = table_name(object);
+    crate::numbering::next(
+        conn,
+        &crate::numbering::Numbered {
+            rule: crate::org_settings::QUOTE_NUMBERING,
+            default_rule: crate::org_settings::DEFAULT_QUOTE_PATTERN,
+            table,
+            field: NUMBER,
+        },
+        now.date_naive(),
+    )
 }
 
 /// Completes a quote's write (`before` is `None` for a new one): a new quote's number,

@@ -20,7 +20,7 @@ use relata_store::{Conn, SqlValue};
 use crate::context::Actor;
 use crate::error::CoreError;
 use crate::records::companions::Companions;
-use crate::records::{flow, follow_up, line_items, quotes};
+use crate::records::{collection, contracts, flow, follow_up, line_items, quotes};
 use crate::search::{self, Indexing};
 
 /// The event kinds of the change feed.
@@ -185,6 +185,8 @@ pub fn insert(
     flow::prefill(conn, object, &mut values, now)?;
     line_items::fill(conn, object, None, &mut values, now.date_naive())?;
     quotes::fill(conn, object, None, &mut values, now)?;
+    contracts::fill(conn, object, None, &mut values, now)?;
+    collection::fill(conn, object, None, &mut values, now)?;
     flow::check(object, None, &values)?;
     follow_up::stamp_insert(object, &mut values, now);
     for (field, value) in flow::stamps(object, None, &values, now) {
@@ -242,6 +244,8 @@ pub fn insert(
     follow_up::touch_linked(conn, object, None, &record, now)?;
     flow::sync_attendee_share(conn, object, None, Some(&record), now)?;
     line_items::roll_up(conn, side, object, actor, now, None, Some(&record))?;
+    collection::after_write(conn, side, object, actor, now, None, &record)?;
+    contracts::after_write(conn, side, object, actor, now, None, &record)?;
     let changes: Map<String, Json> = object
         .live_fields()
         .filter(|f| !f.system)
@@ -274,6 +278,8 @@ pub fn update(
     let d = conn.dialect();
     line_items::fill(conn, object, Some(&current), &mut changes, now.date_naive())?;
     quotes::fill(conn, object, Some(&current), &mut changes, now)?;
+    contracts::fill(conn, object, Some(&current), &mut changes, now)?;
+    collection::fill(conn, object, Some(&current), &mut changes, now)?;
     line_items::check_deal_amount(conn, object, &current, &changes, now.date_naive())?;
     // the stamps of a new stage yield to what the write gives, changed or not
     let stamps: Vec<(String, Value)> = flow::stamps(object, Some(&current), &changes, now)
@@ -355,6 +361,8 @@ pub fn update(
         Some(&current),
         Some(&record),
     )?;
+    collection::after_write(conn, side, object, actor, now, Some(&current), &record)?;
+    contracts::after_write(conn, side, object, actor, now, Some(&current), &record)?;
     let changed_names: Vec<&str> = changed.iter().map(|(n, _)| n.as_str()).collect();
     search::index_record(side, object, &record, Indexing::Changed(&changed_names));
     let diff: Map<String, Json> = changed
@@ -429,6 +437,8 @@ pub fn set_deleted(
         flow::sync_attendee_share(conn, object, None, Some(&record), now)?;
     }
     line_items::roll_up(conn, side, object, actor, now, None, Some(&record))?;
+    collection::after_write(conn, side, object, actor, now, None, &record)?;
+    contracts::after_write(conn, side, object, actor, now, None, &record)?;
     if deleted {
         search::remove_record(side, id);
         append_event(

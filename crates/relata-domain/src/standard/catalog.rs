@@ -13,13 +13,13 @@ use crate::pricing::{
     SUBTOTAL, TAX_AMOUNT, TAX_RATE, TOTAL, UNIT_PRICE,
 };
 
-fn boolean(name: &str, label: &str, default: bool) -> FieldDef {
+pub(super) fn boolean(name: &str, label: &str, default: bool) -> FieldDef {
     let mut f = typed(name, label, FieldType::Boolean);
     f.default = Some(serde_json::Value::Bool(default));
     f
 }
 
-fn percent(name: &str, label: &str) -> FieldDef {
+pub(super) fn percent(name: &str, label: &str) -> FieldDef {
     let mut f = typed(name, label, FieldType::Percent);
     f.min = Some(Decimal::ZERO);
     f.max = Some(Decimal::ONE_HUNDRED);
@@ -27,7 +27,7 @@ fn percent(name: &str, label: &str) -> FieldDef {
 }
 
 /// Set by the write path, never by a client.
-fn computed(name: &str, label: &str) -> FieldDef {
+pub(super) fn computed(name: &str, label: &str) -> FieldDef {
     FieldDef {
         system: true,
         filterable: true,
@@ -35,7 +35,7 @@ fn computed(name: &str, label: &str) -> FieldDef {
     }
 }
 
-fn under(mut o: ObjectDef, parent: &str) -> ObjectDef {
+pub(super) fn under(mut o: ObjectDef, parent: &str) -> ObjectDef {
     o.sharing = Sharing::ControlledByParent {
         field: ApiName::trusted(parent),
     };
@@ -267,7 +267,7 @@ pub const APPROVAL_STATUSES: &[(&str, &str)] = &[
     ("rejected", "Rejected"),
 ];
 
-fn system(mut f: FieldDef) -> FieldDef {
+pub(super) fn system(mut f: FieldDef) -> FieldDef {
     f.system = true;
     f
 }

@@ -15,6 +15,7 @@ mod bad_input;
 mod bulk;
 mod changes;
 mod common;
+mod contracts;
 mod duplicate_jobs;
 mod duplicate_rules;
 mod duplicates;

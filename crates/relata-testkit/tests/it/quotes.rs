@@ -42,7 +42,7 @@ async fn quote_with_line(app: &TestApp, deal: &str, entry: &str, header: &str) -
 }
 
 /// The text of a PDF, through poppler's `pdftotext` (installed by `.ci/run`).
-fn pdf_text(pdf: &[u8]) -> String {
+pub fn pdf_text(pdf: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("quote.pdf");
     std::fs::write(&file, pdf).unwrap();

@@ -180,7 +180,7 @@ async fn a_custom_object_is_a_first_class_object() {
     let r = app
         .post(
             "/api/v1/meta/objects",
-            &json!({"api_name": "invoice", "label": "", "plural_label": "x".repeat(81)}),
+            &json!({"api_name": "shipment", "label": "", "plural_label": "x".repeat(81)}),
         )
         .await;
     r.assert_problem(422, "validation_failed");
@@ -191,11 +191,11 @@ async fn a_custom_object_is_a_first_class_object() {
     let r = app
         .post(
             "/api/v1/meta/objects",
-            &json!({"api_name": "invoice", "label": "Invoice", "plural_label": "Invoices", "colour": "red"}),
+            &json!({"api_name": "shipment", "label": "Shipment", "plural_label": "Shipments", "colour": "red"}),
         )
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
-    assert!(!names(&app.get("/api/v1/meta/objects").await.body).contains(&"invoice".to_owned()));
+    assert!(!names(&app.get("/api/v1/meta/objects").await.body).contains(&"shipment".to_owned()));
 }
 
 #[tokio::test]

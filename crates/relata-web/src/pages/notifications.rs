@@ -190,6 +190,45 @@ pub async fn page(State(state): State<WebState>, viewer: Viewer) -> Result<Respo
                         ),
                     }
                 }
+                relata_core::records::collection::OVERDUE_KIND => {
+                    let d = &n.detail;
+                    let outstanding = match (
+                        d["outstanding"]["amount"]
+                            .as_str()
+                            .and_then(|a| a.parse::<rust_decimal::Decimal>().ok()),
+                        d["outstanding"]["currency"].as_str(),
+                    ) {
+                        (Some(a), Some(c)) => viewer.fmt.money(&a, c),
+                        _ => String::new(),
+                    };
+                    let due = d["due_date"]
+                        .as_str()
+                        .and_then(|s| s.parse::<chrono::NaiveDate>().ok())
+                        .map(|day| viewer.fmt.date(&day))
+                        .unwrap_or_default();
+                    // only what the viewer may still see is named and linked
+                    match n
+                        .record_id
+                        .and_then(|r| names.get(&r).map(|name| (r, name)))
+                    {
+                        Some((r, name)) => (
+                            tr.tf(
+                                "notifications.payment_overdue",
+                                &[
+                                    ("name", name),
+                                    ("contract", d["contract"].as_str().unwrap_or("")),
+                                    ("outstanding", &outstanding),
+                                    ("due", &due),
+                                ],
+                            ),
+                            Some(format!("/o/payment_plan/{r}")),
+                        ),
+                        None => (
+                            tr.tf("notifications.payment_overdue_hidden", &[("due", &due)]),
+                            None,
+                        ),
+                    }
+                }
                 other => (other.to_owned(), None),
             };
             Item {

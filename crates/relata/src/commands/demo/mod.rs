@@ -7,6 +7,7 @@
 //! pipelines look current whenever the demo is loaded.
 
 mod catalog;
+mod contracts;
 mod generate;
 mod org;
 mod pipelines;
@@ -68,7 +69,7 @@ pub fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<()> {
 }
 
 /// Writes records in batches and reports progress on stderr.
-struct Loader<'a> {
+pub(super) struct Loader<'a> {
     core: &'a Core,
     rt: &'a tokio::runtime::Runtime,
     actor: Actor,
@@ -233,12 +234,15 @@ pub fn load(
 
     let lines = catalog::create(&loader, &deal_ids)?;
     rules::create(core, rt, &loader.actor)?;
+    // after the rules: payments passing the VIP rule's mark make their accounts VIP
+    let contracts = contracts::create(&loader)?;
     pools::create(core, rt, &loader.actor, &owners, &lead_ids)?;
     let total = n.accounts + n.contacts + n.leads + n.opportunities + n.tasks + n.notes;
     tracing::info!(
         records = total,
         deal_products = lines,
-        "demo data set loaded, with three pipelines, a product catalogue, three workflow rules and two pools"
+        contracts,
+        "demo data set loaded, with three pipelines, a product catalogue, contracts with payment plans, five workflow rules and two pools"
     );
     Ok(())
 }

@@ -55,6 +55,39 @@ pub fn create(core: &Arc<Core>, rt: &tokio::runtime::Runtime, actor: &Actor) -> 
                 ]
             }),
         ),
+        (
+            "Paid past ¥1,000,000: a VIP account",
+            "account",
+            json!({
+                "trigger": {"type": "condition_met"},
+                "condition": "paid_amount gte 1000000",
+                "steps": [
+                    {"type": "update_fields", "set": {"level": "vip"}},
+                    {"type": "notify", "to": ["owner"],
+                        "message": "{{ name }} has paid {{ paid_amount }} and is now a VIP account"}
+                ]
+            }),
+        ),
+        (
+            "Contract ends in 30 days: renewal task",
+            "contract",
+            json!({
+                "trigger": {"type": "date_reached", "field": "end_date", "offset_days": -30, "at_hour": 9},
+                "condition": "status eq active",
+                "time_zone": "Asia/Shanghai",
+                "steps": [
+                    {"type": "create_record", "object": "task", "set": {
+                        "subject": {"formula": "'Renewal: ' & name"},
+                        "due_date": {"formula": "add_days(today(), 14)"},
+                        "priority": "high",
+                        "account_id": {"formula": "account_id"},
+                        "opportunity_id": {"formula": "opportunity_id"}
+                    }},
+                    {"type": "notify", "to": ["owner"],
+                        "message": "{{ name }} ends on {{ end_date }}: time to talk renewal"}
+                ]
+            }),
+        ),
     ];
     for (name, object, definition) in rules {
         rt.block_on(core.create_workflow_rule(

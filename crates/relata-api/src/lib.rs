@@ -31,8 +31,8 @@ use relata_core::Core;
 use routes::{
     admin, approvals, assignment, attachments, auth, changes, collection, dashboard,
     duplicate_jobs, duplicates, email, export, hierarchy, imports, jobs, leads, lists, me, merge,
-    meta, pipelines, pools, quality, records, search, system, tags, timeline, views, web_forms,
-    webhooks, workflows,
+    meta, pipelines, pools, quality, records, search, system, tags, targets, timeline, views,
+    web_forms, webhooks, workflows,
 };
 use state::{AppState, TokenCache};
 
@@ -70,6 +70,7 @@ impl Default for ApiOptions {
         (name = "email", description = "Email templates with merge fields, sending mail about a record, sender identities, the suppression list, and the open, click and unsubscribe addresses in every mail"),
         (name = "approvals", description = "Approval processes (审批流) and their requests: submit a record, decide, recall; revising a quote into a new version"),
         (name = "collection", description = "Contracts (合同) from won deals and accepted quotes, receivables with ageing and collection rate (回款), and the settings of payment collection and numbering"),
+        (name = "forecasting", description = "Sales targets (销售目标) with live attainment; the forecast (销售预测) by category with adjustments, overrides and weekly snapshots"),
         (name = "sales", description = "The sales pipeline: converting leads, where a converted lead's fields go, and pools (公海) of leads and accounts"),
         (name = "automation", description = "Background jobs (see, retry, cancel), recurring schedules, outbound webhooks and workflow rules"),
         (name = "system", description = "Health of the server (public)"),
@@ -165,6 +166,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(collection::from_quote))
         .routes(routes!(collection::receivables))
         .routes(routes!(collection::get_settings, collection::put_settings))
+        .routes(routes!(targets::list_targets, targets::save_target))
+        .routes(routes!(targets::delete_target))
+        .routes(routes!(targets::forecast))
+        .routes(routes!(targets::adjust_forecast))
+        .routes(routes!(targets::forecast_history))
+        .routes(routes!(targets::forecast_trend))
         .routes(routes!(pipelines::list_pipelines))
         .routes(routes!(
             pipelines::get_pipeline,

@@ -404,6 +404,15 @@ impl Core {
             enabled: true,
         })
         .await?;
+        self.ensure_schedule(ScheduleInput {
+            name: "snapshot forecasts".into(),
+            kind: kind::FORECAST_SNAPSHOT.into(),
+            payload: Json::Object(Default::default()),
+            cron: "41 1 * * 1".into(),
+            time_zone: "UTC".into(),
+            enabled: true,
+        })
+        .await?;
         Ok(())
     }
 }
@@ -440,6 +449,9 @@ pub mod kind {
     /// Instalments fallen due turn overdue, contracts past their end expire
     /// (`crate::collection`).
     pub const COLLECTION_SWEEP: &str = "collection.sweep";
+    /// Every rep's forecast of the current month and quarter is kept for the week
+    /// (`crate::targets::forecast`).
+    pub const FORECAST_SNAPSHOT: &str = "forecast.snapshot";
     /// An event is delivered to a webhook (`crate::webhooks`).
     pub const WEBHOOK: &str = "webhook.deliver";
 
@@ -457,6 +469,7 @@ pub mod kind {
         MAILBOX_SYNC,
         POOL_SWEEP,
         COLLECTION_SWEEP,
+        FORECAST_SNAPSHOT,
         WEBHOOK,
         WORKFLOW_RUN,
         WORKFLOW_SCHEDULE,

@@ -38,6 +38,7 @@ pub mod records;
 pub mod reminders;
 pub mod search;
 pub mod tags;
+pub mod targets;
 pub mod timeline;
 pub mod ui_state;
 pub mod visibility;

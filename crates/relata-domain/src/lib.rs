@@ -31,6 +31,7 @@ pub mod record;
 pub mod schedule;
 pub mod search_terms;
 pub mod standard;
+pub mod targets;
 pub mod value;
 pub mod web_form;
 pub mod workflow;

@@ -67,6 +67,7 @@ impl Handlers {
         h.add(kind::MAILBOX_SYNC, Arc::new(SyncMailboxes));
         h.add(kind::POOL_SWEEP, Arc::new(SweepPools));
         h.add(kind::COLLECTION_SWEEP, Arc::new(SweepCollection));
+        h.add(kind::FORECAST_SNAPSHOT, Arc::new(SnapshotForecasts));
         h.add(kind::WEBHOOK, Arc::new(DeliverWebhook));
         h.add(kind::WORKFLOW_RUN, Arc::new(RunWorkflow));
         h.add(kind::WORKFLOW_SCHEDULE, Arc::new(ScheduledWorkflow));
@@ -184,6 +185,18 @@ impl Handler for SweepCollection {
     fn run<'a>(&'a self, core: &'a Core, _job: &'a Job) -> Running<'a> {
         Box::pin(async move {
             core.sweep_collection().await?;
+            Ok(())
+        })
+    }
+}
+
+/// `forecast.snapshot`: this week's forecast of every rep is kept.
+struct SnapshotForecasts;
+
+impl Handler for SnapshotForecasts {
+    fn run<'a>(&'a self, core: &'a Core, _job: &'a Job) -> Running<'a> {
+        Box::pin(async move {
+            core.snapshot_forecasts().await?;
             Ok(())
         })
     }

@@ -141,6 +141,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "contracts, payment plans, payments and invoices; paid roll-ups; settings and numbering sequences",
             add_collection,
         ),
+        (
+            35,
+            "sales targets; forecast adjustments and weekly snapshots",
+            add_targets,
+        ),
     ]
 }
 
@@ -191,6 +196,7 @@ pub fn system_tables() -> Vec<TableDef> {
     tables.extend(pool_tables());
     tables.extend(approval_tables());
     tables.extend(settings_tables());
+    tables.extend(target_tables());
     tables
 }
 
@@ -481,6 +487,77 @@ fn add_collection(conn: &mut dyn Conn) -> Result<(), StoreError> {
         t.create(conn)?;
     }
     Ok(())
+}
+
+fn add_targets(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    for t in target_tables() {
+        t.create(conn)?;
+    }
+    Ok(())
+}
+
+/// Sales targets (one per assignee, period and metric) and the forecast: each adjustment a
+/// rep or manager makes is a row (the latest counts, the rest is its history), and a weekly
+/// snapshot per rep and category shows how the forecast moved. Amounts are exact decimal
+/// text, periods their names (`2026-Q4`), days ISO text: summed and compared in Rust.
+fn target_tables() -> Vec<TableDef> {
+    vec![
+        TableDef::new(
+            "sys_sales_targets",
+            vec![
+                col("id", Uuid),
+                // user:<id>, team:<id>, department:<name>, company
+                col("assignee", Text),
+                col("assignee_detail", Json),
+                col("period", Text),
+                col("metric", Text),
+                col("target", Text),
+                col("currency", Text).null(),
+                col("created_by", Uuid),
+                col("created_at", Timestamp),
+                col("updated_at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["assignee", "period", "metric"], true)
+        .index(&["period"], false),
+        TableDef::new(
+            "sys_forecast_adjustments",
+            vec![
+                col("id", Uuid),
+                // the rep whose forecast it is
+                col("user_id", Uuid),
+                col("period", Text),
+                col("category", Text),
+                col("amount", Text),
+                col("currency", Text),
+                // a manager's override rather than the rep's own adjustment
+                col("is_override", Bool),
+                col("note", Text).null(),
+                col("by_user", Uuid),
+                col("at", Timestamp),
+            ],
+            &["id"],
+        )
+        .index(&["period", "user_id"], false),
+        TableDef::new(
+            "sys_forecast_snapshots",
+            vec![
+                col("id", Uuid),
+                col("taken_on", Text),
+                col("period", Text),
+                col("user_id", Uuid),
+                col("category", Text),
+                col("computed", Text),
+                col("standing", Text),
+                col("weighted", Text),
+                col("currency", Text),
+            ],
+            &["id"],
+        )
+        .index(&["period", "taken_on"], false)
+        .index(&["taken_on", "period", "user_id", "category"], true),
+    ]
 }
 
 /// Settings the write path reads (how an overpayment is treated, numbering rules), and the

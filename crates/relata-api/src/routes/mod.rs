@@ -27,6 +27,7 @@ pub mod records;
 pub mod search;
 pub mod system;
 pub mod tags;
+pub mod targets;
 pub mod timeline;
 pub mod views;
 pub mod web_forms;

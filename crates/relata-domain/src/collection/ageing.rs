@@ -31,5 +31,7 @@ pub fn collection_rate(collected: Decimal, due: Decimal) -> Option<Decimal> {
     let rate = collected
         .checked_mul(Decimal::ONE_HUNDRED)?
         .checked_div(due)?;
-    Some(rate.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+    let mut rate = rate.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    rate.rescale(2);
+    Some(rate)
 }

@@ -296,7 +296,7 @@ async fn a_discounted_quote_becomes_a_contract_paid_in_instalments_and_a_vip_acc
         .clone();
     assert_eq!(current["outstanding"]["CNY"], "7375.00");
     assert_eq!(r.body["reps"][0]["due"], "15000.00");
-    assert_eq!(r.body["reps"][0]["rate"], "100");
+    assert_eq!(r.body["reps"][0]["rate"], "100.00");
 
     // a payment deleted takes its money back out of every total; restored, it returns
     let payment = id_of(&second.body);

@@ -23,6 +23,7 @@ mod email;
 mod export;
 mod filter_property;
 mod filter_regressions;
+mod forecasting;
 mod idempotency;
 mod import;
 mod jobs;

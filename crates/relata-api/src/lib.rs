@@ -165,6 +165,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(collection::from_opportunity))
         .routes(routes!(collection::from_quote))
         .routes(routes!(collection::receivables))
+        .routes(routes!(collection::sales_report))
         .routes(routes!(collection::get_settings, collection::put_settings))
         .routes(routes!(targets::list_targets, targets::save_target))
         .routes(routes!(targets::delete_target))

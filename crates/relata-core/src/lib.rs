@@ -36,6 +36,7 @@ pub mod pools;
 pub mod quotes;
 pub mod records;
 pub mod reminders;
+pub mod sales_reports;
 pub mod search;
 pub mod tags;
 pub mod targets;

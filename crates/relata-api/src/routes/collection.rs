@@ -138,3 +138,39 @@ pub async fn put_settings(
     )
     .into_response())
 }
+
+#[derive(Debug, Deserialize)]
+pub struct ReportQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn day(name: &str, value: Option<&str>) -> ApiResult<chrono::NaiveDate> {
+    let v = value.filter(|v| !v.is_empty()).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_parameter",
+            format!("{name} is required (YYYY-MM-DD)"),
+        )
+    })?;
+    v.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_parameter",
+            format!("{name}: '{v}' is not a date (YYYY-MM-DD)"),
+        )
+    })
+}
+
+/// The money side over the caller's visible records, from `from` to the day before `to`:
+/// revenue won by month, by rep and by product, the product mix by category, and collection
+/// against plan by month; in the roll-up currency.
+#[utoipa::path(get, path = "/api/v1/reports/sales", tag = "collection",
+    params(("from" = String, Query, description = "YYYY-MM-DD, inclusive"), ("to" = String, Query, description = "YYYY-MM-DD, exclusive")),
+    responses((status = 200, description = "`{from, to, currency, won_by_month: {\"2026-12\": {amount, deals}}, won_by_rep: {user_id: {amount, deals}}, won_by_product: [{product_id, name, category_id, quantity, amount}], product_mix: [{category_id, name, amount, share}], collection_by_month: {\"2026-12\": {planned, collected, rate}}}`"), (status = 400)))]
+pub async fn sales_report(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Response> {
+    let (from, to) = (day("from", q.from.as_deref())?, day("to", q.to.as_deref())?);
+    Ok(axum::Json(state.core.sales_report(&actor, from, to).await?).into_response())
+}

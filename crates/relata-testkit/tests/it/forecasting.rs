@@ -378,3 +378,94 @@ async fn the_forecast_adds_up_by_category_with_adjustments_overrides_and_weekly_
     let mine = rep2.get("/api/v1/forecast/trend?period=2026-Q4").await;
     assert_eq!(mine.body["data"][0]["categories"]["closed"], "70000.00");
 }
+
+#[tokio::test]
+async fn the_sales_report_shows_revenue_products_and_collection_the_viewer_may_see() {
+    let w = world().await;
+    let app = &w.app;
+    let c = crate::line_items::catalogue(app).await;
+    // 韩梅梅 wins four seats in December: ¥50,000 before 13 % VAT
+    let seats = deal(
+        app,
+        &w.rep2,
+        json!({"amount": cny("1"), "stage": "negotiation", "close_date": "2026-12-02"}),
+    )
+    .await;
+    app.create(
+        "opportunity_line_item",
+        &json!({"opportunity_id": seats, "price_book_entry_id": c.entry, "quantity": "4"}),
+    )
+    .await;
+    app.patch(
+        &format!("/api/v1/records/opportunity/{seats}"),
+        &json!({"stage": "closed_won", "win_reason": "product"}),
+    )
+    .await
+    .assert_status(200);
+    // 李雷's won deal: a contract, ¥100,000 due in December, ¥40,000 paid
+    let r = app
+        .post(
+            &format!("/api/v1/opportunities/{}/contract", w.won),
+            &json!({"status": "active"}),
+        )
+        .await;
+    r.assert_status(201);
+    let contract = id_of(&r.body);
+    app.post(
+        "/api/v1/records/payment_plan",
+        &json!({"contract_id": contract, "amount": cny("100000"), "due_date": "2026-12-15"}),
+    )
+    .await
+    .assert_status(201);
+    app.post(
+        "/api/v1/records/payment",
+        &json!({"contract_id": contract, "amount": cny("40000"), "payment_date": "2026-12-01"}),
+    )
+    .await
+    .assert_status(201);
+
+    let r = app
+        .get("/api/v1/reports/sales?from=2026-10-01&to=2027-01-01")
+        .await;
+    r.assert_status(200);
+    let b = &r.body;
+    assert_eq!(b["currency"], "CNY");
+    assert_eq!(b["won_by_month"]["2026-10"]["amount"], "70000.00");
+    assert_eq!(b["won_by_month"]["2026-11"]["amount"], "300000.00");
+    assert_eq!(b["won_by_month"]["2026-12"]["amount"], "56500.00");
+    assert_eq!(b["won_by_month"]["2026-12"]["deals"], 1);
+    let rep2 = w.rep2.user_id.0.to_string();
+    assert_eq!(b["won_by_rep"][&rep2]["amount"], "126500.00");
+    assert_eq!(b["won_by_rep"][&rep2]["deals"], 2);
+    assert_eq!(b["won_by_product"][0]["name"], "销售云 专业版");
+    assert_eq!(b["won_by_product"][0]["quantity"], "4.000");
+    assert_eq!(b["won_by_product"][0]["amount"], "50000.00");
+    assert_eq!(b["product_mix"][0]["name"], "CRM 套件");
+    assert_eq!(b["product_mix"][0]["share"], "100.0");
+    let december = &b["collection_by_month"]["2026-12"];
+    assert_eq!(december["planned"], "100000.00");
+    assert_eq!(december["collected"], "40000.00");
+    assert_eq!(december["rate"], "40.00");
+
+    // 韩梅梅 sees her own deals only, and none of 李雷's contract
+    let mine = app
+        .client_for(&w.rep2)
+        .await
+        .get("/api/v1/reports/sales?from=2026-10-01&to=2027-01-01")
+        .await;
+    mine.assert_status(200);
+    assert!(
+        mine.body["won_by_month"]["2026-11"].is_null(),
+        "{}",
+        mine.body
+    );
+    assert_eq!(mine.body["won_by_rep"].as_object().unwrap().len(), 1);
+    assert!(mine.body["collection_by_month"]["2026-12"].is_null());
+
+    app.get("/api/v1/reports/sales?from=2027-01-01&to=2026-10-01")
+        .await
+        .assert_problem(400, "invalid_parameter");
+    app.get("/api/v1/reports/sales?from=2026-10-01")
+        .await
+        .assert_problem(400, "invalid_parameter");
+}

@@ -69,6 +69,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/opportunities/{id}/contract", &["post"]),
     ("/api/v1/quotes/{id}/contract", &["post"]),
     ("/api/v1/receivables", &["get"]),
+    ("/api/v1/reports/sales", &["get"]),
     ("/api/v1/settings/collection", &["get", "put"]),
     ("/api/v1/targets", &["get", "post"]),
     ("/api/v1/targets/{id}", &["delete"]),

@@ -320,7 +320,7 @@ fn by_product(
             amount,
         })
         .collect();
-    mix.sort_by(|a, b| b.amount.cmp(&a.amount));
+    mix.sort_by_key(|m| std::cmp::Reverse(m.amount));
     report.won_by_product = rows;
     report.product_mix = mix;
     Ok(())

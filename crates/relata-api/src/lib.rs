@@ -162,6 +162,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(approvals::recall))
         .routes(routes!(approvals::revise_quote))
         .routes(routes!(approvals::quote_pdf))
+        .routes(routes!(approvals::send_quote))
         .routes(routes!(collection::from_opportunity))
         .routes(routes!(collection::from_quote))
         .routes(routes!(collection::receivables))

@@ -24,10 +24,10 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 
 use pages::{
-    approvals, attachments, auth, automation, board, bulk, calendar, decision_chain, duplicates,
-    edit, email, export, groups, hierarchy, home, imports, lead_conversion, list, merge, my_day,
-    notifications, pools, profile, quality, quotes, record, search, settings, timeline, views,
-    web_form,
+    approvals, attachments, auth, automation, board, bulk, calendar, contracts, decision_chain,
+    duplicates, edit, email, export, groups, hierarchy, home, imports, lead_conversion, list,
+    merge, my_day, notifications, pools, profile, quality, quotes, receivables, record, search,
+    settings, timeline, views, web_form,
 };
 use relata_core::Core;
 use state::WebState;
@@ -40,6 +40,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/my-day", get(my_day::page))
         .route("/calendar", get(calendar::page))
         .route("/dashboard/sales", get(pages::sales_dashboard::page))
+        .route("/receivables", get(receivables::page))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/f/{key}", get(web_form::page).post(web_form::submit))
         .route("/logout", post(auth::logout))
@@ -118,6 +119,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/o/{object}/{id}/approval/submit", post(approvals::submit))
         .route("/o/{object}/{id}/approval/recall", post(approvals::recall))
         .route("/o/{object}/{id}/revise", post(quotes::revise))
+        .route("/o/{object}/{id}/contract", post(contracts::create))
         .route("/o/{object}/{id}/return", post(pools::return_record))
         .route("/pools", get(pools::list))
         .route("/pools/{id}", get(pools::page))
@@ -252,6 +254,10 @@ pub fn router(core: Arc<Core>) -> Router {
         .route(
             "/settings/pipelines/{name}/delete",
             post(settings::pipelines::delete),
+        )
+        .route(
+            "/settings/collection",
+            get(settings::collection::page).post(settings::collection::save),
         )
         .route(
             "/settings/assignment",

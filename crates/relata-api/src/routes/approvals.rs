@@ -249,3 +249,42 @@ pub async fn quote_pdf(
     )
         .into_response())
 }
+
+#[derive(Debug, Deserialize, Default)]
+pub struct SendQuoteBody {
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// Mail a quote to the customer as a PDF (kept on the quote as an attachment): to `to`, or
+/// the quote's contact; a draft becomes sent — one that still needs approval is refused
+/// (422 on `status`) before anything is mailed.
+#[utoipa::path(post, path = "/api/v1/quotes/{id}/send", tag = "approvals",
+    params(("id" = Uuid, Path)),
+    request_body(content = Object, description = "`{to?, subject?, message?, lang?: en|zh-CN|both}`"),
+    responses((status = 202, description = "the queued mail"), (status = 400, description = "`mail_not_configured`, `no_recipient`, `invalid_language`"),
+        (status = 404), (status = 409, description = "`quote_not_sendable`"), (status = 422)))]
+pub async fn send_quote(
+    State(state): State<AppState>,
+    Extension(actor): Extension<Actor>,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<Json>,
+) -> ApiResult<Response> {
+    let b: SendQuoteBody = serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("not a quote mail: {e}")))?;
+    let language = relata_core::quotes::render::language(b.lang.as_deref())?;
+    let input = relata_core::quotes::send::SendQuote {
+        to: b.to,
+        subject: b.subject,
+        message: b.message,
+        language,
+    };
+    let mail = state.core.send_quote(&actor, id, input).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(mail)).into_response())
+}

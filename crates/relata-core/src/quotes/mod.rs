@@ -5,6 +5,7 @@
 
 pub mod pdf;
 pub mod render;
+pub mod send;
 
 use std::collections::BTreeMap;
 

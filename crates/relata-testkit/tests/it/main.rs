@@ -56,6 +56,7 @@ mod web_activities;
 mod web_approvals;
 mod web_board;
 mod web_browser;
+mod web_contracts;
 mod web_dashboard;
 mod web_email;
 mod web_forms;

@@ -66,6 +66,7 @@ const ENDPOINTS: &[(&str, &[&str])] = &[
     ("/api/v1/approvals/{id}/recall", &["post"]),
     ("/api/v1/quotes/{id}/revise", &["post"]),
     ("/api/v1/quotes/{id}/pdf", &["get"]),
+    ("/api/v1/quotes/{id}/send", &["post"]),
     ("/api/v1/opportunities/{id}/contract", &["post"]),
     ("/api/v1/quotes/{id}/contract", &["post"]),
     ("/api/v1/receivables", &["get"]),

@@ -457,3 +457,107 @@ async fn a_step_decided_by_a_role_waits_for_everyone_in_it_and_only_them() {
     assert_eq!(cm.get("/api/v1/approvals").await.body["data"], json!([]));
     assert_eq!(quote(&app, &id).await["approval_status"], "approved");
 }
+
+/// A quote is mailed to its contact as a PDF kept on the quote; a draft becomes sent; one
+/// that still needs approval is refused before anything is mailed.
+#[tokio::test]
+async fn a_quote_is_mailed_as_a_pdf_to_its_contact_and_marked_sent() {
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 2, 0, 0).unwrap();
+    let clock = std::sync::Arc::new(relata_domain::ManualClock::new(start));
+    let mailer = std::sync::Arc::new(relata_core::mail::CapturingMailer::default());
+    let app = TestApp::spawn_with(relata_testkit::SpawnOptions {
+        clock: Some(clock.clone()),
+        mailer: Some(mailer.clone()),
+        ..Default::default()
+    })
+    .await;
+    let runner = relata_jobs::Runner::new(
+        app.core.clone(),
+        relata_jobs::Handlers::standard(),
+        relata_jobs::RunnerOptions::default(),
+    );
+    let c = catalogue(&app).await;
+    let account = id_of(
+        &app.create("account", &json!({"name": "华夏银行股份有限公司"}))
+            .await,
+    );
+    let contact = id_of(
+        &app.create(
+            "contact",
+            &json!({"name": "王芳", "email": "wang.fang@huaxia.example", "account_id": account}),
+        )
+        .await,
+    );
+    let deal = id_of(
+        &app.create(
+            "opportunity",
+            &json!({"name": "华夏银行 CRM", "account_id": account, "contact_id": contact}),
+        )
+        .await,
+    );
+    let q = app
+        .create(
+            "quote",
+            &json!({"opportunity_id": deal, "contact_id": contact}),
+        )
+        .await;
+    let id = id_of(&q);
+    app.create(
+        "quote_line_item",
+        &json!({"quote_id": id, "price_book_entry_id": c.entry, "quantity": "2"}),
+    )
+    .await;
+
+    let r = app
+        .post(
+            &format!("/api/v1/quotes/{id}/send"),
+            &json!({"lang": "zh-CN"}),
+        )
+        .await;
+    r.assert_status(202);
+    assert_eq!(quote(&app, &id).await["status"], "sent");
+    runner.run_due().await.unwrap();
+    let sent = mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, "wang.fang@huaxia.example");
+    assert!(
+        sent[0].subject.contains("Q-2026-0001"),
+        "{}",
+        sent[0].subject
+    );
+    assert_eq!(sent[0].attachments.len(), 1);
+    assert_eq!(sent[0].attachments[0].content_type, "application/pdf");
+    let text = pdf_text(&sent[0].attachments[0].data);
+    assert!(text.contains("华夏银行股份有限公司"), "{text}");
+    let files = app
+        .get(&format!("/api/v1/records/quote/{id}/attachments"))
+        .await;
+    files.assert_status(200);
+    assert_eq!(files.body["data"].as_array().unwrap().len(), 1);
+
+    // one that needs approval is refused before anything is mailed or kept
+    process(
+        &app,
+        json!([{"name": "经理", "approvers": {"users": [app.admin().await.user_id.0]}}]),
+    )
+    .await;
+    let discounted = quote_with_line(&app, &deal, &c.entry, "25").await;
+    let r = app
+        .post(
+            &format!("/api/v1/quotes/{discounted}/send"),
+            &json!({"to": "wang.fang@huaxia.example"}),
+        )
+        .await;
+    assert_field_problem(&r, 422, "status", "invalid_transition");
+    let files = app
+        .get(&format!("/api/v1/records/quote/{discounted}/attachments"))
+        .await;
+    assert_eq!(files.body["data"], json!([]));
+    // without a contact there is nobody to send it to
+    let r = app
+        .post(&format!("/api/v1/quotes/{discounted}/send"), &json!({}))
+        .await;
+    r.assert_problem(400, "no_recipient");
+    runner.run_due().await.unwrap();
+    assert_eq!(mailer.sent().len(), 1);
+}

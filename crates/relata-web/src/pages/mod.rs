@@ -10,6 +10,7 @@ pub mod bulk;
 pub mod calendar;
 pub mod cells;
 pub mod charts;
+pub mod contracts;
 pub mod decision_chain;
 pub mod duplicates;
 pub mod edit;
@@ -30,6 +31,7 @@ pub mod pools;
 pub mod profile;
 pub mod quality;
 pub mod quotes;
+pub mod receivables;
 pub mod record;
 pub mod sales_dashboard;
 pub mod search;
@@ -87,7 +89,7 @@ pub struct Chrome {
     /// Objects the user may create records of.
     pub creatable: Vec<NavItem>,
     /// The nav entry to highlight: an object name, `home`, `my_day`, `calendar`,
-    /// `sales_dashboard`, `search`, `me` or `settings`.
+    /// `sales_dashboard`, `receivables`, `search`, `me` or `settings`.
     pub current: String,
     pub is_admin: bool,
     /// The viewer may read leads or accounts, which pools (公海) hold: the nav offers them.
@@ -96,6 +98,8 @@ pub struct Chrome {
     pub agenda: bool,
     /// The viewer may read opportunities: the nav offers the sales dashboard.
     pub sales: bool,
+    /// The viewer may read payment plans (instalments): the nav offers receivables.
+    pub receivables: bool,
     pub asset_version: &'static str,
     /// A one-line confirmation of what just happened ("Saved").
     pub notice: Option<String>,
@@ -150,6 +154,9 @@ impl Chrome {
             sales: viewer
                 .actor
                 .may(relata_domain::opportunity::OBJECT, Operation::Read),
+            receivables: viewer
+                .actor
+                .may(relata_domain::collection::PLAN, Operation::Read),
             asset_version: crate::assets::version(),
             notice: None,
             here: viewer.here.clone(),

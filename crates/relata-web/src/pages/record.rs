@@ -99,6 +99,8 @@ struct RecordPage {
     stages: Option<Vec<super::stage_history::StageLine>>,
     /// A record that goes through approval (a quote): its status, requests and actions.
     approval: Option<super::approvals::RecordPanel>,
+    /// A won deal or an accepted quote: where "Create contract" posts.
+    contract_action: Option<String>,
     /// The field whose inline editor failed and stays open.
     open_field: String,
     errors: Vec<String>,
@@ -387,6 +389,7 @@ async fn render_page(
         pool,
         stages,
         approval,
+        contract_action: super::contracts::create_action(viewer, &object, &record, binned),
         open_field: failed.map(|f| f.field.to_owned()).unwrap_or_default(),
         errors,
     };
@@ -475,12 +478,15 @@ async fn related_lists(
         } else {
             RELATED_ROWS
         };
+        // a contract's instalments, payments and invoices show the columns that matter
+        let chosen = lines.or_else(|| super::contracts::related_columns(&child, &via));
         let request = ListRequest {
             filter: Some(Filter::Cond {
                 field: via.clone(),
                 op: Op::Eq,
                 value: json!(id.to_string()),
             }),
+            sort: super::contracts::related_sort(&child, &via).map(str::to_owned),
             limit: Some(rows),
             count: true,
             count_cap: Some(RELATED_COUNT_CAP),
@@ -497,7 +503,7 @@ async fn related_lists(
                 continue;
             }
         };
-        let columns: Vec<&FieldDef> = match lines {
+        let columns: Vec<&FieldDef> = match chosen {
             Some(names) => names
                 .iter()
                 .filter_map(|n| child.field(n))

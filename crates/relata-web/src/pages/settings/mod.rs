@@ -1,11 +1,12 @@
 //! Settings for administrators: objects and fields (with page layouts and org-wide
-//! defaults), users, roles and teams, permission sets, sharing rules, the audit log, and
-//! background jobs with their schedules.
+//! defaults), users, roles and teams, permission sets, sharing rules, the audit log,
+//! background jobs with their schedules, and payment collection with document numbering.
 //! Every page checks the capability it needs here, and every change goes through the same
 //! relata-core service as the admin API, which checks it again.
 
 pub mod assignment;
 pub mod audit;
+pub mod collection;
 pub mod duplicate_review;
 pub mod email_templates;
 pub mod jobs;
@@ -80,6 +81,11 @@ const TABS: &[(&str, &str, Capability)] = &[
     (
         "/settings/pipelines",
         "pipelines.title",
+        Capability::ManageMetadata,
+    ),
+    (
+        "/settings/collection",
+        "collection_settings.title",
         Capability::ManageMetadata,
     ),
     (

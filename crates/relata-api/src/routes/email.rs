@@ -17,7 +17,7 @@ use relata_core::email::{IdentityInput, SendRequest, TemplateInput};
 
 use crate::json::ApiJson;
 use crate::params::path_id;
-use crate::problem::ApiResult;
+use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -188,8 +188,11 @@ impl From<SendBody> for SendRequest {
 }
 
 /// Send a mail about a record. It is queued and sent in the background (retried while the
-/// mail server is down); the answer is the mail as queued.
+/// mail server is down); the answer is the mail as queued. With an `Idempotency-Key` header,
+/// the same key from the same user makes one mail however often the request is repeated
+/// (the answer is that mail again).
 #[utoipa::path(post, path = "/api/v1/emails", tag = "email", request_body = SendBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "one mail per key and user")),
     responses((status = 202, description = "the mail, queued"), (status = 400, description = "`mail_not_configured`"),
         (status = 404, description = "no such record you may see"),
         (status = 409, description = "`email_suppressed`: the receiver opted out or is on the suppression list"),
@@ -197,9 +200,25 @@ impl From<SendBody> for SendRequest {
 pub async fn send_email(
     State(state): State<AppState>,
     Extension(actor): Extension<Actor>,
+    headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<SendBody>,
 ) -> ApiResult<Response> {
-    let mail = state.core.send_email(&actor, &body.into(), None).await?;
+    let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => {
+            Some(format!("api:{}:{k}", actor.user_id.0))
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1-255 visible characters",
+            ));
+        }
+    };
+    let mail = state
+        .core
+        .send_email(&actor, &body.into(), key.as_deref())
+        .await?;
     Ok((StatusCode::ACCEPTED, axum::Json(mail)).into_response())
 }
 

@@ -12,3 +12,4 @@ mod export_import;
 mod serve;
 mod token;
 mod two_servers;
+mod worker_crash;

@@ -52,7 +52,7 @@ fn demo_mode_gives_a_newcomer_a_working_system_and_sigterm_stops_it_gracefully()
     );
     assert_eq!(status, 200, "{body}");
     let rules: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(rules["data"].as_array().unwrap().len(), 3, "{body}");
+    assert_eq!(rules["data"].as_array().unwrap().len(), 5, "{body}");
     let meeting = r#"{"subject":"客户会议 with 华远","status":"completed"}"#;
     let (status, body) = http(
         &server.addr,

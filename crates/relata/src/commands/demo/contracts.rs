@@ -133,8 +133,7 @@ pub fn create(loader: &Loader) -> anyhow::Result<usize> {
     loader.create("payment", payments.len(), |i| {
         let (k, amount, on) = payments[i];
         json!({"contract_id": contracts[k], "amount": money(amount, &deals[k].currency),
-               "payment_date": on.to_string(), "method": methods[i % methods.len()],
-               "collected_by": deals[k].owner})
+               "payment_date": on.to_string(), "method": methods[i % methods.len()]})
     })?;
     // instalments whose day has passed unpaid turn overdue now, not at the first sweep
     loader

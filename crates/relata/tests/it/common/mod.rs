@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fixture;
+pub mod hooks;
 pub mod server;
 
 use std::collections::BTreeMap;

@@ -4,9 +4,10 @@
 //!
 //! Who sees a target: the people it is for (a team's members, a department's people,
 //! everyone for the company's) and the managers above them; administrators of users see
-//! all, and only they set targets. A target's actual counts every record of its people,
-//! whoever asks: a team's number is the team's, shown alike to each member, as a
-//! leaderboard is — the records themselves stay behind their own visibility.
+//! and set any, a manager sets those of each person beneath them. A target's actual counts
+//! every record of its people, whoever asks: a team's number is the team's, shown alike to
+//! each member, as a leaderboard is — the records themselves stay behind their own
+//! visibility.
 
 mod actuals;
 pub mod forecast;
@@ -176,11 +177,28 @@ fn may_see(actor: &Actor, snapshot: &Snapshot, members: &Option<Vec<Uuid>>) -> b
     }
 }
 
+/// Who sets a target: administrators of users any; a manager those of the people beneath
+/// them (one by one: a team's or the company's is the administrators').
+fn may_set(actor: &Actor, snapshot: &Snapshot, assignee: &Assignee) -> Result<(), CoreError> {
+    if actor.scopes.is_none() && actor.access.has(Capability::ManageUsers) {
+        return Ok(());
+    }
+    match assignee {
+        Assignee::User { id } if actor.scopes.is_none() && manages(snapshot, actor.user_id.0, *id) => {
+            Ok(())
+        }
+        _ => Err(CoreError::Forbidden {
+            message: "targets are set by administrators of users, and a manager's for the people beneath them"
+                .into(),
+        }),
+    }
+}
+
 impl Core {
     /// Sets a target (creating it, or replacing the one of the same assignee, period and
-    /// metric). Administrators of users only.
+    /// metric): administrators of users, or a manager for someone beneath them.
     pub async fn save_target(&self, actor: &Actor, mut t: Target) -> Result<Target, CoreError> {
-        actor.require_capability(Capability::ManageUsers)?;
+        may_set(actor, &self.access_snapshot(), &t.assignee)?;
         let period =
             Period::parse(&t.period).map_err(|m| invalid("period", Code::InvalidOption, m))?;
         t.period = period.to_string();
@@ -250,23 +268,32 @@ impl Core {
     }
 
     pub async fn delete_target(&self, actor: &Actor, id: Uuid) -> Result<(), CoreError> {
-        actor.require_capability(Capability::ManageUsers)?;
-        let n = self
-            .store
+        let snapshot = self.access_snapshot();
+        let actor = actor.clone();
+        self.store
             .write(move |conn| {
-                Ok::<_, CoreError>(conn.execute(
+                let d = conn.dialect();
+                let row = conn.query_one(
                     &format!(
-                        "DELETE FROM sys_sales_targets WHERE id = {}",
-                        placeholder(conn.dialect(), 1)
+                        "SELECT {COLUMNS} FROM sys_sales_targets WHERE id = {}",
+                        placeholder(d, 1)
                     ),
                     &[SqlValue::Uuid(id)],
-                )?)
+                )?;
+                let Some(target) = row.as_deref().and_then(target_of) else {
+                    return Err(CoreError::not_found("target"));
+                };
+                may_set(&actor, &snapshot, &target.assignee)?;
+                conn.execute(
+                    &format!(
+                        "DELETE FROM sys_sales_targets WHERE id = {}",
+                        placeholder(d, 1)
+                    ),
+                    &[SqlValue::Uuid(id)],
+                )?;
+                Ok(())
             })
-            .await?;
-        if n == 0 {
-            return Err(CoreError::not_found("target"));
-        }
-        Ok(())
+            .await
     }
 
     /// The targets of `period` the actor may see, with their actuals and attainment.

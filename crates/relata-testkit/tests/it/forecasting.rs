@@ -226,7 +226,28 @@ async fn targets_are_measured_live_and_shown_to_their_people_and_managers() {
     let r = manager.get("/api/v1/targets?period=2026-Q4").await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 3);
 
-    // only administrators of users set targets; bad input names the field
+    // a manager sets the targets of the people beneath them, not a team's; a rep none
+    let r = manager
+        .post(
+            "/api/v1/targets",
+            &json!({"assignee": {"type": "user", "id": w.rep2.user_id.0}, "period": "2026-Q4",
+                    "metric": "won_count", "target": "3"}),
+        )
+        .await;
+    r.assert_status(201);
+    let r = manager
+        .post(
+            "/api/v1/targets",
+            &json!({"assignee": {"type": "team", "id": w.team}, "period": "2026-Q4",
+                    "metric": "won_amount", "target": "1"}),
+        )
+        .await;
+    r.assert_status(403);
+    let r = rep2
+        .delete(&format!("/api/v1/targets/{}", won["id"].as_str().unwrap()))
+        .await;
+    r.assert_status(403);
+    // bad input names the field
     let r = rep2
         .post(
             "/api/v1/targets",

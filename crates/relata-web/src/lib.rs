@@ -25,9 +25,9 @@ use axum::routing::{get, post};
 
 use pages::{
     approvals, attachments, auth, automation, board, bulk, calendar, contracts, decision_chain,
-    duplicates, edit, email, export, groups, hierarchy, home, imports, lead_conversion, list,
-    merge, my_day, notifications, pools, profile, quality, quotes, receivables, record, search,
-    settings, timeline, views, web_form,
+    duplicates, edit, email, export, forecast, groups, hierarchy, home, imports, lead_conversion,
+    list, merge, my_day, notifications, pools, profile, quality, quotes, receivables, record,
+    sales_report, search, settings, targets, timeline, views, web_form,
 };
 use relata_core::Core;
 use state::WebState;
@@ -41,6 +41,12 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/calendar", get(calendar::page))
         .route("/dashboard/sales", get(pages::sales_dashboard::page))
         .route("/receivables", get(receivables::page))
+        .route("/forecast", get(forecast::page))
+        .route("/forecast/adjust", post(forecast::adjust))
+        .route("/forecast/history", get(forecast::history))
+        .route("/targets", get(targets::page).post(targets::save))
+        .route("/targets/{id}/delete", post(targets::delete))
+        .route("/reports/sales", get(sales_report::page))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/f/{key}", get(web_form::page).post(web_form::submit))
         .route("/logout", post(auth::logout))

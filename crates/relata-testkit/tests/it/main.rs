@@ -59,6 +59,7 @@ mod web_browser;
 mod web_contracts;
 mod web_dashboard;
 mod web_email;
+mod web_forecast;
 mod web_forms;
 mod web_groups;
 mod web_import;

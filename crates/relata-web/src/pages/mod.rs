@@ -16,6 +16,7 @@ pub mod duplicates;
 pub mod edit;
 pub mod email;
 pub mod export;
+pub mod forecast;
 pub mod groups;
 pub mod hierarchy;
 pub mod home;
@@ -27,6 +28,7 @@ pub mod list;
 pub mod merge;
 pub mod my_day;
 pub mod notifications;
+pub mod periods;
 pub mod pools;
 pub mod profile;
 pub mod quality;
@@ -34,9 +36,12 @@ pub mod quotes;
 pub mod receivables;
 pub mod record;
 pub mod sales_dashboard;
+pub mod sales_report;
 pub mod search;
 pub mod settings;
 pub mod stage_history;
+pub mod targets;
+pub mod teams;
 pub mod timeline;
 pub mod upload_form;
 pub mod views;
@@ -89,14 +94,16 @@ pub struct Chrome {
     /// Objects the user may create records of.
     pub creatable: Vec<NavItem>,
     /// The nav entry to highlight: an object name, `home`, `my_day`, `calendar`,
-    /// `sales_dashboard`, `receivables`, `search`, `me` or `settings`.
+    /// `sales_dashboard`, `forecast`, `targets`, `sales_report`, `receivables`, `search`, `me`
+    /// or `settings`.
     pub current: String,
     pub is_admin: bool,
     /// The viewer may read leads or accounts, which pools (公海) hold: the nav offers them.
     pub pools: bool,
     /// The viewer may read tasks or meetings: the nav offers My day and the calendar.
     pub agenda: bool,
-    /// The viewer may read opportunities: the nav offers the sales dashboard.
+    /// The viewer may read opportunities: the nav offers the sales dashboard, the forecast,
+    /// targets and the sales report.
     pub sales: bool,
     /// The viewer may read payment plans (instalments): the nav offers receivables.
     pub receivables: bool,

@@ -28,6 +28,7 @@ pub mod leads;
 pub mod lists;
 pub mod mail;
 pub mod meta_admin;
+mod money;
 pub mod notifications;
 mod numbering;
 pub mod org_settings;

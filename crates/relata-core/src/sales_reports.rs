@@ -17,7 +17,7 @@ use relata_domain::collection::{AMOUNT, DUE_DATE, PAYMENT, PAYMENT_DATE, PLAN};
 use relata_domain::meta::{FieldDef, ObjectDef, Schema};
 use relata_domain::opportunity::{OBJECT as DEAL, STAGE, WON};
 use relata_domain::pricing::{
-    self, LINE_ITEM, MONEY_SCALE, OPPORTUNITY_ID, PRODUCT_ID, QUANTITY, SUBTOTAL,
+    self, LINE_ITEM, OPPORTUNITY_ID, PRODUCT_ID, QUANTITY, SUBTOTAL,
 };
 use relata_store::codec::decode;
 use relata_store::ddl::{currency_column, table_name};
@@ -26,7 +26,7 @@ use relata_store::{Conn, Sql, SqlValue};
 use crate::Core;
 use crate::context::Actor;
 use crate::error::{CoreError, ErrorClass};
-use crate::records::line_items::rates;
+use crate::money::{Converter, missing_rate};
 use crate::visibility::Visibility;
 
 /// The longest a report may span.
@@ -82,12 +82,11 @@ fn month(day: NaiveDate) -> String {
     format!("{:04}-{:02}", day.year(), day.month())
 }
 
+/// The read's connection, and amounts converted to the report's currency.
 struct Money<'a> {
     conn: &'a mut dyn Conn,
     schema: &'a Schema,
-    currency: String,
-    today: NaiveDate,
-    table: Option<Vec<pricing::Rate>>,
+    converter: Converter<'a>,
 }
 
 impl Money<'_> {
@@ -96,22 +95,7 @@ impl Money<'_> {
         let Ok(Value::Money { amount, currency }) = decode(field, cols) else {
             return Ok(None);
         };
-        if currency != self.currency && self.table.is_none() {
-            self.table = Some(rates(self.conn, self.schema)?);
-        }
-        pricing::convert(
-            amount,
-            &currency,
-            &self.currency,
-            self.today,
-            self.table.as_deref().unwrap_or(&[]),
-            MONEY_SCALE,
-        )
-        .map(Some)
-        .map_err(|m| CoreError::BadRequest {
-            code: "missing_exchange_rate",
-            message: format!("{m}: add one to the exchange-rate table"),
-        })
+        self.converter.convert(self.conn, amount, &currency).map(Some)
     }
 }
 
@@ -170,9 +154,7 @@ impl Core {
                 let mut money = Money {
                     conn,
                     schema: &schema,
-                    currency: currency.clone(),
-                    today,
-                    table: None,
+                    converter: Converter::new(&schema, &currency, today, missing_rate),
                 };
                 let mut report = SalesReport {
                     from,

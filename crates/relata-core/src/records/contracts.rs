@@ -15,14 +15,15 @@ use relata_domain::collection::{
 };
 use relata_domain::error::FieldErrorCode as Code;
 use relata_domain::meta::{ObjectDef, Schema};
-use relata_domain::pricing::{self, MONEY_SCALE};
+use relata_domain::pricing;
 use relata_domain::{Record, Value, opportunity};
 use relata_store::Conn;
 use relata_store::ddl::table_name;
 
-use super::line_items::{as_decimal, as_ref, invalid, live, live_where, object_of, rates};
+use super::line_items::{as_decimal, as_ref, invalid, live, live_where, object_of};
 use crate::context::Actor;
 use crate::error::CoreError;
+use crate::money::Converter;
 use crate::numbering::{self, Numbered};
 use crate::org_settings;
 use crate::records::companions::Companions;
@@ -403,36 +404,22 @@ fn roll_up(
         _ => org_settings::roll_up_currency(conn)?,
     };
     let contracts = object_of(schema, CONTRACT)?;
-    let today = now.date_naive();
-    let mut table = None;
+    let mut converter = Converter::new(schema, &currency, now.date_naive(), |m| {
+        invalid(
+            AMOUNT,
+            Code::InvalidCurrency,
+            format!("{m}: add one to the exchange-rate table"),
+        )
+    });
     let mut total = Decimal::ZERO;
     for contract in live_where(conn, &contracts, field, id)? {
-        let Value::Money {
+        if let Value::Money {
             amount,
             currency: from,
         } = contract.get(PAID)
-        else {
-            continue;
-        };
-        if from != &currency && table.is_none() {
-            table = Some(rates(conn, schema)?);
+        {
+            total += converter.convert(conn, *amount, from)?;
         }
-        let converted = pricing::convert(
-            *amount,
-            from,
-            &currency,
-            today,
-            table.as_deref().unwrap_or(&[]),
-            MONEY_SCALE,
-        )
-        .map_err(|m| {
-            invalid(
-                AMOUNT,
-                Code::InvalidCurrency,
-                format!("{m}: add one to the exchange-rate table"),
-            )
-        })?;
-        total += converted;
     }
     let changes = BTreeMap::from([(PAID.to_owned(), money(total, &currency))]);
     write::update(conn, side, &parents, actor, now, record, changes)?;

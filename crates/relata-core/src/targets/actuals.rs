@@ -10,14 +10,13 @@ use relata_domain::Value;
 use relata_domain::collection::{AMOUNT, CONTRACT, CONTRACT_ID, PAYMENT, PAYMENT_DATE};
 use relata_domain::meta::{ObjectDef, Schema};
 use relata_domain::opportunity::{OBJECT as DEAL, STAGE, WON};
-use relata_domain::pricing::{self, MONEY_SCALE};
 use relata_domain::targets::{Metric, Period};
 use relata_store::codec::decode;
 use relata_store::ddl::{currency_column, table_name};
 use relata_store::{Conn, Sql, SqlValue};
 
 use crate::error::CoreError;
-use crate::records::line_items::rates;
+use crate::money::{Converter, missing_rate};
 
 fn object<'a>(schema: &'a Schema, name: &str) -> Result<&'a ObjectDef, CoreError> {
     schema
@@ -54,31 +53,16 @@ fn sum_in(
     currency: &str,
     today: NaiveDate,
 ) -> Result<Decimal, CoreError> {
-    let mut table = None;
+    let mut converter = Converter::new(schema, currency, today, missing_rate);
     let mut total = Decimal::ZERO;
     for row in rows {
-        let Ok(Value::Money {
+        if let Ok(Value::Money {
             amount,
             currency: from,
         }) = decode(field, &[row[0].clone(), row[1].clone()])
-        else {
-            continue;
-        };
-        if from != currency && table.is_none() {
-            table = Some(rates(conn, schema)?);
+        {
+            total += converter.convert(conn, amount, &from)?;
         }
-        total += pricing::convert(
-            amount,
-            &from,
-            currency,
-            today,
-            table.as_deref().unwrap_or(&[]),
-            MONEY_SCALE,
-        )
-        .map_err(|m| CoreError::BadRequest {
-            code: "missing_exchange_rate",
-            message: format!("{m}: add one to the exchange-rate table"),
-        })?;
     }
     Ok(total)
 }

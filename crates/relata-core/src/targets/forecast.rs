@@ -33,7 +33,7 @@ use super::{invalid, manages, my_people};
 use crate::Core;
 use crate::context::Actor;
 use crate::error::CoreError;
-use crate::records::line_items::rates;
+use crate::money::{Converter, missing_rate};
 use crate::visibility::Visibility;
 
 /// The categories a rep or manager may adjust (closed is what was won).
@@ -138,7 +138,7 @@ fn compute(
         vis.push(&mut sql, "t.");
     }
     let rows = conn.query(&sql.text, &sql.params)?;
-    let mut table = None;
+    let mut converter = Converter::new(schema, currency, today, missing_rate);
     for row in &rows {
         let (Some(owner), Some(category)) = (row[0].as_uuid(), row[1].as_str()) else {
             continue;
@@ -153,21 +153,7 @@ fn compute(
         else {
             continue;
         };
-        if from != currency && table.is_none() {
-            table = Some(rates(conn, schema)?);
-        }
-        let amount = pricing::convert(
-            amount,
-            &from,
-            currency,
-            today,
-            table.as_deref().unwrap_or(&[]),
-            MONEY_SCALE,
-        )
-        .map_err(|m| CoreError::BadRequest {
-            code: "missing_exchange_rate",
-            message: format!("{m}: add one to the exchange-rate table"),
-        })?;
+        let amount = converter.convert(conn, amount, &from)?;
         let probability = match decode(prob_f, &[row[4].clone()]) {
             Ok(Value::Decimal(p)) => p,
             _ => Decimal::ZERO,

@@ -11,15 +11,15 @@ use relata_testkit::TestApp;
 
 use crate::common::{self, assert_field_problem, id_of};
 
-struct World {
-    app: TestApp,
-    clock: std::sync::Arc<relata_domain::ManualClock>,
-    manager: relata_core::Actor,
-    rep1: relata_core::Actor,
-    rep2: relata_core::Actor,
-    team: String,
-    won: String,
-    proposal: String,
+pub struct World {
+    pub app: TestApp,
+    pub clock: std::sync::Arc<relata_domain::ManualClock>,
+    pub manager: relata_core::Actor,
+    pub rep1: relata_core::Actor,
+    pub rep2: relata_core::Actor,
+    pub team: String,
+    pub won: String,
+    pub proposal: String,
 }
 
 async fn role(app: &TestApp, name: &str, parent: Option<&str>) -> String {
@@ -33,7 +33,7 @@ async fn role(app: &TestApp, name: &str, parent: Option<&str>) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn deal(app: &TestApp, owner: &relata_core::Actor, fields: Json) -> String {
+pub async fn deal(app: &TestApp, owner: &relata_core::Actor, fields: Json) -> String {
     let mut body = json!({"name": "deal", "owner_id": owner.user_id.0.to_string()});
     for (k, v) in fields.as_object().unwrap() {
         body[k] = v.clone();
@@ -41,27 +41,37 @@ async fn deal(app: &TestApp, owner: &relata_core::Actor, fields: Json) -> String
     id_of(&app.create("opportunity", &body).await)
 }
 
-fn cny(amount: &str) -> Json {
+pub fn cny(amount: &str) -> Json {
     json!({"amount": amount, "currency": "CNY"})
 }
 
-/// 2026-12-07. A director's role with reps beneath it; 李雷 and 韩梅梅 in team 华东组.
+/// 2026-12-07. A director's role with reps beneath it: 王经理 directs 李雷 and 韩梅梅, who
+/// make up team 华东组.
 /// 李雷: won ¥300,000 in November, ¥200,000 in negotiation (commit), ¥100,000 at proposal
 /// (best case), and a deal closing next year; 韩梅梅: won $10,000 in October (¥70,000 at
 /// 7.0), ¥50,000 prospecting (pipeline).
-async fn world() -> World {
+pub async fn world() -> World {
     let start = Utc.with_ymd_and_hms(2026, 12, 7, 2, 0, 0).unwrap();
     let (app, clock, _runner) = common::app_on_clock(start, 1).await;
     let director = role(&app, "销售总监", None).await;
     let reps = role(&app, "销售代表", Some(&director)).await;
     let manager = app
-        .user("manager.fc@example.com", json!({"role_id": director}))
+        .user(
+            "manager.fc@example.com",
+            json!({"name": "王经理", "role_id": director}),
+        )
         .await;
     let rep1 = app
-        .user("lilei.fc@example.com", json!({"role_id": reps}))
+        .user(
+            "lilei.fc@example.com",
+            json!({"name": "李雷", "role_id": reps}),
+        )
         .await;
     let rep2 = app
-        .user("hanmeimei.fc@example.com", json!({"role_id": reps}))
+        .user(
+            "hanmeimei.fc@example.com",
+            json!({"name": "韩梅梅", "role_id": reps}),
+        )
         .await;
     let r = app
         .post("/api/v1/admin/teams", &json!({"name": "华东组"}))
@@ -404,47 +414,7 @@ async fn the_forecast_adds_up_by_category_with_adjustments_overrides_and_weekly_
 async fn the_sales_report_shows_revenue_products_and_collection_the_viewer_may_see() {
     let w = world().await;
     let app = &w.app;
-    let c = crate::line_items::catalogue(app).await;
-    // 韩梅梅 wins four seats in December: ¥50,000 before 13 % VAT
-    let seats = deal(
-        app,
-        &w.rep2,
-        json!({"amount": cny("1"), "stage": "negotiation", "close_date": "2026-12-02"}),
-    )
-    .await;
-    app.create(
-        "opportunity_line_item",
-        &json!({"opportunity_id": seats, "price_book_entry_id": c.entry, "quantity": "4"}),
-    )
-    .await;
-    app.patch(
-        &format!("/api/v1/records/opportunity/{seats}"),
-        &json!({"stage": "closed_won", "win_reason": "product"}),
-    )
-    .await
-    .assert_status(200);
-    // 李雷's won deal: a contract, ¥100,000 due in December, ¥40,000 paid
-    let r = app
-        .post(
-            &format!("/api/v1/opportunities/{}/contract", w.won),
-            &json!({"status": "active"}),
-        )
-        .await;
-    r.assert_status(201);
-    let contract = id_of(&r.body);
-    app.post(
-        "/api/v1/records/payment_plan",
-        &json!({"contract_id": contract, "amount": cny("100000"), "due_date": "2026-12-15"}),
-    )
-    .await
-    .assert_status(201);
-    app.post(
-        "/api/v1/records/payment",
-        &json!({"contract_id": contract, "amount": cny("40000"), "payment_date": "2026-12-01"}),
-    )
-    .await
-    .assert_status(201);
-
+    december_sales(&w).await;
     let r = app
         .get("/api/v1/reports/sales?from=2026-10-01&to=2027-01-01")
         .await;
@@ -489,4 +459,51 @@ async fn the_sales_report_shows_revenue_products_and_collection_the_viewer_may_s
     app.get("/api/v1/reports/sales?from=2026-10-01")
         .await
         .assert_problem(400, "invalid_parameter");
+}
+
+/// December's business on top of the world: 韩梅梅 wins four seats (¥50,000 before 13 %
+/// VAT, a product of category CRM 套件); 李雷's won deal gets a contract with ¥100,000 due
+/// in December, of which ¥40,000 is paid.
+pub async fn december_sales(w: &World) {
+    let app = &w.app;
+    let c = crate::line_items::catalogue(app).await;
+    // 韩梅梅 wins four seats in December: ¥50,000 before 13 % VAT
+    let seats = deal(
+        app,
+        &w.rep2,
+        json!({"amount": cny("1"), "stage": "negotiation", "close_date": "2026-12-02"}),
+    )
+    .await;
+    app.create(
+        "opportunity_line_item",
+        &json!({"opportunity_id": seats, "price_book_entry_id": c.entry, "quantity": "4"}),
+    )
+    .await;
+    app.patch(
+        &format!("/api/v1/records/opportunity/{seats}"),
+        &json!({"stage": "closed_won", "win_reason": "product"}),
+    )
+    .await
+    .assert_status(200);
+    // 李雷's won deal: a contract, ¥100,000 due in December, ¥40,000 paid
+    let r = app
+        .post(
+            &format!("/api/v1/opportunities/{}/contract", w.won),
+            &json!({"status": "active"}),
+        )
+        .await;
+    r.assert_status(201);
+    let contract = id_of(&r.body);
+    app.post(
+        "/api/v1/records/payment_plan",
+        &json!({"contract_id": contract, "amount": cny("100000"), "due_date": "2026-12-15"}),
+    )
+    .await
+    .assert_status(201);
+    app.post(
+        "/api/v1/records/payment",
+        &json!({"contract_id": contract, "amount": cny("40000"), "payment_date": "2026-12-01"}),
+    )
+    .await
+    .assert_status(201);
 }

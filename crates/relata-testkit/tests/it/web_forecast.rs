@@ -7,144 +7,16 @@
 //! (a bad period is said at its field) and deletes one, while a rep gets no form. The sales
 //! report shows revenue won by month and the product mix, in English and Chinese.
 
-use chrono::{TimeZone, Utc};
 use serde_json::{Value as Json, json};
 
 use relata_testkit::{Page, TestApp, WebSession};
 
-use crate::common::{self, id_of};
-use crate::line_items::catalogue;
+use crate::forecasting::{december_sales, world};
 
 const PASSWORD: &str = "correct-horse-battery-9";
 
 /// What an attacker would type: it must come out escaped.
 const PAYLOAD: &str = "<script>alert('x')</script>";
-
-struct World {
-    app: TestApp,
-    manager: relata_core::Actor,
-    rep1: relata_core::Actor,
-    rep2: relata_core::Actor,
-    team: String,
-    won: String,
-}
-
-async fn role(app: &TestApp, name: &str, parent: Option<&str>) -> String {
-    let r = app
-        .post(
-            "/api/v1/admin/roles",
-            &json!({"name": name, "parent_id": parent}),
-        )
-        .await;
-    r.assert_status(201);
-    r.body["id"].as_str().unwrap().to_owned()
-}
-
-async fn deal(app: &TestApp, owner: &relata_core::Actor, fields: Json) -> String {
-    let mut body = json!({"name": "deal", "owner_id": owner.user_id.0.to_string()});
-    for (k, v) in fields.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    id_of(&app.create("opportunity", &body).await)
-}
-
-fn cny(amount: &str) -> Json {
-    json!({"amount": amount, "currency": "CNY"})
-}
-
-/// 2026-12-07 (Q4). 王经理 directs 李雷 and 韩梅梅, who make up team 华东组. 李雷: won
-/// ¥300,000 in November, ¥200,000 in negotiation (commit), ¥100,000 at proposal (best
-/// case); 韩梅梅: won $10,000 in October (¥70,000 at 7.0), ¥50,000 prospecting (pipeline).
-async fn world() -> World {
-    let start = Utc.with_ymd_and_hms(2026, 12, 7, 2, 0, 0).unwrap();
-    let (app, _clock, _runner) = common::app_on_clock(start, 1).await;
-    let director = role(&app, "销售总监", None).await;
-    let reps = role(&app, "销售代表", Some(&director)).await;
-    let manager = app
-        .user(
-            "manager.wf@example.com",
-            json!({"name": "王经理", "role_id": director}),
-        )
-        .await;
-    let rep1 = app
-        .user(
-            "lilei.wf@example.com",
-            json!({"name": "李雷", "role_id": reps}),
-        )
-        .await;
-    let rep2 = app
-        .user(
-            "hanmeimei.wf@example.com",
-            json!({"name": "韩梅梅", "role_id": reps}),
-        )
-        .await;
-    let r = app
-        .post("/api/v1/admin/teams", &json!({"name": "华东组"}))
-        .await;
-    r.assert_status(201);
-    let team = r.body["id"].as_str().unwrap().to_owned();
-    for rep in [&rep1, &rep2] {
-        let r = app
-            .put(
-                &format!("/api/v1/admin/teams/{team}/members/{}", rep.user_id.0),
-                &json!({}),
-            )
-            .await;
-        assert!(r.status < 300, "{}", r.text);
-    }
-    app.create(
-        "exchange_rate",
-        &json!({"currency": "USD", "base_currency": "CNY", "rate": "7.0", "effective_from": "2026-01-01"}),
-    )
-    .await;
-    let account = id_of(
-        &app.create(
-            "account",
-            &json!({"name": "江南造船", "owner_id": rep1.user_id.0.to_string()}),
-        )
-        .await,
-    );
-    let won = deal(
-        &app,
-        &rep1,
-        json!({"account_id": account, "amount": cny("300000"), "stage": "closed_won", "win_reason": "relationship",
-               "close_date": "2026-11-10"}),
-    )
-    .await;
-    deal(
-        &app,
-        &rep1,
-        json!({"amount": cny("200000"), "stage": "negotiation", "close_date": "2026-12-20"}),
-    )
-    .await;
-    deal(
-        &app,
-        &rep1,
-        json!({"amount": cny("100000"), "stage": "proposal", "close_date": "2026-12-28"}),
-    )
-    .await;
-    deal(
-        &app,
-        &rep2,
-        json!({"amount": {"amount": "10000", "currency": "USD"}, "stage": "closed_won",
-               "win_reason": "price", "close_date": "2026-10-05"}),
-    )
-    .await;
-    deal(
-        &app,
-        &rep2,
-        json!({"amount": cny("50000"), "stage": "prospecting", "close_date": "2026-11-30"}),
-    )
-    .await;
-    World {
-        app,
-        manager,
-        rep1,
-        rep2,
-        team,
-        won,
-    }
-}
 
 async fn page(web: &WebSession, path: &str) -> Page {
     let page = web.get(path).await;
@@ -587,46 +459,7 @@ async fn targets_show_attainment_and_administrators_set_them_from_the_page() {
 async fn the_sales_report_shows_won_revenue_by_month_and_the_product_mix() {
     let w = world().await;
     let app = &w.app;
-    let c = catalogue(app).await;
-    // 韩梅梅 wins four seats in December: ¥50,000 before 13 % VAT
-    let seats = deal(
-        app,
-        &w.rep2,
-        json!({"amount": cny("1"), "stage": "negotiation", "close_date": "2026-12-02"}),
-    )
-    .await;
-    app.create(
-        "opportunity_line_item",
-        &json!({"opportunity_id": seats, "price_book_entry_id": c.entry, "quantity": "4"}),
-    )
-    .await;
-    app.patch(
-        &format!("/api/v1/records/opportunity/{seats}"),
-        &json!({"stage": "closed_won", "win_reason": "product"}),
-    )
-    .await
-    .assert_status(200);
-    // 李雷's won deal: a contract, ¥100,000 due in December, ¥40,000 paid
-    let r = app
-        .post(
-            &format!("/api/v1/opportunities/{}/contract", w.won),
-            &json!({"status": "active"}),
-        )
-        .await;
-    r.assert_status(201);
-    let contract = id_of(&r.body);
-    app.post(
-        "/api/v1/records/payment_plan",
-        &json!({"contract_id": contract, "amount": cny("100000"), "due_date": "2026-12-15"}),
-    )
-    .await
-    .assert_status(201);
-    app.post(
-        "/api/v1/records/payment",
-        &json!({"contract_id": contract, "amount": cny("40000"), "payment_date": "2026-12-01"}),
-    )
-    .await
-    .assert_status(201);
+    december_sales(&w).await;
 
     let admin = app.web_as(&app.admin().await, PASSWORD).await;
     let path = "/reports/sales?from=2026-10-01&to=2026-12-31";

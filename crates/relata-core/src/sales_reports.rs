@@ -16,9 +16,7 @@ use relata_domain::access::Operation;
 use relata_domain::collection::{AMOUNT, DUE_DATE, PAYMENT, PAYMENT_DATE, PLAN};
 use relata_domain::meta::{FieldDef, ObjectDef, Schema};
 use relata_domain::opportunity::{OBJECT as DEAL, STAGE, WON};
-use relata_domain::pricing::{
-    self, LINE_ITEM, OPPORTUNITY_ID, PRODUCT_ID, QUANTITY, SUBTOTAL,
-};
+use relata_domain::pricing::{self, LINE_ITEM, OPPORTUNITY_ID, PRODUCT_ID, QUANTITY, SUBTOTAL};
 use relata_store::codec::decode;
 use relata_store::ddl::{currency_column, table_name};
 use relata_store::{Conn, Sql, SqlValue};
@@ -95,7 +93,9 @@ impl Money<'_> {
         let Ok(Value::Money { amount, currency }) = decode(field, cols) else {
             return Ok(None);
         };
-        self.converter.convert(self.conn, amount, &currency).map(Some)
+        self.converter
+            .convert(self.conn, amount, &currency)
+            .map(Some)
     }
 }
 

@@ -14,7 +14,15 @@ use relata_core::idempotency::Claim;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-const MAX_KEY_LEN: usize = 255;
+pub const MAX_KEY_LEN: usize = 255;
+
+/// The answer to an empty or overlong key (also on routes that take a key themselves).
+pub fn invalid_key() -> ApiError {
+    ApiError::bad_request(
+        "invalid_idempotency_key",
+        format!("Idempotency-Key must be 1-{MAX_KEY_LEN} characters"),
+    )
+}
 
 /// Record writes only: their responses hold record data the same credential may read again.
 /// Responses of other POSTs may carry secrets (a new token) or their requests passwords, and
@@ -34,11 +42,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         return next.run(req).await;
     };
     if key.is_empty() || key.len() > MAX_KEY_LEN {
-        return ApiError::bad_request(
-            "invalid_idempotency_key",
-            format!("Idempotency-Key must be 1-{MAX_KEY_LEN} characters"),
-        )
-        .into_response();
+        return invalid_key().into_response();
     }
     let Some(actor) = req.extensions().get::<Actor>().cloned() else {
         return next.run(req).await;

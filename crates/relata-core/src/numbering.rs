@@ -6,30 +6,47 @@
 
 use chrono::NaiveDate;
 
+use relata_domain::meta::ObjectDef;
 use relata_domain::numbering::Pattern;
+use relata_store::ddl::table_name;
 use relata_store::dialect::placeholder;
 use relata_store::{Conn, SqlValue};
 
 use crate::error::CoreError;
 use crate::org_settings;
 
-/// What is numbered: the rule's settings key, its default, and where numbers are stored.
-pub(crate) struct Numbered<'a> {
-    pub rule: &'a str,
-    pub default_rule: &'a str,
-    pub table: &'a str,
-    pub field: &'a str,
+/// A numbering rule: its settings key and the pattern used until one is saved.
+pub(crate) struct Rule {
+    pub key: &'static str,
+    pub default: &'static str,
 }
 
-/// The next number of `what` on `today`.
+pub(crate) const CONTRACT: Rule = Rule {
+    key: org_settings::CONTRACT_NUMBERING,
+    default: org_settings::DEFAULT_CONTRACT_PATTERN,
+};
+
+pub(crate) const QUOTE: Rule = Rule {
+    key: org_settings::QUOTE_NUMBERING,
+    default: org_settings::DEFAULT_QUOTE_PATTERN,
+};
+
+/// The next number by `rule` on `today`, for `field` of `object`'s records.
 pub(crate) fn next(
     conn: &mut dyn Conn,
-    what: &Numbered<'_>,
+    rule: &Rule,
+    object: &ObjectDef,
+    field: &str,
     today: NaiveDate,
 ) -> Result<String, CoreError> {
-    let rule = org_settings::text(conn, what.rule, what.default_rule)?;
-    let pattern = Pattern::parse(&rule)
-        .or_else(|_| Pattern::parse(what.default_rule))
+    let table = table_name(object);
+    let what = Numbered {
+        table,
+        field,
+    };
+    let saved = org_settings::text(conn, rule.key, rule.default)?;
+    let pattern = Pattern::parse(&saved)
+        .or_else(|_| Pattern::parse(rule.default))
         .map_err(CoreError::Internal)?;
     let prefix = pattern.prefix(today);
     let key = format!("{}:{prefix}", what.table);
@@ -44,7 +61,7 @@ pub(crate) fn next(
     let seq = match advanced.as_ref().and_then(|r| r.first()?.as_i64()) {
         Some(seq) => seq,
         None => {
-            let start = highest(conn, what, &prefix)? + 1;
+            let start = highest(conn, &what, &prefix)? + 1;
             // another writer may have made the row meanwhile (PostgreSQL): then advance it
             let row = conn.query_one(
                 &format!(
@@ -60,6 +77,12 @@ pub(crate) fn next(
         }
     };
     Ok(pattern.number(&prefix, u64::try_from(seq).unwrap_or_default()))
+}
+
+/// Where numbers of one rule are stored.
+struct Numbered<'a> {
+    table: &'a str,
+    field: &'a str,
 }
 
 /// The highest sequence stored under `prefix`.

@@ -15,9 +15,10 @@ use uuid::Uuid;
 use relata_core::Actor;
 use relata_core::email::{IdentityInput, SendRequest, TemplateInput};
 
+use crate::idempotency::{MAX_KEY_LEN, invalid_key};
 use crate::json::ApiJson;
 use crate::params::path_id;
-use crate::problem::{ApiError, ApiResult};
+use crate::problem::ApiResult;
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -203,17 +204,14 @@ pub async fn send_email(
     headers: axum::http::HeaderMap,
     ApiJson(body): ApiJson<SendBody>,
 ) -> ApiResult<Response> {
+    // one mail per key and user (the record middleware keys per credential; a mail is the
+    // user's whichever of their tokens asked)
     let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
         None => None,
-        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => {
+        Some(Ok(k)) if !k.is_empty() && k.len() <= MAX_KEY_LEN => {
             Some(format!("api:{}:{k}", actor.user_id.0))
         }
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_idempotency_key",
-                "Idempotency-Key must be 1-255 visible characters",
-            ));
-        }
+        Some(_) => return Err(invalid_key()),
     };
     let mail = state
         .core

@@ -253,8 +253,7 @@ fn fill_new_instalment(
 }
 
 /// After an instalment, payment or invoice was written, deleted or restored: its contract
-/// (and the one it was on, if it moved) is settled again. An instalment that turned
-/// overdue tells the contract's owner.
+/// (and the one it was on, if it moved) is settled again.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn after_write(
     conn: &mut dyn Conn,
@@ -267,12 +266,6 @@ pub(crate) fn after_write(
 ) -> Result<(), CoreError> {
     if !is_part(object) {
         return Ok(());
-    }
-    if object.name() == PLAN
-        && text(after, STATUS) == "overdue"
-        && before.is_some_and(|b| text(b, STATUS) != "overdue")
-    {
-        alert_overdue(conn, after, now)?;
     }
     if let Some(b) = before
         && !drivers(object).iter().any(|f| b.get(f) != after.get(f))
@@ -293,7 +286,8 @@ pub(crate) fn after_write(
 }
 
 /// Allocates contract `id`'s payments to its instalments again, and writes whatever of the
-/// instalments' and the contract's amounts and statuses changed.
+/// instalments' and the contract's amounts and statuses changed. An instalment that turns
+/// overdue tells the contract's owner.
 pub(crate) fn settle(
     conn: &mut dyn Conn,
     side: &mut Companions,
@@ -349,12 +343,17 @@ pub(crate) fn settle(
         };
         let paid = allocation.paid.get(&i.id).copied().unwrap_or_default();
         let status = collection::instalment_status(i.amount, paid, i.due, today);
+        // every status an instalment gets is given here: its turn to overdue is told here
+        let turned_overdue = status == "overdue" && text(&plan, STATUS) != "overdue";
         let changes = BTreeMap::from([
             (PAID.to_owned(), money(paid, &currency)),
             (OUTSTANDING.to_owned(), money(i.amount - paid, &currency)),
             (STATUS.to_owned(), Value::Text(status.into())),
         ]);
-        write::update(conn, side, &plans_object, actor, now, plan, changes)?;
+        let plan = write::update(conn, side, &plans_object, actor, now, plan, changes)?;
+        if turned_overdue {
+            alert_overdue(conn, &contract, &plan, now)?;
+        }
     }
     let sum = |records: &[Record], counts: &dyn Fn(&Record) -> bool| -> Decimal {
         records
@@ -382,16 +381,15 @@ pub(crate) fn settle(
 }
 
 /// Tells the owner of an overdue instalment's contract, once per instalment and due date.
-fn alert_overdue(conn: &mut dyn Conn, plan: &Record, now: DateTime<Utc>) -> Result<(), CoreError> {
-    let (Some(plan_id), Some(contract_id)) = (plan.id(), as_ref(plan.get(CONTRACT_ID))) else {
-        return Ok(());
-    };
-    let schema = relata_store::meta_sql::load_schema(conn)?;
-    let contracts = object_of(&schema, CONTRACT)?;
-    let Some(contract) = live(conn, &contracts, contract_id)? else {
-        return Ok(());
-    };
-    let Some(owner) = as_ref(contract.get("owner_id")) else {
+fn alert_overdue(
+    conn: &mut dyn Conn,
+    contract: &Record,
+    plan: &Record,
+    now: DateTime<Utc>,
+) -> Result<(), CoreError> {
+    let (Some(plan_id), Some(contract_id), Some(owner)) =
+        (plan.id(), contract.id(), as_ref(contract.get("owner_id")))
+    else {
         return Ok(());
     };
     let due = plan.get(DUE_DATE).to_json();

@@ -18,13 +18,12 @@ use relata_domain::meta::{ObjectDef, Schema};
 use relata_domain::pricing;
 use relata_domain::{Record, Value, opportunity};
 use relata_store::Conn;
-use relata_store::ddl::table_name;
 
 use super::line_items::{as_decimal, as_ref, invalid, live, live_where, object_of};
 use crate::context::Actor;
 use crate::error::CoreError;
 use crate::money::Converter;
-use crate::numbering::{self, Numbered};
+use crate::numbering;
 use crate::org_settings;
 use crate::records::companions::Companions;
 use crate::records::read::{self, Bin};
@@ -94,17 +93,7 @@ fn fill_new(
     now: DateTime<Utc>,
 ) -> Result<(), CoreError> {
     if values.get(NUMBER).is_none_or(Value::is_null) {
-        let table = table_name(object);
-        let number = numbering::next(
-            conn,
-            &Numbered {
-                rule: org_settings::CONTRACT_NUMBERING,
-                default_rule: org_settings::DEFAULT_CONTRACT_PATTERN,
-                table,
-                field: NUMBER,
-            },
-            now.date_naive(),
-        )?;
+        let number = numbering::next(conn, &numbering::CONTRACT, object, NUMBER, now.date_naive())?;
         values.insert(NUMBER.into(), Value::Text(number));
     }
     values.insert(APPROVAL.into(), Value::Text("none".into()));

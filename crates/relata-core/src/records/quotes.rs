@@ -17,7 +17,6 @@ use relata_domain::pricing::{
 };
 use relata_domain::{Record, Value};
 use relata_store::Conn;
-use relata_store::ddl::table_name;
 
 use super::line_items::{as_decimal, as_ref, invalid, live, live_where, object_of};
 use crate::context::Actor;
@@ -86,25 +85,6 @@ pub(crate) fn check_lines_open(
     }
 }
 
-/// The next number by the installation's quote numbering rule (`Q-2026-0007`).
-fn next_number(
-    conn: &mut dyn Conn,
-    object: &ObjectDef,
-    now: DateTime<Utc>,
-) -> Result<String, CoreError> {
-    let table = table_name(object);
-    crate::numbering::next(
-        conn,
-        &crate::numbering::Numbered {
-            rule: crate::org_settings::QUOTE_NUMBERING,
-            default_rule: crate::org_settings::DEFAULT_QUOTE_PATTERN,
-            table,
-            field: NUMBER,
-        },
-        now.date_naive(),
-    )
-}
-
 /// Completes a quote's write (`before` is `None` for a new one): a new quote's number,
 /// version, account, name and validity; the rules of its status; its totals again when the
 /// header discount changes.
@@ -159,7 +139,15 @@ fn fill_new(
     now: DateTime<Utc>,
 ) -> Result<(), CoreError> {
     if !values.contains_key(NUMBER) {
-        values.insert(NUMBER.into(), Value::Text(next_number(conn, object, now)?));
+        // by the installation's quote numbering rule: Q-2026-0007
+        let number = crate::numbering::next(
+            conn,
+            &crate::numbering::QUOTE,
+            object,
+            NUMBER,
+            now.date_naive(),
+        )?;
+        values.insert(NUMBER.into(), Value::Text(number));
     }
     values.entry(VERSION.into()).or_insert(Value::Int(1));
     values.insert(APPROVAL.into(), Value::Text("none".into()));

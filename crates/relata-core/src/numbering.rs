@@ -40,10 +40,7 @@ pub(crate) fn next(
     today: NaiveDate,
 ) -> Result<String, CoreError> {
     let table = table_name(object);
-    let what = Numbered {
-        table,
-        field,
-    };
+    let what = Numbered { table, field };
     let saved = org_settings::text(conn, rule.key, rule.default)?;
     let pattern = Pattern::parse(&saved)
         .or_else(|_| Pattern::parse(rule.default))

@@ -79,63 +79,116 @@ impl Api {
 
     /// Creates the custom unique text field `external_id` on contact (the upsert key).
     pub async fn create_external_id(&self) -> anyhow::Result<()> {
+        self.create_external_id_on("contact").await
+    }
+
+    /// Creates the custom unique text field `external_id` on `object` (the upsert key).
+    pub async fn create_external_id_on(&self, object: &str) -> anyhow::Result<()> {
         let body = json!({"api_name": "external_id", "type": "text", "label": "External ID",
                           "unique": true, "max_length": 64});
         self.send(
             self.http
-                .post(format!("{}/api/v1/meta/objects/contact/fields", self.base))
+                .post(format!("{}/api/v1/meta/objects/{object}/fields", self.base))
                 .json(&body),
         )
         .await
-        .context("cannot create the external_id field")?;
+        .with_context(|| format!("cannot create the external_id field of {object}"))?;
         Ok(())
     }
 
     /// Live contacts, counted by the server.
     pub async fn count_contacts(&self) -> anyhow::Result<u64> {
+        self.count("contact").await
+    }
+
+    /// Live records of `object`, counted by the server.
+    pub async fn count(&self, object: &str) -> anyhow::Result<u64> {
         let page = self
-            .get("/api/v1/records/contact?limit=1&count=true")
+            .get(&format!("/api/v1/records/{object}?limit=1&count=true"))
             .await?;
         page.get("total")
             .and_then(Json::as_u64)
-            .context("the list answer has no total")
+            .with_context(|| format!("the list of {object} has no total"))
     }
 }
 
-/// What the bulk load did.
+/// What a bulk load did.
 pub struct BulkOutcome {
     pub records: u64,
     pub seconds: f64,
     pub batches: usize,
-    /// Ids of the created records, in data-set order.
+    /// Ids of the created records, in the order of the records sent.
     pub ids: Vec<String>,
 }
 
-/// The body of one bulk call: records `from..to` of the data set, upserted by `external_id`,
-/// each owned by one of `owners` (user ids; [`data::owner_index`]), or by the caller when
-/// `owners` is empty.
-fn bulk_body(seed: u64, from: u64, to: u64, owners: &[String]) -> anyhow::Result<Vec<u8>> {
-    let records: Vec<Json> = (from..to)
-        .map(|i| {
-            let mut record = contact(seed, i).to_json();
-            if let (Some(map), false) = (record.as_object_mut(), owners.is_empty()) {
-                let owner = &owners[data::owner_index(seed, i, owners.len())];
-                map.insert("owner_id".into(), json!(owner));
-            }
-            record
-        })
-        .collect();
-    Ok(serde_json::to_vec(&json!({
-        "key": "external_id",
-        "mode": "all_or_nothing",
-        "records": records,
-    }))?)
+/// The bodies of the bulk calls of one load, generated before its clock starts.
+pub struct Batches {
+    object: String,
+    /// Position of the first record of the call among those of the load, records, body.
+    calls: Vec<(u64, u64, Vec<u8>)>,
+    records: u64,
+}
+
+/// The bulk calls that upsert `record(i)` for each of `indices` into `object` by
+/// `external_id`, `batch` records per call, all or nothing.
+pub fn batches(
+    object: &str,
+    indices: impl IntoIterator<Item = u64>,
+    batch: u64,
+    mut record: impl FnMut(u64) -> Json,
+) -> anyhow::Result<Batches> {
+    let mut calls = Vec::new();
+    let mut records = Vec::new();
+    let mut sent = 0;
+    let mut flush = |records: &mut Vec<Json>, sent: &mut u64| -> anyhow::Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let count = records.len() as u64;
+        let body = serde_json::to_vec(&json!({
+            "key": "external_id",
+            "mode": "all_or_nothing",
+            "records": std::mem::take(records),
+        }))?;
+        calls.push((*sent, count, body));
+        *sent += count;
+        Ok(())
+    };
+    for i in indices {
+        records.push(record(i));
+        if records.len() as u64 >= batch.max(1) {
+            flush(&mut records, &mut sent)?;
+        }
+    }
+    flush(&mut records, &mut sent)?;
+    Ok(Batches {
+        object: object.to_owned(),
+        calls,
+        records: sent,
+    })
+}
+
+/// Contact `i` of the data set of `seed` as the bulk load sends it: owned by one of `owners`
+/// (user ids; [`data::owner_index`]), or by the caller when `owners` is empty, and at
+/// `account` when it has one.
+pub fn contact_record(seed: u64, i: u64, owners: &[String], account: Option<&str>) -> Json {
+    let mut record = contact(seed, i).to_json();
+    if let Some(map) = record.as_object_mut() {
+        if !owners.is_empty() {
+            let owner = &owners[data::owner_index(seed, i, owners.len())];
+            map.insert("owner_id".into(), json!(owner));
+        }
+        if let Some(account) = account {
+            map.insert("account_id".into(), json!(account));
+        }
+    }
+    record
 }
 
 /// Loads records `0..records` through `POST /api/v1/records/contact/bulk`, `batch` per call,
-/// `senders` calls in flight, each record owned by one of `owners`. Bodies are generated
-/// before the clock starts, so the figure is the server's, not the generator's. Bounded by
-/// the record count and by `limit`.
+/// `senders` calls in flight, each record owned by one of `owners` and at no account. Bodies
+/// are generated before the clock starts, so the figure is the server's, not the
+/// generator's. Bounded by the record count and by `limit`.
 pub async fn bulk_load(
     api: &Api,
     seed: u64,
@@ -145,43 +198,57 @@ pub async fn bulk_load(
     senders: usize,
     limit: Duration,
 ) -> anyhow::Result<BulkOutcome> {
-    let mut bodies = Vec::new();
-    let mut from = 0;
-    while from < records {
-        let to = (from + batch).min(records);
-        bodies.push((from, to, bulk_body(seed, from, to, owners)?));
-        from = to;
-    }
-    let bodies = Arc::new(bodies);
+    let calls = batches("contact", 0..records, batch, |i| {
+        contact_record(seed, i, owners, None)
+    })?;
+    send_bulk(api, calls, senders, limit).await
+}
+
+/// Sends `batches`, `senders` calls in flight, each checked to have created all its records.
+/// Timed from the first call to the last answer; bounded by `limit`.
+pub async fn send_bulk(
+    api: &Api,
+    batches: Batches,
+    senders: usize,
+    limit: Duration,
+) -> anyhow::Result<BulkOutcome> {
+    let Batches {
+        object,
+        calls,
+        records,
+    } = batches;
+    let url = format!("{}/api/v1/records/{object}/bulk", api.base);
+    let calls = Arc::new(calls);
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..senders.max(1) {
-        let (api, bodies, next) = (api.clone(), bodies.clone(), next.clone());
+        let (api, calls, next, url) = (api.clone(), calls.clone(), next.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
             let mut done: Vec<(usize, Vec<String>)> = Vec::new();
             loop {
                 let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some((from, to, body)) = bodies.get(k) else {
+                let Some((from, count, body)) = calls.get(k) else {
                     return Ok::<_, anyhow::Error>(done);
                 };
+                let to = from + count;
                 if start.elapsed() > limit {
                     bail!("the bulk load did not finish within {limit:?}");
                 }
                 let answer = api
                     .send(
                         api.http
-                            .post(format!("{}/api/v1/records/contact/bulk", api.base))
+                            .post(&url)
                             .header("content-type", "application/json")
                             .timeout(Duration::from_secs(600))
                             .body(body.clone()),
                     )
                     .await
-                    .with_context(|| format!("bulk call for records {from}..{to}"))?;
+                    .with_context(|| format!("bulk call for records {from}..{to} of {url}"))?;
                 let created = answer.get("created").and_then(Json::as_u64).unwrap_or(0);
-                if created != to - from {
+                if created != *count {
                     bail!(
-                        "bulk call for records {from}..{to} created {created}: {}",
+                        "bulk call for records {from}..{to} of {url} created {created}: {}",
                         answer.to_string().chars().take(500).collect::<String>()
                     );
                 }
@@ -207,7 +274,7 @@ pub async fn bulk_load(
     Ok(BulkOutcome {
         records,
         seconds,
-        batches: bodies.len(),
+        batches: calls.len(),
         ids: parts.into_iter().flat_map(|(_, ids)| ids).collect(),
     })
 }

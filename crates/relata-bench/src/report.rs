@@ -40,9 +40,52 @@ scripts/reliability.sh --quick                     # its CI profile
 `scripts/bench.sh` installs wrk from Debian when it is missing, builds `relata` and
 `relata-bench` in release mode, starts a throwaway PostgreSQL cluster for `--backend postgres`
 unless `RELATA_BENCH_POSTGRES_URL` names one, runs `relata-bench run` per backend, writes
-`bench/results/<date>-<backend>-<scale>.json` and regenerates this page. Data are deterministic
-(`--seed`, default 42). Everything listens on 127.0.0.1; every loop is bounded in count and
-time. What each figure is:
+`bench/results/<date>-<backend>-<scale>.json` and regenerates this page. Everything listens
+on 127.0.0.1; every loop is bounded in count and time.
+
+The data set (`crates/relata-bench/src/data/`) is deterministic: each record is generated from
+the seed (`--seed`, default 42) and its index alone, its links from the scale too, and due and
+close dates are days before or after the day of the run. At scale N (`--scale`) it holds:
+
+- N contacts, the subject of the figures below, unchanged since the first runs: 65 % Chinese
+  names (common surnames and cities far more often), 35 % English; mobiles and landlines,
+  personal and company mailboxes. 85 % work at an account: three in ten of those at a key
+  account (every 100th account; the first ones far more often), the others at any account,
+  so a few accounts have hundreds of contacts and most have one or none (the account load's
+  details give the spread). Contacts created later by the figures (single creates, mixed,
+  CSV import) have none.
+- N accounts: 70 % Chinese companies (城市 + 字号 + trade + legal form: 上海华远精密机械有限公司)
+  with province, sales region, a Chinese address and a landline of their city (half the key
+  accounts a 400 number), 85 % of them with a valid unified social credit code of their
+  province; 30 % foreign ones (Northwind
+  Trading Ltd) with country, address and phone. Key accounts (1 %) are level VIP or A with
+  1,000–50,000 staff, major ones (every 10th of the rest) mostly B, the others B, C or none;
+  revenue and head count spread on a log scale by tier; 80 % have a website, about half an
+  email; 3 % of the others are subsidiaries of a key account (华远精密机械（苏州）有限公司),
+  with it as parent. Industry, source (referrals and the web most) and owner (uniform over
+  the 20 users) vary.
+- N/4 leads at companies like the accounts (one in ten at an existing account's), 35 % new,
+  30 % contacted, 15 % qualified, 20 % unqualified with a reason (none converted: only the
+  conversion reaches that); mostly from the web and events, those with campaign parameters.
+- N/4 opportunities on accounts (35 % on key accounts), 70 % naming one of the account's
+  contacts as primary contact (when it has any), owned by the account's owner nine times in
+  ten: 22 % won and 18 % lost with their reasons, closed within the last 18 months; the rest
+  open from prospecting (15 %) to negotiation (8 %), closing within nine months, one in ten
+  already past its date. Amounts on a log scale by tier (CNY 20,000–500,000 for most accounts,
+  up to 10,000,000 for key accounts), in USD for 75 % of foreign accounts and 5 % of Chinese
+  ones; 15 % of the deals in the first two stages have no amount yet.
+- N/2 tasks: 45 % on an opportunity (with its account and contact), 35 % on a contact (with
+  its account), 15 % on an account, 5 % on a lead, owned by whoever owns that; 70 % were due
+  in the last six months (75 % of those completed), the rest are due within two months, both
+  crowding towards today; priority high 20 %, normal 65 %, low 15 %.
+
+All of it is loaded through the bulk API before anything reads it: the accounts, then the
+contacts (the bulk-upsert figure), then leads, opportunities and tasks. Runs before
+2026-12-07 loaded the contacts alone: since then a contact's web record page also shows its account
+and lists the deals and tasks naming it, and the duplicate job over every contact also
+compares the contacts of one account (about twice the candidate pairs), so those figures, and
+the memory and startup figures over a larger database, compare with earlier runs only
+roughly. What each figure is:
 
 | figure | how it is measured |
 |---|---|
@@ -52,7 +95,8 @@ time. What each figure is:
 | raw insert into the loaded table (ceiling, SQLite) | after the single-row commits, as many more rows as the CSV import writes, inserted as in the raw insert into that same table, which then holds the raw insert's and the commits' rows: the raw cost of the import's rows into a table as large as the one the import writes into. The CSV import is read against it (runs before 2026-12-06 read it against the raw insert into an empty table). |
 | bare handler (ceiling) | `relata-bench bare-server`: axum 0.8 on a multi-thread tokio runtime, `spawn_blocking` + one primary-key `SELECT` on a pool of 8 connections, row returned as JSON; wrk, 2 threads, 64 connections, rotating over 100,000 ids. Its idle RSS is the memory ceiling. |
 | organisation | created through the admin API before the load (not timed): roles 销售总监 → 华东区域经理, 华南区域经理 → four city 销售代表 roles under each (11 roles); 20 users with passwords (the director, two managers, two reps per rep role, a sales-operations user without a role); a team 大客户小组 of four; three sharing rules on contact, whose org-wide default is private: city 上海 → the team, city 深圳 → 华南区域经理 and subordinates, source event → 华东区域经理 and subordinates. The rep and the manager get API tokens of their own by signing in (`/api/v1/auth/login`, then `POST /api/v1/me/tokens`). |
-| bulk upsert | `POST /api/v1/records/contact/bulk`, `key: external_id` (a custom unique text field created through the metadata API first), `all_or_nothing`, 5,000 records per call, 2 calls in flight; each record carries an `owner_id`, one of the organisation's 20 users (uniform, deterministic by seed and record), which the server checks like any user lookup; bodies generated before the clock starts; the server's count is checked afterwards. Includes validation, search-index rows and change-feed events. Ratio: to raw insert. |
+| bulk upsert | `POST /api/v1/records/contact/bulk`, `key: external_id` (a custom unique text field created through the metadata API first), `all_or_nothing`, 5,000 records per call, 2 calls in flight; each record carries an `owner_id`, one of the organisation's 20 users (uniform, deterministic by seed and record), and 85 % an `account_id` (since 2026-12-07; the accounts are loaded just before), which the server checks like any lookup; bodies generated before the clock starts; the server's count is checked afterwards. Includes validation, search-index rows and change-feed events. Ratio: to raw insert (whose rows have no account). |
+| data set loads | the accounts, leads, opportunities and tasks of the data set, each through `POST /api/v1/records/<object>/bulk` as the contacts (by a custom unique `external_id` of that object, 5,000 records per call, 2 calls in flight, bodies generated before its clock starts), each timed on its own: records/s from its first call to its last answer, no target; the accounts in two loads timed together (the key accounts, then the others, whose subsidiaries name a key account as parent). Every object's count is checked afterwards. |
 | get by id | wrk, 2 threads, 64 connections, bearer token, rotating over up to 100,000 ids returned by the bulk load. Ratio: to the bare handler. |
 | list page | wrk, 1 connection: `GET /api/v1/records/contact?filter=city eq '<city>'&sort=-created_at&limit=50`, the city varied over 32 values, with the administrator's token (no visibility clause). p50/p95/p99. |
 | list page as a rep / a manager | the same requests with the token of 上海销售代表 (a leaf of the role tree: sees their own contacts, the team's 上海 contacts and the 华东 event contacts) and of 华东区域经理 (also the contacts of the eight reps beneath); every read compiles these into its SQL. The number of contacts each sees is in the details. Ratio: p95 to the administrator's list p95 (issue 4: the rep's at most 2× over 1,000,000 contacts). |

@@ -1,8 +1,9 @@
 //! One benchmark run on one backend at one scale: ceilings first, then a fresh Relata server
-//! given a sales organisation ([`crate::org`]), loaded with contacts its users own, and
-//! measured (as the administrator, as a rep and a manager, and under concurrent password
-//! logins), then a restart on the loaded database. Every step is bounded in count and in
-//! time; all traffic stays on 127.0.0.1.
+//! given a sales organisation ([`crate::org`]), loaded with the data set its users own
+//! ([`crate::data`]: accounts, contacts, leads, opportunities, tasks), and measured (as the
+//! administrator, as a rep and a manager, and under concurrent password logins), then a
+//! restart on the loaded database. Every step is bounded in count and in time; all traffic
+//! stays on 127.0.0.1.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,6 +16,7 @@ use relata_domain::clock::{Clock, SystemClock};
 
 use crate::ceiling::{self, InsertCeiling};
 use crate::csv_import;
+use crate::data;
 use crate::load::{self, Api, LoginLoad};
 use crate::org;
 use crate::process::{self, Server, Wrk};
@@ -387,9 +389,11 @@ async fn measure(
         base: server.base(),
         token: token.clone(),
     };
-    api.create_external_id().await?;
+    for object in data::OBJECTS {
+        api.create_external_id_on(object).await?;
+    }
 
-    // The organisation comes first: the loaded contacts are owned by its users.
+    // The organisation comes first: the loaded records are owned by its users.
     say("relata: sales organisation (roles, users, a team, sharing rules on contact)");
     let org_started = Instant::now();
     let org = org::setup(&api).await?;
@@ -401,22 +405,35 @@ async fn measure(
         org_started.elapsed().as_secs_f64()
     ));
 
+    // The data set: the accounts first (contacts, deals and tasks point at them), then the
+    // contacts (the bulk-upsert figure), then the sales work on both.
+    let ds = data::DataSet::new(seed, n, org.users.len(), SystemClock.now().date_naive());
+    let sizes = ds.sizes;
     say(&format!(
-        "relata: bulk upsert of {n} contacts, {} per call, {} senders, owned by {} users",
-        opts.batch,
-        opts.senders,
-        org.users.len()
+        "relata: bulk upsert of {} accounts (key accounts, then the rest with their parents)",
+        sizes.accounts
     ));
-    let bulk = load::bulk_load(
-        &api,
-        seed,
-        n,
-        &org.users,
+    let accounts = load_accounts(&api, &ds, &org.users, opts).await?;
+    say(&format!(
+        "  {:.0} records/s",
+        accounts.records as f64 / accounts.seconds
+    ));
+
+    say(&format!(
+        "relata: bulk upsert of {n} contacts, {} per call, {} senders, owned by {} users, {} at an account",
         opts.batch,
         opts.senders,
-        Duration::from_secs(7_200),
-    )
-    .await?;
+        org.users.len(),
+        ds.rosters.linked()
+    ));
+    let calls = load::batches("contact", 0..n, opts.batch, |i| {
+        let account = ds
+            .contact_account(i)
+            .and_then(|a| accounts.ids.get(a as usize))
+            .map(String::as_str);
+        load::contact_record(seed, i, &org.users, account)
+    })?;
+    let bulk = load::send_bulk(&api, calls, opts.senders, Duration::from_secs(7_200)).await?;
     let bulk_rate = bulk.records as f64 / bulk.seconds;
     say(&format!("  {bulk_rate:.0} records/s"));
     let counted = api.count_contacts().await?;
@@ -439,6 +456,7 @@ async fn measure(
     .detail("senders", opts.senders as u64)
     .detail("batches", bulk.batches as u64)
     .detail("owners", org.users.len() as u64)
+    .detail("at_an_account", ds.rosters.linked())
     .detail("seconds", bulk.seconds)
     .detail("peak_rss_mb", bulk_peak);
     if sqlite {
@@ -446,6 +464,8 @@ async fn measure(
         fig = fig.target("≥ 25,000 records/s and ≥ 0.5× raw insert", Some(met));
     }
     run.figures.push(fig);
+    load_sales_work(&api, &ds, &org.users, &accounts, &bulk.ids, opts, run).await?;
+    drop(accounts);
 
     say("relata: get by id");
     let get_paths: Vec<String> = load::spread(&bulk.ids, 100_000)
@@ -1079,6 +1099,155 @@ async fn measure(
         .detail("records", after),
     );
     run.figures.extend(login_figures);
+    Ok(())
+}
+
+/// The accounts of the data set, key accounts first (their subsidiaries name them as
+/// parent): one outcome for both loads, with the ids by account index.
+async fn load_accounts(
+    api: &Api,
+    ds: &data::DataSet,
+    users: &[String],
+    opts: &Options,
+) -> anyhow::Result<load::BulkOutcome> {
+    let n = ds.sizes.accounts;
+    let mut ids = vec![String::new(); n as usize];
+    let (mut seconds, mut batches) = (0.0, 0);
+    for key_accounts in [true, false] {
+        let indices: Vec<u64> = (0..n)
+            .filter(|i| (data::tier(*i) == data::Tier::Key) == key_accounts)
+            .collect();
+        let known = data::Ids {
+            users,
+            accounts: &ids,
+            ..data::Ids::default()
+        };
+        let calls = load::batches("account", indices.iter().copied(), opts.batch, |i| {
+            ds.account(i).to_json(&known)
+        })?;
+        let done = load::send_bulk(api, calls, opts.senders, Duration::from_secs(7_200)).await?;
+        seconds += done.seconds;
+        batches += done.batches;
+        for (i, id) in indices.into_iter().zip(done.ids) {
+            ids[i as usize] = id;
+        }
+    }
+    Ok(load::BulkOutcome {
+        records: n,
+        seconds,
+        batches,
+        ids,
+    })
+}
+
+/// The rest of the data set, after the contacts: leads, opportunities on the accounts, tasks
+/// on all of them; each load its own figure (records/s, no target), the accounts' too, and
+/// each object counted by the server.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename the list
+async fn load_sales_work(
+    api: &Api,
+    ds: &data::DataSet,
+    users: &[String],
+    accounts: &load::BulkOutcome,
+    contacts: &[String],
+    opts: &Options,
+    run: &mut Run,
+) -> anyhow::Result<()> {
+    let sizes = ds.sizes;
+    let limit = Duration::from_secs(7_200);
+    let mut ids = data::Ids {
+        users,
+        accounts: &accounts.ids,
+        contacts,
+        ..data::Ids::default()
+    };
+    say(&format!("relata: bulk upsert of {} leads", sizes.leads));
+    let calls = load::batches("lead", 0..sizes.leads, opts.batch, |i| {
+        ds.lead(i).to_json(&ids)
+    })?;
+    let leads = load::send_bulk(api, calls, opts.senders, limit).await?;
+    say(&format!(
+        "  {:.0} records/s",
+        leads.records as f64 / leads.seconds
+    ));
+    say(&format!(
+        "relata: bulk upsert of {} opportunities",
+        sizes.opportunities
+    ));
+    let calls = load::batches("opportunity", 0..sizes.opportunities, opts.batch, |i| {
+        ds.opportunity(i).to_json(&ids)
+    })?;
+    let opportunities = load::send_bulk(api, calls, opts.senders, limit).await?;
+    say(&format!(
+        "  {:.0} records/s",
+        opportunities.records as f64 / opportunities.seconds
+    ));
+    say(&format!("relata: bulk upsert of {} tasks", sizes.tasks));
+    ids.leads = &leads.ids;
+    ids.opportunities = &opportunities.ids;
+    let calls = load::batches("task", 0..sizes.tasks, opts.batch, |i| {
+        ds.task(i).to_json(&ids)
+    })?;
+    let tasks = load::send_bulk(api, calls, opts.senders, limit).await?;
+    say(&format!(
+        "  {:.0} records/s",
+        tasks.records as f64 / tasks.seconds
+    ));
+
+    let (spread, most) = ds.rosters.spread();
+    for (object, label, outcome) in [
+        (
+            "account",
+            "Bulk upsert of the data set's accounts by external_id, before the contacts (key accounts, then the others with their parents)",
+            accounts,
+        ),
+        (
+            "lead",
+            "Bulk upsert of the data set's leads by external_id, after the contacts",
+            &leads,
+        ),
+        (
+            "opportunity",
+            "Bulk upsert of the data set's opportunities by external_id (on accounts, most with a primary contact)",
+            &opportunities,
+        ),
+        (
+            "task",
+            "Bulk upsert of the data set's tasks by external_id (on opportunities, contacts, accounts and leads)",
+            &tasks,
+        ),
+    ] {
+        let counted = api.count(object).await?;
+        if counted != outcome.records || outcome.ids.len() as u64 != outcome.records {
+            run.notes.push(format!(
+                "{object} load: expected {} records, the server counts {counted} and answered {} ids",
+                outcome.records,
+                outcome.ids.len()
+            ));
+        }
+        let mut fig = Figure::new(
+            &format!("load_{object}"),
+            label,
+            outcome.records as f64 / outcome.seconds.max(1e-9),
+            "records/s",
+        )
+        .detail("records", outcome.records)
+        .detail("batches", outcome.batches as u64)
+        .detail("seconds", outcome.seconds);
+        if object == "account" {
+            fig = fig
+                .detail("contacts_at_an_account", ds.rosters.linked())
+                .detail("accounts_with_no_contact", spread[0])
+                .detail("accounts_with_one_contact", spread[1])
+                .detail("accounts_with_2_to_9_contacts", spread[2])
+                .detail("accounts_with_10_to_99_contacts", spread[3])
+                .detail("accounts_with_100_contacts_or_more", spread[4])
+                .detail("most_contacts_at_one_account", most);
+        } else if object != "lead" {
+            fig = fig.detail("dates_from", ds.today.format("%Y-%m-%d").to_string());
+        }
+        run.figures.push(fig);
+    }
     Ok(())
 }
 

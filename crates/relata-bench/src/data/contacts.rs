@@ -1,12 +1,6 @@
-//! The benchmark data set: contacts with Chinese and English names, phones, emails and cities,
-//! deterministic by seed. Record `i` depends only on `(seed, i)`, so any slice of the data set
-//! can be generated on its own, in any order, and the raw-insert ceiling and the HTTP load see
-//! exactly the same values.
-//!
-//! The word lists are `relata_sample`'s, the same the demo data set uses. Picks are weighted
-//! towards the front of each list, where the common names are (王, 李, 张 … are far more
-//! frequent than 欧阳), so that searches for 张伟 or 王芳 find many records, as they would in a
-//! real Chinese CRM.
+//! Contacts: Chinese and English names, phones, emails and cities. Unchanged since the first
+//! data set, so that the contact figures stay comparable: which account a contact works at
+//! is drawn apart ([`super::contact_account`]).
 
 use chrono::NaiveDate;
 use relata_domain::standard::SOURCES;
@@ -14,54 +8,9 @@ use relata_sample::names::{
     CN_CITIES, CN_GIVEN, CN_MOBILE_PREFIXES, CN_SURNAMES, CN_TITLES, EN_FIRST, EN_LAST, EN_TITLES,
     INTL_CITIES,
 };
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 
-/// splitmix64: tiny, fast and stable across crate versions (a `rand` generator's stream may
-/// change between releases; a benchmark's data set must not).
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    /// The generator of record `i` of the data set of `seed`.
-    pub fn for_record(seed: u64, i: u64) -> Self {
-        let mut r = Rng(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        r.next_u64();
-        r
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    pub fn below(&mut self, n: usize) -> usize {
-        // The modulo bias is irrelevant at these list sizes.
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// Skewed towards the front of a list: index `n·u²` for uniform `u`, so the first entries
-    /// (the common surnames, the big cities) come up far more often than the last.
-    pub fn skewed(&mut self, n: usize) -> usize {
-        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        ((u * u) * n as f64) as usize
-    }
-
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.next_u64() % 100 < percent
-    }
-
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-}
+use super::{Rng, digits};
 
 /// Mail providers of Chinese contacts (people use their personal mailbox as often as their
 /// company's).
@@ -99,14 +48,13 @@ pub struct Contact {
     pub birthday: Option<NaiveDate>,
 }
 
-fn digits(rng: &mut Rng, n: usize) -> String {
-    (0..n)
-        .map(|_| char::from(b'0' + rng.below(10) as u8))
-        .collect()
+pub(super) fn cn_mobile(rng: &mut Rng) -> String {
+    format!("{}{}", rng.pick(CN_MOBILE_PREFIXES), digits(rng, 8))
 }
 
-fn cn_mobile(rng: &mut Rng) -> String {
-    format!("{}{}", rng.pick(CN_MOBILE_PREFIXES), digits(rng, 8))
+/// Whether contact `i` is Chinese: the first draw of [`contact`].
+pub fn chinese(seed: u64, i: u64) -> bool {
+    Rng::for_record(seed, i).chance(65)
 }
 
 /// Record `i` of the data set of `seed`. Its external id is unique (`i` is in it).
@@ -186,12 +134,6 @@ pub fn contact(seed: u64, i: u64) -> Contact {
     }
 }
 
-/// The owner of record `i` among `owners` users: uniform and deterministic by `(seed, i)`.
-/// Drawn from a generator of its own, so that owning records changed none of their values.
-pub fn owner_index(seed: u64, i: u64, owners: usize) -> usize {
-    Rng::for_record(seed ^ 0x0000_0A11_0CA7_E0FF, i).below(owners.max(1))
-}
-
 pub fn external_id(i: u64) -> String {
     format!("EXT-{i:09}")
 }
@@ -222,12 +164,7 @@ impl Contact {
     }
 
     pub fn to_json(&self) -> Json {
-        let map: Map<String, Json> = self
-            .fields()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-        Json::Object(map)
+        super::record(self.fields(), Vec::new())
     }
 }
 

@@ -3,9 +3,18 @@
 //! A hash costs tens of milliseconds of CPU and 19 MiB by design. Run on the blocking pool,
 //! fifty concurrent logins took every core of a 2-core machine: the measured get-by-id
 //! throughput fell to 5% of its baseline, the pool grew to its 512-thread cap and the process
-//! to 1.3 GB. Here every hash and check waits in one bounded queue for one thread whose OS
-//! priority is lowered (nice 10): sign-ins proceed at full speed on an idle server and yield
-//! the CPU to other requests on a busy one, and memory stays at one hash's worth.
+//! to 1.3 GB. Here every hash and check waits in one bounded queue for one thread, and memory
+//! stays at one hash's worth.
+//!
+//! At nice 10 that thread still cost other requests a quarter of their throughput (0.72–0.79×
+//! under 50 logins on a 2-core machine): it hashed a core's worth in the moments between
+//! requests, and a request arriving meanwhile waited for the rest of the thread's slice. So:
+//! - it runs in the idle scheduling class, which any request thread preempts at once (see
+//!   [`Standing`], which lifts it back to nice 10 when it is starved);
+//! - it paces itself: after each hash it looks at how much CPU the rest of the process used
+//!   meanwhile, and when that is more than half a core it rests for the hash's own CPU time
+//!   times the cores the rest used — the busier the server, the longer the rest. On an idle
+//!   server sign-ins run back to back.
 //!
 //! The queue is also where the per-address login throttle is applied: a check for an address
 //! over its limit is refused before it is computed, and a wrong password is counted right
@@ -26,8 +35,17 @@ use crate::error::CoreError;
 /// Checks and hashes waiting at most; past this a sign-in is asked to retry (429).
 const QUEUE: usize = 256;
 
-/// How far the hashing thread steps back for other work (Linux niceness, 0–19).
+/// How far the hashing thread steps back for other work where it cannot be SCHED_IDLE
+/// (Linux niceness, 0–19).
 const NICENESS: i32 = 10;
+
+/// The rest of the process counts as busy when it used more than this share of one core
+/// while a hash was computed.
+const BUSY_SHARE: f64 = 0.5;
+
+/// The longest rest, in hash times: a sign-in waits at most this much longer on a server
+/// however busy.
+const MAX_REST_CORES: f64 = 4.0;
 
 /// OWASP's recommended Argon2id setting: 19 MiB, 2 passes, one lane.
 fn hasher() -> Argon2<'static> {
@@ -153,15 +171,11 @@ impl Passwords {
 }
 
 fn work(jobs: Receiver<Job>) {
-    #[cfg(target_os = "linux")]
-    {
-        // this thread only (on Linux a thread is its own scheduling entity)
-        let me = rustix::thread::gettid();
-        if let Err(e) = rustix::process::setpriority_process(Some(me), NICENESS) {
-            tracing::warn!(error = %e, "cannot lower the password thread's priority");
-        }
-    }
+    let mut standing = Standing::Idle;
+    standing.take();
     for job in jobs {
+        standing.review();
+        let pace = Pace::start();
         match job {
             Job::Hash { password, reply } => {
                 let _ = reply.send(hash_blocking(&password));
@@ -193,12 +207,179 @@ fn work(jobs: Receiver<Job>) {
                 let _ = reply.send(if ok { Verdict::Match } else { Verdict::NoMatch });
             }
         }
+        if pace.wall.elapsed() > STARVED {
+            standing.lift();
+        }
+        // after the answer is sent: the rest delays the next sign-in, not this one
+        if let Some(rest) = pace.rest() {
+            std::thread::sleep(rest);
+        }
+    }
+}
+
+/// How the hashing thread stands with the scheduler (Linux; elsewhere it keeps its priority).
+///
+/// SCHED_IDLE: a request thread waking up takes the core at once (a nice thread keeps it for
+/// the rest of its slice, milliseconds, which every request waiting behind it paid). But an
+/// idle-class thread runs only on a core nobody else wants: on a server busy on every core a
+/// hash could wait for minutes. A hash that took longer than [`STARVED`] lifts the thread to
+/// the normal class at nice 10 (a tenth of a core's share under contention) for
+/// [`LIFTED_FOR`]; then it tries idle again.
+enum Standing {
+    Idle,
+    Lifted { until: std::time::Instant },
+}
+
+/// A hash (tens of milliseconds of CPU) that took this long was starved of CPU.
+const STARVED: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long the thread stays lifted after a starved hash.
+const LIFTED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Standing {
+    /// Takes the current standing for this thread.
+    fn take(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            use thread_priority::{
+                NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+                set_thread_priority_and_policy, thread_native_id,
+            };
+            let class = match self {
+                Standing::Idle => NormalThreadSchedulePolicy::Idle,
+                Standing::Lifted { .. } => NormalThreadSchedulePolicy::Other,
+            };
+            // this thread only (on Linux a thread is its own scheduling entity)
+            let set = set_thread_priority_and_policy(
+                thread_native_id(),
+                ThreadPriority::Min,
+                ThreadSchedulePolicy::Normal(class),
+            );
+            if let Err(e) = &set {
+                tracing::debug!(error = ?e, "cannot set the password thread's scheduling class");
+            }
+            if matches!(self, Standing::Lifted { .. }) || set.is_err() {
+                let me = rustix::thread::gettid();
+                if let Err(e) = rustix::process::setpriority_process(Some(me), NICENESS) {
+                    tracing::warn!(error = %e, "cannot lower the password thread's priority");
+                }
+            }
+        }
+    }
+
+    /// After a starved hash: the normal class at nice 10 for a while.
+    fn lift(&mut self) {
+        if matches!(self, Standing::Idle) {
+            tracing::info!("password hashing was starved of CPU; it runs at nice 10 for a minute");
+        }
+        *self = Standing::Lifted {
+            until: std::time::Instant::now() + LIFTED_FOR,
+        };
+        self.take();
+    }
+
+    /// Before a job: back to idle once the lift has run its time.
+    fn review(&mut self) {
+        if let Standing::Lifted { until } = self
+            && std::time::Instant::now() >= *until
+        {
+            *self = Standing::Idle;
+            self.take();
+        }
+    }
+}
+
+/// CPU time of this thread and of the whole process at the start of one job.
+struct Pace {
+    wall: std::time::Instant,
+    thread: std::time::Duration,
+    process: std::time::Duration,
+}
+
+impl Pace {
+    fn start() -> Pace {
+        Pace {
+            wall: std::time::Instant::now(),
+            thread: cpu_time(Clock::Thread),
+            process: cpu_time(Clock::Process),
+        }
+    }
+
+    /// How long to rest after the job (see the module's comment).
+    fn rest(&self) -> Option<std::time::Duration> {
+        let wall = self.wall.elapsed();
+        let own = cpu_time(Clock::Thread).saturating_sub(self.thread);
+        let others = cpu_time(Clock::Process)
+            .saturating_sub(self.process)
+            .saturating_sub(own);
+        rest_for(own, others, wall)
+    }
+}
+
+/// The rest after a job that took `own` CPU while the rest of the process used `others` over
+/// `wall`: none unless the others used more than [`BUSY_SHARE`] of a core, else `own` times
+/// the cores they used (at most [`MAX_REST_CORES`]).
+fn rest_for(
+    own: std::time::Duration,
+    others: std::time::Duration,
+    wall: std::time::Duration,
+) -> Option<std::time::Duration> {
+    if wall.is_zero() {
+        return None;
+    }
+    let cores = others.as_secs_f64() / wall.as_secs_f64();
+    (cores > BUSY_SHARE).then(|| own.mul_f64(cores.min(MAX_REST_CORES)))
+}
+
+enum Clock {
+    Thread,
+    Process,
+}
+
+/// CPU time used so far (zero where the platform cannot tell, which turns pacing off).
+fn cpu_time(clock: Clock) -> std::time::Duration {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::time::{ClockId, clock_gettime};
+        let t = clock_gettime(match clock {
+            Clock::Thread => ClockId::ThreadCPUTime,
+            Clock::Process => ClockId::ProcessCPUTime,
+        });
+        std::time::Duration::new(
+            t.tv_sec.max(0) as u64,
+            t.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = clock;
+        std::time::Duration::ZERO
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pacing_rests_only_while_the_rest_of_the_process_is_busy() {
+        use std::time::Duration;
+        let ms = Duration::from_millis;
+        let rest_ms = |own, others, wall| {
+            rest_for(ms(own), ms(others), ms(wall)).map(|d| d.as_secs_f64() * 1000.0)
+        };
+        let near = |got: Option<f64>, want: f64| got.is_some_and(|g| (g - want).abs() < 0.01);
+        // a 30 ms hash over 40 ms of wall time
+        assert_eq!(rest_ms(30, 10, 40), None, "a quarter of a core is not busy");
+        assert!(near(rest_ms(30, 30, 40), 22.5), "three quarters of a core");
+        assert!(near(rest_ms(30, 60, 40), 45.0), "one and a half cores");
+        assert!(near(rest_ms(30, 800, 40), 120.0), "capped");
+        assert_eq!(rest_for(ms(5), ms(5), Duration::ZERO), None);
+        // the clocks advance with work done
+        let before = cpu_time(Clock::Thread);
+        let _ = hash_blocking("some work");
+        assert!(cpu_time(Clock::Thread) > before);
+        assert!(cpu_time(Clock::Process) >= cpu_time(Clock::Thread));
+    }
 
     #[test]
     fn hashes_verify_and_differ_by_salt() {

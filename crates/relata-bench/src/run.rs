@@ -1140,6 +1140,24 @@ async fn load_accounts(
     })
 }
 
+/// Records `0..count` of one object through the bulk API, its rate told as it ends.
+async fn load_object(
+    api: &Api,
+    object: &str,
+    count: u64,
+    opts: &Options,
+    record: impl FnMut(u64) -> serde_json::Value,
+) -> anyhow::Result<load::BulkOutcome> {
+    say(&format!("relata: bulk upsert of {count} {object} records"));
+    let calls = load::batches(object, 0..count, opts.batch, record)?;
+    let done = load::send_bulk(api, calls, opts.senders, Duration::from_secs(7_200)).await?;
+    say(&format!(
+        "  {:.0} records/s",
+        done.records as f64 / done.seconds
+    ));
+    Ok(done)
+}
+
 /// The rest of the data set, after the contacts: leads, opportunities on the accounts, tasks
 /// on all of them; each load its own figure (records/s, no target), the accounts' too, and
 /// each object counted by the server.
@@ -1154,45 +1172,20 @@ async fn load_sales_work(
     run: &mut Run,
 ) -> anyhow::Result<()> {
     let sizes = ds.sizes;
-    let limit = Duration::from_secs(7_200);
     let mut ids = data::Ids {
         users,
         accounts: &accounts.ids,
         contacts,
         ..data::Ids::default()
     };
-    say(&format!("relata: bulk upsert of {} leads", sizes.leads));
-    let calls = load::batches("lead", 0..sizes.leads, opts.batch, |i| {
-        ds.lead(i).to_json(&ids)
-    })?;
-    let leads = load::send_bulk(api, calls, opts.senders, limit).await?;
-    say(&format!(
-        "  {:.0} records/s",
-        leads.records as f64 / leads.seconds
-    ));
-    say(&format!(
-        "relata: bulk upsert of {} opportunities",
-        sizes.opportunities
-    ));
-    let calls = load::batches("opportunity", 0..sizes.opportunities, opts.batch, |i| {
+    let leads = load_object(api, "lead", sizes.leads, opts, |i| ds.lead(i).to_json(&ids)).await?;
+    let opportunities = load_object(api, "opportunity", sizes.opportunities, opts, |i| {
         ds.opportunity(i).to_json(&ids)
-    })?;
-    let opportunities = load::send_bulk(api, calls, opts.senders, limit).await?;
-    say(&format!(
-        "  {:.0} records/s",
-        opportunities.records as f64 / opportunities.seconds
-    ));
-    say(&format!("relata: bulk upsert of {} tasks", sizes.tasks));
+    })
+    .await?;
     ids.leads = &leads.ids;
     ids.opportunities = &opportunities.ids;
-    let calls = load::batches("task", 0..sizes.tasks, opts.batch, |i| {
-        ds.task(i).to_json(&ids)
-    })?;
-    let tasks = load::send_bulk(api, calls, opts.senders, limit).await?;
-    say(&format!(
-        "  {:.0} records/s",
-        tasks.records as f64 / tasks.seconds
-    ));
+    let tasks = load_object(api, "task", sizes.tasks, opts, |i| ds.task(i).to_json(&ids)).await?;
 
     let (spread, most) = ds.rosters.spread();
     for (object, label, outcome) in [

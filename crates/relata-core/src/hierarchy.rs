@@ -209,10 +209,19 @@ impl Core {
             }
         }
         let ids: Vec<Uuid> = records.iter().filter_map(|r| r.id()).collect();
-        let rollups = rollups_of(def.name());
+        // Only the figures the caller may see become columns: a hidden one left as zeros
+        // would read as "no open deals" rather than "not yours to see".
+        let mut rollups: Vec<&'static str> = Vec::new();
+        let mut counted = Vec::new();
+        for rollup in rollups_of(def.name()) {
+            if let Some(figures) = self.rollup(actor, rollup, &ids).await? {
+                rollups.push(rollup.key);
+                counted.push(figures);
+            }
+        }
         let mut own: HashMap<Uuid, Vec<Figure>> = HashMap::new();
-        for (k, rollup) in rollups.iter().enumerate() {
-            for (key, figure) in self.rollup(actor, rollup, &ids).await {
+        for (k, figures) in counted.into_iter().enumerate() {
+            for (key, figure) in figures {
                 own.entry(key)
                     .or_insert_with(|| vec![Figure::default(); rollups.len()])[k] = figure;
             }
@@ -256,7 +265,7 @@ impl Core {
             subject: id,
             nodes: depth_first(nodes),
             truncated,
-            rollups: rollups.iter().map(|r| r.key).collect(),
+            rollups,
         })
     }
 
@@ -307,42 +316,52 @@ impl Core {
         Ok(out)
     }
 
-    /// One rollup's own figure per member; nothing when the caller may not read its object
-    /// or its fields.
-    async fn rollup(&self, actor: &Actor, rollup: &RollupDef, ids: &[Uuid]) -> Vec<(Uuid, Figure)> {
+    /// One rollup's own figure per member, or `None` when the caller may not read its
+    /// object or the fields it filters and sums on.
+    async fn rollup(
+        &self,
+        actor: &Actor,
+        rollup: &RollupDef,
+        ids: &[Uuid],
+    ) -> Result<Option<Vec<(Uuid, Figure)>>, CoreError> {
         let mut filter = json!({"field": rollup.via, "op": "in", "value": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>()});
         if let Some(only) = rollup.only {
             filter = json!({"and": [filter, only()]});
         }
-        let filter = match relata_domain::filter::json::parse(&filter) {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::warn!(error = ?e, key = rollup.key, "a rollup filter does not parse");
-                return Vec::new();
-            }
-        };
+        let filter = relata_domain::filter::json::parse(&filter).map_err(|e| {
+            CoreError::Internal(format!("the {} rollup's filter: {e:?}", rollup.key))
+        })?;
         match self
             .aggregate(actor, rollup.object, rollup.via, rollup.sum, Some(filter))
             .await
         {
-            Ok((_, groups)) => groups
-                .buckets
-                .into_iter()
-                .filter_map(|b| match b.key {
-                    Value::Ref(id) => Some((
-                        id,
-                        Figure {
-                            count: b.count,
-                            sums: b.sums,
-                        },
-                    )),
-                    _ => None,
-                })
-                .collect(),
-            Err(e) => {
+            Ok((_, groups)) => Ok(Some(
+                groups
+                    .buckets
+                    .into_iter()
+                    .filter_map(|b| match b.key {
+                        Value::Ref(id) => Some((
+                            id,
+                            Figure {
+                                count: b.count,
+                                sums: b.sums,
+                            },
+                        )),
+                        _ => None,
+                    })
+                    .collect(),
+            )),
+            // no read access to the object, or a field of the filter or the sum is hidden
+            Err(
+                e @ (CoreError::Forbidden { .. }
+                | CoreError::NotFound { .. }
+                | CoreError::Validation(_)
+                | CoreError::BadRequest { .. }),
+            ) => {
                 tracing::debug!(error = ?e, key = rollup.key, "a rollup is not the caller's to see");
-                Vec::new()
+                Ok(None)
             }
+            Err(e) => Err(e),
         }
     }
 }

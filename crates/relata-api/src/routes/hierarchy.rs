@@ -45,7 +45,8 @@ fn node_json(keys: &[&str], n: &Node) -> Json {
 /// company and subsidiaries): from the highest ancestor the caller may see down to 10 levels
 /// and 200 records, depth first. For accounts each node carries its own and its subtree's
 /// `contacts`, `open_opportunities` and `won_opportunities` (count and amount per currency),
-/// counting only records the caller may see.
+/// counting only records the caller may see. A figure the caller may not see at all (no read
+/// access to its object, or its amount hidden) is left out of `rollups` and of every node.
 #[utoipa::path(get, path = "/api/v1/records/{object}/{id}/hierarchy", tag = "records",
     params(("object" = String, Path), ("id" = String, Path)),
     responses((status = 200, description = "`{subject, truncated, rollups, nodes: [{id, name, parent_id, depth, own, total}]}`"),

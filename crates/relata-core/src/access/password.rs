@@ -174,7 +174,7 @@ fn work(jobs: Receiver<Job>) {
     let mut standing = Standing::Idle;
     standing.take();
     for job in jobs {
-        standing.review();
+        standing.review(std::time::Instant::now());
         let pace = Pace::start();
         match job {
             Job::Hash { password, reply } => {
@@ -207,9 +207,7 @@ fn work(jobs: Receiver<Job>) {
                 let _ = reply.send(if ok { Verdict::Match } else { Verdict::NoMatch });
             }
         }
-        if pace.wall.elapsed() > STARVED {
-            standing.lift();
-        }
+        standing.after_job(pace.wall.elapsed(), std::time::Instant::now());
         // after the answer is sent: the rest delays the next sign-in, not this one
         if let Some(rest) = pace.rest() {
             std::thread::sleep(rest);
@@ -266,24 +264,44 @@ impl Standing {
         }
     }
 
-    /// After a starved hash: the normal class at nice 10 for a while.
-    fn lift(&mut self) {
-        if matches!(self, Standing::Idle) {
-            tracing::info!("password hashing was starved of CPU; it runs at nice 10 for a minute");
+    /// After a job that took `wall`: a starved one lifts the thread to the normal class at
+    /// nice 10 until a while after `now`.
+    fn after_job(&mut self, wall: std::time::Duration, now: std::time::Instant) {
+        if self.lifted_by(wall, now) {
+            self.take();
         }
-        *self = Standing::Lifted {
-            until: std::time::Instant::now() + LIFTED_FOR,
-        };
-        self.take();
     }
 
     /// Before a job: back to idle once the lift has run its time.
-    fn review(&mut self) {
-        if let Standing::Lifted { until } = self
-            && std::time::Instant::now() >= *until
-        {
-            *self = Standing::Idle;
+    fn review(&mut self, now: std::time::Instant) {
+        if self.lapsed_at(now) {
             self.take();
+        }
+    }
+
+    /// The transition of [`Standing::after_job`]; whether the class changed.
+    fn lifted_by(&mut self, wall: std::time::Duration, now: std::time::Instant) -> bool {
+        if wall <= STARVED {
+            return false;
+        }
+        let was_idle = matches!(self, Standing::Idle);
+        if was_idle {
+            tracing::info!("password hashing was starved of CPU; it runs at nice 10 for a minute");
+        }
+        *self = Standing::Lifted {
+            until: now + LIFTED_FOR,
+        };
+        was_idle
+    }
+
+    /// The transition of [`Standing::review`]; whether the class changed.
+    fn lapsed_at(&mut self, now: std::time::Instant) -> bool {
+        match self {
+            Standing::Lifted { until } if now >= *until => {
+                *self = Standing::Idle;
+                true
+            }
+            _ => false,
         }
     }
 }
@@ -379,6 +397,50 @@ mod tests {
         let _ = hash_blocking("some work");
         assert!(cpu_time(Clock::Thread) > before);
         assert!(cpu_time(Clock::Process) >= cpu_time(Clock::Thread));
+    }
+
+    #[test]
+    fn a_starved_hash_lifts_the_thread_for_a_while_and_then_it_is_idle_again() {
+        use std::time::{Duration, Instant};
+        let t0 = Instant::now();
+        let mut standing = Standing::Idle;
+        assert!(
+            !standing.lifted_by(Duration::from_millis(900), t0),
+            "not starved"
+        );
+        assert!(matches!(standing, Standing::Idle));
+        assert!(
+            standing.lifted_by(Duration::from_millis(1_500), t0),
+            "starved"
+        );
+        assert!(!standing.lapsed_at(t0 + LIFTED_FOR / 2), "still lifted");
+        // another starved hash while lifted extends the lift without changing the class
+        let later = t0 + LIFTED_FOR / 2;
+        assert!(!standing.lifted_by(Duration::from_secs(2), later));
+        assert!(!standing.lapsed_at(t0 + LIFTED_FOR), "extended");
+        assert!(standing.lapsed_at(later + LIFTED_FOR), "lapsed");
+        assert!(matches!(standing, Standing::Idle));
+        assert!(
+            !standing.lapsed_at(later + LIFTED_FOR * 2),
+            "idle stays idle"
+        );
+    }
+
+    /// The class is really set on Linux: the kernel reports the idle policy for the thread.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_hashing_thread_runs_in_the_idle_class() {
+        const SCHED_IDLE: &str = "5";
+        let policy = std::thread::spawn(|| {
+            Standing::Idle.take();
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+            // fields after the command name (which ends with the last ')'); policy is field 41
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            fields[41 - 3].to_owned()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(policy, SCHED_IDLE);
     }
 
     #[test]

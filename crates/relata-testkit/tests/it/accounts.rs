@@ -283,6 +283,89 @@ async fn a_hierarchy_rolls_figures_up_each_branch_and_shows_only_what_the_reader
         .assert_contains("¥400.00");
 }
 
+#[tokio::test]
+async fn a_hierarchy_leaves_out_the_figures_the_reader_may_not_see() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let profile = |name: &str, grants: Json| {
+        let core = app.core.clone();
+        let admin = admin.clone();
+        let body = json!({"name": name, "is_profile": true, "grants": grants});
+        async move {
+            core.create_permission_set(&admin, serde_json::from_value(body).unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let all = json!({"create": true, "read": true, "edit": true, "delete": true, "view_all": true});
+    let no_deals = profile(
+        "no deals",
+        json!({"default_objects": all, "objects": {"opportunity": {}}}),
+    )
+    .await;
+    let no_amounts = profile(
+        "no amounts",
+        json!({"default_objects": all, "fields": {"opportunity": {"amount": "hidden"}}}),
+    )
+    .await;
+    let group = app.create("account", &json!({"name": "远航集团"})).await;
+    let child = app
+        .create(
+            "account",
+            &json!({"name": "远航物流", "parent_id": group["id"]}),
+        )
+        .await;
+    app.create(
+        "opportunity",
+        &json!({"name": "仓储", "account_id": child["id"], "stage": "proposal",
+            "amount": {"amount": "800", "currency": "CNY"}}),
+    )
+    .await;
+    app.create(
+        "contact",
+        &json!({"name": "赵敏", "account_id": child["id"]}),
+    )
+    .await;
+    let path = format!("/api/v1/records/account/{}/hierarchy", id_of(&group));
+
+    let full = app.get(&path).await;
+    full.assert_status(200);
+    assert_eq!(
+        full.body["rollups"],
+        json!(["contacts", "open_opportunities", "won_opportunities"]),
+        "{}",
+        full.text
+    );
+    assert_eq!(
+        figure(node(&full.body, "远航集团"), "total", "open_opportunities").0,
+        1
+    );
+
+    // no read access to deals, or their amounts hidden: the deal columns are absent, not zero
+    for (set, email) in [
+        (&no_deals, "nodeals@example.com"),
+        (&no_amounts, "noamounts@example.com"),
+    ] {
+        let reader = app.user(email, json!({"profile_id": set.id})).await;
+        let tree = app.client_for(&reader).await.get(&path).await;
+        tree.assert_status(200);
+        assert_eq!(
+            tree.body["rollups"],
+            json!(["contacts"]),
+            "{email}: {}",
+            tree.text
+        );
+        let top = node(&tree.body, "远航集团");
+        assert_eq!(figure(top, "total", "contacts").0, 1, "{email}");
+        assert!(
+            top["total"].get("open_opportunities").is_none(),
+            "{email}: {}",
+            tree.text
+        );
+        assert!(!tree.text.contains("800"), "{email}: {}", tree.text);
+    }
+}
+
 /// A decision chain as (name, depth) in its order.
 fn chart(body: &Json) -> Vec<(String, i64)> {
     body["people"]

@@ -1,8 +1,8 @@
 //! The OpenAPI document at `/api/v1/openapi.json`: behind a token, OpenAPI 3.1, every endpoint
 //! of the API with exactly its methods, errors documented as problem+json, every documented
 //! route really served — and its whole text pinned by a snapshot. After a deliberate API change:
-//! `INSTA_UPDATE=always cargo test -p relata-testkit --test openapi`, then review the diff of
-//! `tests/snapshots/openapi__openapi.snap`.
+//! `INSTA_UPDATE=always cargo test -p relata-testkit --test it openapi`, then review the diff
+//! of `tests/it/snapshots/it__openapi__openapi.snap`.
 
 use crate::common;
 

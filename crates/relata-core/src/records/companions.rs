@@ -1,5 +1,6 @@
-//! Rows that accompany record writes — search-index changes and change-feed events — collected
-//! while records are written and applied in few statements before the transaction commits.
+//! Rows that accompany record writes — dates of linked records (follow-ups), search-index
+//! changes and change-feed events — collected while records are written and applied in few
+//! statements before the transaction commits.
 //! A single create flushes a handful of rows; a bulk call of 5,000 records flushes them in a
 //! few dozen statements instead of a hundred thousand.
 
@@ -8,9 +9,11 @@ use relata_store::search_index::{self, IndexOp};
 use relata_store::{Conn, SqlValue};
 
 use crate::error::CoreError;
+use crate::records::follow_up::{self, Stamp};
 
 #[derive(Default)]
 pub struct Companions {
+    stamps: Vec<Stamp>,
     index: Vec<IndexOp>,
     events: Vec<Vec<SqlValue>>,
 }
@@ -18,6 +21,7 @@ pub struct Companions {
 /// A point to roll back to (per-record savepoints in bulk calls).
 #[derive(Clone, Copy)]
 pub struct Mark {
+    stamps: usize,
     index: usize,
     events: usize,
 }
@@ -25,6 +29,11 @@ pub struct Mark {
 impl Companions {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Queues a forward-only date of a linked record (written once per record, at flush).
+    pub fn stamp(&mut self, stamp: Stamp) {
+        self.stamps.push(stamp);
     }
 
     /// Queues a change to the search index; for each record the last one queued counts.
@@ -39,19 +48,25 @@ impl Companions {
 
     pub fn mark(&self) -> Mark {
         Mark {
+            stamps: self.stamps.len(),
             index: self.index.len(),
             events: self.events.len(),
         }
     }
 
     pub fn rollback_to(&mut self, mark: Mark) {
+        self.stamps.truncate(mark.stamps);
         self.index.truncate(mark.index);
         self.events.truncate(mark.events);
     }
 
-    /// Writes everything pending. Events go last, under the change-feed lock, so their
-    /// sequence numbers follow commit order and the lock is held only until commit.
+    /// Writes everything pending. Stamps go first, in one order for every transaction (see
+    /// `follow_up`). Events go last, under the change-feed lock, so their sequence numbers
+    /// follow commit order and the lock is held only until commit.
     pub fn flush(&mut self, conn: &mut dyn Conn) -> Result<(), CoreError> {
+        if !self.stamps.is_empty() {
+            follow_up::apply(conn, std::mem::take(&mut self.stamps))?;
+        }
         if !self.index.is_empty() {
             search_index::apply(conn, std::mem::take(&mut self.index))?;
         }

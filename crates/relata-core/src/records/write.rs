@@ -241,7 +241,7 @@ pub fn insert(
     // event, so writing them again per tracked field would only add rows to every insert.
     search::index_record(side, object, &record, Indexing::Created);
     crate::reminders::schedule(conn, object, None, &record, now)?;
-    follow_up::touch_linked(conn, object, None, &record, now)?;
+    follow_up::touch_linked(conn, side, object, None, &record, now)?;
     flow::sync_attendee_share(conn, object, None, Some(&record), now)?;
     line_items::roll_up(conn, side, object, actor, now, None, Some(&record))?;
     collection::after_write(conn, side, object, actor, now, None, &record)?;
@@ -348,7 +348,7 @@ pub fn update(
         .collect();
     write_history(conn, object, id, actor, now, &tracked)?;
     crate::reminders::schedule(conn, object, Some(&current), &record, now)?;
-    follow_up::touch_linked(conn, object, Some(&current), &record, now)?;
+    follow_up::touch_linked(conn, side, object, Some(&current), &record, now)?;
     flow::after_update(conn, side, object, actor, now, &current, &record)?;
     quotes::after_update(conn, side, object, actor, now, &current, &record)?;
     flow::sync_attendee_share(conn, object, Some(&current), Some(&record), now)?;

@@ -308,3 +308,74 @@ async fn competitors_are_shared_and_a_deal_names_whom_it_is_up_against() {
     let seen = client.get("/api/v1/records/opportunity_competitor").await;
     assert_eq!(seen.body["data"].as_array().unwrap().len(), 0);
 }
+
+/// Done tasks in bulk move each customer's follow-up date once, in the order of the
+/// customers' ids whatever the order of the tasks: concurrent bulk calls lock the customers
+/// in one order and wait for each other instead of deadlocking (PostgreSQL). A trigger logs
+/// the order in which the database sees the dates move.
+#[tokio::test]
+async fn done_tasks_in_bulk_stamp_each_customer_once_in_id_order() {
+    let app = TestApp::spawn().await;
+    let mut accounts = Vec::new();
+    for name in ["甲公司", "乙公司", "丙公司"] {
+        let id = id_of(&app.create("account", &json!({"name": name})).await);
+        accounts.push(id.parse::<uuid::Uuid>().unwrap());
+    }
+    let statements: &[&str] = if app.backend() == "postgres" {
+        &[
+            "CREATE TABLE stamp_log (seq SERIAL PRIMARY KEY, id UUID)",
+            "CREATE FUNCTION stamp_logged() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN INSERT INTO stamp_log (id) VALUES (NEW.id); RETURN NEW; END $$",
+            "CREATE TRIGGER stamp_logged AFTER UPDATE OF last_activity_at ON account \
+             FOR EACH ROW EXECUTE FUNCTION stamp_logged()",
+        ]
+    } else {
+        &[
+            "CREATE TABLE stamp_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, id BLOB)",
+            "CREATE TRIGGER stamp_logged AFTER UPDATE OF last_activity_at ON account \
+             BEGIN INSERT INTO stamp_log (id) VALUES (NEW.id); END",
+        ]
+    };
+    app.core
+        .store
+        .write(move |conn| {
+            for sql in statements {
+                conn.execute(sql, &[])?;
+            }
+            Ok::<_, relata_store::StoreError>(())
+        })
+        .await
+        .unwrap();
+
+    let [a, b, c] = [0, 1, 2].map(|i| accounts[i].to_string());
+    let tasks: Vec<Json> = [&c, &a, &b, &c, &a]
+        .iter()
+        .enumerate()
+        .map(|(i, account)| {
+            json!({"subject": format!("拜访 {i}"), "status": "completed", "account_id": account})
+        })
+        .collect();
+    let r = app
+        .post(
+            "/api/v1/records/task/bulk",
+            &json!({"key": "id", "records": tasks}),
+        )
+        .await;
+    r.assert_status(200);
+
+    let logged: Vec<uuid::Uuid> = app
+        .core
+        .store
+        .read(|conn| conn.query("SELECT id FROM stamp_log ORDER BY seq", &[]))
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|row| row[0].as_uuid())
+        .collect();
+    let mut in_order = accounts.clone();
+    in_order.sort();
+    assert_eq!(logged, in_order, "each customer once, by id");
+    for account in [&a, &b, &c] {
+        assert!(!last_activity(&app, account).await.is_null(), "{account}");
+    }
+}

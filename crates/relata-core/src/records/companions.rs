@@ -32,8 +32,19 @@ impl Companions {
     }
 
     /// Queues a forward-only date of a linked record (written once per record, at flush).
-    pub fn stamp(&mut self, stamp: Stamp) {
-        self.stamps.push(stamp);
+    pub fn stamp(
+        &mut self,
+        table: &str,
+        column: &'static str,
+        id: uuid::Uuid,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        self.stamps.push(Stamp {
+            table: table.to_owned(),
+            column,
+            id,
+            at,
+        });
     }
 
     /// Queues a change to the search index; for each record the last one queued counts.

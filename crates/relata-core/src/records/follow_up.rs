@@ -30,10 +30,17 @@ use crate::records::companions::Companions;
 /// A date of another record that only moves forward (see the module's comment).
 #[derive(Debug, Clone)]
 pub struct Stamp {
-    pub table: String,
-    pub column: &'static str,
-    pub id: uuid::Uuid,
-    pub at: DateTime<Utc>,
+    pub(crate) table: String,
+    pub(crate) column: &'static str,
+    pub(crate) id: uuid::Uuid,
+    pub(crate) at: DateTime<Utc>,
+}
+
+impl Stamp {
+    /// Which date of which record: the order the dates are written in.
+    fn target(&self) -> (&str, &str, uuid::Uuid) {
+        (&self.table, self.column, self.id)
+    }
 }
 
 /// A new lead or account is owned from now.
@@ -68,17 +75,9 @@ fn text<'a>(record: &'a Record, field: &str) -> Option<&'a str> {
 
 /// Writes queued stamps: each record's latest once, in the order of table, column and id.
 pub(crate) fn apply(conn: &mut dyn Conn, mut stamps: Vec<Stamp>) -> Result<(), CoreError> {
-    stamps.sort_by(|a, b| {
-        (a.table.as_str(), a.column, a.id, std::cmp::Reverse(a.at)).cmp(&(
-            b.table.as_str(),
-            b.column,
-            b.id,
-            std::cmp::Reverse(b.at),
-        ))
-    });
-    stamps.dedup_by(|later, kept| {
-        later.table == kept.table && later.column == kept.column && later.id == kept.id
-    });
+    // latest first within a record, so that dedup keeps it
+    stamps.sort_by(|a, b| a.target().cmp(&b.target()).then(b.at.cmp(&a.at)));
+    stamps.dedup_by(|later, kept| later.target() == kept.target());
     let d = conn.dialect();
     for Stamp {
         table,
@@ -123,12 +122,7 @@ pub fn touch_linked(
             && let Some(account) = account_of(conn, *contact)?
         {
             // contact with a person is contact with their company
-            side.stamp(Stamp {
-                table: "account".into(),
-                column: pool::LAST_ACTIVITY_AT,
-                id: account,
-                at: now,
-            });
+            side.stamp("account", pool::LAST_ACTIVITY_AT, account, now);
         }
         for field in object.live_fields() {
             let pooled = field.field_type == FieldType::Lookup
@@ -142,12 +136,7 @@ pub fn touch_linked(
                     .as_ref()
                     .map(|t| t.as_str())
                     .unwrap_or_default();
-                side.stamp(Stamp {
-                    table: table.to_owned(),
-                    column: pool::LAST_ACTIVITY_AT,
-                    id: *id,
-                    at: now,
-                });
+                side.stamp(table, pool::LAST_ACTIVITY_AT, *id, now);
             }
         }
     }
@@ -156,12 +145,7 @@ pub fn touch_linked(
         && before.is_none_or(|b| text(b, "stage") != Some("closed_won"))
         && let Value::Ref(account) = after.get("account_id")
     {
-        side.stamp(Stamp {
-            table: "account".into(),
-            column: pool::LAST_WON_AT,
-            id: *account,
-            at: now,
-        });
+        side.stamp("account", pool::LAST_WON_AT, *account, now);
     }
     Ok(())
 }

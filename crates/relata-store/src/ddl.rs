@@ -78,27 +78,48 @@ pub fn field_index(object: &ObjectDef, field: &FieldDef) -> Option<IndexDef> {
 }
 
 /// The columns of a non-unique field index: the list order of a sort by the field, which
-/// breaks ties newest first — `(field, created_at, id)`. An equality filter on the field with
-/// the default order (newest first) then reads its page straight from the index too: "the
-/// latest contacts in Shanghai" walks 50 entries instead of sorting every Shanghai contact.
+/// breaks ties newest first — `(field, created_at, id)` — and then `deleted_at`.
+///
+/// An equality filter on the field with the default order (newest first) reads its page
+/// straight from the index: "the latest contacts in Shanghai" walks 50 entries instead of
+/// sorting every Shanghai contact. `deleted_at` comes last so that the index alone answers
+/// whether an entry is live: counting the live contacts in Shanghai (the list page's capped
+/// count) never reads the table. Without it each of the 10,000 counted entries cost a row
+/// lookup — 35 ms against 1.5–1.9 ms for 1,000,000 contacts in 32 cities on SQLite.
 pub fn list_key(field: &str) -> Vec<&str> {
     match field {
-        "created_at" => vec!["created_at", "id"],
-        f => vec![f, "created_at", "id"],
+        "created_at" => vec!["created_at", "id", "deleted_at"],
+        f => vec![f, "created_at", "id", "deleted_at"],
     }
 }
 
-/// Migration 4: field indexes become [`list_key`]s (they were `(field, id)`).
+/// Migration 4: field indexes become list keys (they were `(field, id)`).
 pub fn rebuild_field_indexes(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    rebuild_field_indexes_from(conn, |field| vec![field, "id"])
+}
+
+/// Migration 36: list keys end with `deleted_at` (they were `(field, created_at, id)`).
+pub fn add_deleted_at_to_field_indexes(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    rebuild_field_indexes_from(conn, |field| match field {
+        "created_at" => vec!["created_at", "id"],
+        f => vec![f, "created_at", "id"],
+    })
+}
+
+/// Replaces every non-unique field index of the shape `previous` gave it by its
+/// [`list_key`] index (creating the index is a no-op where it exists already).
+fn rebuild_field_indexes_from(
+    conn: &mut dyn Conn,
+    previous: fn(&str) -> Vec<&str>,
+) -> Result<(), StoreError> {
     let schema = crate::meta_sql::load_schema(conn)?;
     for object in schema.objects() {
         for field in &object.fields {
             let Some(index) = field_index(object, field) else {
                 continue;
             };
-            let old = IndexDef::new(&index.table, &[field.name(), "id"], false);
+            let old = IndexDef::new(&index.table, &previous(field.name()), false);
             if !index.unique && old.name != index.name {
-                // (`created_at`'s index keeps its shape and name: left as it is)
                 conn.batch(&format!("DROP INDEX IF EXISTS {}", old.name))?;
             }
             conn.batch(&index.render(conn.dialect()))?;

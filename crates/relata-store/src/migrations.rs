@@ -146,6 +146,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "sales targets; forecast adjustments and weekly snapshots",
             add_targets,
         ),
+        (
+            36,
+            "field indexes end with deleted_at: live records are counted from the index alone",
+            ddl::add_deleted_at_to_field_indexes,
+        ),
     ]
 }
 

@@ -29,6 +29,7 @@ mod import;
 mod jobs;
 mod leads;
 mod line_items;
+mod list_counts;
 mod mail_imap;
 mod mail_smtp;
 mod merge;

@@ -120,6 +120,11 @@ impl From<StoreError> for CoreError {
                 code: "concurrent_update",
                 message: "the record was changed by someone else; reload and retry".into(),
             },
+            StoreError::NulInText => CoreError::BadRequest {
+                code: "nul_character",
+                message: "a text value holds the NUL character (U+0000), which cannot be stored"
+                    .into(),
+            },
             StoreError::Unavailable(m) => CoreError::Unavailable(m),
             StoreError::Internal(m) => CoreError::Internal(m),
         }

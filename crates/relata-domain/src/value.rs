@@ -78,11 +78,7 @@ impl Value {
             return Ok(Value::Null);
         }
         if contains_nul(input) {
-            // PostgreSQL cannot store it in text; refused on both backends alike.
-            return Err(err(
-                Code::WrongType,
-                "must not contain the NUL character (U+0000)".to_owned(),
-            ));
+            return Err(err(Code::WrongType, NUL_REFUSED.to_owned()));
         }
         let value = match field.field_type {
             FieldType::Text | FieldType::LongText => {
@@ -328,6 +324,20 @@ impl Value {
             (Value::Ref(a), Value::Ref(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
             _ => None,
         }
+    }
+}
+
+/// Why a text holding U+0000 is refused. PostgreSQL cannot store it in text, so it is refused
+/// on both backends alike — by the write path here, by other inputs with [`nul_free`], and as
+/// a last resort by the store before any statement runs.
+pub const NUL_REFUSED: &str = "must not contain the NUL character (U+0000)";
+
+/// `text` of the input field `field`, refused when it holds U+0000.
+pub fn nul_free(field: &str, text: &str) -> Result<(), FieldError> {
+    if text.contains('\0') {
+        Err(FieldError::new(field, Code::WrongType, NUL_REFUSED))
+    } else {
+        Ok(())
     }
 }
 

@@ -68,17 +68,32 @@ impl SqliteConn {
     }
 }
 
+/// Text parameters with U+0000 fail the same way on both backends (see
+/// [`StoreError::NulInText`]).
+fn refuse_nul(params: &[SqlValue]) -> Result<(), StoreError> {
+    let nul = params
+        .iter()
+        .any(|p| matches!(p, SqlValue::Text(s) if s.contains('\0')));
+    if nul {
+        Err(StoreError::NulInText)
+    } else {
+        Ok(())
+    }
+}
+
 impl Conn for SqliteConn {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
     }
 
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
+        refuse_nul(params)?;
         let mut stmt = self.inner.prepare_cached(sql)?;
         Ok(stmt.execute(rusqlite::params_from_iter(params.iter()))? as u64)
     }
 
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
+        refuse_nul(params)?;
         let mut stmt = self.inner.prepare_cached(sql)?;
         let n = stmt.column_count();
         let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
@@ -161,11 +176,13 @@ impl Conn for PgConn {
     }
 
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
+        refuse_nul(params)?;
         let stmt = self.statement(sql)?;
         Ok(self.client()?.execute(&stmt, &pg_params(params))?)
     }
 
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
+        refuse_nul(params)?;
         let stmt = self.statement(sql)?;
         let rows = self.client()?.query(&stmt, &pg_params(params))?;
         rows.iter()

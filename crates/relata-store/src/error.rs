@@ -16,6 +16,11 @@ pub enum StoreError {
     /// The database could not be reached or a pool had no connection in time.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A text parameter held U+0000, which PostgreSQL cannot store; refused on SQLite alike
+    /// before the statement runs. Inputs are checked field by field before they get here:
+    /// this is the last resort for one that was not.
+    #[error("a text value holds the NUL character (U+0000)")]
+    NulInText,
     /// Anything else: a bug or a broken database.
     #[error("database error: {0}")]
     Internal(String),

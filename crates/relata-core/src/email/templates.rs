@@ -130,7 +130,15 @@ impl Core {
     /// Checks a template: its name, its object, its syntax and merge fields, and that the
     /// writer may read the files it attaches.
     async fn check_template(&self, actor: &Actor, input: &TemplateInput) -> Result<(), CoreError> {
-        let mut errors = Vec::new();
+        let mut errors: Vec<FieldError> = [
+            ("name", Some(input.name.as_str())),
+            ("subject", Some(input.subject.as_str())),
+            ("body_text", Some(input.body_text.as_str())),
+            ("body_html", input.body_html.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(field, text)| relata_domain::value::nul_free(field, text?).err())
+        .collect();
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
             errors.push(FieldError::new(

@@ -801,3 +801,39 @@ async fn bad_query_parameters_are_named() {
     );
     assert_no_leak(&r);
 }
+
+/// The fuzzer found U+0000 in an email template's body a 500 on PostgreSQL (which cannot
+/// store it in text): inputs outside the record write path name the field like records do,
+/// and the store refuses a text parameter holding it on both backends before any statement
+/// runs — the last resort for an input not checked field by field.
+#[tokio::test]
+async fn a_nul_character_outside_records_is_refused_on_both_backends() {
+    let app = TestApp::spawn().await;
+    for field in ["name", "subject", "body_text", "body_html"] {
+        let mut body = json!({
+            "name": "Welcome", "subject": "Hello", "body_text": "Hi", "body_html": "<p>Hi</p>",
+            "object": null, "attachment_ids": [], "active": true,
+        });
+        body[field] = json!("g\u{ce}\u{0}");
+        let r = app.post("/api/v1/email_templates", &body).await;
+        assert_field_problem(&r, 422, field, "wrong_type");
+        assert_no_leak(&r);
+    }
+    let listed = app.get("/api/v1/email_templates").await;
+    assert_eq!(listed.body["data"], json!([]), "nothing written");
+
+    let refused = app
+        .core
+        .store
+        .read(|c| {
+            let mut sql = relata_store::Sql::new(c.dialect());
+            sql.push("SELECT ");
+            sql.param(relata_store::SqlValue::Text("a\u{0}b".into()));
+            c.query(&sql.text, &sql.params)
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(relata_store::StoreError::NulInText)),
+        "{refused:?}"
+    );
+}

@@ -18,8 +18,8 @@
 # Installs wrk from Debian when missing (root), schemathesis from PyPI into a virtualenv under
 # bench/work/venv, and for PostgreSQL uses RELATA_BENCH_POSTGRES_URL when set, else the throwaway
 # cluster of scripts/pg-test-cluster.sh. Everything listens on 127.0.0.1; every load is bounded.
-# Full runs write bench/results/reliability/reliability-<date>-<backend>.json, shown in
-# BENCHMARKS.md (regenerated here).
+# Full runs write bench/results/reliability/reliability-<date>-<backend>.json (a run of some
+# parts: …-<backend>-<part>….json, beside it), shown in BENCHMARKS.md (regenerated here).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -421,8 +421,18 @@ fn real_main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             let report = runtime.block_on(reliability::run(&opts))?;
+            // A run of some parts only is named after them: it must not stand in for (or
+            // overwrite) the day's run of the whole suite.
+            let some_parts = if opts.parts == reliability::Part::all() {
+                String::new()
+            } else {
+                opts.parts
+                    .iter()
+                    .map(|p| format!("-{}", format!("{p:?}").to_lowercase()))
+                    .collect()
+            };
             let name = format!(
-                "reliability-{}-{}{}.json",
+                "reliability-{}-{}{some_parts}{}.json",
                 report.date.get(..10).unwrap_or("undated"),
                 report.backend,
                 if quick { "-quick" } else { "" }

@@ -381,9 +381,21 @@ fn reliability_section(reports: &[serde_json::Value]) -> String {
         return s;
     }
     for r in reports {
+        // a run of some parts only says which, so it is not read as the whole suite
+        let parts: Vec<&str> = r["parts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["part"].as_str())
+            .collect();
+        let only = if parts.len() < crate::reliability::Part::all().len() {
+            format!(" · only {}", parts.join(", "))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "### {} · {} · {}\n\nCommit `{}`{}; run took {:.0} s.\n",
+            "### {} · {}{only} · {}\n\nCommit `{}`{}; run took {:.0} s.\n",
             r["date"]
                 .as_str()
                 .unwrap_or("?")

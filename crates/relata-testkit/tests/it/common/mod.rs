@@ -307,3 +307,16 @@ pub async fn sales_world() -> (TestApp, relata_core::Actor) {
         .assert_status(201);
     (app, rep)
 }
+
+/// SQLite's plan of `sql` (`EXPLAIN QUERY PLAN`), its steps joined by `; `.
+pub fn sqlite_plan(
+    c: &mut dyn relata_store::Conn,
+    sql: &str,
+) -> Result<String, relata_store::StoreError> {
+    let rows = c.query(&format!("EXPLAIN QUERY PLAN {sql}"), &[])?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.get(3).and_then(|v| v.as_str().map(str::to_owned)))
+        .collect::<Vec<_>>()
+        .join("; "))
+}

@@ -151,6 +151,11 @@ pub fn all() -> Vec<(i64, &'static str, Apply)> {
             "field indexes end with deleted_at: live records are counted from the index alone",
             ddl::add_deleted_at_to_field_indexes,
         ),
+        (
+            37,
+            "search index on PostgreSQL carries each term's kind: candidates ranked from the index alone",
+            search_index::cover_kind,
+        ),
     ]
 }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use relata_domain::FieldError;
 use relata_store::{Sql, SqlValue};
 
-use super::job::{json_of, materialise_async};
+use super::job::{ImportStatus, Tally, json_of, materialise_async};
 use super::source::Sheet;
 use crate::Core;
 use crate::context::Actor;
@@ -93,12 +93,20 @@ impl Core {
     }
 
     /// Rows by how they ended (after an undo: `undone` and `kept` among them).
+    ///
+    /// Until an undo starts, the job's tally is the answer: each batch adds its rows to the
+    /// ledger and their outcomes to the tally in one transaction. Counting the ledger instead
+    /// read every row imported so far, about 0.3 s at 1,000,000 rows on PostgreSQL, and a
+    /// client polling a running import's progress five times a second spent a core on it.
     pub async fn import_outcomes(
         &self,
         actor: &Actor,
         id: Uuid,
     ) -> Result<BTreeMap<String, i64>, CoreError> {
-        self.import_job(actor, id).await?;
+        let job = self.import_job(actor, id).await?;
+        if !matches!(job.status, ImportStatus::Undoing | ImportStatus::Undone) {
+            return Ok(outcomes_of(&job.tally));
+        }
         self.store
             .read(move |conn| {
                 let mut sql = Sql::new(conn.dialect());
@@ -161,4 +169,19 @@ impl Core {
         out.into_inner()
             .map_err(|e| CoreError::Internal(format!("error report: {e}")))
     }
+}
+
+/// The outcomes a tally counts, those with no row left out (as counting the ledger gives them).
+fn outcomes_of(tally: &Tally) -> BTreeMap<String, i64> {
+    [
+        ("created", tally.created),
+        ("updated", tally.updated),
+        ("unchanged", tally.unchanged),
+        ("skipped", tally.skipped),
+        ("failed", tally.failed),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(k, n)| (k.to_owned(), n))
+    .collect()
 }

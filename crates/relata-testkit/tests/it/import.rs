@@ -56,6 +56,23 @@ async fn import(
     app.core.import_job(actor, id).await.expect("job")
 }
 
+/// Asserts that the outcomes a job reports are its ledger counted row by row (before an undo
+/// they come from the job's tally, which each batch updates with its ledger rows).
+async fn assert_outcomes_are_the_ledger(app: &TestApp, actor: &Actor, id: Uuid) {
+    let ledger = app
+        .core
+        .import_ledger(actor, id, None, 0, 1_000)
+        .await
+        .unwrap();
+    let mut counted = std::collections::BTreeMap::new();
+    for row in &ledger {
+        *counted.entry(row.outcome.clone()).or_insert(0i64) += 1;
+    }
+    assert!(!counted.is_empty(), "the job wrote no ledger rows");
+    let outcomes = app.core.import_outcomes(actor, id).await.unwrap();
+    assert_eq!(outcomes, counted, "outcomes against the ledger");
+}
+
 async fn records(app: &TestApp, object: &str, filter: &str) -> Vec<Json> {
     let r = app
         .get(&format!(
@@ -139,6 +156,7 @@ async fn chinese_csv_maps_itself_reads_values_and_reports_bad_rows() {
         .await
         .unwrap();
     assert_eq!((job.tally.created, job.tally.failed), (2, 2), "{all:?}");
+    assert_outcomes_are_the_ledger(&app, &admin, id).await;
     assert_eq!(
         (
             job.tally.created,
@@ -397,6 +415,7 @@ async fn update_and_upsert_by_key_and_duplicates_skipped_updated_or_created() {
         (1, 2),
         "a duplicate of a record and of a row created just before: {job:?}"
     );
+    assert_outcomes_are_the_ledger(&app, &admin, job.id).await;
     let skipped = app
         .core
         .import_ledger(&admin, job.id, Some("skipped".into()), 0, 10)
@@ -653,6 +672,7 @@ async fn undo_removes_what_was_created_and_restores_what_was_updated_but_keeps_l
     };
     let job = import(&app, &admin, "contact", "u.csv", csv.as_bytes(), upsert).await;
     assert_eq!((job.tally.created, job.tally.updated), (2, 2), "{job:?}");
+    assert_outcomes_are_the_ledger(&app, &admin, job.id).await;
     // someone edits one of the updated records after the import
     let r = app.get(&format!("/api/v1/records/contact/{a}")).await;
     let version = r.body["version"].as_i64().unwrap();

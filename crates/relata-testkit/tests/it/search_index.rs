@@ -218,3 +218,42 @@ fn sqlite_walks_the_full_text_index_in_doc_order() {
     assert!(plan.contains("VIRTUAL TABLE INDEX"), "{plan}");
     assert!(!plan.contains("TEMP B-TREE"), "matches are sorted: {plan}");
 }
+
+#[test]
+fn postgres_ranks_term_candidates_from_the_index_alone() {
+    let db = TestDb::fresh();
+    let store = open(&db);
+    if store.dialect() != Dialect::Postgres {
+        return; // SQLite keeps no term table: its index is FTS5 (the test above)
+    }
+    apply(
+        &store,
+        ids(50)
+            .into_iter()
+            .enumerate()
+            .map(|(i, id)| put("contact", id, &format!("王伟 1380013{i:04}"), true))
+            .collect(),
+    );
+    let plan = store
+        .read_blocking(|c: &mut dyn Conn| -> Result<String, StoreError> {
+            // a table this small would be read whole; the plan asked for is a large table's
+            c.batch("SET enable_seqscan = off; SET enable_bitmapscan = off")?;
+            let rows = c.query(
+                "EXPLAIN SELECT record_id, term, kind FROM sys_search \
+                 WHERE term >= '0013' AND term < '0014' AND object = 'contact' \
+                 ORDER BY term LIMIT 5000",
+                &[],
+            )?;
+            c.batch("RESET enable_seqscan; RESET enable_bitmapscan")?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| r.first().and_then(|v| v.as_str().map(str::to_owned)))
+                .collect::<Vec<_>>()
+                .join("; "))
+        })
+        .unwrap();
+    assert!(
+        plan.contains("Index Only Scan using sys_search_pkey"),
+        "the term's kind comes from the index: {plan}"
+    );
+}

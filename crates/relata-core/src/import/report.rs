@@ -96,8 +96,9 @@ impl Core {
     ///
     /// Until an undo starts, the job's tally is the answer: each batch adds its rows to the
     /// ledger and their outcomes to the tally in one transaction. Counting the ledger instead
-    /// read every row imported so far, about 0.3 s at 1,000,000 rows on PostgreSQL, and a
-    /// client polling a running import's progress five times a second spent a core on it.
+    /// read every row imported so far: 15 ms at the start of a 1,000,000-row import on
+    /// PostgreSQL and 217 ms near its end, so a client polling the progress every 200 ms kept
+    /// the database busy about half the time on top of the import.
     pub async fn import_outcomes(
         &self,
         actor: &Actor,

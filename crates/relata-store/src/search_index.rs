@@ -210,10 +210,11 @@ pub fn cover_kind(conn: &mut dyn Conn) -> Result<(), StoreError> {
     if conn.dialect() != Dialect::Postgres {
         return Ok(());
     }
-    conn.batch(
+    let key = term_table().primary_key.join(", ");
+    conn.batch(&format!(
         "ALTER TABLE sys_search DROP CONSTRAINT sys_search_pkey, \
-         ADD CONSTRAINT sys_search_pkey PRIMARY KEY (term, object, record_id, field) INCLUDE (kind)",
-    )
+         ADD CONSTRAINT sys_search_pkey PRIMARY KEY ({key}) INCLUDE (kind)"
+    ))
 }
 
 fn doc_table() -> TableDef {

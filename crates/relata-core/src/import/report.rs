@@ -12,6 +12,7 @@ use relata_domain::FieldError;
 use relata_store::{Sql, SqlValue};
 
 use super::job::{ImportStatus, Tally, json_of, materialise_async};
+use super::run::Outcome;
 use super::source::Sheet;
 use crate::Core;
 use crate::context::Actor;
@@ -175,14 +176,14 @@ impl Core {
 /// The outcomes a tally counts, those with no row left out (as counting the ledger gives them).
 fn outcomes_of(tally: &Tally) -> BTreeMap<String, i64> {
     [
-        ("created", tally.created),
-        ("updated", tally.updated),
-        ("unchanged", tally.unchanged),
-        ("skipped", tally.skipped),
-        ("failed", tally.failed),
+        (Outcome::Created, tally.created),
+        (Outcome::Updated, tally.updated),
+        (Outcome::Unchanged, tally.unchanged),
+        (Outcome::Skipped, tally.skipped),
+        (Outcome::Failed, tally.failed),
     ]
     .into_iter()
     .filter(|(_, n)| *n > 0)
-    .map(|(k, n)| (k.to_owned(), n))
+    .map(|(o, n)| (o.as_str().to_owned(), n))
     .collect()
 }

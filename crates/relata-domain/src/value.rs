@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 use uuid::Uuid;
 
 use crate::error::{FieldError, FieldErrorCode as Code};
@@ -292,20 +292,7 @@ impl Value {
 
     /// The JSON wire form.
     pub fn to_json(&self) -> Json {
-        match self {
-            Value::Null => Json::Null,
-            Value::Text(s) => Json::String(s.clone()),
-            Value::Int(i) => json!(i),
-            Value::Decimal(d) => Json::String(d.to_string()),
-            Value::Money { amount, currency } => {
-                json!({"amount": amount.to_string(), "currency": currency})
-            }
-            Value::Bool(b) => Json::Bool(*b),
-            Value::Date(d) => Json::String(d.format("%Y-%m-%d").to_string()),
-            Value::Datetime(t) => Json::String(format_datetime(t)),
-            Value::Multi(v) => json!(v),
-            Value::Ref(u) => Json::String(u.to_string()),
-        }
+        serde_json::to_value(self).unwrap_or(Json::Null)
     }
 
     /// Orders two values of the same field type the way both databases order their columns:
@@ -323,6 +310,30 @@ impl Value {
             (Value::Datetime(a), Value::Datetime(b)) => Some(a.cmp(b)),
             (Value::Ref(a), Value::Ref(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
             _ => None,
+        }
+    }
+}
+
+/// The wire form of a value: what [`Value::to_json`] gives, written straight to a serializer.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Text(s) => serializer.serialize_str(s),
+            Value::Int(i) => serializer.serialize_i64(*i),
+            Value::Decimal(d) => serializer.collect_str(d),
+            Value::Money { amount, currency } => {
+                let mut map = serializer.serialize_map(Some(2))?;
+                map.serialize_entry("amount", &amount.to_string())?;
+                map.serialize_entry("currency", currency)?;
+                map.end()
+            }
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Date(d) => serializer.collect_str(&d.format("%Y-%m-%d")),
+            Value::Datetime(t) => serializer.serialize_str(&format_datetime(t)),
+            Value::Multi(v) => v.serialize(serializer),
+            Value::Ref(u) => serializer.collect_str(u),
         }
     }
 }
@@ -566,6 +577,7 @@ pub fn format_datetime(t: &DateTime<Utc>) -> String {
 mod tests {
     use super::*;
     use crate::meta::PicklistValue;
+    use serde_json::json;
 
     fn f(t: FieldType) -> FieldDef {
         FieldDef::new("x", "X", t)

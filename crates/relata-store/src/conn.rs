@@ -81,6 +81,15 @@ fn refuse_nul(params: &[SqlValue]) -> Result<(), StoreError> {
     }
 }
 
+/// One statement that begins or ends a transaction or savepoint (worth a cached statement:
+/// the names of savepoints come from a handful of constants).
+fn is_transaction_control(sql: &str) -> bool {
+    !sql.contains(';')
+        && ["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT ", "RELEASE "]
+            .iter()
+            .any(|verb| sql.starts_with(verb))
+}
+
 impl Conn for SqliteConn {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
@@ -109,6 +118,12 @@ impl Conn for SqliteConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        // Every read opens and ends a transaction: `execute_batch` would parse `BEGIN` and
+        // `COMMIT` again each time (a twentieth of a get by id), a cached statement does not.
+        if is_transaction_control(sql) {
+            self.inner.prepare_cached(sql)?.execute([])?;
+            return Ok(());
+        }
         Ok(self.inner.execute_batch(sql)?)
     }
 
@@ -213,6 +228,32 @@ impl Drop for PgConn {
             } else {
                 drop(client);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_transaction_control;
+
+    #[test]
+    fn only_single_transaction_statements_are_cached() {
+        for sql in [
+            "BEGIN",
+            "BEGIN IMMEDIATE",
+            "COMMIT",
+            "SAVEPOINT job",
+            "RELEASE job",
+        ] {
+            assert!(is_transaction_control(sql), "{sql}");
+        }
+        for sql in [
+            "ROLLBACK TO job; RELEASE job",
+            "CREATE TABLE t (a INTEGER)",
+            "PRAGMA optimize",
+            "SELECT 1",
+        ] {
+            assert!(!is_transaction_control(sql), "{sql}");
         }
     }
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use rusqlite::OpenFlags;
 
-use crate::conn::SqliteConn;
+use crate::conn::{Conn, SqliteConn};
 use crate::error::StoreError;
 use crate::idle;
 
@@ -232,8 +232,7 @@ fn commit_group(
     opener: WriteJob,
     jobs: &mpsc::Receiver<WriteJob>,
 ) -> Option<WriteJob> {
-    if let Err(e) = conn.inner.execute_batch("BEGIN IMMEDIATE") {
-        let err = StoreError::from(e);
+    if let Err(err) = conn.batch("BEGIN IMMEDIATE") {
         tracing::error!(error = %err, "sqlite writer cannot begin a transaction");
         // Running the job outside a transaction would break atomicity: it is dropped, and
         // its caller hears that the write was abandoned.
@@ -262,8 +261,7 @@ fn commit_group(
     }
     let flushed = crate::search_index::flush_deferred(conn);
     conn.deferred_index = None;
-    let committed =
-        flushed.and_then(|()| conn.inner.execute_batch("COMMIT").map_err(StoreError::from));
+    let committed = flushed.and_then(|()| conn.batch("COMMIT"));
     if let Err(e) = &committed {
         tracing::error!(error = %e, "sqlite group commit failed");
         let _ = conn.inner.execute_batch("ROLLBACK");
@@ -280,8 +278,8 @@ fn commit_group(
 /// Runs a job that joins an open transaction, inside a savepoint so that its failure undoes
 /// its own changes only.
 fn run_in_savepoint(conn: &mut SqliteConn, job: WriteJob) -> Completion {
-    if let Err(e) = conn.inner.execute_batch("SAVEPOINT job") {
-        tracing::error!(error = %StoreError::from(e), "sqlite writer cannot open a savepoint");
+    if let Err(e) = conn.batch("SAVEPOINT job") {
+        tracing::error!(error = %e, "sqlite writer cannot open a savepoint");
         // The job is dropped unrun: its caller hears that the write was abandoned.
         drop(job);
         return Box::new(|_| {});
@@ -294,8 +292,7 @@ fn run_in_savepoint(conn: &mut SqliteConn, job: WriteJob) -> Completion {
         }
     };
     if done.ok {
-        if let Err(e) = conn.inner.execute_batch("RELEASE job") {
-            let err = StoreError::from(e);
+        if let Err(err) = conn.batch("RELEASE job") {
             let _ = conn.inner.execute_batch("ROLLBACK TO job; RELEASE job");
             undo_deferred(conn);
             let completion = done.completion;

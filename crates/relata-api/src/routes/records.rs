@@ -26,7 +26,7 @@ pub(crate) fn record_response(
     status: StatusCode,
 ) -> ApiResult<Response> {
     let def = state.core.object(object)?;
-    let mut response = (status, axum::Json(record.to_json(&def, None))).into_response();
+    let mut response = (status, axum::Json(record.wire(&def, None))).into_response();
     if let Ok(v) = HeaderValue::from_str(&etag(record.version())) {
         response.headers_mut().insert(header::ETAG, v);
     }
@@ -87,7 +87,7 @@ pub async fn get(
     let record = state.core.get_record(&actor, &object, id).await?;
     let def = state.core.object(&object)?;
     let fields = fields_param(&def, params.get("fields"))?;
-    let mut response = axum::Json(record.to_json(&def, fields.as_deref())).into_response();
+    let mut response = axum::Json(record.wire(&def, fields.as_deref())).into_response();
     if let Ok(v) = HeaderValue::from_str(&etag(record.version())) {
         response.headers_mut().insert(header::ETAG, v);
     }
@@ -201,16 +201,26 @@ pub async fn list(
     let def = state.core.object(&object)?;
     let fields = fields_param(&def, params.get("fields"))?;
     let (def, page) = state.core.list_records(&actor, &object, req).await?;
-    let data: Vec<Json> = page
-        .records
-        .iter()
-        .map(|r| r.to_json(&def, fields.as_deref()))
-        .collect();
-    let mut body = json!({ "data": data, "next_cursor": page.next_cursor });
-    if let Some(total) = page.total {
-        body["total"] = json!(total);
-    }
+    let body = PageBody {
+        data: page
+            .records
+            .iter()
+            .map(|r| r.wire(&def, fields.as_deref()))
+            .collect(),
+        next_cursor: page.next_cursor.as_deref(),
+        total: page.total,
+    };
     Ok(axum::Json(body).into_response())
+}
+
+/// A list page as written: `{"data": […], "next_cursor": …, "total": N}`, `total` only when
+/// counted.
+#[derive(serde::Serialize)]
+struct PageBody<'a> {
+    data: Vec<relata_domain::record::Wire<'a>>,
+    next_cursor: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<i64>,
 }
 
 pub(crate) fn fields_param(

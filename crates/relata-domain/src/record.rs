@@ -60,11 +60,8 @@ impl Record {
     /// record read from the database holds every field). With `only`, just those fields (and
     /// always `id` and `version`, which clients need to address and update the record).
     pub fn to_json(&self, object: &ObjectDef, only: Option<&[String]>) -> Json {
-        let mut map = Map::new();
-        for (name, value) in self.wire_fields(object, only) {
-            map.insert(name.to_owned(), value.to_json());
-        }
-        Json::Object(map)
+        // cannot fail: every key is a string and every value serializes
+        serde_json::to_value(self.wire(object, only)).unwrap_or(Json::Object(Map::new()))
     }
 
     /// The same flat JSON form, written straight out by serde instead of built as a
@@ -172,6 +169,17 @@ mod tests {
         // the text form keeps the object's field order
         let text = serde_json::to_string(&record.wire(opportunity, None)).unwrap();
         assert_eq!(text, serde_json::to_string(&whole).unwrap());
+        let written: Vec<String> = serde_json::from_str::<Map<String, Json>>(&text)
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let order: Vec<&str> = opportunity
+            .live_fields()
+            .map(|f| f.name())
+            .filter(|n| record.values.contains_key(*n))
+            .collect();
+        assert_eq!(written, order);
         let only = ["amount".to_owned()];
         assert_eq!(
             serde_json::to_value(record.wire(opportunity, Some(&only))).unwrap(),

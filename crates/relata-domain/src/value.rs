@@ -292,6 +292,7 @@ impl Value {
 
     /// The JSON wire form.
     pub fn to_json(&self) -> Json {
+        // cannot fail: the Serialize below writes strings, numbers, booleans and string maps
         serde_json::to_value(self).unwrap_or(Json::Null)
     }
 

@@ -242,6 +242,7 @@ mod tests {
             "BEGIN",
             "BEGIN IMMEDIATE",
             "COMMIT",
+            "ROLLBACK",
             "SAVEPOINT job",
             "RELEASE job",
         ] {

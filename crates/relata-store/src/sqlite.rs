@@ -243,7 +243,7 @@ fn commit_group(
     let first = run_guarded(conn, opener);
     if !first.ok {
         conn.deferred_index = None;
-        let _ = conn.inner.execute_batch("ROLLBACK");
+        let _ = conn.batch("ROLLBACK");
         (first.completion)(Ok(()));
         return jobs.try_recv().ok();
     }
@@ -264,7 +264,7 @@ fn commit_group(
     let committed = flushed.and_then(|()| conn.batch("COMMIT"));
     if let Err(e) = &committed {
         tracing::error!(error = %e, "sqlite group commit failed");
-        let _ = conn.inner.execute_batch("ROLLBACK");
+        let _ = conn.batch("ROLLBACK");
     }
     for c in completions {
         c(match &committed {
